@@ -1,0 +1,149 @@
+package evsel
+
+import (
+	"errors"
+	"math"
+	"time"
+)
+
+// Events is a readiness interest set or a readiness report.
+// The values match Python's selectors.EVENT_READ and EVENT_WRITE.
+type Events uint32
+
+const (
+	// EventRead is readiness to read, to accept, or to observe an error or
+	// hang-up through the next read.
+	EventRead Events = 1 << 0
+	// EventWrite is readiness to write, completion of a non-blocking connect,
+	// or an error to observe through the next write.
+	EventWrite Events = 1 << 1
+	// EventEdge asks for edge-triggered notification where the backend
+	// supports it (epoll, kqueue). It is only meaningful in an interest set;
+	// backends without edge triggering reject it with ErrEdgeUnsupported.
+	EventEdge Events = 1 << 7
+
+	// EventReadWrite is EventRead|EventWrite.
+	EventReadWrite = EventRead | EventWrite
+)
+
+// String returns a short form such as "R", "W", "RW" or "RW|edge".
+func (e Events) String() string {
+	s := ""
+	if e&EventRead != 0 {
+		s += "R"
+	}
+	if e&EventWrite != 0 {
+		s += "W"
+	}
+	if e&EventEdge != 0 {
+		s += "|edge"
+	}
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Event is one readiness report from Poller.Wait.
+type Event struct {
+	Fd     int
+	Events Events
+}
+
+// Poller is a readiness poller: the one abstraction every platform backend
+// implements. A Poller is owned by one goroutine; only Wake may be called from
+// others.
+//
+// Readiness is level-triggered unless EventEdge is in the interest set. Errors
+// and hang-ups are reported as readiness for the interests the descriptor has,
+// so that the caller's next read or write returns the real error instead of the
+// poller swallowing it.
+type Poller interface {
+	// Add starts watching fd for the events in ev.
+	Add(fd int, ev Events) error
+	// Modify replaces the interest set of a watched fd.
+	Modify(fd int, ev Events) error
+	// Delete stops watching fd. It must be called before fd is closed when
+	// the descriptor may be shared, and is harmless after.
+	Delete(fd int) error
+	// Wait blocks until at least one watched descriptor is ready, Wake is
+	// called, or timeout elapses (a negative timeout waits forever, zero
+	// polls). It fills events from the start and returns how many it filled;
+	// a wake-up alone returns 0. Interrupted system calls are retried with the
+	// remaining time. Wait does not allocate in steady state.
+	Wait(events []Event, timeout time.Duration) (int, error)
+	// Wake makes a concurrent or the next Wait return. It is safe to call
+	// from any goroutine, and calls between two Waits coalesce into one.
+	Wake() error
+	// Close releases the poller. Watched descriptors are not closed.
+	Close() error
+	// Name is the backend's name: "epoll", "kqueue", "poll" or "iocp".
+	Name() string
+}
+
+// Backend names one poller implementation available on this platform.
+type Backend struct {
+	Name string
+	New  func() (Poller, error)
+}
+
+// Backends lists the poller implementations of this platform, the default
+// (best) one first. Test suites iterate over it so that every backend passes
+// the same tests.
+func Backends() []Backend { return backends }
+
+// NewPoller returns the platform's default poller.
+func NewPoller() (Poller, error) { return backends[0].New() }
+
+// Errors common to every backend.
+var (
+	// ErrClosed is returned by a Poller or Socket used after Close.
+	ErrClosed = errors.New("evsel: use of closed poller or socket")
+	// ErrEdgeUnsupported is returned when EventEdge is asked of a backend
+	// that has no edge-triggered mode.
+	ErrEdgeUnsupported = errors.New("evsel: edge-triggered readiness not supported by this poller")
+	// ErrNotRegistered is returned by Modify or Delete for an fd the poller
+	// does not watch (backends that track registrations in user space).
+	ErrNotRegistered = errors.New("evsel: descriptor not registered")
+	// ErrAlreadyRegistered is returned by Add for an fd already watched.
+	ErrAlreadyRegistered = errors.New("evsel: descriptor already registered")
+)
+
+// timeoutMillis converts a timeout to the millisecond argument of
+// epoll_wait/poll, rounding up so that a short positive timeout never turns
+// into a zero-timeout busy loop (as CPython's selectors does).
+func timeoutMillis(d time.Duration) int {
+	if d < 0 {
+		return -1
+	}
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	if ms > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(ms)
+}
+
+// deadline tracks the remaining time of a Wait across EINTR retries.
+type deadline struct {
+	timeout time.Duration
+	end     time.Time
+}
+
+func newDeadline(timeout time.Duration) deadline {
+	if timeout <= 0 {
+		return deadline{timeout: timeout}
+	}
+	return deadline{timeout: timeout, end: time.Now().Add(timeout)}
+}
+
+// remaining is the time left; zero or negative timeouts are returned as is.
+func (d deadline) remaining() time.Duration {
+	if d.timeout <= 0 {
+		return d.timeout
+	}
+	left := time.Until(d.end)
+	if left < 0 {
+		return 0
+	}
+	return left
+}

@@ -1,0 +1,157 @@
+//go:build linux
+
+package evsel
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	backends = append([]Backend{{Name: "epoll", New: NewEpollPoller}}, backends...)
+}
+
+// epollPoller is the Linux backend. The interest set of each descriptor is
+// stored in the kernel's copy of the event (the Pad field beside Fd), so
+// Wait can mask hang-up and error bits by interest without a lookup table.
+type epollPoller struct {
+	epfd   int
+	waker  *waker
+	buf    []unix.EpollEvent
+	closed bool
+}
+
+// NewEpollPoller returns an epoll(7) poller.
+func NewEpollPoller() (Poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, wrapErr("epoll_create1", err)
+	}
+	w, err := newWaker()
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	p := &epollPoller{epfd: epfd, waker: w}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(w.rfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, w.rfd, &ev); err != nil {
+		w.close()
+		unix.Close(epfd)
+		return nil, wrapErr("epoll_ctl", err)
+	}
+	return p, nil
+}
+
+func (p *epollPoller) Name() string { return "epoll" }
+
+func (p *epollPoller) ctl(op, fd int, ev Events) error {
+	if p.closed {
+		return ErrClosed
+	}
+	e := unix.EpollEvent{Fd: int32(fd), Pad: int32(ev)}
+	if ev&EventRead != 0 {
+		e.Events |= unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if ev&EventWrite != 0 {
+		e.Events |= unix.EPOLLOUT
+	}
+	if ev&EventEdge != 0 {
+		e.Events |= unix.EPOLLET
+	}
+	return epollErr(unix.EpollCtl(p.epfd, op, fd, &e))
+}
+
+// epollErr turns the registration errnos into the sentinels every backend
+// shares, so callers need not know which poller they hold.
+func epollErr(err error) error {
+	switch err {
+	case unix.ENOENT:
+		return ErrNotRegistered
+	case unix.EEXIST:
+		return ErrAlreadyRegistered
+	}
+	return wrapErr("epoll_ctl", err)
+}
+
+func (p *epollPoller) Add(fd int, ev Events) error {
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, ev)
+}
+
+func (p *epollPoller) Modify(fd int, ev Events) error {
+	return p.ctl(unix.EPOLL_CTL_MOD, fd, ev)
+}
+
+func (p *epollPoller) Delete(fd int) error {
+	if p.closed {
+		return ErrClosed
+	}
+	// A non-nil event keeps kernels before 2.6.9 happy and costs nothing.
+	var e unix.EpollEvent
+	return epollErr(unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, &e))
+}
+
+func (p *epollPoller) Wait(events []Event, timeout time.Duration) (int, error) {
+	if p.closed {
+		return 0, ErrClosed
+	}
+	if len(events) == 0 {
+		return 0, nil
+	}
+	if cap(p.buf) < len(events) {
+		p.buf = make([]unix.EpollEvent, len(events))
+	}
+	buf := p.buf[:len(events)]
+	dl := newDeadline(timeout)
+	var n int
+	var err error
+	for {
+		n, err = unix.EpollWait(p.epfd, buf, timeoutMillis(dl.remaining()))
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, wrapErr("epoll_wait", err)
+	}
+	out := 0
+	for i := 0; i < n; i++ {
+		e := &buf[i]
+		if int(e.Fd) == p.waker.rfd {
+			p.waker.drain()
+			continue
+		}
+		interest := Events(e.Pad)
+		var ready Events
+		if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR|unix.EPOLLPRI) != 0 {
+			ready |= EventRead
+		}
+		if e.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			ready |= EventWrite
+		}
+		ready &= interest
+		if ready == 0 {
+			// Hang-up or error on a descriptor with an empty interest set.
+			// Report it as both so the owner notices; it asked for nothing,
+			// so it must look at the descriptor's state itself.
+			ready = EventReadWrite
+		}
+		events[out] = Event{Fd: int(e.Fd), Events: ready}
+		out++
+	}
+	return out, nil
+}
+
+func (p *epollPoller) Wake() error { return p.waker.wake() }
+
+func (p *epollPoller) Close() error {
+	if p.closed {
+		return ErrClosed
+	}
+	p.closed = true
+	err := unix.Close(p.epfd)
+	if err2 := p.waker.close(); err == nil {
+		return err2
+	}
+	return wrapErr("close", err)
+}

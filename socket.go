@@ -1,0 +1,184 @@
+package evsel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+)
+
+// Family is a socket's address family.
+type Family int
+
+const (
+	IPv4 Family = iota + 1 // AF_INET
+	IPv6                   // AF_INET6
+	Unix                   // AF_UNIX (stream)
+)
+
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "ipv4"
+	case IPv6:
+		return "ipv6"
+	case Unix:
+		return "unix"
+	}
+	return "family(" + strconv.Itoa(int(f)) + ")"
+}
+
+// ShutdownHow selects the direction Socket.Shutdown closes.
+type ShutdownHow int
+
+const (
+	ShutRead  ShutdownHow = iota // no more receptions
+	ShutWrite                    // no more transmissions: the peer reads EOF
+	ShutBoth
+)
+
+// ListenConfig holds the options of a listening socket.
+type ListenConfig struct {
+	// Backlog is the accept queue length; 0 means the system maximum.
+	Backlog int
+	// ReusePort sets SO_REUSEPORT so several sockets (one per event loop)
+	// can listen on the same address and let the kernel spread connections.
+	ReusePort bool
+	// NoReuseAddr leaves SO_REUSEADDR unset. It is set by default so a
+	// restarted server can bind while old connections sit in TIME_WAIT.
+	NoReuseAddr bool
+}
+
+// Listen is ListenConfig{}.Listen.
+func Listen(network, address string) (*Socket, error) {
+	return ListenConfig{}.Listen(network, address)
+}
+
+// Listen resolves address and returns a non-blocking listening socket bound
+// to its first address. Network is "tcp", "tcp4", "tcp6" or "unix".
+func (lc ListenConfig) Listen(network, address string) (*Socket, error) {
+	addrs, err := Resolve(network, address)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewSocket(familyOf(addrs[0]))
+	if err != nil {
+		return nil, err
+	}
+	if err := lc.listen(s, addrs[0]); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (lc ListenConfig) listen(s *Socket, addr net.Addr) error {
+	if s.family != Unix {
+		if !lc.NoReuseAddr {
+			if err := s.SetReuseAddr(true); err != nil {
+				return err
+			}
+		}
+		if lc.ReusePort {
+			if err := s.SetReusePort(true); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.Bind(addr); err != nil {
+		return err
+	}
+	return s.Listen(lc.Backlog)
+}
+
+// Dial resolves address and starts a non-blocking connect to its first
+// address. The returned socket may still be connecting: wait until it is
+// writable, then call ConnectResult. Errors other than "in progress" are
+// returned at once (for example a refused Unix socket connect).
+func Dial(network, address string) (*Socket, error) {
+	addrs, err := Resolve(network, address)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewSocket(familyOf(addrs[0]))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Connect(addrs[0]); err != nil && !errors.Is(err, ErrInProgress) {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func familyOf(a net.Addr) Family {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		if a.IP.To4() != nil {
+			return IPv4
+		}
+		return IPv6
+	case *net.UnixAddr:
+		return Unix
+	}
+	return 0
+}
+
+// Resolve turns "host:port" (or a path for "unix") into socket addresses the
+// way Python's getaddrinfo path does: a numeric host is used as is without
+// asking anyone, an empty host means the wildcard address, and only names go
+// to the resolver. For "tcp" IPv4 addresses come first, matching the
+// AF_INET-first habit of the Python programs evsel replaces.
+func Resolve(network, address string) ([]net.Addr, error) {
+	switch network {
+	case "unix":
+		return []net.Addr{&net.UnixAddr{Name: address, Net: "unix"}}, nil
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return nil, fmt.Errorf("evsel: unsupported network %q", network)
+	}
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	port, err := net.LookupPort(network, portStr)
+	if err != nil {
+		return nil, err
+	}
+	var ips []netip.Addr
+	if host == "" {
+		if network == "tcp6" {
+			ips = []netip.Addr{netip.IPv6Unspecified()}
+		} else {
+			ips = []netip.Addr{netip.IPv4Unspecified()}
+		}
+	} else if ip, err := netip.ParseAddr(host); err == nil {
+		ips = []netip.Addr{ip.WithZone("")}
+	} else {
+		ipNet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
+		ips, err = net.DefaultResolver.LookupNetIP(context.Background(), ipNet, host)
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []net.Addr
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if (network == "tcp4" && !ip.Is4()) || (network == "tcp6" && !ip.Is6()) {
+			continue
+		}
+		out = append(out, &net.TCPAddr{IP: ip.AsSlice(), Port: port})
+	}
+	if len(out) == 0 {
+		return nil, &net.AddrError{Err: "no suitable address", Addr: host}
+	}
+	if network == "tcp" {
+		slices.SortStableFunc(out, func(a, b net.Addr) int {
+			return int(familyOf(a)) - int(familyOf(b))
+		})
+	}
+	return out, nil
+}
