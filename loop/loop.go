@@ -1,0 +1,586 @@
+package loop
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/evsel/evsel"
+	"github.com/evsel/evsel/selector"
+)
+
+// Loop is one event loop: a goroutine locked to an OS thread, one selector,
+// and the connections assigned to it.
+type Loop struct {
+	e     *Engine
+	id    int
+	sel   *selector.Selector
+	buf   []byte // shared read buffer
+	clock int64  // unix ns at the start of the current iteration
+	now   time.Time
+
+	conns     int      // connections registered here (dialing ones included)
+	dirty     []*Conn  // connections to settle before the next Select
+	chunks    [][]byte // free output chunks
+	timers    timerHeap
+	listeners []*listener
+	idleSweep *Timer
+	idleEvery time.Duration
+	stopping  bool
+
+	mu     sync.Mutex // guards tasks and exited
+	tasks  []task
+	spare  []task
+	exited bool
+
+	stats loopStats
+}
+
+type loopStats struct {
+	open, accepted, dialed, closed   atomic.Int64
+	bytesIn, bytesOut, reads, writes atomic.Int64
+}
+
+// task is work queued to a loop from another goroutine.
+type task struct {
+	conn *Conn
+	buf  []byte // AsyncWrite payload
+	fn   func()
+	wake bool // call OnData
+}
+
+// ID is the loop's index in Engine.Loops.
+func (l *Loop) ID() int { return l.id }
+
+// Engine returns the engine the loop belongs to.
+func (l *Loop) Engine() *Engine { return l.e }
+
+// Do runs fn on the loop. It is safe from any goroutine; it returns
+// ErrStopped if the loop has exited.
+func (l *Loop) Do(fn func()) error { return l.enqueue(task{fn: fn}) }
+
+func (l *Loop) enqueue(t task) error {
+	l.mu.Lock()
+	if l.exited {
+		l.mu.Unlock()
+		return ErrStopped
+	}
+	first := len(l.tasks) == 0
+	l.tasks = append(l.tasks, t)
+	l.mu.Unlock()
+	if first {
+		// Later tasks find the loop already woken; Wake also coalesces.
+		return l.sel.Wake()
+	}
+	return nil
+}
+
+// runTasks runs the queued tasks, swapping buffers so producers are not
+// blocked while the tasks run.
+func (l *Loop) runTasks() {
+	l.mu.Lock()
+	tasks := l.tasks
+	l.tasks, l.spare = l.spare[:0], nil
+	l.mu.Unlock()
+	for i := range tasks {
+		t := &tasks[i]
+		switch c := t.conn; {
+		case c == nil:
+			l.protect(nil, t.fn)
+		case c.closed.Load():
+			// The connection went away after the task was queued.
+		case t.buf != nil:
+			c.Write(t.buf)
+		case t.wake:
+			l.protect(c, func() { l.e.h.OnData(c) })
+			l.keepInput(c)
+		default:
+			l.protect(c, t.fn)
+		}
+		tasks[i] = task{}
+	}
+	l.spare = tasks[:0]
+}
+
+// protect runs a callback, turning a panic into the close of c (or a log
+// line, for callbacks not tied to a connection) so one bad handler cannot
+// take the loop down.
+func (l *Loop) protect(c *Conn, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			perr := &PanicError{Value: r, Stack: debug.Stack()}
+			l.e.log.Error("loop: handler panic", "loop", l.id, "panic", r, "stack", string(perr.Stack))
+			if c != nil && !c.closed.Load() {
+				c.fail(perr)
+			}
+		}
+	}()
+	fn()
+}
+
+func (l *Loop) run() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer l.e.wg.Done()
+	for {
+		timeout := l.untilNextTimer()
+		l.mu.Lock()
+		if len(l.tasks) > 0 {
+			timeout = 0
+		}
+		l.mu.Unlock()
+		ready, err := l.sel.Select(timeout)
+		l.now = time.Now()
+		l.clock = l.now.UnixNano()
+		if err != nil {
+			l.e.log.Error("loop: select failed", "loop", l.id, "err", err)
+			time.Sleep(10 * time.Millisecond) // never spin on a broken poller
+		}
+		for _, r := range ready {
+			switch v := r.Key.Data.(type) {
+			case *Conn:
+				l.handle(v, r.Events)
+			case *listener:
+				v.accept()
+			}
+		}
+		l.runTasks()
+		l.runTimers()
+		l.settleDirty()
+		if l.stopping && l.conns == 0 {
+			break
+		}
+	}
+	l.shutdown()
+}
+
+// handle serves one readiness report of a connection.
+func (l *Loop) handle(c *Conn, ev evsel.Events) {
+	if c.closed.Load() {
+		return
+	}
+	if ev&evsel.EventWrite != 0 {
+		if c.flags&flagDialing != 0 {
+			l.connected(c)
+		} else {
+			l.flush(c)
+		}
+	}
+	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing) == 0 {
+		l.read(c)
+	}
+	l.settle(c)
+}
+
+// read reads once (level-triggered readiness brings us back if more is
+// waiting) and hands the input to the handler.
+func (l *Loop) read(c *Conn) {
+	var dst []byte
+	if len(c.in) > 0 {
+		// A partial message is waiting: read straight behind it.
+		if cap(c.in)-len(c.in) < minRead {
+			grown := make([]byte, len(c.in), max(2*len(c.in), len(c.in)+len(l.buf)))
+			copy(grown, c.in)
+			c.in = grown
+		}
+		dst = c.in[len(c.in):cap(c.in)]
+	} else {
+		dst = l.buf
+	}
+	n, err := c.sock.Read(dst)
+	switch {
+	case err == evsel.ErrWouldBlock:
+		return
+	case err == io.EOF:
+		c.flags |= flagEOF
+		c.closeWith(io.EOF, false)
+		return
+	case err != nil:
+		c.fail(err)
+		return
+	}
+	l.stats.reads.Add(1)
+	l.stats.bytesIn.Add(int64(n))
+	c.active = l.clock
+	if len(c.in) > 0 {
+		c.in = c.in[:len(c.in)+n]
+	} else {
+		c.in = l.buf[:n]
+		c.flags |= flagShared
+	}
+	l.protect(c, func() { l.e.h.OnData(c) })
+	l.keepInput(c)
+}
+
+// minRead is the least free space a connection's own input buffer must have
+// before a read goes into it.
+const minRead = 4 << 10
+
+// keepInput makes what the handler left unconsumed the connection's own, so
+// the shared read buffer can be reused, and frees the buffer of a drained
+// connection so an idle one holds no input memory.
+func (l *Loop) keepInput(c *Conn) {
+	switch {
+	case len(c.in) == 0:
+		c.in = nil
+	case c.flags&flagShared != 0:
+		c.in = append(make([]byte, 0, max(len(c.in)*2, minRead)), c.in...)
+	case len(c.in) > l.e.opts.MaxInput:
+		c.fail(ErrInputOverflow)
+	}
+	c.flags &^= flagShared
+}
+
+// flush writes pending output until it is all sent or the kernel is full.
+func (l *Loop) flush(c *Conn) {
+	for c.outLen > 0 {
+		var n int
+		var err error
+		if len(c.out) == 1 {
+			n, err = c.sock.Write(c.out[0])
+		} else {
+			n, err = c.sock.Writev(c.out[:min(len(c.out), maxIovec)])
+		}
+		if err == evsel.ErrWouldBlock {
+			return
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		l.stats.writes.Add(1)
+		l.stats.bytesOut.Add(int64(n))
+		c.active = l.clock
+		full := n < c.outLen && n < batchBytes(c.out)
+		c.advance(n)
+		if full {
+			return // a short write: the next one would only say EAGAIN
+		}
+	}
+}
+
+// maxIovec bounds one writev; x/sys builds up to 8 iovecs on the stack.
+const maxIovec = 8
+
+func batchBytes(out [][]byte) int {
+	n := 0
+	for _, b := range out[:min(len(out), maxIovec)] {
+		n += len(b)
+	}
+	return n
+}
+
+// settle brings a connection's kernel state in line with what its handler
+// did: send fresh output, close it if asked, and watch exactly the events it
+// needs — WRITE only while output is pending, READ only while not paused by
+// backpressure.
+func (l *Loop) settle(c *Conn) {
+	c.flags &^= flagDirty
+	if c.closed.Load() {
+		return
+	}
+	if c.flags&flagCloseNow == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0 && c.flags&flagDialing == 0 {
+		l.flush(c)
+	}
+	if c.flags&flagCloseNow != 0 || (c.flags&flagClosing != 0 && c.outLen == 0 && c.flags&flagDialing == 0) {
+		l.finish(c)
+		return
+	}
+	o := &l.e.opts
+	switch {
+	case c.flags&flagPaused == 0 && c.outLen > o.HighWater:
+		c.flags |= flagPaused
+	case c.flags&flagPaused != 0 && c.outLen <= o.LowWater:
+		c.flags &^= flagPaused
+	}
+	var want evsel.Events
+	if c.flags&flagDialing != 0 {
+		want = evsel.EventWrite
+	} else {
+		if c.flags&(flagPaused|flagEOF|flagClosing) == 0 {
+			want |= evsel.EventRead
+		}
+		if c.outLen > 0 {
+			want |= evsel.EventWrite
+		}
+	}
+	if want != c.events && want != 0 {
+		if _, err := l.sel.Modify(&c.sock, want, c); err != nil {
+			c.events = 0
+			c.fail(err)
+			l.finish(c)
+			return
+		}
+		c.events = want
+	}
+}
+
+func (l *Loop) settleDirty() {
+	// settle may close connections, whose OnClose may dirty others: loop
+	// until the list stays empty.
+	for len(l.dirty) > 0 {
+		batch := l.dirty
+		l.dirty = nil
+		for i, c := range batch {
+			if c.flags&flagDirty != 0 {
+				l.settle(c)
+			}
+			batch[i] = nil
+		}
+		if l.dirty == nil {
+			l.dirty = batch[:0]
+		}
+	}
+}
+
+// register adds a connection (accepted, or dialing) to this loop.
+func (l *Loop) register(c *Conn) {
+	c.loop = l
+	c.idle = l.e.opts.IdleTimeout
+	c.active = l.clock
+	want := evsel.EventRead
+	if c.flags&flagDialing != 0 {
+		want = evsel.EventWrite
+	}
+	if l.stopping {
+		c.sock.Close()
+		c.closed.Store(true)
+		l.e.deliverClose(c, ErrStopped)
+		return
+	}
+	if _, err := l.sel.Register(&c.sock, want, c); err != nil {
+		c.sock.Close()
+		c.closed.Store(true)
+		l.e.log.Warn("loop: register failed", "loop", l.id, "err", err)
+		l.e.deliverClose(c, err)
+		return
+	}
+	c.events = want
+	l.conns++
+	l.stats.open.Add(1)
+	if c.idle > 0 {
+		l.ensureIdleSweep(c.idle)
+	}
+	if c.flags&flagDialing == 0 {
+		l.stats.accepted.Add(1)
+		l.open(c)
+	}
+}
+
+func (l *Loop) open(c *Conn) {
+	c.flags |= flagOpen
+	l.protect(c, func() { l.e.h.OnOpen(c) })
+	l.settle(c)
+}
+
+// connected completes a Dial once the socket is writable.
+func (l *Loop) connected(c *Conn) {
+	err := c.sock.ConnectResult()
+	if errors.Is(err, evsel.ErrInProgress) {
+		return // spurious wake-up: keep waiting
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.flags &^= flagDialing
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	l.stats.dialed.Add(1)
+	l.open(c)
+}
+
+// finish closes a connection for good: OnClose first, while the descriptor
+// is still open so the handler can ask for addresses, then the descriptor.
+func (l *Loop) finish(c *Conn) {
+	if c.closed.Swap(true) {
+		return
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	l.sel.Unregister(&c.sock)
+	if c.flags&(flagOpen|flagDialing) != 0 || c.err != nil {
+		l.protect(nil, func() { l.e.h.OnClose(c, c.err) })
+	}
+	c.sock.Close()
+	for _, b := range c.out {
+		l.putChunk(b)
+	}
+	c.out, c.outLen, c.events = nil, 0, 0
+	l.conns--
+	l.stats.open.Add(-1)
+	l.stats.closed.Add(1)
+}
+
+// Output chunks are recycled per loop so a busy connection does not
+// allocate for every response.
+const chunkSize = 16 << 10
+
+func (l *Loop) getChunk(n int) []byte {
+	if n > chunkSize {
+		return make([]byte, 0, n)
+	}
+	if k := len(l.chunks); k > 0 {
+		b := l.chunks[k-1]
+		l.chunks = l.chunks[:k-1]
+		return b
+	}
+	return make([]byte, 0, chunkSize)
+}
+
+func (l *Loop) putChunk(b []byte) {
+	if cap(b) == chunkSize && len(l.chunks) < 1024 {
+		l.chunks = append(l.chunks, b[:0])
+	}
+}
+
+// ensureIdleSweep starts the timer that closes idle connections, checking at
+// half the shortest idle timeout in use.
+func (l *Loop) ensureIdleSweep(d time.Duration) {
+	every := max(d/2, time.Millisecond)
+	if l.idleSweep != nil && l.idleEvery <= every {
+		return
+	}
+	if l.idleSweep != nil {
+		l.idleSweep.Stop()
+	}
+	l.idleEvery = every
+	l.idleSweep = l.Every(every, l.sweepIdle)
+}
+
+func (l *Loop) sweepIdle() {
+	for k := range l.sel.Map().All() {
+		c, ok := k.Data.(*Conn)
+		if ok && c.idle > 0 && l.clock-c.active > int64(c.idle) && c.flags&flagClosing == 0 {
+			c.closeWith(ErrIdleTimeout, true)
+		}
+	}
+}
+
+// beginStop stops accepting and asks every connection to close once its
+// output is flushed.
+func (l *Loop) beginStop() {
+	l.stopping = true
+	for _, ln := range l.listeners {
+		ln.close()
+	}
+	l.listeners = nil
+	for k := range l.sel.Map().All() {
+		if c, ok := k.Data.(*Conn); ok {
+			c.closeWith(ErrStopped, c.flags&flagDialing != 0)
+		}
+	}
+}
+
+// forceStop closes every connection now.
+func (l *Loop) forceStop() {
+	l.beginStop()
+	for k := range l.sel.Map().All() {
+		if c, ok := k.Data.(*Conn); ok {
+			c.closeWith(ErrStopped, true)
+		}
+	}
+}
+
+// shutdown runs when the loop exits: refuse new tasks, drop queued ones
+// (their connections are closed), release the selector.
+func (l *Loop) shutdown() {
+	l.mu.Lock()
+	l.exited = true
+	tasks := l.tasks
+	l.tasks = nil
+	l.mu.Unlock()
+	for _, t := range tasks {
+		// Connection tasks die with their (closed) connections; loop tasks,
+		// such as handing over an accepted socket, run so they can see the
+		// loop is stopping and release what they hold.
+		if t.conn == nil {
+			l.protect(nil, t.fn)
+		}
+	}
+	l.timers = nil
+	if err := l.sel.Close(); err != nil {
+		l.e.log.Warn("loop: closing selector", "loop", l.id, "err", err)
+	}
+}
+
+// acceptBackoff is how long a listener rests after the process ran out of
+// descriptors, so that EMFILE does not spin a core.
+const acceptBackoff = 100 * time.Millisecond
+
+// listener is a listening socket served by one loop.
+type listener struct {
+	loop   *Loop
+	sock   *evsel.Socket
+	paused bool
+}
+
+func (ln *listener) accept() {
+	l, e := ln.loop, ln.loop.e
+	for i := 0; i < 64 && !ln.paused; i++ {
+		s, _, err := ln.sock.Accept()
+		if err == evsel.ErrWouldBlock {
+			return
+		}
+		if err != nil {
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+				errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
+				e.log.Warn("loop: accept: out of resources, pausing the listener",
+					"loop", l.id, "err", err, "pause", acceptBackoff)
+				ln.pause()
+				return
+			}
+			e.log.Warn("loop: accept failed", "loop", l.id, "err", err)
+			return
+		}
+		if e.opts.NoDelay {
+			s.SetNoDelay(true)
+		}
+		c := &Conn{sock: *s}
+		target := e.pick(l)
+		if target == l {
+			l.register(c)
+		} else if err := target.Do(func() { target.register(c) }); err != nil {
+			c.sock.Close()
+		}
+	}
+}
+
+// pause stops watching the listener for a while; the pending connections
+// wait in the kernel's backlog until descriptors are free again.
+func (ln *listener) pause() {
+	ln.paused = true
+	ln.loop.sel.Unregister(ln.sock)
+	ln.loop.AfterFunc(acceptBackoff, func() {
+		if !ln.paused || ln.sock == nil {
+			return
+		}
+		ln.paused = false
+		if _, err := ln.loop.sel.Register(ln.sock, evsel.EventRead, ln); err != nil {
+			ln.loop.e.log.Error("loop: re-registering listener", "err", err)
+		}
+	})
+}
+
+func (ln *listener) close() {
+	if ln.sock == nil {
+		return
+	}
+	if !ln.paused {
+		ln.loop.sel.Unregister(ln.sock)
+	}
+	ln.sock.Close()
+	ln.sock = nil
+}
+
+func (l *Loop) String() string { return fmt.Sprintf("loop %d", l.id) }
