@@ -35,14 +35,14 @@ type Conn struct {
 type connFlags uint16
 
 const (
-	flagDialing    connFlags = 1 << iota // connect in progress
-	flagOpen                             // OnOpen was called
-	flagShared                           // in aliases the loop's read buffer
-	flagEOF                              // the peer shut down its side
-	flagPaused                           // reading stopped by backpressure
-	flagClosing                          // close once output is flushed
-	flagCloseNow                         // close at the next settle, dropping output
-	flagDirty                            // queued in loop.dirty
+	flagDialing  connFlags = 1 << iota // connect in progress
+	flagOpen                           // OnOpen was called
+	flagShared                         // in aliases the loop's read buffer
+	flagEOF                            // the peer shut down its side
+	flagPaused                         // reading stopped by backpressure
+	flagClosing                        // close once output is flushed
+	flagCloseNow                       // close at the next settle, dropping output
+	flagDirty                          // queued in loop.dirty
 )
 
 // Loop returns the loop that owns the connection.
