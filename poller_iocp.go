@@ -1,0 +1,564 @@
+//go:build windows
+
+package evsel
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+func init() {
+	backends = append([]Backend{{Name: "iocp", New: NewIOCPPoller}}, backends...)
+}
+
+// The Windows backend gets readiness, not completions, out of an I/O
+// completion port, the way wepoll and Rust's mio do. Every socket is a
+// handle of the AFD driver (\Device\Afd), and AFD answers IOCTL_AFD_POLL, an
+// asynchronous poll(2) on one or more sockets. The poller opens one AFD
+// device handle of its own, associates it with its completion port, and
+// keeps one such poll outstanding per registered socket; when the socket
+// becomes ready the poll completes and its completion packet, carrying the
+// socket's state as its APC context, wakes GetQueuedCompletionStatusEx.
+//
+// An AFD poll is one-shot. To be level-triggered like the other backends, a
+// socket whose poll completed goes on the update queue and its poll is
+// submitted again at the start of the next Wait; if the socket is still
+// ready, the new poll completes at once. Add and Modify only queue the
+// socket too, so the kernel is asked once per Wait whatever the caller did.
+//
+// A pending poll that no longer covers the interest set is cancelled with
+// NtCancelIoFileEx. The kernel keeps writing into the poll's status block
+// and output buffer until the cancelled poll's packet is dequeued, so a
+// socket's state lives on the Go heap (which does not move) and stays
+// reachable from the poller until then, even after Delete.
+
+const (
+	ioctlAFDPoll = 0x00012024 // IOCTL_AFD_POLL: FILE_DEVICE_NETWORK, function 9, METHOD_BUFFERED
+
+	afdPollReceive     = 0x0001
+	afdPollSend        = 0x0004
+	afdPollDisconnect  = 0x0008 // the peer shut down its side (FIN)
+	afdPollAbort       = 0x0010 // the connection was reset
+	afdPollLocalClose  = 0x0020 // the socket was closed by this process
+	afdPollConnect     = 0x0040 // a connect completed
+	afdPollAccept      = 0x0080
+	afdPollConnectFail = 0x0100
+
+	// Always asked for, whatever the interest set: errors are readiness for
+	// every interest, and a local close must be noticed to forget the socket.
+	afdPollAlways = afdPollAbort | afdPollConnectFail | afdPollLocalClose
+	afdPollRead   = afdPollReceive | afdPollAccept | afdPollDisconnect
+	afdPollWrite  = afdPollSend | afdPollConnect
+
+	// Completion keys: packets of the AFD handle, and wake-ups.
+	keyAFD  = 1
+	keyWake = 2
+)
+
+// afdPollInfo is AFD_POLL_INFO with room for one handle, the input and the
+// output of IOCTL_AFD_POLL.
+type afdPollInfo struct {
+	timeout    int64 // absolute or relative NT time; MaxInt64 is "never"
+	numHandles uint32
+	exclusive  uint32
+	handle     windows.Handle
+	events     uint32
+	status     windows.NTStatus
+}
+
+// Poll states of a socket.
+const (
+	pollIdle      = iota // no poll outstanding
+	pollPending          // a poll is outstanding
+	pollCancelled        // a poll is outstanding and its cancellation was asked
+)
+
+// afdSock is the state of one registered socket. While a poll is
+// outstanding the kernel owns iosb and info: the object must neither move
+// (Go's heap objects never do) nor be collected (the poller keeps it in
+// socks, or in dying after Delete, until the completion is dequeued).
+type afdSock struct {
+	iosb windows.IO_STATUS_BLOCK
+	info afdPollInfo
+
+	fd       int
+	base     windows.Handle // the socket's base provider handle, what AFD knows
+	interest Events
+	state    uint8
+	polled   uint32 // the AFD events the outstanding poll asks for
+	queued   bool   // on the update queue
+	deleted  bool   // Delete was called; freed when its poll completes
+	dyingIdx int    // position in iocpPoller.dying while deleted
+	failed   bool   // the last submission failed; reported as an error
+}
+
+type iocpPoller struct {
+	port windows.Handle
+	afd  windows.Handle
+
+	socks   map[int]*afdSock
+	updates []*afdSock // sockets whose poll must be (re)submitted
+	dying   []*afdSock // deleted sockets whose cancelled poll is still out
+	buf     []overlappedEntry
+
+	cancelIOSB windows.IO_STATUS_BLOCK
+
+	wakePending atomic.Bool
+	// mu keeps Close from closing the port while a Wake on another goroutine
+	// posts to it.
+	mu     sync.RWMutex
+	closed bool
+}
+
+// afdSeq makes the device name of each poller unique, which helps when
+// reading handle listings; AFD ignores what follows \Device\Afd.
+var afdSeq atomic.Uint32
+
+// NewIOCPPoller returns a poller on an I/O completion port that learns socket
+// readiness from the AFD driver. It supports level-triggered readiness of
+// sockets only (no pipes or files), and Wake.
+func NewIOCPPoller() (Poller, error) {
+	port, err := windows.CreateIoCompletionPort(windows.InvalidHandle, 0, 0, 1)
+	if err != nil {
+		return nil, wrapErr("CreateIoCompletionPort", err)
+	}
+	afd, err := openAFD(port)
+	if err != nil {
+		windows.CloseHandle(port)
+		return nil, err
+	}
+	return &iocpPoller{port: port, afd: afd, socks: make(map[int]*afdSock)}, nil
+}
+
+// openAFD opens a handle on the AFD device and associates it with port.
+func openAFD(port windows.Handle) (windows.Handle, error) {
+	name, err := windows.NewNTUnicodeString(`\Device\Afd\Evsel` + itoa(int(afdSeq.Add(1))))
+	if err != nil {
+		return 0, err
+	}
+	oa := windows.OBJECT_ATTRIBUTES{ObjectName: name}
+	oa.Length = uint32(unsafe.Sizeof(oa))
+	var h windows.Handle
+	var iosb windows.IO_STATUS_BLOCK
+	if err := windows.NtCreateFile(&h, windows.SYNCHRONIZE, &oa, &iosb, nil, 0,
+		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE, windows.FILE_OPEN, 0, 0, 0); err != nil {
+		return 0, wrapErr("NtCreateFile(\\Device\\Afd)", ntErr(err))
+	}
+	if _, err := windows.CreateIoCompletionPort(h, port, keyAFD, 0); err != nil {
+		windows.CloseHandle(h)
+		return 0, wrapErr("CreateIoCompletionPort", err)
+	}
+	// Completions are consumed from the port only; nobody waits on the handle.
+	_ = windows.SetFileCompletionNotificationModes(h, windows.FILE_SKIP_SET_EVENT_ON_HANDLE)
+	return h, nil
+}
+
+// ntErr turns an NTSTATUS error into the Win32 errno it stands for.
+func ntErr(err error) error {
+	if st, ok := err.(windows.NTStatus); ok {
+		return st.Errno()
+	}
+	return err
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		if n /= 10; n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+func (p *iocpPoller) Name() string { return "iocp" }
+
+// baseHandle asks Winsock for the handle of the base service provider,
+// beneath any layered providers: that is the handle AFD can poll.
+func baseHandle(fd int) (windows.Handle, error) {
+	var base windows.Handle
+	var n uint32
+	err := windows.WSAIoctl(windows.Handle(fd), sioBaseHandle, nil, 0,
+		(*byte)(unsafe.Pointer(&base)), uint32(unsafe.Sizeof(base)), &n, nil, 0)
+	if err != nil {
+		return 0, wrapErr("WSAIoctl(SIO_BASE_HANDLE)", err)
+	}
+	return base, nil
+}
+
+func (p *iocpPoller) Add(fd int, ev Events) error {
+	switch {
+	case p.closed:
+		return ErrClosed
+	case ev&EventEdge != 0:
+		return ErrEdgeUnsupported
+	}
+	if _, ok := p.socks[fd]; ok {
+		return ErrAlreadyRegistered
+	}
+	// Only sockets can be polled. Asking for the socket type is the cheap
+	// check (Wine hands back any handle as its own SIO_BASE_HANDLE).
+	if _, err := windows.GetsockoptInt(windows.Handle(fd), windows.SOL_SOCKET, soType); err != nil {
+		return wrapErr("getsockopt(SO_TYPE)", err)
+	}
+	base, err := baseHandle(fd)
+	if err != nil {
+		return err
+	}
+	s := &afdSock{fd: fd, base: base, interest: ev, dyingIdx: -1}
+	p.socks[fd] = s
+	p.enqueue(s)
+	return nil
+}
+
+func (p *iocpPoller) Modify(fd int, ev Events) error {
+	if p.closed {
+		return ErrClosed
+	}
+	if ev&EventEdge != 0 {
+		return ErrEdgeUnsupported
+	}
+	s, ok := p.socks[fd]
+	if !ok {
+		return ErrNotRegistered
+	}
+	if s.interest != ev {
+		s.interest = ev
+		p.enqueue(s)
+	}
+	return nil
+}
+
+func (p *iocpPoller) Delete(fd int) error {
+	if p.closed {
+		return ErrClosed
+	}
+	s, ok := p.socks[fd]
+	if !ok {
+		return ErrNotRegistered
+	}
+	delete(p.socks, fd)
+	s.deleted = true // the update queue skips it from now on
+	switch s.state {
+	case pollPending:
+		p.cancel(s)
+		fallthrough
+	case pollCancelled:
+		s.dyingIdx = len(p.dying)
+		p.dying = append(p.dying, s)
+	}
+	return nil
+}
+
+func (p *iocpPoller) enqueue(s *afdSock) {
+	if !s.queued {
+		s.queued = true
+		p.updates = append(p.updates, s)
+	}
+}
+
+// cancel asks for the cancellation of s's outstanding poll. Its completion
+// packet comes all the same, and s waits for it in the cancelled state.
+func (p *iocpPoller) cancel(s *afdSock) {
+	// STATUS_NOT_FOUND means the poll completed already and its packet is
+	// queued; either way exactly one packet will come.
+	ntCancelIoFileEx(p.afd, &s.iosb, &p.cancelIOSB)
+	s.state = pollCancelled
+}
+
+func afdEvents(ev Events) uint32 {
+	m := uint32(afdPollAlways)
+	if ev&EventRead != 0 {
+		m |= afdPollRead
+	}
+	if ev&EventWrite != 0 {
+		m |= afdPollWrite
+	}
+	return m
+}
+
+// update brings s's outstanding poll in line with its interest set.
+func (p *iocpPoller) update(s *afdSock) {
+	want := afdEvents(s.interest)
+	switch s.state {
+	case pollPending:
+		if want&^s.polled == 0 {
+			// The outstanding poll asks for everything wanted (and maybe
+			// more, which completion filters out): leave it be.
+			return
+		}
+		p.cancel(s) // resubmitted when the cancellation completes
+	case pollCancelled:
+		// Resubmitted when the cancellation completes.
+	case pollIdle:
+		s.info = afdPollInfo{
+			timeout:    math.MaxInt64,
+			numHandles: 1,
+			handle:     s.base,
+			events:     want,
+		}
+		s.iosb.Status = windows.STATUS_PENDING
+		st := ntDeviceIoControlFile(p.afd, unsafe.Pointer(s), &s.iosb, ioctlAFDPoll,
+			unsafe.Pointer(&s.info), uint32(unsafe.Sizeof(s.info)),
+			unsafe.Pointer(&s.info), uint32(unsafe.Sizeof(s.info)))
+		switch st {
+		case windows.STATUS_SUCCESS, windows.STATUS_PENDING:
+			// Either way the result comes as a completion packet.
+			s.state = pollPending
+			s.polled = want
+			s.failed = false
+		case windows.STATUS_INVALID_HANDLE:
+			// The socket was closed without Delete: forget it, as epoll
+			// forgets a closed descriptor.
+			p.forget(s)
+		default:
+			// Report the socket as ready so its owner's next read or write
+			// meets the error; try again on the next Wait.
+			s.failed = true
+		}
+	}
+}
+
+// forget drops a socket whose handle is gone.
+func (p *iocpPoller) forget(s *afdSock) {
+	if p.socks[s.fd] == s {
+		delete(p.socks, s.fd)
+	}
+	s.deleted = true
+}
+
+// complete handles the completion of s's poll and returns the readiness to
+// report, if any.
+func (p *iocpPoller) complete(s *afdSock) Events {
+	s.state = pollIdle
+	s.polled = 0
+	if s.deleted {
+		// Delete was called while the poll was out: the kernel is done with
+		// s now, so the poller lets go of it.
+		if i := s.dyingIdx; i >= 0 {
+			last := len(p.dying) - 1
+			p.dying[i] = p.dying[last]
+			p.dying[i].dyingIdx = i
+			p.dying[last] = nil
+			p.dying = p.dying[:last]
+			s.dyingIdx = -1
+		}
+		return 0
+	}
+	var afd uint32
+	// The status comes first: a cancelled poll's output buffer holds nothing
+	// meaningful.
+	switch st := s.iosb.Status; {
+	case st == windows.STATUS_CANCELLED:
+	case st >= 0xC0000000: // NT_ERROR: the poll itself failed
+		afd = afdPollAbort
+	case s.info.numHandles < 1:
+		// Completed without an event (it has no timeout, so this is rare).
+	default:
+		afd = s.info.events
+		if afd&afdPollLocalClose != 0 {
+			// The socket was closed: nothing will ever be ready again.
+			p.forget(s)
+			return 0
+		}
+	}
+	p.enqueue(s) // level-triggered: poll again on the next Wait
+	return readiness(afd, s.interest)
+}
+
+// readiness maps AFD events to the readiness reported for an interest set.
+// Errors are readiness for every interest, as in the other backends.
+func readiness(afd uint32, interest Events) Events {
+	var r Events
+	if afd&afdPollRead != 0 {
+		r |= EventRead
+	}
+	if afd&afdPollWrite != 0 {
+		r |= EventWrite
+	}
+	if afd&(afdPollAbort|afdPollConnectFail) != 0 {
+		r |= EventReadWrite
+	}
+	if interest == 0 && afd&(afdPollAbort|afdPollConnectFail) != 0 {
+		// An error on a socket with an empty interest set: report both so
+		// that the owner notices, as epoll does.
+		return EventReadWrite
+	}
+	return r & interest
+}
+
+// flush submits the queued updates. Sockets whose submission failed are
+// reported in events, which it returns the count of, and stay queued: the
+// error is level-triggered too.
+func (p *iocpPoller) flush(events []Event) int {
+	out := 0
+	q := p.updates
+	keep := q[:0] // compacted in place: it never overtakes the reading
+	for _, s := range q {
+		s.queued = false
+		if s.deleted {
+			continue
+		}
+		p.update(s)
+		if s.failed {
+			if out < len(events) {
+				ev := s.interest
+				if ev == 0 {
+					ev = EventReadWrite
+				}
+				events[out] = Event{Fd: s.fd, Events: ev}
+				out++
+			}
+			s.queued = true
+			keep = append(keep, s)
+		}
+	}
+	clear(q[len(keep):])
+	p.updates = keep
+	return out
+}
+
+func (p *iocpPoller) Wait(events []Event, timeout time.Duration) (int, error) {
+	if p.closed {
+		return 0, ErrClosed
+	}
+	if len(events) == 0 {
+		return 0, nil
+	}
+	if cap(p.buf) < len(events) {
+		p.buf = make([]overlappedEntry, len(events))
+	}
+	dl := newDeadline(timeout)
+	for {
+		out := 0
+		if len(p.updates) > 0 {
+			out = p.flush(events)
+		}
+		if out == len(events) {
+			return out, nil
+		}
+		ms := uint32(timeoutMillis(dl.remaining())) // -1 becomes INFINITE
+		if out > 0 {
+			ms = 0
+		}
+		n, errno := getQueuedCompletionStatusEx(p.port, p.buf[:len(events)-out], ms)
+		switch errno {
+		case 0:
+		case windows.WAIT_TIMEOUT:
+			n = 0
+		default:
+			return out, errnoErr("GetQueuedCompletionStatusEx", errno)
+		}
+		woke := false
+		for i := range p.buf[:n] {
+			e := &p.buf[i]
+			s := e.state
+			e.state = nil // let the state go when the poller does
+			if e.key == keyWake {
+				p.wakePending.Store(false)
+				woke = true
+				continue
+			}
+			if s == nil {
+				continue
+			}
+			if ev := p.complete(s); ev != 0 {
+				events[out] = Event{Fd: s.fd, Events: ev}
+				out++
+			}
+		}
+		// Completions that reported nothing (cancellations, interest that
+		// changed) do not end the Wait: they only queue a new poll.
+		if out > 0 || woke || dl.remaining() == 0 {
+			return out, nil
+		}
+	}
+}
+
+func (p *iocpPoller) Wake() error {
+	if !p.wakePending.CompareAndSwap(false, true) {
+		return nil // a wake-up packet is queued already
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	if err := windows.PostQueuedCompletionStatus(p.port, 0, keyWake, nil); err != nil {
+		p.wakePending.Store(false)
+		return wrapErr("PostQueuedCompletionStatus", err)
+	}
+	return nil
+}
+
+// closeDrainTimeout bounds how long Close waits for cancelled polls.
+const closeDrainTimeout = 2 * time.Second
+
+// leaked keeps the states of polls that never completed during Close, so
+// that the kernel can never write into memory Go has reused.
+var leaked struct {
+	sync.Mutex
+	socks []*afdSock
+}
+
+func (p *iocpPoller) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.closed = true
+	p.mu.Unlock()
+
+	// Cancel every outstanding poll and wait for the packets, after which
+	// the kernel no longer touches any state.
+	out := make(map[*afdSock]bool)
+	for _, s := range p.socks {
+		if s.state != pollIdle {
+			out[s] = true
+		}
+	}
+	for _, s := range p.dying {
+		out[s] = true
+	}
+	if len(out) > 0 {
+		ntCancelIoFileEx(p.afd, nil, &p.cancelIOSB)
+	}
+	buf := make([]overlappedEntry, 64)
+	end := time.Now().Add(closeDrainTimeout)
+	for len(out) > 0 {
+		left := time.Until(end)
+		if left <= 0 {
+			break
+		}
+		n, errno := getQueuedCompletionStatusEx(p.port, buf, uint32(timeoutMillis(left)))
+		if errno != 0 {
+			break
+		}
+		for _, e := range buf[:n] {
+			if e.state != nil {
+				delete(out, e.state)
+			}
+		}
+	}
+	if len(out) > 0 {
+		leaked.Lock()
+		for s := range out {
+			leaked.socks = append(leaked.socks, s)
+		}
+		leaked.Unlock()
+	}
+	err := windows.CloseHandle(p.afd)
+	if err2 := windows.CloseHandle(p.port); err == nil {
+		err = err2
+	}
+	p.socks, p.updates, p.dying, p.buf = nil, nil, nil, nil
+	return wrapErr("CloseHandle", err)
+}
