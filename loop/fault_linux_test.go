@@ -1,0 +1,146 @@
+package loop
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+const childEnv = "EVSEL_LOOP_TEST_CHILD"
+
+// runChild is the server of TestAcceptUnderFdExhaustion, in its own process
+// so that lowering RLIMIT_NOFILE cannot disturb the test binary: an echo
+// engine that prints its address and CPU-time on demand.
+func runChild() {
+	limit, _ := strconv.Atoi(os.Getenv(childEnv))
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: uint64(limit), Max: uint64(limit)}); err != nil {
+		fmt.Println("setrlimit:", err)
+		os.Exit(1)
+	}
+	e, err := New(echo, Options{Loops: 1, Logger: quietLog})
+	if err != nil {
+		fmt.Println("new:", err)
+		os.Exit(1)
+	}
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("listen:", err)
+		os.Exit(1)
+	}
+	fmt.Println(addr)
+	// Each line on stdin asks for the process's CPU time so far.
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		var ru unix.Rusage
+		unix.Getrusage(unix.RUSAGE_SELF, &ru)
+		fmt.Println(time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Microseconds())
+	}
+	os.Exit(0)
+}
+
+// TestAcceptUnderFdExhaustion: with the descriptor limit reached, the
+// accept loop must neither die nor spin, and must serve again once
+// descriptors are free.
+func TestAcceptUnderFdExhaustion(t *testing.T) {
+	const limit = 64
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(limit))
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer func() {
+		stdin.Close()
+		cmd.Wait()
+	}()
+	out := bufio.NewScanner(stdout)
+	require.True(t, out.Scan())
+	addr := strings.TrimSpace(out.Text())
+	require.Contains(t, addr, "127.0.0.1:", "child said %q", addr)
+	cpu := func() time.Duration {
+		fmt.Fprintln(stdin)
+		require.True(t, out.Scan())
+		us, err := strconv.Atoi(out.Text())
+		require.NoError(t, err)
+		return time.Duration(us) * time.Microsecond
+	}
+
+	// Open more connections than the child has descriptors for.
+	var conns []net.Conn
+	for i := 0; i < limit+40; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		require.NoError(t, err) // the kernel's backlog takes them
+		conns = append(conns, c)
+	}
+	time.Sleep(200 * time.Millisecond) // let it hit EMFILE
+	before := cpu()
+	time.Sleep(time.Second)
+	spent := cpu() - before
+	// A spinning accept loop would burn the whole second.
+	assert.Less(t, spent, 300*time.Millisecond, "accept loop spins under EMFILE")
+
+	for _, c := range conns {
+		c.Close()
+	}
+	// Once descriptors are free again, new connections are served.
+	var served bool
+	for attempt := 0; attempt < 50 && !served; attempt++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(time.Second))
+			c.Write([]byte("back"))
+			buf := make([]byte, 4)
+			if _, err := c.Read(buf); err == nil && string(buf) == "back" {
+				served = true
+			}
+			c.Close()
+		}
+		if !served {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	assert.True(t, served, "server did not recover after descriptors were freed")
+}
+
+// openFds counts this process's descriptors.
+func openFds(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd on this system")
+	}
+	return len(entries)
+}
+
+// TestNoDescriptorLeak: an engine that served and dialed connections gives
+// every descriptor back when stopped.
+func TestNoDescriptorLeak(t *testing.T) {
+	before := openFds(t)
+	e, err := New(echo, Options{Loops: 2, Logger: quietLog})
+	require.NoError(t, err)
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	for i := 0; i < 50; i++ {
+		c, err := net.Dial("tcp", addr.String())
+		require.NoError(t, err)
+		assert.Equal(t, []byte("x"), roundTrip(t, c, []byte("x")))
+		if i%2 == 0 {
+			c.Close()
+		}
+		defer c.Close()
+	}
+	_, err = e.Dial("tcp", addr.String(), time.Second, nil)
+	require.NoError(t, err)
+	stop(t, e)
+	assert.Equal(t, before+25, openFds(t), "only the test's own open client sockets remain")
+}

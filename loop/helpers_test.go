@@ -1,0 +1,77 @@
+package loop
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// echo is the handler most tests serve: send back whatever arrives.
+var echo = Funcs{Data: func(c *Conn) {
+	c.Write(c.Inbound())
+	c.Consume(len(c.Inbound()))
+}}
+
+// quietLog keeps expected fault reports out of the test output.
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// start runs an engine listening on an ephemeral loopback port and stops it
+// (checking that Stop succeeds) when the test ends.
+func start(t *testing.T, h Handler, opts Options) (*Engine, string) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = quietLog
+	}
+	e, err := New(h, opts)
+	require.NoError(t, err)
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		stop(t, e)
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() { stop(t, e) })
+	return e, addr.String()
+}
+
+func stop(t *testing.T, e *Engine) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, e.Stop(ctx))
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// roundTrip writes msg and reads the same number of bytes back.
+func roundTrip(t *testing.T, c net.Conn, msg []byte) []byte {
+	t.Helper()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	go c.Write(msg)
+	got := make([]byte, len(msg))
+	_, err := io.ReadFull(c, got)
+	require.NoError(t, err)
+	return got
+}
+
+// waitFor polls cond until it holds or the test's patience runs out.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,563 @@
+package loop
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestEchoBackends(t *testing.T) {
+	for _, backend := range []string{"", "poll"} {
+		t.Run("backend="+backend, func(t *testing.T) {
+			_, addr := start(t, echo, Options{Loops: 2, Backend: backend})
+			c := dial(t, addr)
+			msg := bytes.Repeat([]byte("evsel!"), 50000) // larger than any socket buffer
+			assert.Equal(t, msg, roundTrip(t, c, msg))
+		})
+	}
+}
+
+// TestManyConnections is the engine's main correctness load: thousands of
+// connections at once, on both sides (the client side is an engine too, so
+// Dial is exercised at the same scale), random payloads of mixed sizes, every
+// byte compared.
+func TestManyConnections(t *testing.T) {
+	const conns = 5000
+	server, addr := start(t, echo, Options{Loops: 2})
+
+	random := make([]byte, 256<<10)
+	for i := range random {
+		random[i] = byte(rand.Uint32())
+	}
+	sizes := []int{1, 17, 100, 1000, 4 << 10, 32 << 10, 200 << 10}
+	type state struct {
+		want []byte // what was sent
+		got  int    // how much of it came back, verified
+	}
+	var verified, failures, opened atomic.Int64
+	var done sync.WaitGroup
+	done.Add(conns)
+	all := make(chan *Conn, conns)
+	client, err := New(Funcs{
+		Open: func(c *Conn) {
+			// Nobody sends until every connection is open, so all of them
+			// are really concurrent.
+			all <- c
+			if opened.Add(1) == conns {
+				close(all)
+				for c := range all {
+					c.Do(func(c *Conn) { c.Write(c.Context().(*state).want) })
+				}
+			}
+		},
+		Data: func(c *Conn) {
+			s := c.Context().(*state)
+			in := c.Inbound()
+			if !bytes.Equal(in, s.want[s.got:s.got+len(in)]) {
+				failures.Add(1)
+				c.CloseNow()
+				return
+			}
+			s.got += len(in)
+			verified.Add(int64(len(in)))
+			c.Consume(len(in))
+			if s.got == len(s.want) {
+				c.Close()
+			}
+		},
+		Close: func(c *Conn, err error) {
+			if s := c.Context().(*state); s.got != len(s.want) {
+				failures.Add(1)
+				t.Errorf("connection closed after %d of %d bytes: %v", s.got, len(s.want), err)
+			}
+			done.Done()
+		},
+	}, Options{Loops: 2, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, client)
+
+	var sent int64
+	for i := 0; i < conns; i++ {
+		// Mostly small messages with a tail of large ones, like real traffic.
+		size := sizes[min(int(rand.ExpFloat64()*2), len(sizes)-1)]
+		off := rand.IntN(len(random) - size)
+		sent += int64(size)
+		_, err := client.Dial("tcp", addr, 10*time.Second, &state{want: random[off : off+size]})
+		require.NoError(t, err)
+	}
+	waitDone(t, &done, 50*time.Second)
+	t.Logf("%d connections echoed %d bytes", conns, sent)
+	assert.Zero(t, failures.Load())
+	assert.Equal(t, sent, verified.Load())
+	waitFor(t, "server to close all", func() bool { return server.Stats().Open == 0 })
+	st := server.Stats()
+	assert.EqualValues(t, conns, st.Accepted)
+	assert.Equal(t, sent, st.BytesIn)
+	assert.Equal(t, sent, st.BytesOut)
+	assert.EqualValues(t, conns, client.Stats().Dialed)
+}
+
+func waitDone(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
+	t.Helper()
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+	case <-time.After(d):
+		t.Fatal("timed out")
+	}
+}
+
+// TestPartialFrames checks the zero-copy contract: a handler consumes only
+// whole frames, and the half-received rest is handed back with what follows.
+func TestPartialFrames(t *testing.T) {
+	var frames atomic.Int64
+	h := Funcs{Data: func(c *Conn) {
+		for {
+			in := c.Inbound()
+			if len(in) < 4 {
+				return
+			}
+			n := int(binary.BigEndian.Uint32(in))
+			if len(in) < 4+n {
+				return
+			}
+			c.Write(in[:4+n])
+			c.Consume(4 + n)
+			frames.Add(1)
+		}
+	}}
+	_, addr := start(t, h, Options{Loops: 1, ReadBufferSize: 1024})
+	c := dial(t, addr)
+	var stream []byte
+	for i := 0; i < 200; i++ {
+		body := bytes.Repeat([]byte{byte(i)}, rand.IntN(5000))
+		stream = binary.BigEndian.AppendUint32(stream, uint32(len(body)))
+		stream = append(stream, body...)
+	}
+	go func() {
+		// Dribble the stream in odd pieces so frames straddle reads.
+		for rest := stream; len(rest) > 0; {
+			n := min(len(rest), 1+rand.IntN(3000))
+			c.Write(rest[:n])
+			rest = rest[n:]
+		}
+	}()
+	got := make([]byte, len(stream))
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err := io.ReadFull(c, got)
+	require.NoError(t, err)
+	assert.Equal(t, stream, got)
+	assert.EqualValues(t, 200, frames.Load())
+}
+
+// TestSlowReaderBounded: a client that never reads must not make the server
+// buffer without bound, and must not slow anyone else down.
+func TestSlowReaderBounded(t *testing.T) {
+	const high = 256 << 10
+	var maxBuffered atomic.Int64
+	h := Funcs{Data: func(c *Conn) {
+		c.Write(c.Inbound())
+		c.Consume(len(c.Inbound()))
+		if b := int64(c.Buffered()); b > maxBuffered.Load() {
+			maxBuffered.Store(b)
+		}
+	}}
+	e, addr := start(t, h, Options{Loops: 1, HighWater: high, ReadBufferSize: 16 << 10})
+
+	stuck := dial(t, addr)
+	var written atomic.Int64
+	go func() {
+		chunk := make([]byte, 64<<10)
+		stuck.SetWriteDeadline(time.Now().Add(3 * time.Second))
+		for {
+			n, err := stuck.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}()
+	// The writer stalls once the server stops reading and every kernel
+	// buffer on the way is full.
+	var last int64 = -1
+	waitFor(t, "the stuck writer to stall", func() bool {
+		time.Sleep(100 * time.Millisecond)
+		w := written.Load()
+		stalled := w == last && w > 0
+		last = w
+		return stalled
+	})
+	// Meanwhile another connection on the same loop is served normally.
+	other := dial(t, addr)
+	msg := []byte("still served")
+	assert.Equal(t, msg, roundTrip(t, other, msg))
+
+	st := e.Stats()
+	assert.LessOrEqual(t, maxBuffered.Load(), int64(high+16<<10),
+		"pending output must stop growing at the high-water mark (plus one read)")
+	assert.Less(t, st.BytesIn-st.BytesOut, int64(high+16<<10+len(msg)))
+	assert.Greater(t, written.Load(), int64(high), "the writer did push past the mark")
+}
+
+// TestBackpressureResumes: once the slow reader drains, reading resumes and
+// every byte arrives in order.
+func TestBackpressureResumes(t *testing.T) {
+	_, addr := start(t, echo, Options{Loops: 1, HighWater: 64 << 10, ReadBufferSize: 8 << 10})
+	c := dial(t, addr)
+	msg := make([]byte, 8<<20)
+	for i := range msg {
+		msg[i] = byte(i % 251)
+	}
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	go c.Write(msg)
+	time.Sleep(200 * time.Millisecond) // let the server pause on us
+	got := make([]byte, len(msg))
+	_, err := io.ReadFull(c, got)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(msg, got))
+}
+
+// TestHalfClose: the client shuts down its sending side; the server still
+// delivers every echoed byte, then closes with io.EOF as the reason.
+func TestHalfClose(t *testing.T) {
+	reasons := make(chan error, 1)
+	h := echo
+	h.Close = func(c *Conn, err error) { reasons <- err }
+	_, addr := start(t, h, Options{Loops: 1})
+	c := dial(t, addr).(*net.TCPConn)
+	msg := bytes.Repeat([]byte("half"), 200000)
+	go func() {
+		c.Write(msg)
+		c.CloseWrite()
+	}()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	got, err := io.ReadAll(c) // ends at the server's close
+	require.NoError(t, err)
+	assert.Equal(t, len(msg), len(got))
+	assert.ErrorIs(t, <-reasons, io.EOF)
+}
+
+// TestResetMidWrite: a peer that resets while the server still has output
+// for it gets a per-connection error; the loop keeps serving.
+func TestResetMidWrite(t *testing.T) {
+	reasons := make(chan error, 1)
+	h := Funcs{
+		Data: func(c *Conn) {
+			c.Consume(len(c.Inbound()))
+			c.Write(make([]byte, 8<<20)) // far more than the socket takes
+		},
+		Close: func(c *Conn, err error) { reasons <- err },
+	}
+	_, addr := start(t, h, Options{Loops: 1})
+	c := dial(t, addr).(*net.TCPConn)
+	_, err := c.Write([]byte("go"))
+	require.NoError(t, err)
+	buf := make([]byte, 1000)
+	_, err = io.ReadFull(c, buf) // the server is writing now
+	require.NoError(t, err)
+	require.NoError(t, c.SetLinger(0))
+	require.NoError(t, c.Close()) // RST with unread data
+
+	select {
+	case err := <-reasons:
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE), "got %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no close after reset")
+	}
+	other := dial(t, addr)
+	_, err = other.Write([]byte("x"))
+	require.NoError(t, err)
+	_, err = io.ReadFull(other, buf[:1000])
+	require.NoError(t, err, "the loop still serves others")
+}
+
+// TestStopFlushesPendingOutput: Stop lets queued output reach a peer that
+// only starts reading later, then closes.
+func TestStopFlushesPendingOutput(t *testing.T) {
+	const size = 4 << 20
+	opened := make(chan struct{})
+	h := Funcs{Open: func(c *Conn) {
+		c.Write(bytes.Repeat([]byte{'s'}, size))
+		close(opened)
+	}}
+	e, err := New(h, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	c := dial(t, addr.String())
+	<-opened
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- e.Stop(ctx)
+	}()
+	time.Sleep(100 * time.Millisecond) // Stop is now waiting on our output
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	got, err := io.ReadAll(c)
+	require.NoError(t, err)
+	assert.Equal(t, size, len(got))
+	assert.NoError(t, <-stopped)
+	_, err = e.Listen("tcp", "127.0.0.1:0")
+	assert.ErrorIs(t, err, ErrStopped)
+}
+
+// TestStopForcedByContext: a peer that never reads cannot hold Stop beyond
+// its context.
+func TestStopForcedByContext(t *testing.T) {
+	reasons := make(chan error, 1)
+	h := Funcs{
+		Open:  func(c *Conn) { c.Write(make([]byte, 16<<20)) },
+		Close: func(c *Conn, err error) { reasons <- err },
+	}
+	e, err := New(h, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dial(t, addr.String())
+	waitFor(t, "the connection", func() bool { return e.Stats().Open == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, e.Stop(ctx), context.DeadlineExceeded)
+	assert.ErrorIs(t, <-reasons, ErrStopped)
+	assert.EqualValues(t, 0, e.Stats().Open)
+}
+
+// TestAsyncWritesFromManyGoroutines: 100 goroutines write to one connection;
+// every record arrives whole and each goroutine's records in order.
+func TestAsyncWritesFromManyGoroutines(t *testing.T) {
+	const writers, each, recLen = 100, 200, 17
+	conns := make(chan *Conn, 1)
+	_, addr := start(t, Funcs{Open: func(c *Conn) { conns <- c }}, Options{Loops: 2})
+	client := dial(t, addr)
+	c := <-conns
+	var wg sync.WaitGroup
+	for g := 0; g < writers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := 0; seq < each; seq++ {
+				rec := fmt.Sprintf("%04d:%06d:%04d\n", g, seq, g) // recLen bytes
+				if seq%2 == 0 {
+					assert.NoError(t, c.AsyncWrite([]byte(rec)))
+				} else {
+					assert.NoError(t, c.AsyncWritev([][]byte{[]byte(rec[:5]), []byte(rec[5:])}))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, client.SetDeadline(time.Now().Add(10*time.Second)))
+	all := make([]byte, writers*each*recLen)
+	_, err := io.ReadFull(client, all)
+	require.NoError(t, err)
+	next := make([]int, writers)
+	for i := 0; i < len(all); i += recLen {
+		var g, seq, g2 int
+		_, err := fmt.Sscanf(string(all[i:i+recLen]), "%04d:%06d:%04d\n", &g, &seq, &g2)
+		require.NoError(t, err, "record %q torn", all[i:i+recLen])
+		require.Equal(t, g, g2, "record torn")
+		require.Equal(t, next[g], seq, "goroutine %d out of order", g)
+		next[g]++
+	}
+	assert.NoError(t, c.AsyncClose(nil))
+	waitFor(t, "close", func() bool { return c.closed.Load() })
+	assert.ErrorIs(t, c.AsyncWrite([]byte("late")), ErrClosed)
+}
+
+func TestPanicClosesOnlyThatConnection(t *testing.T) {
+	reasons := make(chan error, 2)
+	h := Funcs{
+		Data: func(c *Conn) {
+			if bytes.Contains(c.Inbound(), []byte("boom")) {
+				panic("handler bug")
+			}
+			echo.Data(c)
+		},
+		Close: func(c *Conn, err error) { reasons <- err },
+	}
+	_, addr := start(t, h, Options{Loops: 1})
+	good := dial(t, addr)
+	bad := dial(t, addr)
+	_, err := bad.Write([]byte("boom"))
+	require.NoError(t, err)
+	var perr *PanicError
+	require.ErrorAs(t, <-reasons, &perr)
+	assert.Equal(t, "handler bug", perr.Value)
+	bad.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = bad.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, []byte("fine"), roundTrip(t, good, []byte("fine")))
+}
+
+func TestIdleTimeout(t *testing.T) {
+	reasons := make(chan error, 1)
+	h := echo
+	h.Close = func(c *Conn, err error) { reasons <- err }
+	_, addr := start(t, h, Options{Loops: 1, IdleTimeout: 100 * time.Millisecond})
+	c := dial(t, addr)
+	// Activity keeps it open past the timeout...
+	for i := 0; i < 4; i++ {
+		time.Sleep(40 * time.Millisecond)
+		assert.Equal(t, []byte("hi"), roundTrip(t, c, []byte("hi")))
+	}
+	// ...silence closes it.
+	select {
+	case err := <-reasons:
+		assert.ErrorIs(t, err, ErrIdleTimeout)
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle connection not closed")
+	}
+}
+
+func TestInputLimit(t *testing.T) {
+	reasons := make(chan error, 1)
+	h := Funcs{Close: func(c *Conn, err error) { reasons <- err }} // never consumes
+	_, addr := start(t, h, Options{Loops: 1, MaxInput: 64 << 10, ReadBufferSize: 16 << 10})
+	c := dial(t, addr)
+	go c.Write(make([]byte, 1<<20))
+	select {
+	case err := <-reasons:
+		assert.ErrorIs(t, err, ErrInputOverflow)
+	case <-time.After(5 * time.Second):
+		t.Fatal("unconsumed input not limited")
+	}
+}
+
+func TestTimers(t *testing.T) {
+	e, _ := start(t, Funcs{}, Options{Loops: 2})
+	var fired, ticks atomic.Int64
+	cancelled := make(chan bool, 1)
+	require.NoError(t, e.Loops()[0].Do(func() {
+		l := e.Loops()[0]
+		l.AfterFunc(10*time.Millisecond, func() { fired.Add(1) })
+		t2 := l.AfterFunc(10*time.Millisecond, func() { fired.Add(100) })
+		cancelled <- t2.Stop()
+		var every *Timer
+		every = l.Every(5*time.Millisecond, func() {
+			if ticks.Add(1) == 3 {
+				every.Stop()
+			}
+		})
+	}))
+	assert.True(t, <-cancelled)
+	waitFor(t, "timers", func() bool { return fired.Load() == 1 && ticks.Load() == 3 })
+	time.Sleep(30 * time.Millisecond)
+	assert.EqualValues(t, 1, fired.Load(), "a stopped timer never fires")
+	assert.EqualValues(t, 3, ticks.Load(), "a stopped Every timer stops")
+}
+
+func TestTicker(t *testing.T) {
+	var ticks [2]atomic.Int64
+	e, _ := start(t, Funcs{Tick: func(l *Loop) { ticks[l.ID()].Add(1) }}, Options{Loops: 2, TickInterval: 5 * time.Millisecond})
+	waitFor(t, "ticks on every loop", func() bool { return ticks[0].Load() >= 3 && ticks[1].Load() >= 3 })
+	_ = e
+}
+
+// TestDial covers the client side: connect, exchange, refused, timeout.
+func TestDial(t *testing.T) {
+	_, addr := start(t, echo, Options{Loops: 1})
+	type result struct {
+		data []byte
+		err  error
+	}
+	results := make(chan result, 4)
+	var got []byte
+	client, err := New(Funcs{
+		Open: func(c *Conn) { c.Write([]byte("ping")) },
+		Data: func(c *Conn) {
+			got = append(got, c.Inbound()...)
+			c.Consume(len(c.Inbound()))
+			if len(got) == 4 {
+				c.Close()
+			}
+		},
+		Close: func(c *Conn, err error) { results <- result{got, err} },
+	}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, client)
+
+	_, err = client.Dial("tcp", addr, time.Second, nil)
+	require.NoError(t, err)
+	r := <-results
+	assert.NoError(t, r.err)
+	assert.Equal(t, []byte("ping"), r.data)
+
+	// Refused: a port nobody listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := l.Addr().String()
+	l.Close()
+	_, err = client.Dial("tcp", closedAddr, time.Second, nil)
+	require.NoError(t, err)
+	assert.ErrorIs(t, (<-results).err, syscall.ECONNREFUSED)
+
+	// Timeout: a listener whose tiny backlog is full drops further SYNs, so
+	// the connect hangs until our timeout.
+	full := listenFull(t)
+	_, err = client.Dial("tcp", full, 100*time.Millisecond, nil)
+	require.NoError(t, err)
+	assert.ErrorIs(t, (<-results).err, ErrDialTimeout)
+}
+
+func TestBalancing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"round-robin", Options{Loops: 2, Balance: RoundRobin}},
+		{"least-connections", Options{Loops: 2, Balance: LeastConnections}},
+		{"reuseport", Options{Loops: 2, ReusePort: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, addr := start(t, echo, tc.opts)
+			var cs []net.Conn
+			for i := 0; i < 40; i++ {
+				c := dial(t, addr)
+				assert.Equal(t, []byte("x"), roundTrip(t, c, []byte("x")))
+				cs = append(cs, c)
+			}
+			a, b := e.Loops()[0].Stats().Open, e.Loops()[1].Stats().Open
+			assert.EqualValues(t, 40, a+b)
+			if tc.name == "reuseport" {
+				// The kernel hashes connections: expect both loops used.
+				assert.True(t, a > 0 && b > 0, "loops got %d and %d", a, b)
+			} else {
+				assert.InDelta(t, 20, a, 1, "loops got %d and %d", a, b)
+			}
+		})
+	}
+}
+
+// TestWriteAfterCloseAndStats checks the small contracts around closing.
+func TestWriteAfterClose(t *testing.T) {
+	errs := make(chan error, 2)
+	h := Funcs{Open: func(c *Conn) {
+		c.Write([]byte("bye"))
+		c.Close()
+		_, err := c.Write([]byte("more"))
+		errs <- err
+	}, Close: func(c *Conn, err error) { errs <- err }}
+	_, addr := start(t, h, Options{Loops: 1})
+	c := dial(t, addr)
+	assert.ErrorIs(t, <-errs, ErrClosed)
+	assert.NoError(t, <-errs, "a close asked for by the application has a nil reason")
+	got, err := io.ReadAll(c)
+	require.NoError(t, err)
+	assert.Equal(t, "bye", string(got))
+}
