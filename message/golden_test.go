@@ -153,3 +153,7 @@ func negZero() float64 {
 	z := 0.0
 	return -z
 }
+
+func negInf() float64 { return -1 / zero }
+
+var zero = 0.0
