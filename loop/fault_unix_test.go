@@ -34,4 +34,3 @@ func listenFull(t *testing.T) string {
 	}
 	return addr
 }
-
