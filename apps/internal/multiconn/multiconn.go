@@ -1,0 +1,58 @@
+// Package multiconn is the logic of the multi-connection echo programs
+// (apps/multiconn-server, apps/multiconn-client, apps/demo) as loop.Handler
+// implementations, so the programs and the in-process demo share it.
+//
+// The Server echoes whatever it reads, printing the lines of Real Python's
+// multiconn-server.py. The Client opens connections with Engine.Dial, sends
+// each its messages (by default the Python client's two, or random payloads
+// of a given size), checks every byte that comes back against what it sent,
+// closes a connection once everything it sent has returned (or on EOF), and
+// reports when no connection is left.
+package multiconn
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/loop"
+)
+
+// Printer writes whole lines to w from any goroutine; a nil *Printer or one
+// with a nil writer prints nothing.
+type Printer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewPrinter returns a Printer writing to w (nil: print nothing).
+func NewPrinter(w io.Writer) *Printer { return &Printer{w: w} }
+
+// Line writes s and a newline as one write.
+func (p *Printer) Line(s string) {
+	if p == nil || p.w == nil {
+		return
+	}
+	var sb strings.Builder
+	sb.Grow(len(s) + 1)
+	sb.WriteString(s)
+	sb.WriteByte('\n')
+	p.mu.Lock()
+	io.WriteString(p.w, sb.String())
+	p.mu.Unlock()
+}
+
+// On reports whether the Printer prints anything, so callers can skip
+// building lines nobody sees.
+func (p *Printer) On() bool { return p != nil && p.w != nil }
+
+// expectedClose reports whether err is an ordinary end of a connection: a
+// close asked for by the application, or the peer's EOF.
+func expectedClose(err error) bool {
+	return err == nil || errors.Is(err, io.EOF)
+}
+
+// addrOf returns the Python repr of the connection's peer address.
+func addrOf(c *loop.Conn) string { return pyfmt.Addr(c.RemoteAddr()) }
