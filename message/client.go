@@ -1,0 +1,215 @@
+package message
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/evsel/evsel/loop"
+)
+
+// ErrUnsolicited is the close reason of a client connection that received a
+// response it had not asked for.
+var ErrUnsolicited = errors.New("message: response without a request")
+
+// ClientOptions configure a Client. The zero value is usable.
+type ClientOptions struct {
+	// Loop configures the client's engine.
+	Loop loop.Options
+	// MaxContentLength bounds a response's content-length; default
+	// DefaultMaxContentLength.
+	MaxContentLength int
+	// DialTimeout bounds a connect when the context has no deadline;
+	// default 10 s.
+	DialTimeout time.Duration
+}
+
+// Client sends requests and reads responses over connections owned by its
+// own loop engine, so thousands of connections with many requests in flight
+// cost no goroutine each. It works with servers that close after one
+// response (the reference) and with servers that keep the connection open.
+type Client struct {
+	e    *loop.Engine
+	opts ClientOptions
+}
+
+// NewClient starts a client's engine.
+func NewClient(opts ClientOptions) (*Client, error) {
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	cl := &Client{opts: opts}
+	e, err := loop.New(clientHandler{}, opts.Loop)
+	if err != nil {
+		return nil, err
+	}
+	cl.e = e
+	return cl, nil
+}
+
+// Engine returns the client's engine, for stats.
+func (cl *Client) Engine() *loop.Engine { return cl.e }
+
+// Close closes every connection and stops the engine.
+func (cl *Client) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return cl.e.Stop(ctx)
+}
+
+// ClientConn is one connection of a Client. Its methods are safe from any
+// goroutine except the client's loops (Do blocks).
+type ClientConn struct {
+	opened chan error
+	// Owned by the loop once opened:
+	c       *loop.Conn
+	dec     Decoder
+	waiting []func(Message, error) // one per request sent, oldest first
+	err     error                  // why the connection closed, once it has
+}
+
+// Dial connects to address, waiting until the connection is up, ctx ends
+// or the dial timeout passes.
+func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientConn, error) {
+	timeout := cl.opts.DialTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	cc := &ClientConn{opened: make(chan error, 1), dec: Decoder{MaxContentLength: cl.opts.MaxContentLength}}
+	c, err := cl.e.Dial(network, address, timeout, cc)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case err := <-cc.opened:
+		if err != nil {
+			return nil, err
+		}
+		return cc, nil
+	case <-ctx.Done():
+		c.AsyncClose(ctx.Err())
+		return nil, ctx.Err()
+	}
+}
+
+// Send writes req and arranges for done to be called with its response, on
+// the connection's loop (or at once, on the caller's goroutine, if the
+// connection is known to be closed). Responses come back in request order,
+// so any number of requests may be in flight. The response's content is the
+// callee's to keep.
+func (cc *ClientConn) Send(req Message, done func(resp Message, err error)) error {
+	frame, err := req.AppendFrame(nil)
+	if err != nil {
+		return err
+	}
+	l := cc.c.Loop()
+	// Loop.Do rather than Conn.Do: the task must run even if the connection
+	// closes meanwhile, so that done is always called.
+	err = l.Do(func() {
+		if cc.err != nil {
+			done(Message{}, cc.err)
+			return
+		}
+		cc.waiting = append(cc.waiting, done)
+		cc.c.Write(frame)
+	})
+	if err != nil {
+		done(Message{}, err)
+	}
+	return nil
+}
+
+type result struct {
+	m   Message
+	err error
+}
+
+// Do sends req and waits for its response or for ctx to end. Abandoning a
+// request on ctx leaves the connection usable: its response, when it comes,
+// is dropped.
+func (cc *ClientConn) Do(ctx context.Context, req Message) (Message, error) {
+	ch := make(chan result, 1)
+	if err := cc.Send(req, func(m Message, err error) { ch <- result{m, err} }); err != nil {
+		return Message{}, err
+	}
+	select {
+	case r := <-ch:
+		return r.m, r.err
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	}
+}
+
+// Close closes the connection after the requests already written are sent;
+// requests still waiting for a response fail.
+func (cc *ClientConn) Close() error { return cc.c.AsyncClose(nil) }
+
+// Request is the reference client's whole life in one call: connect, send
+// req, read one response, close.
+func (cl *Client) Request(ctx context.Context, network, address string, req Message) (Message, error) {
+	cc, err := cl.Dial(ctx, network, address)
+	if err != nil {
+		return Message{}, err
+	}
+	defer cc.Close()
+	return cc.Do(ctx, req)
+}
+
+// clientHandler runs the client connections' state machines on the loops.
+type clientHandler struct{}
+
+func (clientHandler) OnOpen(c *loop.Conn) {
+	cc := c.Context().(*ClientConn)
+	cc.c = c
+	cc.opened <- nil
+}
+
+func (clientHandler) OnData(c *loop.Conn) {
+	cc := c.Context().(*ClientConn)
+	for {
+		m, n, err := cc.dec.Decode(c.Inbound())
+		if err != nil {
+			c.CloseWithError(err)
+			return
+		}
+		if n == 0 {
+			return
+		}
+		if len(cc.waiting) == 0 {
+			c.CloseWithError(ErrUnsolicited)
+			return
+		}
+		done := cc.waiting[0]
+		cc.waiting[0] = nil
+		cc.waiting = cc.waiting[1:]
+		m.Content = bytes.Clone(m.Content) // it leaves the loop
+		c.Consume(n)
+		done(m, nil)
+	}
+}
+
+func (clientHandler) OnClose(c *loop.Conn, err error) {
+	cc := c.Context().(*ClientConn)
+	if cc.c == nil { // the dial failed
+		cc.c = c
+		if err == nil {
+			err = loop.ErrClosed
+		}
+		cc.err = err
+		cc.opened <- err
+		return
+	}
+	switch {
+	case err == nil:
+		err = loop.ErrClosed
+	case errors.Is(err, io.EOF):
+		err = io.ErrUnexpectedEOF // the server closed with requests unanswered
+	}
+	cc.err = err
+	for _, done := range cc.waiting {
+		done(Message{}, err)
+	}
+	cc.waiting = nil
+}
