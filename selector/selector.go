@@ -155,8 +155,13 @@ func (s *Selector) set(fd int, k *Key) {
 }
 
 // fileno finds the descriptor of f, like Python's _fileobj_to_fd: an int (or
-// uintptr), anything with Fd() uintptr (evsel sockets, *os.File), or a
-// syscall.Conn such as *net.TCPConn.
+// uintptr), a syscall.Conn such as *net.TCPConn or *os.File, or anything with
+// Fd() uintptr (evsel sockets).
+//
+// syscall.Conn is tried before Fd because (*os.File).Fd has side effects: on
+// unix it switches the descriptor to blocking mode, which turns off the
+// file's deadlines, and on Windows it detaches the handle from the runtime's
+// completion port. Registering a file must not change how it behaves.
 func fileno(f any) (int, error) {
 	var fd int
 	switch v := f.(type) {
@@ -164,8 +169,6 @@ func fileno(f any) (int, error) {
 		fd = v
 	case uintptr:
 		fd = int(v)
-	case interface{ Fd() uintptr }:
-		fd = int(v.Fd())
 	case syscall.Conn:
 		rc, err := v.SyscallConn()
 		if err != nil {
@@ -175,6 +178,8 @@ func fileno(f any) (int, error) {
 		if err := rc.Control(func(d uintptr) { fd = int(d) }); err != nil {
 			return -1, fmt.Errorf("%w: %v", ErrInvalidFile, err)
 		}
+	case interface{ Fd() uintptr }:
+		fd = int(v.Fd())
 	default:
 		return -1, fmt.Errorf("%w: %T has no descriptor", ErrInvalidFile, f)
 	}
@@ -269,6 +274,12 @@ func (s *Selector) patchBatch(k *Key) {
 func (s *Selector) lookup(f any) (*Key, error) {
 	fd, err := fileno(f)
 	if err != nil {
+		// A file object closed after it was registered has no descriptor
+		// any more, yet it must still be possible to unregister it. Like
+		// Python's _fileobj_lookup, fall back to finding its key by identity.
+		if k := s.find(f); k != nil {
+			return k, nil
+		}
 		return nil, err
 	}
 	k := s.get(fd)
@@ -276,6 +287,24 @@ func (s *Selector) lookup(f any) (*Key, error) {
 		return nil, fmt.Errorf("%w: fd %d", ErrNotRegistered, fd)
 	}
 	return k, nil
+}
+
+// find returns the key whose File is f, by a search over every key. It is
+// only used when f no longer yields a descriptor, so its cost is irrelevant.
+func (s *Selector) find(f any) *Key {
+	for k := range s.Map().All() {
+		if sameFile(k.File, f) {
+			return k
+		}
+	}
+	return nil
+}
+
+// sameFile reports whether a and b are the same file object. File objects
+// whose type is not comparable are never the same as anything.
+func sameFile(a, b any) (same bool) {
+	defer func() { _ = recover() }()
+	return a == b
 }
 
 // Key returns f's key.
@@ -312,7 +341,18 @@ func (s *Selector) Select(timeout time.Duration) ([]Ready, error) {
 }
 
 // Wake makes a blocked or the next Select return. Safe from any goroutine.
-func (s *Selector) Wake() error { return s.poller.Wake() }
+// After Close it returns ErrClosed.
+func (s *Selector) Wake() error {
+	// s.closed belongs to the selector's goroutine; the poller's own closed
+	// state is the one that is safe to consult from here.
+	if err := s.poller.Wake(); err != nil {
+		if errors.Is(err, evsel.ErrClosed) {
+			return ErrClosed
+		}
+		return err
+	}
+	return nil
+}
 
 // Close releases the poller and forgets every key; registered files are not
 // closed. Closing twice is harmless.
