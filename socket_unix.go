@@ -248,7 +248,19 @@ func (s *Socket) Shutdown(how ShutdownHow) error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	h := map[ShutdownHow]int{ShutRead: unix.SHUT_RD, ShutWrite: unix.SHUT_WR, ShutBoth: unix.SHUT_RDWR}[how]
+	var h int
+	switch how {
+	case ShutRead:
+		h = unix.SHUT_RD
+	case ShutWrite:
+		h = unix.SHUT_WR
+	case ShutBoth:
+		h = unix.SHUT_RDWR
+	default:
+		// A map lookup used to turn an unknown value into SHUT_RD (0) and
+		// silently shut the wrong direction.
+		return wrapErr("shutdown", unix.EINVAL)
+	}
 	return wrapErr("shutdown", unix.Shutdown(s.fd, h))
 }
 

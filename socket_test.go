@@ -1,0 +1,450 @@
+package evsel_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel"
+)
+
+// exchange sends a message each way over a connected pair.
+func exchange(t *testing.T, a, b *evsel.Socket) {
+	t.Helper()
+	writeAll(t, a, []byte("ping"))
+	assert.Equal(t, "ping", string(readFull(t, b, 4)))
+	writeAll(t, b, []byte("pong!"))
+	assert.Equal(t, "pong!", string(readFull(t, a, 5)))
+}
+
+func TestListenAcceptConnect(t *testing.T) {
+	ln, err := evsel.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cleanupClose(t, ln)
+	assert.Equal(t, evsel.IPv4, ln.Family())
+	la, err := ln.LocalAddr()
+	require.NoError(t, err)
+	lnAddr := tcpAddr(t, la)
+	assert.True(t, lnAddr.IP.Equal(net.IPv4(127, 0, 0, 1)), "%v", lnAddr)
+	assert.NotZero(t, lnAddr.Port, "port 0 picks a free port")
+
+	// Nothing to accept yet: the non-blocking accept says so at once.
+	_, _, err = ln.Accept()
+	assert.Equal(t, evsel.ErrWouldBlock, err, "ErrWouldBlock comes back unwrapped")
+	assert.ErrorIs(t, err, evsel.ErrWouldBlock)
+
+	client, err := evsel.Dial("tcp", lnAddr.String())
+	require.NoError(t, err, "Dial returns while the connect is in progress")
+	cleanupClose(t, client)
+
+	p, err := evsel.NewPoller()
+	require.NoError(t, err)
+	defer p.Close()
+	require.NoError(t, p.Add(int(client.Fd()), evsel.EventWrite))
+	require.NoError(t, p.Add(int(ln.Fd()), evsel.EventRead))
+	waitFor(t, p, int(client.Fd()), evsel.EventWrite)
+	require.NoError(t, client.ConnectResult())
+	waitFor(t, p, int(ln.Fd()), evsel.EventRead)
+	require.NoError(t, p.Delete(int(client.Fd())))
+	require.NoError(t, p.Delete(int(ln.Fd())))
+
+	server, peer, err := ln.Accept()
+	require.NoError(t, err)
+	cleanupClose(t, server)
+	assert.Equal(t, evsel.IPv4, server.Family())
+
+	cl, err := client.LocalAddr()
+	require.NoError(t, err)
+	cr, err := client.RemoteAddr()
+	require.NoError(t, err)
+	sl, err := server.LocalAddr()
+	require.NoError(t, err)
+	sr, err := server.RemoteAddr()
+	require.NoError(t, err)
+	assert.Equal(t, cl.String(), peer.String(), "Accept returns the client's address")
+	assert.Equal(t, cl.String(), sr.String())
+	assert.Equal(t, lnAddr.String(), cr.String())
+	assert.Equal(t, lnAddr.String(), sl.String())
+
+	// The accepted socket is non-blocking too.
+	_, err = server.Read(make([]byte, 8))
+	assert.Equal(t, evsel.ErrWouldBlock, err)
+
+	exchange(t, client, server)
+}
+
+// freePort finds a loopback port nobody listens on.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := evsel.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	a, err := ln.LocalAddr()
+	require.NoError(t, err)
+	require.NoError(t, ln.Close())
+	return a.String()
+}
+
+func TestConnectRefused(t *testing.T) {
+	s, err := evsel.Dial("tcp", freePort(t))
+	if err != nil {
+		// Some systems refuse a loopback connect synchronously.
+		assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+		return
+	}
+	cleanupClose(t, s)
+	waitOnce(t, s, evsel.EventWrite)
+	assert.ErrorIs(t, s.ConnectResult(), syscall.ECONNREFUSED)
+}
+
+// haveIPv6Loopback tells whether [::1] can be listened on here.
+func haveIPv6Loopback() bool {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+func TestIPv6(t *testing.T) {
+	if !haveIPv6Loopback() {
+		t.Skip("this machine has no IPv6 loopback")
+	}
+	client, server := dialPair(t, "tcp6", "[::1]:0")
+	assert.Equal(t, evsel.IPv6, client.Family())
+	assert.Equal(t, evsel.IPv6, server.Family())
+	for _, s := range []*evsel.Socket{client, server} {
+		l, err := s.LocalAddr()
+		require.NoError(t, err)
+		r, err := s.RemoteAddr()
+		require.NoError(t, err)
+		assert.True(t, tcpAddr(t, l).IP.Equal(net.IPv6loopback), "%v", l)
+		assert.True(t, tcpAddr(t, r).IP.Equal(net.IPv6loopback), "%v", r)
+	}
+	exchange(t, client, server)
+}
+
+func TestUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := evsel.Listen("unix", path)
+	require.NoError(t, err)
+	cleanupClose(t, ln)
+	assert.Equal(t, evsel.Unix, ln.Family())
+	la, err := ln.LocalAddr()
+	require.NoError(t, err)
+	assert.Equal(t, "unix", la.Network())
+	assert.Equal(t, path, la.String())
+
+	client, err := evsel.Dial("unix", path)
+	require.NoError(t, err)
+	cleanupClose(t, client)
+	waitOnce(t, client, evsel.EventWrite)
+	require.NoError(t, client.ConnectResult())
+	waitOnce(t, ln, evsel.EventRead)
+	server, _, err := ln.Accept()
+	require.NoError(t, err)
+	cleanupClose(t, server)
+	assert.Equal(t, evsel.Unix, server.Family())
+
+	ra, err := client.RemoteAddr()
+	require.NoError(t, err)
+	assert.Equal(t, path, ra.String())
+	exchange(t, client, server)
+
+	// Nobody listens there: the refusal comes straight from Dial.
+	_, err = evsel.Dial("unix", filepath.Join(t.TempDir(), "missing"))
+	assert.Error(t, err)
+}
+
+func TestHalfClose(t *testing.T) {
+	client, server := tcpPair(t)
+	writeAll(t, client, []byte("request"))
+	require.NoError(t, client.Shutdown(evsel.ShutWrite))
+
+	assert.Equal(t, "request", string(readFull(t, server, 7)))
+	waitOnce(t, server, evsel.EventRead)
+	_, err := server.Read(make([]byte, 8))
+	assert.Equal(t, io.EOF, err, "the peer shut its side down")
+
+	// The other direction still works.
+	writeAll(t, server, []byte("response"))
+	assert.Equal(t, "response", string(readFull(t, client, 8)))
+	require.NoError(t, server.Shutdown(evsel.ShutBoth))
+	waitOnce(t, client, evsel.EventRead)
+	_, err = client.Read(make([]byte, 8))
+	assert.Equal(t, io.EOF, err)
+	// A zero-length read is not an end of stream.
+	n, err := client.Read(nil)
+	assert.Zero(t, n)
+	assert.NotEqual(t, io.EOF, err)
+}
+
+func TestShutdownRead(t *testing.T) {
+	client, _ := tcpPair(t)
+	require.NoError(t, client.Shutdown(evsel.ShutRead))
+	_, err := client.Read(make([]byte, 8))
+	assert.Equal(t, io.EOF, err)
+}
+
+// TestFillSendBuffer writes until the kernel says ErrWouldBlock, checks the
+// poller agrees the socket is not writable, then drains the peer and checks
+// every byte arrives in order.
+func TestFillSendBuffer(t *testing.T) {
+	client, server := tcpPair(t)
+	require.NoError(t, client.SetWriteBuffer(16<<10))
+	require.NoError(t, server.SetReadBuffer(16<<10))
+
+	chunk := make([]byte, 64<<10)
+	var sent bytes.Buffer
+	for i := 0; ; i++ {
+		require.Less(t, i, 10000, "the send buffer never filled")
+		for j := range chunk {
+			chunk[j] = byte(sent.Len() + j)
+		}
+		n, err := client.Write(chunk)
+		if err != nil {
+			require.Equal(t, evsel.ErrWouldBlock, err, "a full buffer is ErrWouldBlock, unwrapped")
+			break
+		}
+		require.Positive(t, n)
+		sent.Write(chunk[:n])
+	}
+	require.Positive(t, sent.Len())
+
+	p, err := evsel.NewPoller()
+	require.NoError(t, err)
+	defer p.Close()
+	require.NoError(t, p.Add(int(client.Fd()), evsel.EventWrite))
+	assert.Zero(t, readyNow(t, p, int(client.Fd())), "writable with a full send buffer")
+
+	got := readFull(t, server, sent.Len())
+	require.True(t, bytes.Equal(sent.Bytes(), got), "data corrupted")
+	waitFor(t, p, int(client.Fd()), evsel.EventWrite)
+	n, err := client.Write([]byte("more"))
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+}
+
+func TestWritev(t *testing.T) {
+	client, server := tcpPair(t)
+	n, err := client.Writev([][]byte{[]byte("one "), nil, []byte("two "), []byte("three")})
+	require.NoError(t, err)
+	assert.Equal(t, 13, n)
+	assert.Equal(t, "one two three", string(readFull(t, server, 13)))
+
+	n, err = client.Writev(nil)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+func TestResolve(t *testing.T) {
+	one := func(network, address string) *net.TCPAddr {
+		t.Helper()
+		addrs, err := evsel.Resolve(network, address)
+		require.NoError(t, err)
+		require.Len(t, addrs, 1)
+		return tcpAddr(t, addrs[0])
+	}
+	a := one("tcp", "127.0.0.1:8080")
+	assert.True(t, a.IP.Equal(net.IPv4(127, 0, 0, 1)))
+	assert.Equal(t, 8080, a.Port)
+	a = one("tcp", "[::1]:80")
+	assert.True(t, a.IP.Equal(net.IPv6loopback))
+	assert.Nil(t, a.IP.To4())
+	a = one("tcp4", "10.1.2.3:1")
+	assert.Equal(t, "10.1.2.3:1", a.String())
+	a = one("tcp", "[::ffff:127.0.0.1]:9")
+	assert.Equal(t, "127.0.0.1:9", a.String(), "a v4-mapped address is IPv4")
+	a = one("tcp", ":http")
+	assert.Equal(t, 80, a.Port, "service names are looked up")
+
+	// An empty host is the wildcard of the family.
+	assert.True(t, one("tcp", ":8080").IP.Equal(net.IPv4zero))
+	assert.True(t, one("tcp4", ":8080").IP.Equal(net.IPv4zero))
+	wild6 := one("tcp6", ":8080")
+	assert.True(t, wild6.IP.Equal(net.IPv6unspecified))
+	assert.Nil(t, wild6.IP.To4())
+
+	// Numeric hosts of the wrong family are filtered out.
+	_, err := evsel.Resolve("tcp4", "[::1]:80")
+	assert.Error(t, err)
+	_, err = evsel.Resolve("tcp6", "127.0.0.1:80")
+	assert.Error(t, err)
+
+	// Names go to the resolver; IPv4 first for "tcp".
+	addrs, err := evsel.Resolve("tcp", "localhost:80")
+	require.NoError(t, err)
+	require.NotEmpty(t, addrs)
+	sawV6 := false
+	for _, addr := range addrs {
+		ta := tcpAddr(t, addr)
+		assert.True(t, ta.IP.IsLoopback(), "%v", ta)
+		assert.Equal(t, 80, ta.Port)
+		if ta.IP.To4() == nil {
+			sawV6 = true
+		} else {
+			assert.False(t, sawV6, "IPv4 addresses come first: %v", addrs)
+		}
+	}
+	addrs, err = evsel.Resolve("tcp4", "localhost:80")
+	require.NoError(t, err)
+	for _, addr := range addrs {
+		assert.NotNil(t, tcpAddr(t, addr).IP.To4(), "tcp4 returned %v", addr)
+	}
+	// localhost may have no IPv6 address in the hosts file; if it has,
+	// only those come back.
+	if addrs, err = evsel.Resolve("tcp6", "localhost:80"); err == nil {
+		for _, addr := range addrs {
+			assert.Nil(t, tcpAddr(t, addr).IP.To4(), "tcp6 returned %v", addr)
+		}
+	}
+
+	u, err := evsel.Resolve("unix", "/tmp/x.sock")
+	require.NoError(t, err)
+	assert.Equal(t, []net.Addr{&net.UnixAddr{Name: "/tmp/x.sock", Net: "unix"}}, u)
+
+	for _, bad := range [][2]string{
+		{"udp", "127.0.0.1:80"},
+		{"ip", "127.0.0.1:80"},
+		{"", "127.0.0.1:80"},
+		{"tcp", "127.0.0.1"},       // no port
+		{"tcp", "127.0.0.1:nope"},  // unknown service
+		{"tcp", "127.0.0.1:99999"}, // port out of range
+	} {
+		_, err := evsel.Resolve(bad[0], bad[1])
+		assert.Error(t, err, "Resolve(%q, %q)", bad[0], bad[1])
+		_, err = evsel.Listen(bad[0], bad[1])
+		assert.Error(t, err, "Listen(%q, %q)", bad[0], bad[1])
+		_, err = evsel.Dial(bad[0], bad[1])
+		assert.Error(t, err, "Dial(%q, %q)", bad[0], bad[1])
+	}
+}
+
+func TestOptionSetters(t *testing.T) {
+	client, _ := tcpPair(t)
+	assert.NoError(t, client.SetNoDelay(true))
+	assert.NoError(t, client.SetNoDelay(false))
+	assert.NoError(t, client.SetKeepAlive(true))
+	assert.NoError(t, client.SetReuseAddr(true))
+	assert.NoError(t, client.SetReusePort(true))
+	assert.NoError(t, client.SetReadBuffer(32<<10))
+	assert.NoError(t, client.SetWriteBuffer(32<<10))
+	assert.NoError(t, client.SetLinger(5))
+	assert.NoError(t, client.SetLinger(-1))
+	assert.NoError(t, client.SetLinger(0))
+	checkOptions(t, client)
+}
+
+func TestReusePort(t *testing.T) {
+	lc := evsel.ListenConfig{ReusePort: true, Backlog: 16}
+	a, err := lc.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cleanupClose(t, a)
+	addr, err := a.LocalAddr()
+	require.NoError(t, err)
+
+	// A second listener on the same port: allowed with SO_REUSEPORT only.
+	_, err = evsel.Listen("tcp", addr.String())
+	assert.Error(t, err, "bound twice without SO_REUSEPORT")
+	b, err := lc.Listen("tcp", addr.String())
+	require.NoError(t, err)
+	cleanupClose(t, b)
+}
+
+func TestPeerReset(t *testing.T) {
+	client, server := tcpPair(t)
+	require.NoError(t, server.SetLinger(0))
+	require.NoError(t, server.Close())
+	waitOnce(t, client, evsel.EventRead)
+	_, err := client.Read(make([]byte, 8))
+	assert.ErrorIs(t, err, syscall.ECONNRESET)
+	var errno syscall.Errno
+	assert.True(t, errors.As(err, &errno), "the errno stays reachable: %v", err)
+}
+
+func TestSetBlocking(t *testing.T) {
+	client, server := tcpPair(t)
+	require.NoError(t, client.SetBlocking(true))
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(10 * time.Millisecond) // most likely while Read blocks
+		_, err := server.Write([]byte("late"))
+		done <- err
+	}()
+	buf := make([]byte, 8)
+	n, err := client.Read(buf)
+	require.NoError(t, err, "a blocking read waits for data instead of ErrWouldBlock")
+	assert.Equal(t, "late", string(buf[:n]))
+	require.NoError(t, <-done)
+
+	require.NoError(t, client.SetBlocking(false))
+	_, err = client.Read(buf)
+	assert.Equal(t, evsel.ErrWouldBlock, err)
+}
+
+func TestSocketClosed(t *testing.T) {
+	s, err := evsel.NewSocket(evsel.IPv4)
+	require.NoError(t, err)
+	assert.Equal(t, evsel.IPv4, s.Family())
+	require.NoError(t, s.Close())
+	assert.ErrorIs(t, s.Close(), evsel.ErrClosed, "Close twice")
+
+	buf := make([]byte, 8)
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+	_, err = s.Read(buf)
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+	_, err = s.Write(buf)
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+	_, err = s.Writev([][]byte{buf})
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+	_, _, err = s.Accept()
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+	assert.ErrorIs(t, s.Connect(addr), evsel.ErrClosed)
+	assert.ErrorIs(t, s.ConnectResult(), evsel.ErrClosed)
+	assert.ErrorIs(t, s.Bind(addr), evsel.ErrClosed)
+	assert.ErrorIs(t, s.Listen(0), evsel.ErrClosed)
+	assert.ErrorIs(t, s.Shutdown(evsel.ShutBoth), evsel.ErrClosed)
+	assert.ErrorIs(t, s.SetBlocking(true), evsel.ErrClosed)
+	assert.ErrorIs(t, s.SetNoDelay(true), evsel.ErrClosed)
+	assert.ErrorIs(t, s.SetLinger(0), evsel.ErrClosed)
+	_, err = s.LocalAddr()
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+	_, err = s.RemoteAddr()
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+
+	var nilSock *evsel.Socket
+	assert.ErrorIs(t, nilSock.Close(), evsel.ErrClosed)
+}
+
+func TestSocketErrors(t *testing.T) {
+	_, err := evsel.NewSocket(evsel.Family(99))
+	assert.Error(t, err)
+
+	s, err := evsel.NewSocket(evsel.IPv4)
+	require.NoError(t, err)
+	cleanupClose(t, s)
+	assert.Error(t, s.Bind(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}), "not a stream address")
+	_, err = s.RemoteAddr()
+	assert.Error(t, err, "not connected")
+
+	// An unknown direction is an error, not a silent shutdown of some
+	// direction.
+	client, server := tcpPair(t)
+	assert.Error(t, client.Shutdown(evsel.ShutdownHow(42)))
+	exchange(t, client, server)
+}
+
+func TestFamilyString(t *testing.T) {
+	assert.Equal(t, "ipv4", evsel.IPv4.String())
+	assert.Equal(t, "ipv6", evsel.IPv6.String())
+	assert.Equal(t, "unix", evsel.Unix.String())
+	assert.Equal(t, "family(7)", evsel.Family(7).String())
+}
