@@ -24,6 +24,9 @@ func (t *Timer) Stop() bool {
 	return true
 }
 
+// Active reports whether the timer is scheduled to fire.
+func (t *Timer) Active() bool { return t.index >= 0 }
+
 // Reset reschedules the timer to fire after d (and then every period, for a
 // timer made by Every).
 func (t *Timer) Reset(d time.Duration) {

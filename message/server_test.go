@@ -1,0 +1,293 @@
+package message
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evsel/evsel/loop"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// logBuffer collects a server's log lines so tests can check the reason a
+// connection was closed for.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServer runs the reference application on the engine.
+func startServer(t *testing.T, opts ServerOptions) (string, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	if opts.Loop.Loops == 0 {
+		opts.Loop.Loops = 2
+	}
+	s, err := NewServer(ServerResponse, opts)
+	require.NoError(t, err)
+	addr, err := s.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, s.Stop(ctx))
+	})
+	return addr.String(), logs
+}
+
+func frameOf(t *testing.T, m Message) []byte {
+	t.Helper()
+	f, err := m.AppendFrame(nil)
+	require.NoError(t, err)
+	return f
+}
+
+// exchange sends one request on a blocking connection and reads one
+// response with the Stream decoder.
+func exchange(t *testing.T, c net.Conn, req Message) Message {
+	t.Helper()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err := c.Write(frameOf(t, req))
+	require.NoError(t, err)
+	var s Stream
+	resp, err := s.ReadMessage(c)
+	require.NoError(t, err)
+	return resp
+}
+
+func resultOf(t *testing.T, m Message) string {
+	t.Helper()
+	line, err := ClientResult(m)
+	require.NoError(t, err)
+	return line
+}
+
+func TestServerReferenceMode(t *testing.T) {
+	addr, _ := startServer(t, ServerOptions{})
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	resp := exchange(t, c, ClientRequest("search", "morpheus"))
+	assert.Equal(t, "Got result: Follow the white rabbit. \U0001F430", resultOf(t, resp))
+	// The reference closes after one response.
+	rest, err := io.ReadAll(c)
+	assert.NoError(t, err)
+	assert.Empty(t, rest)
+}
+
+func TestServerKeepAlivePipelined(t *testing.T) {
+	addr, _ := startServer(t, ServerOptions{KeepAlive: true})
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	// Several requests in one write: answered in order.
+	queries := []string{"ring", "morpheus", "\U0001F436", "nothing"}
+	var batch []byte
+	for _, q := range queries {
+		batch = append(batch, frameOf(t, ClientRequest("search", q))...)
+	}
+	batch = append(batch, frameOf(t, ClientRequest("double", "it"))...)
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = c.Write(batch)
+	require.NoError(t, err)
+	var s Stream
+	for _, q := range queries {
+		resp, err := s.ReadMessage(c)
+		require.NoError(t, err)
+		assert.Equal(t, "Got result: "+SearchAnswer(q), resultOf(t, resp))
+	}
+	resp, err := s.ReadMessage(c)
+	require.NoError(t, err)
+	assert.Equal(t, "Got response: b'First 10 bytes of request: doubleit'", resultOf(t, resp))
+	// The connection stays open for more.
+	resp = exchange(t, c, ClientRequest("search", "ring"))
+	assert.Equal(t, "Got result: "+SearchAnswer("ring"), resultOf(t, resp))
+}
+
+// TestServerMalformedInput: each malformed input closes its connection with
+// its own logged reason, while a well-behaved connection on the same server
+// keeps getting answers.
+func TestServerMalformedInput(t *testing.T) {
+	addr, logs := startServer(t, ServerOptions{
+		KeepAlive:        true,
+		MaxContentLength: 1 << 20,
+		MessageTimeout:   300 * time.Millisecond,
+		MaxInFlight:      8,
+		Loop:             loop.Options{Loops: 1}, // one loop: the good connection shares it with every bad one
+	})
+	good, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer good.Close()
+
+	hdr := func(fields string) string {
+		return `{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8"` + fields + `}`
+	}
+	cases := []struct {
+		name  string
+		input []byte
+		close bool   // the client closes right after sending (vanishing peer)
+		log   string // what the log must say
+	}{
+		{"empty header", []byte{0, 0, '{', '}'}, false, "header length is 0"},
+		{"invalid JSON header", rawFrame(`{"byteorder": "little",`, ""), false, "invalid JSON header"},
+		{"header not an object", rawFrame(`["byteorder"]`, ""), false, "header is not a JSON object"},
+		{"missing byteorder", rawFrame(`{"content-type": "text/json", "content-encoding": "utf-8", "content-length": 2}`, "{}"), false, "Missing required header 'byteorder'."},
+		{"missing content-type", rawFrame(`{"byteorder": "little", "content-encoding": "utf-8", "content-length": 2}`, "{}"), false, "Missing required header 'content-type'."},
+		{"missing content-encoding", rawFrame(`{"byteorder": "little", "content-type": "text/json", "content-length": 2}`, "{}"), false, "Missing required header 'content-encoding'."},
+		{"missing content-length", rawFrame(hdr(""), "{}"), false, "Missing required header 'content-length'."},
+		{"negative content-length", rawFrame(hdr(`, "content-length": -1`), ""), false, "bad content-length"},
+		{"non-integer content-length", rawFrame(hdr(`, "content-length": "12"`), ""), false, "bad content-length"},
+		{"fractional content-length", rawFrame(hdr(`, "content-length": 1.5`), ""), false, "bad content-length"},
+		{"content-length over the maximum", rawFrame(hdr(`, "content-length": 2000000`), ""), false, "content too large"},
+		{"unknown content-encoding", rawFrame(`{"byteorder": "little", "content-type": "text/json", "content-encoding": "klingon", "content-length": 2}`, "{}"), false, "unknown content-encoding"},
+		{"empty JSON content", rawFrame(hdr(`, "content-length": 0`), ""), false, "empty JSON content"},
+		{"invalid JSON content", rawFrame(hdr(`, "content-length": 5`), "{nope"), false, "invalid JSON content"},
+		{"JSON content not an object", rawFrame(hdr(`, "content-length": 2`), "[]"), false, "JSON content is not an object"},
+		{"half a frame, then silence", rawFrame(hdr(`, "content-length": 100`), "{\"action\""), false, "incomplete message timed out"},
+		{"peer vanishes mid-message", rawFrame(hdr(`, "content-length": 100`), "{\"action\""), true, "connection closed in the middle of a message"},
+		{"too many pipelined requests", bytes.Repeat(frameOf(t, ClientRequest("search", "ring")), 20), false, "too many requests in flight"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := len(logs.String()) // only lines logged from now on count
+			bad, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			defer bad.Close()
+			require.NoError(t, bad.SetDeadline(time.Now().Add(10*time.Second)))
+			_, err = bad.Write(tc.input)
+			require.NoError(t, err)
+			if tc.close {
+				bad.Close()
+			} else {
+				// The server closes on us: reading ends (answers to the
+				// valid requests before a fault may come first).
+				_, err = io.Copy(io.Discard, bad)
+				assert.NoError(t, err, "expected a clean close from the server")
+			}
+			assert.Eventually(t, func() bool { return strings.Contains(logs.String()[seen:], tc.log) },
+				5*time.Second, 5*time.Millisecond, "log lacks %q:\n%s", tc.log, logs.String()[seen:])
+			// Everyone else is still served.
+			resp := exchange(t, good, ClientRequest("search", "morpheus"))
+			assert.Equal(t, "Got result: "+SearchAnswer("morpheus"), resultOf(t, resp))
+		})
+	}
+}
+
+// TestClientManyConcurrent: 1,000 client connections × 20 requests each
+// over persistent connections, every answer checked.
+func TestClientManyConcurrent(t *testing.T) {
+	const conns, each = 1000, 20
+	addr, _ := startServer(t, ServerOptions{KeepAlive: true})
+	cl, err := NewClient(ClientOptions{Loop: loop.Options{Loops: 2}})
+	require.NoError(t, err)
+	defer cl.Close()
+
+	queries := []string{"morpheus", "ring", "\U0001F436", "unknown"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, conns*each)
+	var mu sync.Mutex
+	answered := 0
+	for i := 0; i < conns; i++ {
+		cc, err := cl.Dial(ctx, "tcp", addr)
+		require.NoError(t, err)
+		for j := 0; j < each; j++ {
+			q := queries[(i+j)%len(queries)]
+			wg.Add(1)
+			// Fire all 20 without waiting: many in flight per connection.
+			err := cc.Send(ClientRequest("search", q), func(resp Message, err error) {
+				defer wg.Done()
+				if err != nil {
+					errs <- err
+					return
+				}
+				line, err := ClientResult(resp)
+				if err != nil || line != "Got result: "+SearchAnswer(q) {
+					errs <- assert.AnError
+					return
+				}
+				mu.Lock()
+				answered++
+				mu.Unlock()
+			})
+			require.NoError(t, err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.Equal(t, conns*each, answered)
+	assert.EqualValues(t, conns, cl.Engine().Stats().Dialed)
+}
+
+func TestClientAgainstClosingServer(t *testing.T) {
+	addr, _ := startServer(t, ServerOptions{}) // reference mode: closes after one
+	cl, err := NewClient(ClientOptions{Loop: loop.Options{Loops: 1}})
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, q := range []string{"morpheus", "ring"} {
+		resp, err := cl.Request(ctx, "tcp", addr, ClientRequest("search", q))
+		require.NoError(t, err)
+		assert.Equal(t, "Got result: "+SearchAnswer(q), resultOf(t, resp))
+	}
+	// A second request on a connection the server closed fails cleanly.
+	cc, err := cl.Dial(ctx, "tcp", addr)
+	require.NoError(t, err)
+	_, err = cc.Do(ctx, ClientRequest("search", "ring"))
+	require.NoError(t, err)
+	_, err = cc.Do(ctx, ClientRequest("search", "ring"))
+	assert.Error(t, err)
+}
+
+func TestClientTimeoutAndDialFailure(t *testing.T) {
+	// A server that accepts and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	cl, err := NewClient(ClientOptions{Loop: loop.Options{Loops: 1}})
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = cl.Request(ctx, "tcp", ln.Addr().String(), ClientRequest("search", "ring"))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	_, err = cl.Dial(context.Background(), "tcp", closedAddr)
+	assert.Error(t, err, "dialing a closed port fails")
+}
