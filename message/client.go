@@ -143,8 +143,14 @@ func (cc *ClientConn) Do(ctx context.Context, req Message) (Message, error) {
 }
 
 // Close closes the connection after the requests already written are sent;
-// requests still waiting for a response fail.
-func (cc *ClientConn) Close() error { return cc.c.AsyncClose(nil) }
+// requests still waiting for a response fail. Closing a connection the
+// server already closed is not an error.
+func (cc *ClientConn) Close() error {
+	if err := cc.c.AsyncClose(nil); err != nil && !errors.Is(err, loop.ErrClosed) && !errors.Is(err, loop.ErrStopped) {
+		return err
+	}
+	return nil
+}
 
 // Request is the reference client's whole life in one call: connect, send
 // req, read one response, close.

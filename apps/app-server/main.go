@@ -1,0 +1,111 @@
+// Command app-server is Real Python's app-server.py on evsel: it answers
+// the application protocol (a length-prefixed JSON header, then content) on
+// the event-loop engine.
+//
+//	app-server [-keepalive] [-loops N] [-quiet] [-max-content N] [-message-timeout D] <host> <port>
+//
+// It prints what the reference prints: "Listening on ('HOST', PORT)",
+// "Accepted connection from ADDR", "Received request {...} from ADDR" (or
+// "Received CONTENT-TYPE request from ADDR" for binary content),
+// "Sending b'...' to ADDR" and "Closing connection to ADDR"; Ctrl-C prints
+// "Caught keyboard interrupt, exiting". Like the reference it closes each
+// connection after one response, unless -keepalive keeps it open for more
+// (pipelined) requests. Unlike the reference, a malformed or oversized
+// request, or one that stalls half-sent, closes only its own connection,
+// with the reason on stderr.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"time"
+
+	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/loop"
+	"github.com/evsel/evsel/message"
+)
+
+func main() {
+	keepAlive := flag.Bool("keepalive", false, "keep connections open after a response")
+	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
+	quiet := flag.Bool("quiet", false, "do not print a line per connection event")
+	maxContent := flag.Int("max-content", message.DefaultMaxContentLength, "largest request content-length accepted")
+	msgTimeout := flag.Duration("message-timeout", 10*time.Second, "time a started request may take to arrive in full")
+	flag.Parse()
+	if flag.NArg() != 2 {
+		fmt.Printf("Usage: %s <host> <port>\n", os.Args[0])
+		os.Exit(1)
+	}
+	host := flag.Arg(0)
+	port, err := strconv.Atoi(flag.Arg(1))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "app-server: invalid port %q\n", flag.Arg(1))
+		os.Exit(1)
+	}
+	interrupt := make(chan os.Signal, 1)
+	signal.Notify(interrupt, os.Interrupt)
+
+	opts := message.ServerOptions{
+		Loop:             loop.Options{Loops: *loops, NoDelay: true},
+		KeepAlive:        *keepAlive,
+		MaxContentLength: *maxContent,
+		MessageTimeout:   *msgTimeout,
+		Logger:           slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}
+	if !*quiet {
+		opts.Hooks = printHooks()
+	}
+	srv, err := message.NewServer(message.ServerResponse, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "app-server:", err)
+		os.Exit(1)
+	}
+	addr, err := srv.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "app-server:", err)
+		os.Exit(1)
+	}
+	if a, ok := addr.(*net.TCPAddr); ok {
+		port = a.Port // port 0 binds a free one; show which
+	}
+	fmt.Println("Listening on " + pyfmt.HostPort(host, port))
+
+	<-interrupt
+	fmt.Println("Caught keyboard interrupt, exiting")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Stop(ctx)
+	if *quiet {
+		st := srv.Engine().Stats()
+		fmt.Printf("Server: accepted=%d closed=%d bytes_in=%d bytes_out=%d\n",
+			st.Accepted, st.Closed, st.BytesIn, st.BytesOut)
+	}
+}
+
+// printHooks prints the reference server's lines. Each runs on a loop; one
+// Println is one write, so lines from different loops do not interleave.
+func printHooks() message.ServerHooks {
+	addr := func(c *loop.Conn) string { return pyfmt.Addr(c.RemoteAddr()) }
+	return message.ServerHooks{
+		Open: func(c *loop.Conn) { fmt.Println("Accepted connection from " + addr(c)) },
+		Request: func(c *loop.Conn, req message.Message) {
+			if req.Header.ContentType == message.ContentTypeJSON {
+				if v, err := req.JSON(); err == nil {
+					fmt.Println("Received request " + v.PyRepr() + " from " + addr(c))
+					return
+				}
+			}
+			fmt.Println("Received " + req.Header.ContentType + " request from " + addr(c))
+		},
+		Response: func(c *loop.Conn, frame []byte) {
+			fmt.Println("Sending " + message.PyBytesRepr(frame) + " to " + addr(c))
+		},
+		Close: func(c *loop.Conn, err error) { fmt.Println("Closing connection to " + addr(c)) },
+	}
+}
