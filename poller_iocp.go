@@ -23,7 +23,7 @@ func init() {
 // device handle of its own, associates it with its completion port, and
 // keeps one such poll outstanding per registered socket; when the socket
 // becomes ready the poll completes and its completion packet, carrying the
-// socket's state as its APC context, wakes GetQueuedCompletionStatusEx.
+// poll operation as its APC context, wakes GetQueuedCompletionStatusEx.
 //
 // An AFD poll is one-shot. To be level-triggered like the other backends, a
 // socket whose poll completed goes on the update queue and its poll is
@@ -31,11 +31,14 @@ func init() {
 // ready, the new poll completes at once. Add and Modify only queue the
 // socket too, so the kernel is asked once per Wait whatever the caller did.
 //
-// A pending poll that no longer covers the interest set is cancelled with
-// NtCancelIoFileEx. The kernel keeps writing into the poll's status block
-// and output buffer until the cancelled poll's packet is dequeued, so a
-// socket's state lives on the Go heap (which does not move) and stays
-// reachable from the poller until then, even after Delete.
+// A pending poll that no longer covers the interest set (Modify asked for
+// more) or whose socket was deleted is cancelled with NtCancelIoFileEx and
+// becomes stale; Modify's new poll is submitted at once beside it. The
+// kernel keeps writing into a poll's status block and output buffer until
+// its packet is dequeued, so each poll operation lives on the Go heap (which
+// does not move) and stays reachable from the poller until then, after
+// which it is recycled. A stale poll's packet is recognised by its
+// operation, before anything of its status or events is read, and dropped.
 
 const (
 	ioctlAFDPoll = 0x00012024 // IOCTL_AFD_POLL: FILE_DEVICE_NETWORK, function 9, METHOD_BUFFERED
@@ -45,7 +48,7 @@ const (
 	afdPollDisconnect  = 0x0008 // the peer shut down its side (FIN)
 	afdPollAbort       = 0x0010 // the connection was reset
 	afdPollLocalClose  = 0x0020 // the socket was closed by this process
-	afdPollConnect     = 0x0040 // a connect completed
+	afdPollConnect     = 0x0040 // connected; Wine keeps it set, so not used as writability
 	afdPollAccept      = 0x0080
 	afdPollConnectFail = 0x0100
 
@@ -53,7 +56,7 @@ const (
 	// every interest, and a local close must be noticed to forget the socket.
 	afdPollAlways = afdPollAbort | afdPollConnectFail | afdPollLocalClose
 	afdPollRead   = afdPollReceive | afdPollAccept | afdPollDisconnect
-	afdPollWrite  = afdPollSend | afdPollConnect
+	afdPollWrite  = afdPollSend // also what a completed connect reports
 
 	// Completion keys: packets of the AFD handle, and wake-ups.
 	keyAFD  = 1
@@ -71,30 +74,29 @@ type afdPollInfo struct {
 	status     windows.NTStatus
 }
 
-// Poll states of a socket.
-const (
-	pollIdle      = iota // no poll outstanding
-	pollPending          // a poll is outstanding
-	pollCancelled        // a poll is outstanding and its cancellation was asked
-)
-
-// afdSock is the state of one registered socket. While a poll is
-// outstanding the kernel owns iosb and info: the object must neither move
-// (Go's heap objects never do) nor be collected (the poller keeps it in
-// socks, or in dying after Delete, until the completion is dequeued).
-type afdSock struct {
+// pollOp is one IOCTL_AFD_POLL. While it is outstanding the kernel owns
+// iosb and info: the object must neither move (Go's heap objects never do)
+// nor be collected (the poller holds it as its socket's current poll, or in
+// its stale list, until the completion packet is dequeued). Finished
+// operations are recycled, so polling allocates nothing in steady state.
+type pollOp struct {
 	iosb windows.IO_STATUS_BLOCK
 	info afdPollInfo
 
+	sock     *afdSock // whose poll it is; nil once stale
+	mask     uint32   // the AFD events it asks for
+	staleIdx int      // position in iocpPoller.stale, or -1
+}
+
+// afdSock is the state of one registered socket.
+type afdSock struct {
 	fd       int
 	base     windows.Handle // the socket's base provider handle, what AFD knows
 	interest Events
-	state    uint8
-	polled   uint32 // the AFD events the outstanding poll asks for
-	queued   bool   // on the update queue
-	deleted  bool   // Delete was called; freed when its poll completes
-	dyingIdx int    // position in iocpPoller.dying while deleted
-	failed   bool   // the last submission failed; reported as an error
+	cur      *pollOp // the outstanding poll, if any
+	queued   bool    // on the update queue
+	deleted  bool    // no longer registered: the update queue skips it
+	failed   bool    // the last submission failed; reported as an error
 }
 
 type iocpPoller struct {
@@ -103,7 +105,8 @@ type iocpPoller struct {
 
 	socks   map[int]*afdSock
 	updates []*afdSock // sockets whose poll must be (re)submitted
-	dying   []*afdSock // deleted sockets whose cancelled poll is still out
+	stale   []*pollOp  // cancelled polls whose completion is still to come
+	free    []*pollOp  // finished polls, for reuse
 	buf     []overlappedEntry
 
 	cancelIOSB windows.IO_STATUS_BLOCK
@@ -212,7 +215,7 @@ func (p *iocpPoller) Add(fd int, ev Events) error {
 	if err != nil {
 		return err
 	}
-	s := &afdSock{fd: fd, base: base, interest: ev, dyingIdx: -1}
+	s := &afdSock{fd: fd, base: base, interest: ev}
 	p.socks[fd] = s
 	p.enqueue(s)
 	return nil
@@ -246,14 +249,7 @@ func (p *iocpPoller) Delete(fd int) error {
 	}
 	delete(p.socks, fd)
 	s.deleted = true // the update queue skips it from now on
-	switch s.state {
-	case pollPending:
-		p.cancel(s)
-		fallthrough
-	case pollCancelled:
-		s.dyingIdx = len(p.dying)
-		p.dying = append(p.dying, s)
-	}
+	p.retire(s)
 	return nil
 }
 
@@ -264,13 +260,21 @@ func (p *iocpPoller) enqueue(s *afdSock) {
 	}
 }
 
-// cancel asks for the cancellation of s's outstanding poll. Its completion
-// packet comes all the same, and s waits for it in the cancelled state.
-func (p *iocpPoller) cancel(s *afdSock) {
+// retire cancels s's outstanding poll, if any. The cancelled poll is stale:
+// its completion packet still comes (with STATUS_CANCELLED, or with its own
+// result if it finished first), and is then only recycled.
+func (p *iocpPoller) retire(s *afdSock) {
+	op := s.cur
+	if op == nil {
+		return
+	}
+	s.cur = nil
+	op.sock = nil
+	op.staleIdx = len(p.stale)
+	p.stale = append(p.stale, op)
 	// STATUS_NOT_FOUND means the poll completed already and its packet is
 	// queued; either way exactly one packet will come.
-	ntCancelIoFileEx(p.afd, &s.iosb, &p.cancelIOSB)
-	s.state = pollCancelled
+	ntCancelIoFileEx(p.afd, &op.iosb, &p.cancelIOSB)
 }
 
 func afdEvents(ev Events) uint32 {
@@ -287,43 +291,57 @@ func afdEvents(ev Events) uint32 {
 // update brings s's outstanding poll in line with its interest set.
 func (p *iocpPoller) update(s *afdSock) {
 	want := afdEvents(s.interest)
-	switch s.state {
-	case pollPending:
-		if want&^s.polled == 0 {
+	if op := s.cur; op != nil {
+		if want&^op.mask == 0 {
 			// The outstanding poll asks for everything wanted (and maybe
 			// more, which completion filters out): leave it be.
 			return
 		}
-		p.cancel(s) // resubmitted when the cancellation completes
-	case pollCancelled:
-		// Resubmitted when the cancellation completes.
-	case pollIdle:
-		s.info = afdPollInfo{
+		// Asking for more: replace the poll at once rather than wait for
+		// the cancellation, so that a Wait right after a Modify sees the
+		// new interest's readiness.
+		p.retire(s)
+	}
+	var op *pollOp
+	if n := len(p.free); n > 0 {
+		op = p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+	} else {
+		op = new(pollOp)
+	}
+	*op = pollOp{
+		iosb: windows.IO_STATUS_BLOCK{Status: windows.STATUS_PENDING},
+		info: afdPollInfo{
 			timeout:    math.MaxInt64,
 			numHandles: 1,
 			handle:     s.base,
 			events:     want,
-		}
-		s.iosb.Status = windows.STATUS_PENDING
-		st := ntDeviceIoControlFile(p.afd, unsafe.Pointer(s), &s.iosb, ioctlAFDPoll,
-			unsafe.Pointer(&s.info), uint32(unsafe.Sizeof(s.info)),
-			unsafe.Pointer(&s.info), uint32(unsafe.Sizeof(s.info)))
-		switch st {
-		case windows.STATUS_SUCCESS, windows.STATUS_PENDING:
-			// Either way the result comes as a completion packet.
-			s.state = pollPending
-			s.polled = want
-			s.failed = false
-		case windows.STATUS_INVALID_HANDLE:
-			// The socket was closed without Delete: forget it, as epoll
-			// forgets a closed descriptor.
-			p.forget(s)
-		default:
-			// Report the socket as ready so its owner's next read or write
-			// meets the error; try again on the next Wait.
-			s.failed = true
-		}
+		},
+		sock:     s,
+		mask:     want,
+		staleIdx: -1,
 	}
+	st := ntDeviceIoControlFile(p.afd, unsafe.Pointer(op), &op.iosb, ioctlAFDPoll,
+		unsafe.Pointer(&op.info), uint32(unsafe.Sizeof(op.info)),
+		unsafe.Pointer(&op.info), uint32(unsafe.Sizeof(op.info)))
+	switch st {
+	case windows.STATUS_SUCCESS, windows.STATUS_PENDING:
+		// Either way the result comes as a completion packet.
+		s.cur = op
+		s.failed = false
+		return
+	case windows.STATUS_INVALID_HANDLE:
+		// The socket was closed without Delete: forget it, as epoll
+		// forgets a closed descriptor.
+		p.forget(s)
+	default:
+		// Report the socket as ready so its owner's next read or write
+		// meets the error; try again on the next Wait.
+		s.failed = true
+	}
+	op.sock = nil
+	p.free = append(p.free, op) // no packet comes for a failed submission
 }
 
 // forget drops a socket whose handle is gone.
@@ -334,43 +352,43 @@ func (p *iocpPoller) forget(s *afdSock) {
 	s.deleted = true
 }
 
-// complete handles the completion of s's poll and returns the readiness to
-// report, if any.
-func (p *iocpPoller) complete(s *afdSock) Events {
-	s.state = pollIdle
-	s.polled = 0
-	if s.deleted {
-		// Delete was called while the poll was out: the kernel is done with
-		// s now, so the poller lets go of it.
-		if i := s.dyingIdx; i >= 0 {
-			last := len(p.dying) - 1
-			p.dying[i] = p.dying[last]
-			p.dying[i].dyingIdx = i
-			p.dying[last] = nil
-			p.dying = p.dying[:last]
-			s.dyingIdx = -1
-		}
-		return 0
+// complete handles the completion of op and returns its socket and the
+// readiness to report, if any.
+func (p *iocpPoller) complete(op *pollOp) (*afdSock, Events) {
+	s := op.sock
+	st, numHandles, afd := op.iosb.Status, op.info.numHandles, op.info.events
+	// The kernel is done with op.
+	if i := op.staleIdx; i >= 0 {
+		last := len(p.stale) - 1
+		p.stale[i] = p.stale[last]
+		p.stale[i].staleIdx = i
+		p.stale[last] = nil
+		p.stale = p.stale[:last]
 	}
-	var afd uint32
+	op.sock = nil
+	p.free = append(p.free, op)
+	if s == nil || s.cur != op {
+		// A stale poll, cancelled by Modify or Delete: a newer poll or
+		// nothing at all stands for its socket now.
+		return nil, 0
+	}
+	s.cur = nil
 	// The status comes first: a cancelled poll's output buffer holds nothing
 	// meaningful.
-	switch st := s.iosb.Status; {
+	switch {
 	case st == windows.STATUS_CANCELLED:
+		afd = 0
 	case st >= 0xC0000000: // NT_ERROR: the poll itself failed
 		afd = afdPollAbort
-	case s.info.numHandles < 1:
-		// Completed without an event (it has no timeout, so this is rare).
-	default:
-		afd = s.info.events
-		if afd&afdPollLocalClose != 0 {
-			// The socket was closed: nothing will ever be ready again.
-			p.forget(s)
-			return 0
-		}
+	case numHandles < 1:
+		afd = 0 // completed without an event (it has no timeout, so rare)
+	case afd&afdPollLocalClose != 0:
+		// The socket was closed: nothing will ever be ready again.
+		p.forget(s)
+		return nil, 0
 	}
 	p.enqueue(s) // level-triggered: poll again on the next Wait
-	return readiness(afd, s.interest)
+	return s, readiness(afd, s.interest)
 }
 
 // readiness maps AFD events to the readiness reported for an interest set.
@@ -459,17 +477,17 @@ func (p *iocpPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 		woke := false
 		for i := range p.buf[:n] {
 			e := &p.buf[i]
-			s := e.state
-			e.state = nil // let the state go when the poller does
+			op := e.op
+			e.op = nil // let the operation go when the poller does
 			if e.key == keyWake {
 				p.wakePending.Store(false)
 				woke = true
 				continue
 			}
-			if s == nil {
+			if op == nil {
 				continue
 			}
-			if ev := p.complete(s); ev != 0 {
+			if s, ev := p.complete(op); ev != 0 {
 				events[out] = Event{Fd: s.fd, Events: ev}
 				out++
 			}
@@ -483,13 +501,13 @@ func (p *iocpPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 }
 
 func (p *iocpPoller) Wake() error {
-	if !p.wakePending.CompareAndSwap(false, true) {
-		return nil // a wake-up packet is queued already
-	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
 		return ErrClosed
+	}
+	if !p.wakePending.CompareAndSwap(false, true) {
+		return nil // a wake-up packet is queued already
 	}
 	if err := windows.PostQueuedCompletionStatus(p.port, 0, keyWake, nil); err != nil {
 		p.wakePending.Store(false)
@@ -501,11 +519,11 @@ func (p *iocpPoller) Wake() error {
 // closeDrainTimeout bounds how long Close waits for cancelled polls.
 const closeDrainTimeout = 2 * time.Second
 
-// leaked keeps the states of polls that never completed during Close, so
+// leaked keeps the polls that never completed during Close, so
 // that the kernel can never write into memory Go has reused.
 var leaked struct {
 	sync.Mutex
-	socks []*afdSock
+	ops []*pollOp
 }
 
 func (p *iocpPoller) Close() error {
@@ -518,15 +536,15 @@ func (p *iocpPoller) Close() error {
 	p.mu.Unlock()
 
 	// Cancel every outstanding poll and wait for the packets, after which
-	// the kernel no longer touches any state.
-	out := make(map[*afdSock]bool)
+	// the kernel no longer touches any operation.
+	out := make(map[*pollOp]bool)
 	for _, s := range p.socks {
-		if s.state != pollIdle {
-			out[s] = true
+		if s.cur != nil {
+			out[s.cur] = true
 		}
 	}
-	for _, s := range p.dying {
-		out[s] = true
+	for _, op := range p.stale {
+		out[op] = true
 	}
 	if len(out) > 0 {
 		ntCancelIoFileEx(p.afd, nil, &p.cancelIOSB)
@@ -543,15 +561,15 @@ func (p *iocpPoller) Close() error {
 			break
 		}
 		for _, e := range buf[:n] {
-			if e.state != nil {
-				delete(out, e.state)
+			if e.op != nil {
+				delete(out, e.op)
 			}
 		}
 	}
 	if len(out) > 0 {
 		leaked.Lock()
-		for s := range out {
-			leaked.socks = append(leaked.socks, s)
+		for op := range out {
+			leaked.ops = append(leaked.ops, op)
 		}
 		leaked.Unlock()
 	}
@@ -559,6 +577,6 @@ func (p *iocpPoller) Close() error {
 	if err2 := windows.CloseHandle(p.port); err == nil {
 		err = err2
 	}
-	p.socks, p.updates, p.dying, p.buf = nil, nil, nil, nil
+	p.socks, p.updates, p.stale, p.free, p.buf = nil, nil, nil, nil, nil
 	return wrapErr("CloseHandle", err)
 }

@@ -111,12 +111,17 @@ func TestIOCPModifyCancelsPendingPoll(t *testing.T) {
 	}
 	quiet(t, p, 0) // submits a poll for reading, which stays pending
 	s := p.socks[fd]
-	if s.state != pollPending {
-		t.Fatalf("state after first Wait = %d, want pending", s.state)
+	first := s.cur
+	if first == nil {
+		t.Fatal("no poll outstanding after the first Wait")
 	}
 	// A narrower interest keeps the pending poll.
 	if err := p.Modify(fd, EventRead); err != nil {
 		t.Fatal(err)
+	}
+	quiet(t, p, 0)
+	if s.cur != first || len(p.stale) != 0 {
+		t.Fatal("a poll that covers the interest set was replaced")
 	}
 	// Writing is not covered by the pending poll: it must be cancelled and
 	// a new one submitted, whose completion reports the socket writable.
@@ -124,6 +129,7 @@ func TestIOCPModifyCancelsPendingPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := waitFor(t, p, "writable", has(fd, EventWrite))
+	waitFor(t, p, "the stale poll's completion", func([]Event) bool { return len(p.stale) == 0 })
 	for _, e := range seen {
 		if e.Events&EventRead != 0 {
 			t.Fatalf("the cancelled read poll leaked an event: %v", seen)
@@ -151,8 +157,8 @@ func TestIOCPDeleteFreesAfterCancellation(t *testing.T) {
 	if err := p.Delete(fd); err != nil {
 		t.Fatal(err)
 	}
-	if len(p.dying) != 1 || p.dying[0].state != pollCancelled {
-		t.Fatalf("after Delete of a polled socket: dying = %v", p.dying)
+	if len(p.stale) != 1 || p.stale[0].sock != nil {
+		t.Fatalf("after Delete of a polled socket: stale = %v", p.stale)
 	}
 	if err := p.Delete(fd); err != ErrNotRegistered {
 		t.Fatalf("second Delete = %v, want ErrNotRegistered", err)
@@ -160,7 +166,7 @@ func TestIOCPDeleteFreesAfterCancellation(t *testing.T) {
 	// Data arriving after the Delete must not be reported.
 	b.Write([]byte("x"))
 	end := time.Now().Add(5 * time.Second)
-	for len(p.dying) > 0 {
+	for len(p.stale) > 0 {
 		if time.Now().After(end) {
 			t.Fatal("the cancelled poll never completed")
 		}
@@ -185,7 +191,7 @@ func TestIOCPDeleteThenAddBeforeCompletion(t *testing.T) {
 	}
 	b.Write([]byte("x"))
 	waitFor(t, p, "readable", has(fd, EventRead))
-	waitFor(t, p, "old state freed", func([]Event) bool { return len(p.dying) == 0 })
+	waitFor(t, p, "old poll recycled", func([]Event) bool { return len(p.stale) == 0 })
 }
 
 func TestIOCPLocalClose(t *testing.T) {
@@ -237,7 +243,7 @@ func TestIOCPClosedBeforeFirstPoll(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := p.socks[fd]; ok && p.socks[fd].state != pollIdle {
+	if _, ok := p.socks[fd]; ok && p.socks[fd].cur != nil {
 		t.Fatalf("closed socket still polled: %+v", p.socks[fd])
 	}
 }

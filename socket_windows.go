@@ -356,7 +356,17 @@ func (s *Socket) Shutdown(how ShutdownHow) error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	h := map[ShutdownHow]int{ShutRead: windows.SHUT_RD, ShutWrite: windows.SHUT_WR, ShutBoth: windows.SHUT_RDWR}[how]
+	var h int
+	switch how {
+	case ShutRead:
+		h = windows.SHUT_RD
+	case ShutWrite:
+		h = windows.SHUT_WR
+	case ShutBoth:
+		h = windows.SHUT_RDWR
+	default:
+		return wrapErr("shutdown", windows.WSAEINVAL)
+	}
 	return wrapErr("shutdown", windows.Shutdown(s.h(), h))
 }
 

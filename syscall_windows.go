@@ -121,11 +121,11 @@ func ntCancelIoFileEx(h windows.Handle, req, iosb *windows.IO_STATUS_BLOCK) wind
 }
 
 // overlappedEntry is OVERLAPPED_ENTRY. Its lpOverlapped field is typed as a
-// pointer to the poller's per-socket state, which is what every AFD poll
+// pointer to the poller's poll operation, which is what every AFD poll
 // passes as its APC context; wake-up packets carry nil there.
 type overlappedEntry struct {
 	key      uintptr
-	state    *afdSock
+	op       *pollOp
 	internal uintptr
 	bytes    uint32
 }
