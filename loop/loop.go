@@ -75,8 +75,10 @@ func (l *Loop) enqueue(t task) error {
 	l.tasks = append(l.tasks, t)
 	l.mu.Unlock()
 	if first {
-		// Later tasks find the loop already woken; Wake also coalesces.
-		return l.sel.Wake()
+		// Later tasks find the loop already woken; Wake also coalesces. A
+		// Wake failing because the loop exited meanwhile is no error: the
+		// exiting loop took the task with the rest (see shutdown).
+		l.sel.Wake()
 	}
 	return nil
 }
