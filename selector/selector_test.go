@@ -3,6 +3,7 @@ package selector_test
 import (
 	"errors"
 	"io"
+	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -484,6 +485,10 @@ func TestPeerReset(t *testing.T) {
 
 		selectUntil(t, s, map[*selector.Key]selector.Events{k: R})
 		_, err = a.Read(make([]byte, 16))
+		if err == io.EOF && runtime.GOOS == "windows" {
+			// Windows says WSAECONNRESET; Wine 8 takes the error for itself.
+			t.Skip("the reset was read as end of file (Wine)")
+		}
 		assert.ErrorIs(t, err, syscall.ECONNRESET)
 	})
 }
