@@ -138,6 +138,10 @@ type Stream struct {
 // minRead is the smallest read ReadMessage asks of its reader.
 const minRead = 16 << 10
 
+// maxEmptyReads is how many (0, nil) reads in a row ReadMessage tolerates,
+// as bufio does, before giving up with io.ErrNoProgress.
+const maxEmptyReads = 100
+
 // Feed appends bytes received from the peer.
 func (s *Stream) Feed(p []byte) {
 	s.reserve(len(p))
@@ -162,6 +166,7 @@ func (s *Stream) Buffered() int { return len(s.buf) - s.off }
 // end of stream between frames it returns io.EOF; if the stream ends inside a
 // frame, io.ErrUnexpectedEOF.
 func (s *Stream) ReadMessage(r io.Reader) (Message, error) {
+	empty := 0
 	for {
 		m, ok, err := s.Next()
 		if err != nil || ok {
@@ -178,6 +183,14 @@ func (s *Stream) ReadMessage(r io.Reader) (Message, error) {
 		s.buf = s.buf[:len(s.buf)+n]
 		if err != nil {
 			s.rerr = err
+		}
+		if n == 0 && err == nil {
+			// A reader that keeps returning nothing would spin us forever.
+			if empty++; empty >= maxEmptyReads {
+				return Message{}, io.ErrNoProgress
+			}
+		} else {
+			empty = 0
 		}
 	}
 }

@@ -328,6 +328,11 @@ func TestStreamReadMessage(t *testing.T) {
 		_, err := s.ReadMessage(bytes.NewReader([]byte{0, 0}))
 		require.ErrorIs(t, err, ErrEmptyHeader)
 	})
+	t.Run("reader that returns nothing", func(t *testing.T) {
+		var s Stream
+		_, err := s.ReadMessage(emptyReader{})
+		require.Equal(t, io.ErrNoProgress, err)
+	})
 	t.Run("read error", func(t *testing.T) {
 		var s Stream
 		boom := errors.New("boom")
@@ -365,3 +370,7 @@ func TestZeroAllocs(t *testing.T) {
 	})
 	require.Zero(t, allocs, "AppendFrame allocates")
 }
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, nil }
