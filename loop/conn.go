@@ -158,6 +158,9 @@ func (c *Conn) queue(p []byte) {
 			p = p[m:]
 		}
 	}
+	if c.out == nil {
+		c.out = l.getVec()
+	}
 	for len(p) > 0 {
 		chunk := l.getChunk(len(p))
 		m := min(cap(chunk), len(p))
@@ -167,21 +170,29 @@ func (c *Conn) queue(p []byte) {
 	}
 }
 
-// advance drops n written bytes from the front of the output.
+// advance drops n written bytes from the front of the output. Finished
+// chunks are shifted out rather than sliced off, so the list keeps its
+// capacity for reuse.
 func (c *Conn) advance(n int) {
 	c.outLen -= n
+	done := 0
 	for n > 0 {
-		head := c.out[0]
+		head := c.out[done]
 		if n < len(head) {
-			c.out[0] = head[n:]
-			return
+			c.out[done] = head[n:]
+			break
 		}
 		n -= len(head)
 		c.loop.putChunk(head)
-		c.out[0] = nil
-		c.out = c.out[1:]
+		done++
+	}
+	if done > 0 {
+		k := copy(c.out, c.out[done:])
+		clear(c.out[k:])
+		c.out = c.out[:k]
 	}
 	if len(c.out) == 0 {
+		c.loop.putVec(c.out)
 		c.out = nil
 	}
 }

@@ -25,9 +25,10 @@ type Loop struct {
 	clock int64  // unix ns at the start of the current iteration
 	now   time.Time
 
-	conns     int      // connections registered here (dialing ones included)
-	dirty     []*Conn  // connections to settle before the next Select
-	chunks    [][]byte // free output chunks
+	conns     int        // connections registered here (dialing ones included)
+	dirty     []*Conn    // connections to settle before the next Select
+	chunks    [][]byte   // free output chunks
+	vecs      [][][]byte // free output lists (Conn.out), so draining and refilling does not allocate
 	timers    timerHeap
 	listeners []*listener
 	idleSweep *Timer
@@ -100,7 +101,7 @@ func (l *Loop) runTasks() {
 		case t.buf != nil:
 			c.Write(t.buf)
 		case t.wake:
-			l.protect(c, func() { l.e.h.OnData(c) })
+			l.callData(c)
 			l.keepInput(c)
 		default:
 			l.protect(c, t.fn)
@@ -114,16 +115,25 @@ func (l *Loop) runTasks() {
 // line, for callbacks not tied to a connection) so one bad handler cannot
 // take the loop down.
 func (l *Loop) protect(c *Conn, fn func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			perr := &PanicError{Value: r, Stack: debug.Stack()}
-			l.e.log.Error("loop: handler panic", "loop", l.id, "panic", r, "stack", string(perr.Stack))
-			if c != nil && !c.closed.Load() {
-				c.fail(perr)
-			}
-		}
-	}()
+	defer l.recoverPanic(c)
 	fn()
+}
+
+// callData is protect for OnData, the hot path, without a closure to
+// allocate per read.
+func (l *Loop) callData(c *Conn) {
+	defer l.recoverPanic(c)
+	l.e.h.OnData(c)
+}
+
+func (l *Loop) recoverPanic(c *Conn) {
+	if r := recover(); r != nil {
+		perr := &PanicError{Value: r, Stack: debug.Stack()}
+		l.e.log.Error("loop: handler panic", "loop", l.id, "panic", r, "stack", string(perr.Stack))
+		if c != nil && !c.closed.Load() {
+			c.fail(perr)
+		}
+	}
 }
 
 func (l *Loop) run() {
@@ -216,7 +226,7 @@ func (l *Loop) read(c *Conn) {
 		c.in = l.buf[:n]
 		c.flags |= flagShared
 	}
-	l.protect(c, func() { l.e.h.OnData(c) })
+	l.callData(c)
 	l.keepInput(c)
 }
 
@@ -418,6 +428,9 @@ func (l *Loop) finish(c *Conn) {
 	for _, b := range c.out {
 		l.putChunk(b)
 	}
+	if c.out != nil {
+		l.putVec(c.out)
+	}
 	c.out, c.outLen, c.events = nil, 0, 0
 	l.conns--
 	l.stats.open.Add(-1)
@@ -443,6 +456,24 @@ func (l *Loop) getChunk(n int) []byte {
 func (l *Loop) putChunk(b []byte) {
 	if cap(b) == chunkSize && len(l.chunks) < 1024 {
 		l.chunks = append(l.chunks, b[:0])
+	}
+}
+
+// getVec and putVec recycle connections' output lists: a connection holds
+// one only while it has output pending, so idle ones cost nothing.
+func (l *Loop) getVec() [][]byte {
+	if k := len(l.vecs); k > 0 {
+		v := l.vecs[k-1]
+		l.vecs = l.vecs[:k-1]
+		return v
+	}
+	return make([][]byte, 0, 4)
+}
+
+func (l *Loop) putVec(v [][]byte) {
+	if cap(v) <= 64 && len(l.vecs) < 1024 {
+		clear(v[:cap(v)])
+		l.vecs = append(l.vecs, v[:0])
 	}
 }
 
