@@ -279,9 +279,9 @@ func (r Result) Throughput() float64 {
 
 // Summary is the client's last line, e.g.
 //
-//	Summary: connections=10 completed=10 messages=20 bytes_sent=440 bytes_verified=440 elapsed=2.1ms throughput=0.21MB/s errors=0
+//	Summary: connections=10 completed=10 messages=20 bytes_sent=440 bytes_verified=440 elapsed=0.0021s throughput=0.21MB/s errors=0
 func (r Result) Summary() string {
-	return fmt.Sprintf("Summary: connections=%d completed=%d messages=%d bytes_sent=%d bytes_verified=%d elapsed=%v throughput=%.2fMB/s errors=%d",
+	return fmt.Sprintf("Summary: connections=%d completed=%d messages=%d bytes_sent=%d bytes_verified=%d elapsed=%.4fs throughput=%.2fMB/s errors=%d",
 		r.Connections, r.Completed, r.Messages, r.BytesSent, r.BytesVerified,
-		r.Elapsed.Round(time.Microsecond), r.Throughput()/1e6, r.Errors)
+		r.Elapsed.Seconds(), r.Throughput()/1e6, r.Errors)
 }
