@@ -39,7 +39,7 @@ func main() {
 }
 
 // exchange sends msg and returns the one reply read (empty if the server
-// closed at once, as Python's recv returns b”).
+// closed at once: Python's recv then returns empty bytes).
 func exchange(host, port string, msg []byte) ([]byte, error) {
 	s, addr, err := blocking.Socket(host, port)
 	if err != nil {
