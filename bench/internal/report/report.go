@@ -1,0 +1,465 @@
+// Package report turns benchmark runs into the Markdown tables and the SVG
+// chart: medians over rounds, ratios of evsel to the other servers, and the
+// check against the issue's targets.
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/evsel/evsel/bench/internal/load"
+)
+
+// Server names as used in runs and tables.
+const (
+	Evsel = "evsel"
+	Net   = "net"
+	Gnet  = "gnet"
+)
+
+// Targets from the issue, against gnet (measured, never asserted in tests).
+const (
+	TargetCPURatio   = 0.9 // evsel CPU/msg ≤ 0.9× gnet's
+	TargetThroughput = 1.0 // evsel msgs/s ≥ gnet's
+	TargetP99        = 1.0 // evsel p99 ≤ gnet's
+	TargetIdleBytes  = 256 // evsel bytes of RSS per idle connection
+)
+
+// Cell is one point of the matrix.
+type Cell struct {
+	Kind  string `json:"kind"` // "echo", "app" or "idle"
+	Conns int    `json:"conns"`
+	Size  int    `json:"size,omitempty"`  // echo message size
+	Depth int    `json:"depth,omitempty"` // requests in flight per connection
+}
+
+// Name is how the tables show the cell.
+func (c Cell) Name() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s c=%d", c.Kind, c.Conns)
+	if c.Kind == "echo" {
+		fmt.Fprintf(&b, " %s", SizeName(c.Size))
+	}
+	if c.Kind == "app" {
+		b.WriteString(" search")
+	}
+	if c.Depth > 1 {
+		fmt.Fprintf(&b, " d=%d", c.Depth)
+	}
+	return b.String()
+}
+
+// SizeName spells a byte count as 64B, 1KiB, 16KiB.
+func SizeName(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// Run is one server measured in one cell in one round.
+type Run struct {
+	Cell   Cell   `json:"cell"`
+	Server string `json:"server"`
+	Round  int    `json:"round"`
+	// Load is the load generator's report (zero for idle cells).
+	Load load.Result `json:"load"`
+	// Window is the measured window as the orchestrator saw it, seconds;
+	// the CPU figures are over it.
+	Window float64 `json:"window_s"`
+	// SrvCPU is the server's utime+stime over the window, seconds.
+	SrvCPU float64 `json:"server_cpu_s"`
+	// CPUPerMsgUs is server CPU microseconds per verified message: its CPU
+	// rate over the orchestrator's window divided by the message rate over
+	// the load generator's window.
+	CPUPerMsgUs float64 `json:"server_cpu_us_per_msg"`
+	SrvCPUPct   float64 `json:"server_cpu_pct"`  // of one core
+	LoadCPUPct  float64 `json:"loadgen_cpu_pct"` // of one core
+	SrvRSS      int64   `json:"server_rss_bytes"`
+	Idle        *Idle   `json:"idle,omitempty"`
+	// Err is set when the run failed as a whole (the server died, the load
+	// generator did not report).
+	Err string `json:"error,omitempty"`
+}
+
+// Idle is the idle-connection memory measurement.
+type Idle struct {
+	Conns        int     `json:"conns"`
+	Connected    int     `json:"connected"`
+	Accepted     int     `json:"accepted"` // descriptors the server gained
+	RSSBefore    int64   `json:"rss_before"`
+	RSSAfter     int64   `json:"rss_after"`
+	BytesPerConn float64 `json:"bytes_per_conn"`
+}
+
+// Row is one server in one cell: the median of its rounds.
+type Row struct {
+	Cell   Cell
+	Server string
+	Rounds int
+	// Medians over rounds.
+	MsgsPerS, MBPerS, P50, P99, P999, CPUPerMsg, SrvCPUPct, LoadCPUPct float64
+	SrvRSS                                                             float64
+	BytesPerConn, RSSBefore, RSSAfter                                  float64
+	// Sums over rounds.
+	Errors, Bytes int64
+	Failures      []string
+}
+
+// Meta describes the run for the report's heading.
+type Meta struct {
+	Title   string
+	Date    string
+	Machine string
+	Go      string
+	Command string
+	Method  string
+	Quick   bool
+}
+
+// Aggregate groups runs by cell and server, in the order cells first
+// appear, servers in the given order.
+func Aggregate(runs []Run, servers []string) []Row {
+	type key struct {
+		c Cell
+		s string
+	}
+	var cells []Cell
+	groups := map[key][]Run{}
+	for _, r := range runs {
+		k := key{r.Cell, r.Server}
+		if !slices.Contains(cells, r.Cell) {
+			cells = append(cells, r.Cell)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	var rows []Row
+	for _, c := range cells {
+		for _, s := range servers {
+			g := groups[key{c, s}]
+			if len(g) == 0 {
+				continue
+			}
+			rows = append(rows, aggregate(c, s, g))
+		}
+	}
+	return rows
+}
+
+func aggregate(c Cell, s string, g []Run) Row {
+	row := Row{Cell: c, Server: s, Rounds: len(g)}
+	var ok []Run
+	for _, r := range g {
+		row.Errors += r.Load.Errors
+		row.Bytes += r.Load.Bytes
+		if r.Err != "" {
+			row.Failures = append(row.Failures, r.Err)
+			continue
+		}
+		for _, e := range r.Load.ErrorSamples {
+			if len(row.Failures) < 3 {
+				row.Failures = append(row.Failures, e)
+			}
+		}
+		ok = append(ok, r)
+	}
+	med := func(f func(Run) float64) float64 {
+		if len(ok) == 0 {
+			return math.NaN()
+		}
+		v := make([]float64, len(ok))
+		for i, r := range ok {
+			v[i] = f(r)
+		}
+		return Median(v)
+	}
+	row.MsgsPerS = med(func(r Run) float64 { return r.Load.MsgsPerS })
+	row.MBPerS = med(func(r Run) float64 { return r.Load.MBPerS })
+	row.P50 = med(func(r Run) float64 { return r.Load.P50us })
+	row.P99 = med(func(r Run) float64 { return r.Load.P99us })
+	row.P999 = med(func(r Run) float64 { return r.Load.P999us })
+	// A run without /proc samples (Window 0) has no CPU figures.
+	sampled := func(f func(Run) float64) func(Run) float64 {
+		return func(r Run) float64 {
+			if r.Window <= 0 {
+				return math.NaN()
+			}
+			return f(r)
+		}
+	}
+	row.CPUPerMsg = med(sampled(func(r Run) float64 { return r.CPUPerMsgUs }))
+	row.SrvCPUPct = med(sampled(func(r Run) float64 { return r.SrvCPUPct }))
+	row.LoadCPUPct = med(sampled(func(r Run) float64 { return r.LoadCPUPct }))
+	row.SrvRSS = med(func(r Run) float64 {
+		if r.SrvRSS <= 0 {
+			return math.NaN()
+		}
+		return float64(r.SrvRSS)
+	})
+	if c.Kind == "idle" {
+		idle := func(f func(*Idle) float64) float64 {
+			return med(func(r Run) float64 {
+				if r.Idle == nil {
+					return math.NaN()
+				}
+				return f(r.Idle)
+			})
+		}
+		row.BytesPerConn = idle(func(i *Idle) float64 { return i.BytesPerConn })
+		row.RSSBefore = idle(func(i *Idle) float64 { return float64(i.RSSBefore) })
+		row.RSSAfter = idle(func(i *Idle) float64 { return float64(i.RSSAfter) })
+	}
+	return row
+}
+
+// Median of the known (non-NaN) values of v, NaN if there are none; v is
+// reordered.
+func Median(v []float64) float64 {
+	v = slices.DeleteFunc(v, math.IsNaN)
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	slices.SortFunc(v, cmp.Compare[float64])
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// Ratio is a/b, NaN when either is missing or b is 0.
+func Ratio(a, b float64) float64 {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+func find(rows []Row, c Cell, server string) (Row, bool) {
+	for _, r := range rows {
+		if r.Cell == c && r.Server == server {
+			return r, true
+		}
+	}
+	return Row{}, false
+}
+
+// cellsOf lists the cells of the given kinds, in order.
+func cellsOf(rows []Row, kinds ...string) []Cell {
+	var cells []Cell
+	for _, r := range rows {
+		if slices.Contains(kinds, r.Cell.Kind) && !slices.Contains(cells, r.Cell) {
+			cells = append(cells, r.Cell)
+		}
+	}
+	return cells
+}
+
+// WriteMarkdown writes the whole report: heading, the ratio table, the
+// detail table and the idle-memory table.
+func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
+	var b strings.Builder
+	title := cmp.Or(meta.Title, "evsel benchmark")
+	fmt.Fprintf(&b, "# %s\n\n", title)
+	if meta.Quick {
+		b.WriteString("> **Quick run** (`-quick`): a smoke test of the harness, too short to be a measurement.\n\n")
+	}
+	for _, kv := range [][2]string{
+		{"Date", meta.Date}, {"Machine", meta.Machine}, {"Go", meta.Go},
+		{"Command", "`" + meta.Command + "`"}, {"Method", meta.Method},
+	} {
+		if kv[1] != "" && kv[1] != "``" {
+			fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
+		}
+	}
+	b.WriteString("\n")
+	if cells := cellsOf(rows, "echo", "app"); len(cells) > 0 {
+		b.WriteString("## evsel compared (ratio = evsel ÷ other)\n\n")
+		b.WriteString("CPU/msg and p99: lower is better; msgs/s: higher is better. ")
+		fmt.Fprintf(&b, "Targets vs gnet: CPU/msg ≤ %.1f×, msgs/s ≥ %.0f×, p99 ≤ %.0f×.\n\n", TargetCPURatio, TargetThroughput, TargetP99)
+		RatioTable(&b, rows, cells)
+		b.WriteString("\n## Details (server CPU is the primary figure)\n\n")
+		DetailTable(&b, rows, cells)
+		b.WriteString("\n")
+	}
+	if cells := cellsOf(rows, "idle"); len(cells) > 0 {
+		b.WriteString("## Memory per idle connection (server RSS)\n\n")
+		IdleTable(&b, rows, cells)
+		b.WriteString("\n")
+	}
+	if f := failures(rows); f != "" {
+		b.WriteString("## Errors\n\n" + f + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// RatioTable writes one row per cell: evsel ÷ net and evsel ÷ gnet for
+// CPU per message, throughput and p99, and the target check against gnet.
+func RatioTable(b *strings.Builder, rows []Row, cells []Cell) {
+	b.WriteString("| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, c := range cells {
+		ev, ok := find(rows, c, Evsel)
+		if !ok {
+			continue
+		}
+		ratios := func(other string) (cpu, thr, p99 float64) {
+			o, ok := find(rows, c, other)
+			if !ok {
+				return math.NaN(), math.NaN(), math.NaN()
+			}
+			return Ratio(ev.CPUPerMsg, o.CPUPerMsg), Ratio(ev.MsgsPerS, o.MsgsPerS), Ratio(ev.P99, o.P99)
+		}
+		nc, nt, np := ratios(Net)
+		gc, gt, gp := ratios(Gnet)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name(),
+			FormatRatio(nc), FormatRatio(gc), FormatRatio(nt), FormatRatio(gt),
+			FormatRatio(np), FormatRatio(gp), TargetCheck(gc, gt, gp))
+	}
+}
+
+// TargetCheck marks each target met (✓) or missed (✗); "–" without gnet.
+func TargetCheck(cpu, thr, p99 float64) string {
+	if math.IsNaN(cpu) && math.IsNaN(thr) && math.IsNaN(p99) {
+		return "–"
+	}
+	mark := func(ok bool, v float64) string {
+		switch {
+		case math.IsNaN(v):
+			return "?"
+		case ok:
+			return "✓"
+		}
+		return "✗"
+	}
+	return fmt.Sprintf("cpu %s thr %s p99 %s",
+		mark(cpu <= TargetCPURatio, cpu), mark(thr >= TargetThroughput, thr), mark(p99 <= TargetP99, p99))
+}
+
+// DetailTable writes one row per cell and server.
+func DetailTable(b *strings.Builder, rows []Row, cells []Cell) {
+	b.WriteString("| cell | server | CPU µs/msg | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | server CPU | loadgen CPU | server RSS | errors |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, c := range cells {
+		for _, r := range rows {
+			if r.Cell != c {
+				continue
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
+				c.Name(), r.Server, FormatFloat(r.CPUPerMsg, 2), FormatCount(r.MsgsPerS),
+				FormatFloat(r.MBPerS, 1), FormatLatency(r.P50), FormatLatency(r.P99), FormatLatency(r.P999),
+				FormatPercent(r.SrvCPUPct), FormatPercent(r.LoadCPUPct), FormatBytes(r.SrvRSS), r.Errors)
+		}
+	}
+}
+
+// IdleTable writes the idle-connection memory rows.
+func IdleTable(b *strings.Builder, rows []Row, cells []Cell) {
+	b.WriteString("| conns | server | RSS before | RSS after | bytes/conn | evsel ÷ this |\n")
+	b.WriteString("|--:|---|--:|--:|--:|--:|\n")
+	for _, c := range cells {
+		ev, _ := find(rows, c, Evsel)
+		for _, r := range rows {
+			if r.Cell != c {
+				continue
+			}
+			ratio := "–"
+			if r.Server != Evsel {
+				ratio = FormatRatio(Ratio(ev.BytesPerConn, r.BytesPerConn))
+			}
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", c.Conns, r.Server,
+				FormatBytes(r.RSSBefore), FormatBytes(r.RSSAfter), FormatFloat(r.BytesPerConn, 0), ratio)
+		}
+	}
+	fmt.Fprintf(b, "\nTarget: evsel ≤ %d bytes of user-space RSS per idle connection.\n", TargetIdleBytes)
+}
+
+func failures(rows []Row) string {
+	var b strings.Builder
+	for _, r := range rows {
+		if r.Errors == 0 && len(r.Failures) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "- %s / %s: %d errors", r.Cell.Name(), r.Server, r.Errors)
+		if len(r.Failures) > 0 {
+			fmt.Fprintf(&b, "; e.g. %s", strings.Join(r.Failures, "; "))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// FormatRatio spells a ratio as 0.87×, "–" if unknown.
+func FormatRatio(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v)
+}
+
+// FormatFloat spells v with the given decimals, "–" if unknown.
+func FormatFloat(v float64, decimals int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.*f", decimals, v)
+}
+
+// FormatCount spells a rate as 950, 12.3k or 1.23M.
+func FormatCount(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "–"
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// FormatLatency spells microseconds with three significant digits.
+func FormatLatency(us float64) string {
+	switch {
+	case math.IsNaN(us) || math.IsInf(us, 0):
+		return "–"
+	case us >= 100:
+		return fmt.Sprintf("%.0f", us)
+	case us >= 10:
+		return fmt.Sprintf("%.1f", us)
+	}
+	return fmt.Sprintf("%.2f", us)
+}
+
+// FormatPercent spells a percentage of one core.
+func FormatPercent(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", v)
+}
+
+// FormatBytes spells a byte count in KiB, MiB or GiB.
+func FormatBytes(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "–"
+	case v >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", v/(1<<30))
+	case v >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", v/(1<<20))
+	case v >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", v/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", v)
+}

@@ -1,0 +1,233 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/evsel/evsel/bench/internal/load"
+)
+
+func echoRun(conns, size int, server string, msgs, p99, cpu float64) Run {
+	return Run{
+		Cell:   Cell{Kind: "echo", Conns: conns, Size: size},
+		Server: server,
+		Load: load.Result{
+			MsgsPerS: msgs, MBPerS: msgs * float64(size) / 1e6,
+			P50us: p99 / 2, P99us: p99, P999us: p99 * 2, Bytes: int64(msgs) * int64(size),
+		},
+		Window: 3, SrvCPU: cpu * msgs * 3 / 1e6, CPUPerMsgUs: cpu, SrvCPUPct: 90, LoadCPUPct: 99, SrvRSS: 8 << 20,
+	}
+}
+
+func sampleRuns() []Run {
+	runs := []Run{
+		echoRun(64, 64, Evsel, 100000, 50, 4),
+		echoRun(64, 64, Net, 80000, 100, 8),
+		echoRun(64, 64, Gnet, 100000, 40, 5),
+		// A second round: the medians are the means of the two.
+		echoRun(64, 64, Evsel, 120000, 70, 6),
+		echoRun(64, 64, Net, 80000, 100, 8),
+		echoRun(64, 64, Gnet, 100000, 40, 5),
+		echoRun(1, 1024, Evsel, 20000, 30, 10),
+		echoRun(1, 1024, Gnet, 20000, 30, 10),
+		{Cell: Cell{Kind: "app", Conns: 64}, Server: Evsel, Load: load.Result{MsgsPerS: 5000, P99us: 10}, Window: 3, CPUPerMsgUs: 20},
+		{Cell: Cell{Kind: "app", Conns: 64}, Server: Net, Load: load.Result{MsgsPerS: 4000, P99us: 20}, Window: 3, CPUPerMsgUs: 25},
+		{Cell: Cell{Kind: "idle", Conns: 10000}, Server: Evsel, Idle: &Idle{Conns: 10000, Connected: 10000, RSSBefore: 4 << 20, RSSAfter: 4<<20 + 2_000_000, BytesPerConn: 200}},
+		{Cell: Cell{Kind: "idle", Conns: 10000}, Server: Net, Idle: &Idle{Conns: 10000, Connected: 10000, RSSBefore: 4 << 20, RSSAfter: 4<<20 + 40_000_000, BytesPerConn: 4000}},
+	}
+	return runs
+}
+
+func TestCellName(t *testing.T) {
+	for c, want := range map[Cell]string{
+		{Kind: "echo", Conns: 64, Size: 1024}:          "echo c=64 1KiB",
+		{Kind: "echo", Conns: 64, Size: 64, Depth: 16}: "echo c=64 64B d=16",
+		{Kind: "app", Conns: 64}:                       "app c=64 search",
+		{Kind: "idle", Conns: 10000}:                   "idle c=10000",
+		{Kind: "echo", Conns: 1, Size: 16384}:          "echo c=1 16KiB",
+	} {
+		if got := c.Name(); got != want {
+			t.Errorf("%+v: %q, want %q", c, got, want)
+		}
+	}
+}
+
+func TestAggregate(t *testing.T) {
+	rows := Aggregate(sampleRuns(), []string{Evsel, Net, Gnet})
+	if len(rows) != 9 {
+		t.Fatalf("%d rows, want 9: %+v", len(rows), rows)
+	}
+	ev := rows[0]
+	if ev.Server != Evsel || ev.Rounds != 2 {
+		t.Fatalf("first row %+v", ev)
+	}
+	if ev.MsgsPerS != 110000 || ev.P99 != 60 || ev.CPUPerMsg != 5 {
+		t.Errorf("medians: msgs/s %v p99 %v cpu %v, want 110000 60 5", ev.MsgsPerS, ev.P99, ev.CPUPerMsg)
+	}
+	// Rows follow cell order, servers in the given order.
+	var order []string
+	for _, r := range rows {
+		order = append(order, r.Cell.Name()+"/"+r.Server)
+	}
+	want := "echo c=64 64B/evsel echo c=64 64B/net echo c=64 64B/gnet echo c=1 1KiB/evsel echo c=1 1KiB/gnet app c=64 search/evsel app c=64 search/net idle c=10000/evsel idle c=10000/net"
+	if strings.Join(order, " ") != want {
+		t.Errorf("order:\n%s\nwant\n%s", strings.Join(order, " "), want)
+	}
+}
+
+func TestAggregateFailedAndUnsampled(t *testing.T) {
+	runs := []Run{
+		{Cell: Cell{Kind: "echo", Conns: 1, Size: 64}, Server: Evsel, Err: "server died"},
+		{Cell: Cell{Kind: "echo", Conns: 1, Size: 64}, Server: Evsel, Load: load.Result{MsgsPerS: 10, Errors: 2, ErrorSamples: []string{"conn 0: reset"}}},
+	}
+	rows := Aggregate(runs, []string{Evsel})
+	r := rows[0]
+	if r.MsgsPerS != 10 {
+		t.Errorf("failed runs must not count in medians: %v", r.MsgsPerS)
+	}
+	if !math.IsNaN(r.CPUPerMsg) {
+		t.Errorf("a run without /proc samples has no CPU figure, got %v", r.CPUPerMsg)
+	}
+	if r.Errors != 2 || len(r.Failures) != 2 {
+		t.Errorf("errors %d failures %q", r.Errors, r.Failures)
+	}
+}
+
+func TestMedianAndRatio(t *testing.T) {
+	if m := Median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median %v", m)
+	}
+	if m := Median([]float64{4, math.NaN(), 1}); m != 2.5 {
+		t.Errorf("median ignoring NaN %v", m)
+	}
+	if !math.IsNaN(Median(nil)) || !math.IsNaN(Ratio(1, 0)) || !math.IsNaN(Ratio(math.NaN(), 1)) {
+		t.Error("unknowns must stay NaN")
+	}
+	if r := Ratio(3, 4); r != 0.75 {
+		t.Errorf("ratio %v", r)
+	}
+}
+
+func TestTargetCheck(t *testing.T) {
+	for _, tc := range []struct {
+		cpu, thr, p99 float64
+		want          string
+	}{
+		{0.8, 1.1, 0.9, "cpu ✓ thr ✓ p99 ✓"},
+		{0.95, 0.99, 1.01, "cpu ✗ thr ✗ p99 ✗"},
+		{0.9, 1, 1, "cpu ✓ thr ✓ p99 ✓"},
+		{math.NaN(), 1, 1, "cpu ? thr ✓ p99 ✓"},
+		{math.NaN(), math.NaN(), math.NaN(), "–"},
+	} {
+		if got := TargetCheck(tc.cpu, tc.thr, tc.p99); got != tc.want {
+			t.Errorf("TargetCheck(%v, %v, %v) = %q, want %q", tc.cpu, tc.thr, tc.p99, got, tc.want)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tc := range [][2]string{
+		{FormatCount(950), "950"}, {FormatCount(1234), "1.23k"}, {FormatCount(123456), "123.5k"},
+		{FormatCount(2.5e6), "2.50M"}, {FormatCount(math.NaN()), "–"},
+		{FormatLatency(5.678), "5.68"}, {FormatLatency(45.6), "45.6"}, {FormatLatency(1234.5), "1234"},
+		{FormatBytes(512), "512 B"}, {FormatBytes(8 << 20), "8.0 MiB"}, {FormatBytes(3 << 10), "3 KiB"},
+		{FormatRatio(0.8765), "0.88×"}, {FormatRatio(math.Inf(1)), "–"}, {FormatPercent(99.6), "100%"},
+	} {
+		if tc[0] != tc[1] {
+			t.Errorf("got %q, want %q", tc[0], tc[1])
+		}
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	rows := Aggregate(sampleRuns(), []string{Evsel, Net, Gnet})
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, Meta{Title: "t", Command: "go run ./bench", Quick: true}, rows); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"# t\n",
+		"Quick run",
+		"`go run ./bench`",
+		// evsel ÷ net and ÷ gnet: CPU 5/8, 5/5; msgs/s 110k/80k, 110k/100k; p99 60/100, 60/40.
+		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ |",
+		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ |",
+		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – |",
+		"| echo c=64 64B | net | 8.00 | 80.0k | 5.1 | 50.0 | 100 | 200 | 90% | 99% | 8.0 MiB | 0 |",
+		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | – |",
+		"| 10000 | net | 4.0 MiB | 42.1 MiB | 4000 | 0.05× |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "## Errors") {
+		t.Errorf("no errors, but an Errors section:\n%s", md)
+	}
+	// Every table row has as many cells as its header.
+	var cols int
+	for _, line := range strings.Split(md, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			cols = 0
+			continue
+		}
+		n := strings.Count(line, "|")
+		if cols == 0 {
+			cols = n
+		} else if n != cols {
+			t.Errorf("row has %d bars, header %d: %s", n, cols, line)
+		}
+	}
+}
+
+func TestWriteChart(t *testing.T) {
+	var runs []Run
+	for _, size := range []int{64, 1024, 16384} {
+		for _, c := range []int{1, 64, 1024, 8192} {
+			for i, s := range []string{Evsel, Net, Gnet} {
+				runs = append(runs, echoRun(c, size, s, float64(10000*(i+1)*c/(c+1)), float64(20+c+10*i), float64(3+i)))
+			}
+		}
+	}
+	runs = append(runs, sampleRuns()...) // pipelined, app and idle cells are left out of the chart
+	rows := Aggregate(runs, []string{Evsel, Net, Gnet})
+	var b bytes.Buffer
+	if err := WriteChart(&b, rows, []string{Evsel, Net, Gnet}, "chart"); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() > 64<<10 {
+		t.Errorf("chart is %d bytes; keep it small", b.Len())
+	}
+	// Well-formed XML with an svg root.
+	dec := xml.NewDecoder(bytes.NewReader(b.Bytes()))
+	var root string
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("chart is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != "svg" {
+		t.Errorf("root element %q", root)
+	}
+	for _, want := range []string{"evsel", "net", "gnet", "16KiB", "p99"} {
+		if !bytes.Contains(b.Bytes(), []byte(want)) {
+			t.Errorf("chart lacks %q", want)
+		}
+	}
+
+	if err := WriteChart(io.Discard, nil, []string{Evsel}, ""); err == nil {
+		t.Error("a chart of nothing should fail")
+	}
+}

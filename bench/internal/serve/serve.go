@@ -1,0 +1,43 @@
+// Package serve holds what the benchmark's server programs share: their
+// command line and the line that tells the orchestrator they are ready.
+package serve
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+)
+
+// Flags are the options every benchmark server takes.
+type Flags struct {
+	Addr      string // host:port to listen on
+	Cores     int    // event loops, or GOMAXPROCS for goroutine-per-connection
+	ReusePort bool   // one SO_REUSEPORT listener per loop (engines only)
+}
+
+// Parse reads the command line and sets GOMAXPROCS to -cores, so every
+// server, whatever its model, gets the same number of cores to run Go code.
+func Parse() Flags {
+	var f Flags
+	flag.StringVar(&f.Addr, "addr", "127.0.0.1:9000", "address to listen on")
+	flag.IntVar(&f.Cores, "cores", 1, "event loops (engines) or GOMAXPROCS (goroutine per connection)")
+	flag.BoolVar(&f.ReusePort, "reuseport", true, "engines: every loop accepts on its own SO_REUSEPORT listener")
+	flag.Parse()
+	if f.Cores < 1 {
+		f.Cores = 1
+	}
+	runtime.GOMAXPROCS(f.Cores)
+	return f
+}
+
+// Ready tells the orchestrator the server accepts connections on addr.
+func Ready(addr string) {
+	fmt.Fprintf(os.Stdout, "listening %s\n", addr)
+}
+
+// Fatal reports err and exits.
+func Fatal(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
