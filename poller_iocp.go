@@ -113,9 +113,10 @@ type iocpPoller struct {
 
 	wakePending atomic.Bool
 	// mu keeps Close from closing the port while a Wake on another goroutine
-	// posts to it.
+	// posts to it. closed is set under mu, and read without it by the
+	// owner and on Wake's fast path.
 	mu     sync.RWMutex
-	closed bool
+	closed atomic.Bool
 }
 
 // afdSeq makes the device name of each poller unique, which helps when
@@ -198,7 +199,7 @@ func baseHandle(fd int) (windows.Handle, error) {
 
 func (p *iocpPoller) Add(fd int, ev Events) error {
 	switch {
-	case p.closed:
+	case p.closed.Load():
 		return ErrClosed
 	case ev&EventEdge != 0:
 		return ErrEdgeUnsupported
@@ -222,7 +223,7 @@ func (p *iocpPoller) Add(fd int, ev Events) error {
 }
 
 func (p *iocpPoller) Modify(fd int, ev Events) error {
-	if p.closed {
+	if p.closed.Load() {
 		return ErrClosed
 	}
 	if ev&EventEdge != 0 {
@@ -240,7 +241,7 @@ func (p *iocpPoller) Modify(fd int, ev Events) error {
 }
 
 func (p *iocpPoller) Delete(fd int) error {
-	if p.closed {
+	if p.closed.Load() {
 		return ErrClosed
 	}
 	s, ok := p.socks[fd]
@@ -444,7 +445,7 @@ func (p *iocpPoller) flush(events []Event) int {
 }
 
 func (p *iocpPoller) Wait(events []Event, timeout time.Duration) (int, error) {
-	if p.closed {
+	if p.closed.Load() {
 		return 0, ErrClosed
 	}
 	if len(events) == 0 {
@@ -501,13 +502,18 @@ func (p *iocpPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 }
 
 func (p *iocpPoller) Wake() error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
+	// Checked before the coalescing test too, so that a Wake after Close
+	// fails the same way whether or not a wake-up was pending at Close.
+	if p.closed.Load() {
 		return ErrClosed
 	}
 	if !p.wakePending.CompareAndSwap(false, true) {
 		return nil // a wake-up packet is queued already
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed.Load() {
+		return ErrClosed
 	}
 	if err := windows.PostQueuedCompletionStatus(p.port, 0, keyWake, nil); err != nil {
 		p.wakePending.Store(false)
@@ -528,11 +534,11 @@ var leaked struct {
 
 func (p *iocpPoller) Close() error {
 	p.mu.Lock()
-	if p.closed {
+	if p.closed.Load() {
 		p.mu.Unlock()
 		return ErrClosed
 	}
-	p.closed = true
+	p.closed.Store(true)
 	p.mu.Unlock()
 
 	// Cancel every outstanding poll and wait for the packets, after which
