@@ -36,7 +36,7 @@ func sampleRuns() []Run {
 		echoRun(1, 1024, Gnet, 20000, 30, 10),
 		{Cell: Cell{Kind: "app", Conns: 64}, Server: Evsel, Load: load.Result{MsgsPerS: 5000, P99us: 10}, Window: 3, CPUPerMsgUs: 20},
 		{Cell: Cell{Kind: "app", Conns: 64}, Server: Net, Load: load.Result{MsgsPerS: 4000, P99us: 20}, Window: 3, CPUPerMsgUs: 25},
-		{Cell: Cell{Kind: "idle", Conns: 10000}, Server: Evsel, Idle: &Idle{Conns: 10000, Connected: 10000, RSSBefore: 4 << 20, RSSAfter: 4<<20 + 2_000_000, BytesPerConn: 200}},
+		{Cell: Cell{Kind: "idle", Conns: 10000}, Server: Evsel, Idle: &Idle{Conns: 10000, Connected: 10000, RSSBefore: 4 << 20, RSSAfter: 4<<20 + 2_000_000, BytesPerConn: 200, RSSBeforeGC: 4 << 20, RSSAfterGC: 4<<20 + 1_500_000, BytesPerConnGC: 150}},
 		{Cell: Cell{Kind: "idle", Conns: 10000}, Server: Net, Idle: &Idle{Conns: 10000, Connected: 10000, RSSBefore: 4 << 20, RSSAfter: 4<<20 + 40_000_000, BytesPerConn: 4000}},
 	}
 	return runs
@@ -159,8 +159,8 @@ func TestWriteMarkdown(t *testing.T) {
 		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ |",
 		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – |",
 		"| echo c=64 64B | net | 8.00 | 80.0k | 5.1 | 50.0 | 100 | 200 | 90% | 99% | 8.0 MiB | 0 |",
-		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | – |",
-		"| 10000 | net | 4.0 MiB | 42.1 MiB | 4000 | 0.05× |",
+		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | 150 | – |",
+		"| 10000 | net | 4.0 MiB | 42.1 MiB | 4000 | – | 0.05× |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)

@@ -3,10 +3,12 @@
 package serve
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 )
 
 // Flags are the options every benchmark server takes.
@@ -28,7 +30,23 @@ func Parse() Flags {
 		f.Cores = 1
 	}
 	runtime.GOMAXPROCS(f.Cores)
+	go commands()
 	return f
+}
+
+// commands serves the orchestrator's requests on stdin (nothing, unless it
+// gives the server a pipe): "gc" collects garbage and returns free memory
+// to the OS, then answers "gc-done" on stdout, so the idle-memory test can
+// tell live memory from garbage the collector has not got to yet.
+func commands() {
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		if sc.Text() == "gc" {
+			runtime.GC()
+			debug.FreeOSMemory()
+			fmt.Fprintln(os.Stdout, "gc-done")
+		}
+	}
 }
 
 // Ready tells the orchestrator the server accepts connections on addr.

@@ -1,0 +1,27 @@
+// Command app-evsel serves the message protocol (the reference app-server's
+// search) on evsel's engine with message.Server, keeping connections open
+// for further requests.
+package main
+
+import (
+	"github.com/evsel/evsel/bench/internal/serve"
+	"github.com/evsel/evsel/loop"
+	"github.com/evsel/evsel/message"
+)
+
+func main() {
+	f := serve.Parse()
+	s, err := message.NewServer(message.ServerResponse, message.ServerOptions{
+		Loop:      loop.Options{Loops: f.Cores, ReusePort: f.ReusePort, NoDelay: true},
+		KeepAlive: true,
+	})
+	if err != nil {
+		serve.Fatal(err)
+	}
+	addr, err := s.Listen("tcp", f.Addr)
+	if err != nil {
+		serve.Fatal(err)
+	}
+	serve.Ready(addr.String())
+	<-s.Engine().Done()
+}

@@ -1,0 +1,110 @@
+// Command loadgen is the benchmark's load generator, run by `go run ./bench`
+// in a process of its own (pinned to other cores than the server).
+//
+// It opens -conns connections with the standard net package (one goroutine
+// per connection, two when -depth > 1: a blocking closed loop is what real
+// clients do, and it keeps the generator simple and neutral between the
+// servers), runs the closed loop through -warmup, then measures for
+// -measure. It prints "measure-start" and "measure-end" on stderr at the
+// edges of the measured window, so the caller can sample the server's CPU
+// time over exactly that window, and the result as one JSON object on
+// stdout. With -ack it waits, after "measure-end", for a line on stdin
+// before it stops the load, so the caller's last sample of the server is
+// taken while the load is still on.
+//
+// With -idle it instead opens -conns connections, prints "idle-ready N" on
+// stderr and holds them, sending nothing, until its standard input closes
+// (or -hold passes); then it prints {"connected":N,"errors":E} on stdout.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/evsel/evsel/bench/internal/load"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9000", "server address")
+	conns := flag.Int("conns", 64, "connections")
+	size := flag.Int("size", 64, "echo message size in bytes")
+	depth := flag.Int("depth", 1, "requests in flight per connection")
+	workload := flag.String("workload", "echo", "echo or app")
+	warmup := flag.Duration("warmup", time.Second, "warm-up before the measured window")
+	measure := flag.Duration("measure", 3*time.Second, "measured window")
+	dialConc := flag.Int("dial-concurrency", 128, "connects in flight at once")
+	idle := flag.Bool("idle", false, "open -conns idle connections and hold them until stdin closes")
+	hold := flag.Duration("hold", 2*time.Minute, "with -idle, the longest time to hold the connections")
+	ack := flag.Bool("ack", false, "after measure-end, keep the load on until a line arrives on stdin (at most 30s)")
+	flag.Parse()
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	// Events go to stderr unbuffered, one line each, as they happen.
+	event := func(s string) { fmt.Fprintln(os.Stderr, s) }
+	out := json.NewEncoder(os.Stdout)
+
+	if *idle {
+		hctx, hcancel := context.WithTimeout(ctx, *hold)
+		defer hcancel()
+		go func() {
+			io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+			hcancel()
+		}()
+		n, errs, samples := load.Idle(hctx, *addr, *conns, func(n int) { event(fmt.Sprintf("idle-ready %d", n)) })
+		out.Encode(map[string]any{"connected": n, "errors": errs, "error_samples": samples})
+		return
+	}
+
+	var wl load.Workload
+	switch *workload {
+	case "echo":
+		wl = load.NewEcho(*size)
+	case "app":
+		a, err := load.NewApp()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(2)
+		}
+		wl = a
+	default:
+		fmt.Fprintf(os.Stderr, "loadgen: unknown workload %q\n", *workload)
+		os.Exit(2)
+	}
+	if *ack {
+		stdin := bufio.NewReader(os.Stdin)
+		emit := event
+		event = func(s string) {
+			emit(s)
+			if s == "measure-end" {
+				got := make(chan struct{})
+				go func() {
+					stdin.ReadString('\n')
+					close(got)
+				}()
+				select {
+				case <-got:
+				case <-time.After(30 * time.Second):
+				}
+			}
+		}
+	}
+	res, err := load.Run(ctx, load.Config{
+		Addr: *addr, Conns: *conns, Depth: *depth, Warmup: *warmup, Measure: *measure,
+		DialConcurrency: *dialConc, Workload: wl, Event: event,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	if err := out.Encode(res); err != nil {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,486 @@
+// Command bench measures evsel's engine against goroutine-per-connection
+// servers on the standard net package and against gnet: `go run ./bench`
+// (or `go run ./bench -quick` for a CI-sized smoke run).
+//
+// It builds the servers and the load generator (bench/cmd/...), then for
+// every cell of the matrix starts each server in a process of its own,
+// pinned with taskset away from the load generator, runs the load
+// generator against it, and samples the server's CPU time and memory from
+// /proc over the measured window. Servers take turns within each cell, in
+// an order that rotates from cell to cell, so slow drift on the machine
+// hits all of them alike. It prints Markdown tables on stdout and writes
+// them, with an SVG chart, to bench/results. See bench/README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/evsel/evsel/bench/internal/procfs"
+	"github.com/evsel/evsel/bench/internal/report"
+)
+
+// exeSuffix is what go build appends to the programs it builds.
+var exeSuffix = func() string {
+	if runtime.GOOS == "windows" {
+		return ".exe"
+	}
+	return ""
+}()
+
+type options struct {
+	quick           bool
+	warmup, measure time.Duration
+	conns, sizes    []int
+	depth           int // pipelined cell's depth; 0: no pipelined cell
+	pipeConns       int
+	pipeSize        int
+	appConns        int // 0: no app cell
+	idle            int // 0: no idle-memory test
+	servers         []string
+	rounds          int
+	serverCores     int
+	pin             bool
+	out             string
+	jsonPath        string
+	progress        bool
+	gnetTags        string
+	verbose         bool
+}
+
+// summary is what a run produced, for the smoke test.
+type summary struct {
+	Rows     []report.Row
+	Runs     []report.Run
+	Markdown string
+	Files    []string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	for _, r := range sum.Rows {
+		if r.Errors > 0 || len(r.Failures) > 0 {
+			fmt.Fprintln(os.Stderr, "bench: some runs had errors; see the Errors section")
+			os.Exit(1)
+		}
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	var conns, sizes, servers string
+	fs.BoolVar(&o.quick, "quick", false, "CI-sized run: short windows, small matrix (a smoke test, not a measurement)")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up per server per cell (-quick: 200ms)")
+	fs.DurationVar(&o.measure, "measure", 3*time.Second, "measured window per server per cell (-quick: 500ms)")
+	fs.StringVar(&conns, "conns", "1,64,1024,8192", "connection counts of the echo matrix (-quick: 1,64)")
+	fs.StringVar(&sizes, "sizes", "64,1024,16384", "message sizes of the echo matrix, bytes (-quick: 64,1024)")
+	fs.IntVar(&o.depth, "depth", 16, "pipeline depth of the extra pipelined echo cell; 0 leaves it out")
+	fs.IntVar(&o.pipeConns, "pipe-conns", 64, "connections of the pipelined cell")
+	fs.IntVar(&o.pipeSize, "pipe-size", 64, "message size of the pipelined cell")
+	fs.IntVar(&o.appConns, "app-conns", 64, "connections of the app-protocol cell (evsel and net); 0 leaves it out")
+	fs.IntVar(&o.idle, "idle", 10000, "idle connections for the memory test; 0 leaves it out (-quick: 1000)")
+	fs.StringVar(&servers, "servers", "evsel,net,gnet", "servers to compare")
+	fs.IntVar(&o.rounds, "rounds", 2, "times each server runs each cell (the tables show medians; -quick: 1)")
+	fs.IntVar(&o.serverCores, "server-cores", 1, "event loops, or GOMAXPROCS, of every server; the server gets that many CPUs and the load generator the rest")
+	fs.BoolVar(&o.pin, "pin", true, "pin the server and the load generator to different CPUs with taskset")
+	fs.StringVar(&o.out, "out", "", "directory for latest.md and latest.svg (quick.md, quick.svg with -quick); default bench/results; \"-\" writes none")
+	fs.StringVar(&o.jsonPath, "json", "", "also write every run's raw figures to this JSON file")
+	fs.BoolVar(&o.progress, "progress", true, "show a progress bar on stderr")
+	fs.StringVar(&o.gnetTags, "gnet-tags", "", "build tags for the gnet server (e.g. poll_opt)")
+	fs.BoolVar(&o.verbose, "v", false, "copy the children's diagnostics to stderr")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.quick {
+		quick := map[string]string{
+			"warmup": "200ms", "measure": "500ms", "conns": "1,64", "sizes": "64,1024",
+			"idle": "1000", "rounds": "1",
+		}
+		for name, v := range quick {
+			if !set[name] {
+				if err := fs.Set(name, v); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	var err error
+	if o.conns, err = intList(conns); err != nil {
+		return nil, fmt.Errorf("-conns: %w", err)
+	}
+	if o.sizes, err = intList(sizes); err != nil {
+		return nil, fmt.Errorf("-sizes: %w", err)
+	}
+	for _, s := range strings.Split(servers, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !slices.Contains([]string{report.Evsel, report.Net, report.Gnet}, s) {
+			return nil, fmt.Errorf("-servers: unknown server %q (evsel, net, gnet)", s)
+		}
+		o.servers = append(o.servers, s)
+	}
+	if len(o.servers) == 0 {
+		return nil, errors.New("-servers: none")
+	}
+	if o.measure <= 0 || o.warmup < 0 || o.rounds < 1 || o.serverCores < 1 {
+		return nil, errors.New("need -measure > 0, -warmup ≥ 0, -rounds ≥ 1, -server-cores ≥ 1")
+	}
+	return o, nil
+}
+
+func intList(s string) ([]int, error) {
+	var v []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		v = append(v, n)
+	}
+	return v, nil
+}
+
+// plan lists the cells: the echo matrix, the pipelined cell, the app
+// cell and the idle-memory test, each with the servers that take part.
+type plannedCell struct {
+	cell    report.Cell
+	servers []string
+}
+
+func plan(o *options) []plannedCell {
+	var cells []plannedCell
+	for _, size := range o.sizes {
+		for _, c := range o.conns {
+			cells = append(cells, plannedCell{report.Cell{Kind: "echo", Conns: c, Size: size}, o.servers})
+		}
+	}
+	if o.depth > 1 {
+		cells = append(cells, plannedCell{report.Cell{Kind: "echo", Conns: o.pipeConns, Size: o.pipeSize, Depth: o.depth}, o.servers})
+	}
+	if o.appConns > 0 {
+		// There is no gnet app server: the protocol codec is evsel's.
+		var s []string
+		for _, srv := range o.servers {
+			if srv != report.Gnet {
+				s = append(s, srv)
+			}
+		}
+		if len(s) > 0 {
+			cells = append(cells, plannedCell{report.Cell{Kind: "app", Conns: o.appConns}, s})
+		}
+	}
+	if o.idle > 0 {
+		cells = append(cells, plannedCell{report.Cell{Kind: "idle", Conns: o.idle}, o.servers})
+	}
+	return cells
+}
+
+// programs lists the binaries the plan needs.
+func programs(cells []plannedCell) []string {
+	progs := []string{"loadgen"}
+	for _, pc := range cells {
+		for _, s := range pc.servers {
+			if p := program(pc.cell.Kind, s); !slices.Contains(progs, p) {
+				progs = append(progs, p)
+			}
+		}
+	}
+	return progs
+}
+
+// moduleRoot finds the evsel module from the working directory.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w (the go command builds the servers)", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run from inside the evsel module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// build compiles the programs into dir, once.
+func build(ctx context.Context, root, dir string, progs []string, gnetTags string) error {
+	var plain, tagged []string
+	for _, p := range progs {
+		pkg := "./bench/cmd/" + p
+		if p == "echo-gnet" && gnetTags != "" {
+			tagged = append(tagged, pkg)
+		} else {
+			plain = append(plain, pkg)
+		}
+	}
+	run := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if len(plain) > 0 {
+		if err := run(append([]string{"build", "-o", dir + string(os.PathSeparator)}, plain...)...); err != nil {
+			return err
+		}
+	}
+	if len(tagged) > 0 {
+		return run(append([]string{"build", "-tags", gnetTags, "-o", dir + string(os.PathSeparator)}, tagged...)...)
+	}
+	return nil
+}
+
+// pinning chooses the CPUs: the server gets CPUs 1..cores, the load
+// generator the others (CPU 0 on a 2-core machine). Without taskset or
+// without enough CPUs nothing is pinned.
+func pinning(o *options, logf func(string, ...any)) (srv, lg, desc string) {
+	n := runtime.NumCPU()
+	switch {
+	case !o.pin:
+		return "", "", "not pinned (-pin=false)"
+	case n < o.serverCores+1:
+		logf("only %d CPUs: not pinning (server and load generator share the CPUs)", n)
+		return "", "", fmt.Sprintf("not pinned (%d CPU)", n)
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		logf("taskset not found: not pinning")
+		return "", "", "not pinned (no taskset)"
+	}
+	var s, l []int
+	for i := range n {
+		if i >= 1 && i <= o.serverCores {
+			s = append(s, i)
+		} else {
+			l = append(l, i)
+		}
+	}
+	srv, lg = cpuList(s), cpuList(l)
+	return srv, lg, fmt.Sprintf("server on CPU %s, load generator on CPU %s (taskset)", srv, lg)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary, error) {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return nil, err
+	}
+	logf := func(format string, a ...any) {
+		if o.verbose {
+			fmt.Fprintf(stderr, "\n"+format+"\n", a...)
+		}
+	}
+	warnf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	cells := plan(o)
+	bins, err := os.MkdirTemp("", "evsel-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(bins)
+	fmt.Fprintf(stderr, "bench: building %d programs...\n", len(programs(cells)))
+	if err := build(ctx, root, bins, programs(cells), o.gnetTags); err != nil {
+		return nil, err
+	}
+
+	srvCPUs, lgCPUs, pinDesc := pinning(o, warnf)
+	h := &harness{opts: o, bins: bins, srvCPUs: srvCPUs, loadCPUs: lgCPUs, haveProcs: procfs.Available(), logf: logf}
+	if !h.haveProcs {
+		warnf("no /proc: CPU and memory figures are left out")
+	}
+
+	total := 0
+	for _, pc := range cells {
+		total += len(pc.servers) * o.rounds
+	}
+	bar := progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetVisibility(o.progress),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+	)
+
+	var runs []report.Run
+	for round := range o.rounds {
+		for i, pc := range cells {
+			n := len(pc.servers)
+			for k := range n {
+				server := pc.servers[(i+round+k)%n] // rotate who goes first
+				bar.Describe(fmt.Sprintf("%-24s %-5s", pc.cell.Name(), server))
+				var r report.Run
+				if pc.cell.Kind == "idle" {
+					r = h.runIdle(ctx, pc.cell, server)
+				} else {
+					r = h.runLoad(ctx, pc.cell, server)
+				}
+				r.Round = round
+				runs = append(runs, r)
+				if r.Err != "" {
+					logf("%s / %s: %s", pc.cell.Name(), server, r.Err)
+				}
+				bar.Add(1)
+				if ctx.Err() != nil {
+					bar.Exit()
+					return nil, ctx.Err()
+				}
+			}
+		}
+	}
+	bar.Finish()
+	if o.progress {
+		fmt.Fprintln(stderr)
+	}
+
+	rows := report.Aggregate(runs, o.servers)
+	meta := report.Meta{
+		Title:   "evsel benchmark",
+		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		Machine: machine(),
+		Go:      goVersion(),
+		Command: "go run ./bench " + strings.Join(args, " "),
+		Method: fmt.Sprintf("%s; %d loop(s)/GOMAXPROCS=%d per server; warm-up %v, measured %v per server per cell; %d round(s), servers interleaved, medians shown",
+			pinDesc, o.serverCores, o.serverCores, o.warmup, o.measure, o.rounds),
+		Quick: o.quick,
+	}
+	if o.quick {
+		meta.Title = "evsel benchmark (quick smoke run)"
+	}
+	var md strings.Builder
+	if err := report.WriteMarkdown(&md, meta, rows); err != nil {
+		return nil, err
+	}
+	io.WriteString(stdout, md.String())
+	sum := &summary{Rows: rows, Runs: runs, Markdown: md.String()}
+
+	outDir := o.out
+	if outDir == "" {
+		outDir = filepath.Join(root, "bench", "results")
+	}
+	if outDir != "-" {
+		name := "latest"
+		if o.quick {
+			name = "quick"
+		}
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return nil, err
+		}
+		mdPath := filepath.Join(outDir, name+".md")
+		if err := os.WriteFile(mdPath, []byte(md.String()), 0o644); err != nil {
+			return nil, err
+		}
+		sum.Files = append(sum.Files, mdPath)
+		svgPath := filepath.Join(outDir, name+".svg")
+		if err := writeChart(svgPath, rows, o.servers, meta.Title); err != nil {
+			warnf("chart: %v", err)
+		} else {
+			sum.Files = append(sum.Files, svgPath)
+		}
+		fmt.Fprintf(stderr, "bench: wrote %s\n", strings.Join(sum.Files, ", "))
+	}
+	if o.jsonPath != "" {
+		b, err := json.MarshalIndent(struct {
+			Meta report.Meta
+			Runs []report.Run
+		}{meta, runs}, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(o.jsonPath, b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return sum, nil
+}
+
+func writeChart(path string, rows []report.Row, servers []string, title string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteChart(f, rows, servers, title); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}
+
+// machine describes the CPU, cores, memory and kernel, from /proc where
+// there is one.
+func machine() string {
+	var parts []string
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				parts = append(parts, strings.TrimSpace(v))
+				break
+			}
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d CPUs", runtime.NumCPU()))
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
+					parts = append(parts, fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20)))
+				}
+			}
+		}
+	}
+	kernel := runtime.GOOS
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel += " " + strings.TrimSpace(string(b))
+	}
+	parts = append(parts, kernel)
+	return strings.Join(parts, ", ")
+}
+
+func goVersion() string {
+	out, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		return runtime.Version()
+	}
+	return strings.TrimSpace(string(out)) + " " + runtime.GOOS + "/" + runtime.GOARCH
+}

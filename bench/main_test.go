@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evsel/evsel/bench/internal/procfs"
+	"github.com/evsel/evsel/bench/internal/report"
+)
+
+// TestSmoke runs the whole orchestrator end to end in a tiny
+// configuration: it builds the programs, runs every server in one echo
+// cell, a pipelined cell, the app cell and the idle test, and checks that
+// every server reported verified bytes and no error. It measures nothing.
+func TestSmoke(t *testing.T) {
+	if runtime.GOOS != "linux" || !procfs.Available() {
+		t.Skip("the harness samples servers through Linux's /proc")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command to build the servers")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs the servers")
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	sum, err := run(ctx, []string{
+		"-quick", "-warmup", "50ms", "-measure", "200ms", "-conns", "4", "-sizes", "64",
+		"-depth", "4", "-pipe-conns", "2", "-app-conns", "2", "-idle", "50",
+		"-progress=false", "-out", out, "-json", filepath.Join(out, "raw.json"),
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	t.Logf("smoke run (not a measurement):\n%s", stdout.String())
+
+	seen := map[string]map[string]bool{}
+	for _, r := range sum.Rows {
+		if seen[r.Cell.Kind] == nil {
+			seen[r.Cell.Kind] = map[string]bool{}
+		}
+		seen[r.Cell.Kind][r.Server] = true
+		if r.Errors != 0 || len(r.Failures) > 0 {
+			t.Errorf("%s / %s: %d errors: %q", r.Cell.Name(), r.Server, r.Errors, r.Failures)
+		}
+		if r.Cell.Kind != "idle" && r.Bytes <= 0 {
+			t.Errorf("%s / %s: no verified bytes", r.Cell.Name(), r.Server)
+		}
+		if r.Cell.Kind == "idle" && !(r.RSSAfter > 0) {
+			t.Errorf("%s / %s: no RSS figure", r.Cell.Name(), r.Server)
+		}
+	}
+	for kind, want := range map[string][]string{
+		"echo": {report.Evsel, report.Net, report.Gnet},
+		"app":  {report.Evsel, report.Net},
+		"idle": {report.Evsel, report.Net, report.Gnet},
+	} {
+		for _, s := range want {
+			if !seen[kind][s] {
+				t.Errorf("no %s row for %s", kind, s)
+			}
+		}
+	}
+	for _, want := range []string{"| echo c=4 64B | evsel |", "| echo c=4 64B | net |", "| echo c=4 64B | gnet |", "| echo c=2 64B d=4 |", "| app c=2 search |"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("table lacks %q", want)
+		}
+	}
+	for _, name := range []string{"quick.md", "quick.svg", "raw.json"} {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil || len(b) == 0 {
+			t.Errorf("%s: %v (%d bytes)", name, err, len(b))
+		}
+	}
+	var raw struct{ Runs []report.Run }
+	if b, err := os.ReadFile(filepath.Join(out, "raw.json")); err == nil {
+		if err := json.Unmarshal(b, &raw); err != nil || len(raw.Runs) != len(sum.Runs) {
+			t.Errorf("raw.json: %v, %d runs", err, len(raw.Runs))
+		}
+	}
+	if kids := children(); len(kids) > 0 {
+		t.Errorf("processes left behind: %v", kids)
+	}
+}
+
+// children lists the live child processes of this one.
+func children() []string {
+	ents, _ := os.ReadDir("/proc")
+	var kids []string
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		end := bytes.LastIndexByte(b, ')')
+		if end < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[end+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+			kids = append(kids, strconv.Itoa(pid)+" "+string(b[:end+1]))
+		}
+	}
+	return kids
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-quick", "-conns", "8"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.measure != 500*time.Millisecond || o.warmup != 200*time.Millisecond || o.idle != 1000 || o.rounds != 1 {
+		t.Errorf("quick defaults not applied: %+v", o)
+	}
+	if len(o.conns) != 1 || o.conns[0] != 8 || len(o.sizes) != 2 {
+		t.Errorf("an explicit flag must beat -quick: conns %v sizes %v", o.conns, o.sizes)
+	}
+	o, err = parseFlags(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := plan(o)
+	// 4 conns × 3 sizes, the pipelined cell, app, idle.
+	if len(cells) != 15 {
+		t.Errorf("full plan has %d cells, want 15", len(cells))
+	}
+	if app := cells[13]; app.cell.Kind != "app" || len(app.servers) != 2 {
+		t.Errorf("app cell %+v", app)
+	}
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net" {
+		t.Errorf("programs %q", got)
+	}
+	for _, bad := range [][]string{{"-servers", "nginx"}, {"-conns", "0"}, {"-rounds", "0"}, {"extra"}} {
+		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestCPUList(t *testing.T) {
+	for _, tc := range []struct {
+		in   []int
+		want string
+	}{{[]int{1}, "1"}, {[]int{0, 2, 3}, "0,2-3"}, {[]int{0, 1, 2, 5, 7, 8}, "0-2,5,7-8"}, {nil, ""}} {
+		if got := cpuList(tc.in); got != tc.want {
+			t.Errorf("cpuList(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,423 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/evsel/evsel/bench/internal/procfs"
+	"github.com/evsel/evsel/bench/internal/report"
+)
+
+// harness runs one server against the load generator at a time.
+type harness struct {
+	opts      *options
+	bins      string // directory of the built programs
+	srvCPUs   string // taskset lists; empty: not pinned
+	loadCPUs  string
+	haveProcs bool
+	logf      func(format string, args ...any)
+}
+
+// server is a running server program.
+type server struct {
+	*child
+	addr   string
+	stdin  *os.File      // commands to the server, when asked for
+	gcDone chan struct{} // an answer to "gc"
+}
+
+// gc asks the server to collect garbage and return free memory to the OS,
+// and waits for it to be done.
+func (s *server) gc(ctx context.Context) error {
+	if _, err := s.stdin.WriteString("gc\n"); err != nil {
+		return err
+	}
+	select {
+	case <-s.gcDone:
+		return nil
+	case <-s.done:
+		return fmt.Errorf("server died: %s", s.describe())
+	case <-time.After(10 * time.Second):
+		return errors.New("server did not answer gc within 10s")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startServer starts program prog (e.g. "echo-evsel") on a fresh port and
+// waits until it says it is listening. With commands, the server reads
+// commands (gc) from a pipe.
+func (h *harness) startServer(ctx context.Context, prog string, commands bool) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{addr: "127.0.0.1:" + strconv.Itoa(port), gcDone: make(chan struct{}, 1)}
+	var stdin *os.File
+	if commands {
+		var r *os.File
+		if r, s.stdin, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		stdin = r
+		defer r.Close()
+	}
+	ready := make(chan struct{})
+	var once sync.Once
+	args := []string{"-addr", s.addr, "-cores", strconv.Itoa(h.opts.serverCores)}
+	env := []string{"GOMAXPROCS=" + strconv.Itoa(h.opts.serverCores)}
+	srv, err := spawn(ctx, prog, h.srvCPUs, h.bin(prog), args, env, stdin,
+		func(line string) {
+			switch {
+			case strings.HasPrefix(line, "listening "):
+				once.Do(func() { close(ready) })
+			case line == "gc-done":
+				select {
+				case s.gcDone <- struct{}{}:
+				default:
+				}
+			}
+		},
+		func(line string) { h.logf("%s: %s", prog, line) })
+	if err != nil {
+		if s.stdin != nil {
+			s.stdin.Close()
+		}
+		return nil, err
+	}
+	s.child = srv
+	select {
+	case <-ready:
+		return s, nil
+	case <-srv.done:
+		err = fmt.Errorf("server exited before listening: %s", srv.describe())
+	case <-time.After(15 * time.Second):
+		err = fmt.Errorf("server did not listen within 15s: %s", srv.describe())
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.stop()
+	return nil, err
+}
+
+// stop kills the server and closes its command pipe.
+func (s *server) stop() {
+	s.kill()
+	if s.stdin != nil {
+		s.stdin.Close()
+	}
+}
+
+func (h *harness) bin(prog string) string {
+	return h.bins + string(os.PathSeparator) + prog + exeSuffix
+}
+
+// program names the server binary for a cell kind and server.
+func program(kind, server string) string {
+	if kind == "app" {
+		return "app-" + server
+	}
+	return "echo-" + server
+}
+
+// runLoad measures one server in one echo or app cell.
+func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) report.Run {
+	run := report.Run{Cell: cell, Server: server}
+	srv, err := h.startServer(ctx, program(cell.Kind, server), false)
+	if err != nil {
+		run.Err = err.Error()
+		return run
+	}
+	defer srv.stop()
+	addr := srv.addr
+
+	// After "measure-end" the load generator keeps the load on until it
+	// reads a line from this pipe: the last samples see the same load as
+	// the first.
+	ackR, ackW, err := os.Pipe()
+	if err != nil {
+		run.Err = err.Error()
+		return run
+	}
+	defer ackW.Close()
+	args := []string{
+		"-ack", "-addr", addr, "-conns", strconv.Itoa(cell.Conns), "-depth", strconv.Itoa(max(cell.Depth, 1)),
+		"-warmup", h.opts.warmup.String(), "-measure", h.opts.measure.String(),
+	}
+	if cell.Kind == "app" {
+		args = append(args, "-workload", "app")
+	} else {
+		args = append(args, "-workload", "echo", "-size", strconv.Itoa(cell.Size))
+	}
+	var (
+		mu             sync.Mutex // guards what the stderr callback sets
+		s0, s1, l0, l1 procfs.Sample
+		started, ended bool
+		sampleErr      error
+		stdout         strings.Builder
+		lg             *child
+		lgStarted      = make(chan struct{}) // lg is set
+	)
+	sample := func(pid int) procfs.Sample {
+		s, err := procfs.Read(pid)
+		if sampleErr == nil {
+			sampleErr = err
+		}
+		return s
+	}
+	lg, err = spawn(ctx, "loadgen", h.loadCPUs, h.bin("loadgen"), args, nil, ackR,
+		func(line string) { stdout.WriteString(line + "\n") },
+		func(line string) {
+			<-lgStarted
+			mu.Lock()
+			defer mu.Unlock()
+			switch line {
+			case "measure-start":
+				if h.haveProcs {
+					s0, l0 = sample(srv.pid), sample(lg.pid)
+				}
+				started = true
+			case "measure-end":
+				if h.haveProcs {
+					s1, l1 = sample(srv.pid), sample(lg.pid)
+				}
+				ended = true
+				ackW.WriteString("ack\n")
+			default:
+				h.logf("loadgen: %s", line)
+			}
+		})
+	ackR.Close()
+	if err != nil {
+		run.Err = err.Error()
+		return run
+	}
+	close(lgStarted)
+	// The load generator ends by itself after the warm-up, the window and
+	// the drain; the dial budget covers thousands of connects.
+	limit := h.opts.warmup + h.opts.measure + 30*time.Second + time.Duration(cell.Conns)*time.Millisecond
+	select {
+	case <-lg.done:
+	case <-time.After(limit):
+		lg.kill()
+		run.Err = "load generator did not finish in " + limit.String() + ": " + lg.describe()
+		return run
+	case <-ctx.Done():
+		lg.kill()
+		run.Err = ctx.Err().Error()
+		return run
+	}
+	if srv.exited() {
+		run.Err = "server died during the run: " + srv.describe()
+		return run
+	}
+	if lg.err != nil {
+		run.Err = "load generator failed: " + lg.describe()
+		return run
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &run.Load); err != nil {
+		run.Err = fmt.Sprintf("load generator output: %v: %q", err, stdout.String())
+		return run
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !started || !ended {
+		run.Err = "load generator reported no measured window"
+		return run
+	}
+	if h.haveProcs && sampleErr == nil {
+		wall := s1.At.Sub(s0.At).Seconds()
+		run.Window = wall
+		run.SrvCPU = (s1.CPU - s0.CPU).Seconds()
+		run.SrvCPUPct = 100 * run.SrvCPU / wall
+		run.LoadCPUPct = 100 * (l1.CPU - l0.CPU).Seconds() / wall
+		run.SrvRSS = s1.RSS
+		if run.Load.MsgsPerS > 0 {
+			run.CPUPerMsgUs = 1e6 * (run.SrvCPU / wall) / run.Load.MsgsPerS
+		}
+	} else if sampleErr != nil {
+		h.logf("sampling /proc: %v", sampleErr)
+	}
+	return run
+}
+
+// runIdle measures a server's resident memory before and after n idle
+// connections are accepted.
+func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) report.Run {
+	run := report.Run{Cell: cell, Server: server}
+	if !h.haveProcs {
+		run.Err = "the idle-memory test needs /proc"
+		return run
+	}
+	srv, err := h.startServer(ctx, program("echo", server), true)
+	if err != nil {
+		run.Err = err.Error()
+		return run
+	}
+	defer srv.stop()
+	addr := srv.addr
+
+	// Two figures: the RSS as it is (what a user sees) and the RSS after a
+	// forced collection on both sides (live memory, without the garbage
+	// the collector has not got to yet).
+	sleep(ctx, 300*time.Millisecond) // let the runtime settle after start-up
+	before, err := procfs.Read(srv.pid)
+	if err == nil {
+		err = srv.gc(ctx)
+	}
+	var beforeGC procfs.Sample
+	if err == nil {
+		beforeGC, err = procfs.Read(srv.pid)
+	}
+	if err != nil {
+		run.Err = err.Error()
+		return run
+	}
+	fds0, err := procfs.CountFDs(srv.pid)
+	if err != nil {
+		run.Err = err.Error()
+		return run
+	}
+
+	// The load generator holds the connections until its stdin closes.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		run.Err = err.Error()
+		return run
+	}
+	defer pw.Close()
+	ready := make(chan int, 1)
+	var stdout strings.Builder
+	args := []string{"-addr", addr, "-conns", strconv.Itoa(cell.Conns), "-idle"}
+	lg, err := spawn(ctx, "loadgen", h.loadCPUs, h.bin("loadgen"), args, nil, pr,
+		func(line string) { stdout.WriteString(line + "\n") },
+		func(line string) {
+			if n, ok := strings.CutPrefix(line, "idle-ready "); ok {
+				k, _ := strconv.Atoi(n)
+				ready <- k
+				return
+			}
+			h.logf("loadgen: %s", line)
+		})
+	pr.Close()
+	if err != nil {
+		run.Err = err.Error()
+		return run
+	}
+	defer lg.kill()
+
+	var connected int
+	select {
+	case connected = <-ready:
+	case <-lg.done:
+		run.Err = "load generator exited before opening its connections: " + lg.describe()
+		return run
+	case <-time.After(60 * time.Second):
+		run.Err = "load generator did not open its connections within 60s"
+		return run
+	case <-ctx.Done():
+		run.Err = ctx.Err().Error()
+		return run
+	}
+
+	// Wait until the server holds a descriptor for every connection, then
+	// until its RSS stops moving.
+	fds := fds0
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		if fds, err = procfs.CountFDs(srv.pid); err == nil && fds-fds0 >= connected {
+			break
+		}
+		sleep(ctx, 50*time.Millisecond)
+	}
+	after, err := stableRSS(ctx, srv.pid)
+	if err == nil {
+		err = srv.gc(ctx)
+	}
+	var afterGC procfs.Sample
+	if err == nil {
+		afterGC, err = procfs.Read(srv.pid)
+	}
+	if err != nil {
+		run.Err = err.Error()
+		return run
+	}
+	pw.Close() // release the connections
+	select {
+	case <-lg.done:
+	case <-time.After(30 * time.Second):
+		run.Err = "load generator did not exit after the idle test"
+		return run
+	}
+	var res struct {
+		Connected    int      `json:"connected"`
+		Errors       int64    `json:"errors"`
+		ErrorSamples []string `json:"error_samples"`
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
+		run.Err = fmt.Sprintf("load generator output: %v: %q", err, stdout.String())
+		return run
+	}
+	if srv.exited() {
+		run.Err = "server died during the idle test: " + srv.describe()
+		return run
+	}
+	run.Load.Errors = res.Errors
+	run.Load.ErrorSamples = res.ErrorSamples
+	run.Load.Conns, run.Load.Connected = cell.Conns, res.Connected
+	idle := &report.Idle{
+		Conns: cell.Conns, Connected: res.Connected, Accepted: fds - fds0,
+		RSSBefore: before.RSS, RSSAfter: after, RSSBeforeGC: beforeGC.RSS, RSSAfterGC: afterGC.RSS,
+	}
+	if idle.Accepted < res.Connected {
+		run.Load.Errors++
+		run.Load.ErrorSamples = append(run.Load.ErrorSamples,
+			fmt.Sprintf("server holds %d descriptors for %d connections", idle.Accepted, res.Connected))
+	}
+	if res.Connected > 0 {
+		idle.BytesPerConn = float64(after-before.RSS) / float64(res.Connected)
+		idle.BytesPerConnGC = float64(afterGC.RSS-beforeGC.RSS) / float64(res.Connected)
+	} else {
+		run.Err = "no connection opened"
+	}
+	run.Idle = idle
+	run.SrvRSS = after
+	return run
+}
+
+// stableRSS samples the RSS until two readings 200ms apart agree within
+// 16 KiB (or 3s pass) and returns the last.
+func stableRSS(ctx context.Context, pid int) (int64, error) {
+	prev, err := procfs.Read(pid)
+	if err != nil {
+		return 0, err
+	}
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		sleep(ctx, 200*time.Millisecond)
+		s, err := procfs.Read(pid)
+		if err != nil {
+			return 0, err
+		}
+		d := s.RSS - prev.RSS
+		prev = s
+		if d >= -16<<10 && d <= 16<<10 {
+			break
+		}
+	}
+	return prev.RSS, ctx.Err()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
