@@ -566,3 +566,51 @@ func TestWindowsSocketSpecifics(t *testing.T) {
 		t.Fatalf("Read after ShutRead = %v, want EOF", err)
 	}
 }
+
+// TestWindowsRebindAfterTimeWait backs SetReuseAddr's choice: Windows lets a
+// restarted server bind its port while connections of the old one sit in
+// TIME_WAIT without SO_REUSEADDR, so the default ListenConfig works unchanged.
+func TestWindowsRebindAfterTimeWait(t *testing.T) {
+	p := newIOCP(t)
+	l, err := Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := l.LocalAddr()
+	c, err := Dial("tcp4", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p.Add(int(l.Fd()), EventRead)
+	waitFor(t, p, "a connection to accept", has(int(l.Fd()), EventRead))
+	p.Delete(int(l.Fd()))
+	s, _, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // the server side closes first: its end goes to TIME_WAIT
+	p.Add(int(c.Fd()), EventRead)
+	waitFor(t, p, "the server's FIN", has(int(c.Fd()), EventRead))
+	c.Close()
+	l.Close()
+	for _, lc := range []ListenConfig{{}, {NoReuseAddr: true}} {
+		l2, err := lc.Listen("tcp4", addr.String())
+		if err != nil {
+			t.Fatalf("%+v: rebinding %v: %v", lc, addr, err)
+		}
+		l2.Close()
+	}
+	// SetReuseAddr(false) asks for the strict mode.
+	x, err := NewSocket(IPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if err := x.SetReuseAddr(false); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := windows.GetsockoptInt(x.h(), windows.SOL_SOCKET, int(soExclusiveAddrUse)); err != nil || v != 1 {
+		t.Fatalf("SO_EXCLUSIVEADDRUSE = %d, %v; want 1", v, err)
+	}
+}
