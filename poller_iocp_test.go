@@ -614,3 +614,42 @@ func TestWindowsRebindAfterTimeWait(t *testing.T) {
 		t.Fatalf("SO_EXCLUSIVEADDRUSE = %d, %v; want 1", v, err)
 	}
 }
+
+// TestWindowsSocketIODoesNotAllocate: reads, writes and their
+// WSAEWOULDBLOCK answers allocate nothing, like their unix counterparts.
+func TestWindowsSocketIODoesNotAllocate(t *testing.T) {
+	a, b := pair(t)
+	msg := []byte("0123456789")
+	bufs := [][]byte{msg[:4], msg[4:]}
+	buf := make([]byte, 64)
+	for range 3 { // warm up: the lazy DLL procedures, Writev's scratch
+		a.Write(msg)
+		a.Writev(bufs)
+		time.Sleep(10 * time.Millisecond)
+		b.Read(buf)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := b.Read(buf); err != ErrWouldBlock {
+			t.Fatalf("Read of an empty socket = %v", err)
+		}
+		if n, err := a.Write(msg); err != nil || n != len(msg) {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+		if n, err := a.Writev(bufs); err != nil || n != len(msg) {
+			t.Fatalf("Writev = %d, %v", n, err)
+		}
+		for got := 0; got < 2*len(msg); {
+			n, err := b.Read(buf)
+			if err == ErrWouldBlock {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += n
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("socket I/O allocates %v times per round", allocs)
+	}
+}
