@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -33,4 +34,21 @@ func listenFull(t *testing.T) string {
 		t.Cleanup(func() { c.Close() })
 	}
 	return addr
+}
+
+// TestDialTimeout: a connect that hangs (a listener whose tiny backlog is
+// full drops further SYNs) ends in OnClose with ErrDialTimeout.
+func TestDialTimeout(t *testing.T) {
+	reasons := make(chan error, 1)
+	client, err := New(Funcs{Close: func(c *Conn, err error) { reasons <- err }}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, client)
+	_, err = client.Dial("tcp", listenFull(t), 100*time.Millisecond, nil)
+	require.NoError(t, err)
+	select {
+	case err := <-reasons:
+		assert.ErrorIs(t, err, ErrDialTimeout)
+	case <-time.After(5 * time.Second):
+		t.Fatal("dial did not time out")
+	}
 }
