@@ -550,3 +550,48 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo with a stray argument exited 0")
 	}
 }
+
+// TestMulticonnClientInterrupt connects the Go client to a server that
+// reads and never answers, then presses Ctrl-C: the client says so, prints
+// the summary (every connection unfinished) and exits 0 like Python's.
+func TestMulticonnClientInterrupt(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait() // after ln.Close, which ends the accept loop
+	defer ln.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	cl := start(t, goCmd("multiconn-client", "127.0.0.1", port, "3")...)
+	cl.WaitLines(regexp.MustCompile(`^Sending b'Message 2 from client\.' to connection \d$`), 3, 10*time.Second)
+	if code := cl.Interrupt(); code != 0 {
+		t.Errorf("exit code %d after SIGINT", code)
+	}
+	// 3 Starting and 6 Sending lines, then these two; no Closing lines.
+	lines := cl.Lines()
+	n := len(lines)
+	if n != 11 || lines[n-2] != "Caught keyboard interrupt, exiting" || cl.Stderr() != "" {
+		t.Fatalf("output: %s", cl.describe())
+	}
+	if m := summaryRE.FindStringSubmatch(lines[n-1]); m == nil || strings.Join(m[1:], " ") != "3 0 6 132 0 3" {
+		t.Errorf("summary %q", lines[n-1])
+	}
+}

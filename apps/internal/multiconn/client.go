@@ -1,6 +1,7 @@
 package multiconn
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -149,7 +150,10 @@ func (cl *Client) fail(st *clientConn, err error) {
 	st.failed = true
 	cl.errs.Add(1)
 	msg := "connection " + strconv.Itoa(st.id) + ": " + err.Error()
-	cl.cfg.Err.Line("Error on " + msg)
+	if !errors.Is(err, loop.ErrStopped) {
+		// Connections cut short by Stop (Ctrl-C) count, but quietly.
+		cl.cfg.Err.Line("Error on " + msg)
+	}
 	cl.errMu.Lock()
 	if len(cl.firstErrs) < maxFirstErrors {
 		cl.firstErrs = append(cl.firstErrs, msg)
@@ -222,11 +226,14 @@ func (cl *Client) OnData(c *loop.Conn) {
 // OnClose implements loop.Handler.
 func (cl *Client) OnClose(c *loop.Conn, err error) {
 	st := c.Context().(*clientConn)
-	if !st.closing {
+	if !st.closing && !errors.Is(err, loop.ErrStopped) {
+		// Python's client says nothing of the connections it drops on Ctrl-C.
 		st.closing = true
 		cl.cfg.Out.Line("Closing connection " + strconv.Itoa(st.id))
 	}
 	switch {
+	case errors.Is(err, loop.ErrStopped):
+		cl.fail(st, fmt.Errorf("stopped after %d of %d bytes came back: %w", st.v.Verified(), cl.total, err))
 	case !expectedClose(err):
 		cl.fail(st, err)
 	case st.v.Verified() != cl.total:
