@@ -50,9 +50,13 @@ func main() {
 	interrupt := make(chan os.Signal, 1)
 	signal.Notify(interrupt, os.Interrupt)
 
+	// Lines of connections accepted before the Listening line is printed
+	// wait for it, so the output starts like Python's.
+	out := multiconn.NewPrinter(os.Stdout)
+	out.Hold()
 	srv := &multiconn.Server{Err: multiconn.NewPrinter(os.Stderr)}
 	if !*quiet {
-		srv.Out = multiconn.NewPrinter(os.Stdout)
+		srv.Out = out
 	}
 	eng, err := loop.New(srv, loop.Options{Loops: *loops, NoDelay: true})
 	if err != nil {
@@ -67,10 +71,10 @@ func main() {
 	if a, ok := addr.(*net.TCPAddr); ok {
 		port = a.Port
 	}
-	fmt.Println("Listening on " + pyfmt.HostPort(host, port))
+	out.Release("Listening on " + pyfmt.HostPort(host, port))
 
 	<-interrupt
-	fmt.Println("Caught keyboard interrupt, exiting")
+	out.Line("Caught keyboard interrupt, exiting")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	eng.Stop(ctx)

@@ -23,8 +23,42 @@ import (
 // Printer writes whole lines to w from any goroutine; a nil *Printer or one
 // with a nil writer prints nothing.
 type Printer struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu   sync.Mutex
+	w    io.Writer
+	held []string // lines kept back by Hold
+	hold bool
+}
+
+// Hold keeps lines back until Release, so a program can print its first
+// line (the address it listens on) only once it knows it, and still before
+// any line of a connection accepted in the meantime.
+func (p *Printer) Hold() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.hold = true
+	p.mu.Unlock()
+}
+
+// Release writes first (if not empty), then the lines kept back, and stops
+// holding.
+func (p *Printer) Release(first string) {
+	if p == nil || p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var sb strings.Builder
+	if first != "" {
+		sb.WriteString(first)
+		sb.WriteByte('\n')
+	}
+	for _, l := range p.held {
+		sb.WriteString(l)
+	}
+	p.held, p.hold = nil, false
+	io.WriteString(p.w, sb.String())
 }
 
 // NewPrinter returns a Printer writing to w (nil: print nothing).
@@ -40,7 +74,11 @@ func (p *Printer) Line(s string) {
 	sb.WriteString(s)
 	sb.WriteByte('\n')
 	p.mu.Lock()
-	io.WriteString(p.w, sb.String())
+	if p.hold {
+		p.held = append(p.held, sb.String())
+	} else {
+		io.WriteString(p.w, sb.String())
+	}
 	p.mu.Unlock()
 }
 

@@ -267,3 +267,24 @@ func TestNoConnections(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+func TestPrinterHold(t *testing.T) {
+	var out lines
+	p := NewPrinter(&out)
+	p.Hold()
+	p.Line("Accepted connection from ('127.0.0.1', 1)")
+	p.Line("Echoing b'x' to ('127.0.0.1', 1)")
+	p.Release("Listening on ('127.0.0.1', 2)")
+	p.Line("Closing connection to ('127.0.0.1', 1)")
+	want := "Listening on ('127.0.0.1', 2)|Accepted connection from ('127.0.0.1', 1)|Echoing b'x' to ('127.0.0.1', 1)|Closing connection to ('127.0.0.1', 1)"
+	if got := strings.Join(out.Lines(), "|"); got != want {
+		t.Errorf("got %s", got)
+	}
+	var quiet *Printer
+	quiet.Hold()
+	quiet.Line("x")
+	quiet.Release("y")
+	if quiet.On() {
+		t.Error("nil printer is on")
+	}
+}
