@@ -18,3 +18,13 @@ func sysSocketpair(family, sotype, proto int) ([2]int, error) {
 func sysAccept(fd int) (int, unix.Sockaddr, error) {
 	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 }
+
+// sysAcceptNoAddr is accept4 with no address buffer: x/sys's Accept4 always
+// converts the address into a freshly allocated Sockaddr.
+func sysAcceptNoAddr(fd int) (int, error) {
+	nfd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(nfd), nil
+}

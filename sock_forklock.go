@@ -66,3 +66,8 @@ func sysAccept(fd int) (int, unix.Sockaddr, error) {
 	}
 	return nfd, sa, nil
 }
+
+func sysAcceptNoAddr(fd int) (int, error) {
+	nfd, _, err := sysAccept(fd)
+	return nfd, err
+}

@@ -76,7 +76,7 @@ func (lc ListenConfig) Listen(network, address string) (*Socket, error) {
 }
 
 func (lc ListenConfig) listen(s *Socket, addr net.Addr) error {
-	if s.family != Unix {
+	if familyOf(addr) != Unix {
 		if !lc.NoReuseAddr {
 			if err := s.SetReuseAddr(true); err != nil {
 				return err

@@ -24,8 +24,7 @@ var ErrInProgress error = unix.EINPROGRESS
 // readiness. A Socket is not safe for concurrent use; its descriptor belongs
 // to one goroutine, like a Python socket belongs to one selector loop.
 type Socket struct {
-	fd     int
-	family Family
+	fd int // the only field: an engine keeps one Socket per connection
 }
 
 func sysFamily(f Family) int {
@@ -50,7 +49,7 @@ func NewSocket(family Family) (*Socket, error) {
 	if err != nil {
 		return nil, wrapErr("socket", err)
 	}
-	return &Socket{fd: fd, family: family}, nil
+	return &Socket{fd: fd}, nil
 }
 
 // Socketpair returns two connected non-blocking Unix stream sockets.
@@ -59,14 +58,32 @@ func Socketpair() (*Socket, *Socket, error) {
 	if err != nil {
 		return nil, nil, wrapErr("socketpair", err)
 	}
-	return &Socket{fd: fds[0], family: Unix}, &Socket{fd: fds[1], family: Unix}, nil
+	return &Socket{fd: fds[0]}, &Socket{fd: fds[1]}, nil
 }
 
 // Fd returns the descriptor, so a Socket can be registered with a selector.
 func (s *Socket) Fd() uintptr { return uintptr(s.fd) }
 
-// Family returns the socket's address family.
-func (s *Socket) Family() Family { return s.family }
+// Family returns the socket's address family. It asks the kernel rather
+// than storing it, to keep a Socket one word.
+func (s *Socket) Family() Family {
+	if s.ok() != nil {
+		return 0
+	}
+	sa, err := unix.Getsockname(s.fd)
+	if err != nil {
+		return 0
+	}
+	switch sa.(type) {
+	case *unix.SockaddrInet4:
+		return IPv4
+	case *unix.SockaddrInet6:
+		return IPv6
+	case *unix.SockaddrUnix:
+		return Unix
+	}
+	return 0
+}
 
 func (s *Socket) ok() error {
 	if s == nil || s.fd < 0 {
@@ -130,12 +147,32 @@ func (s *Socket) Accept() (*Socket, net.Addr, error) {
 		fd, sa, err := sysAccept(s.fd)
 		switch err {
 		case nil:
-			return &Socket{fd: fd, family: s.family}, fromSockaddr(sa), nil
+			return &Socket{fd: fd}, fromSockaddr(sa), nil
 		case unix.EINTR, unix.ECONNABORTED:
 			// ECONNABORTED: the peer gave up while queued; take the next one.
 			continue
 		default:
 			return nil, nil, wrapErr("accept", err)
+		}
+	}
+}
+
+// AcceptSocket is Accept for engines that accept many connections: it
+// returns the socket by value and does not build the peer's address (ask
+// RemoteAddr when it is wanted), so accepting leaves no garbage behind.
+func (s *Socket) AcceptSocket() (Socket, error) {
+	if err := s.ok(); err != nil {
+		return Socket{fd: -1}, err
+	}
+	for {
+		fd, err := sysAcceptNoAddr(s.fd)
+		switch err {
+		case nil:
+			return Socket{fd: fd}, nil
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		default:
+			return Socket{fd: -1}, wrapErr("accept", err)
 		}
 	}
 }

@@ -250,6 +250,17 @@ func (s *Socket) Accept() (*Socket, net.Addr, error) {
 	}
 }
 
+// AcceptSocket is Accept returning the socket by value, for engines that
+// keep one Socket per connection; the peer's address is not returned (ask
+// RemoteAddr when it is wanted).
+func (s *Socket) AcceptSocket() (Socket, error) {
+	ns, _, err := s.Accept()
+	if err != nil {
+		return Socket{fd: -1}, err
+	}
+	return *ns, nil
+}
+
 // Connect starts connecting to addr with Python's connect_ex semantics: it
 // returns nil when connected at once, ErrInProgress (unwrapped) when the
 // connect goes on in the background, or the error. Windows answers a

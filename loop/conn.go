@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"io"
 	"net"
 	"sync/atomic"
 	"time"
@@ -23,13 +24,48 @@ type Conn struct {
 	out    [][]byte // pending output, oldest first; owned by the connection
 	outLen int
 	ctx    any
-	timer  *Timer // dial timeout while connecting
-	err    error  // close reason once closing
-	idle   time.Duration
-	active int64 // loop clock (unix ns) of the last read or write, for idle timeouts
+	aux    *connAux // what few connections need, allocated on demand
+	active int64    // loop clock (unix ns) of the last read or write, for idle timeouts
 	events evsel.Events
 	flags  connFlags
 	closed atomic.Bool
+}
+
+// connAux holds the state of a connection that is dialing, closing with an
+// error, or has its own idle timeout. Keeping it out of Conn keeps an idle
+// connection in the 128-byte allocation class.
+type connAux struct {
+	timer   *Timer // dial timeout while connecting
+	err     error  // close reason, unless it is io.EOF (flagEOF) or nil
+	idle    time.Duration
+	idleSet bool // idle overrides Options.IdleTimeout
+}
+
+func (c *Conn) extra() *connAux {
+	if c.aux == nil {
+		c.aux = &connAux{}
+	}
+	return c.aux
+}
+
+// reason is the error OnClose receives: the first error recorded, else
+// io.EOF if the peer shut down, else nil.
+func (c *Conn) reason() error {
+	if c.aux != nil && c.aux.err != nil {
+		return c.aux.err
+	}
+	if c.flags&flagEOF != 0 {
+		return io.EOF
+	}
+	return nil
+}
+
+// idleTimeout is the connection's idle timeout, 0 for none.
+func (c *Conn) idleTimeout() time.Duration {
+	if c.aux != nil && c.aux.idleSet {
+		return c.aux.idle
+	}
+	return c.loop.e.opts.IdleTimeout
 }
 
 type connFlags uint16
@@ -228,8 +264,10 @@ func (c *Conn) CloseWithError(err error) {
 func (c *Conn) fail(err error) { c.closeWith(err, true) }
 
 func (c *Conn) closeWith(err error, now bool) {
-	if c.err == nil {
-		c.err = err // the first error wins; a graceful close leaves room for one
+	// The first error wins; a graceful close (nil) or the peer's EOF, which
+	// flagEOF records, leaves room for one.
+	if err != nil && err != io.EOF && (c.aux == nil || c.aux.err == nil) {
+		c.extra().err = err
 	}
 	c.flags |= flagClosing
 	if now {
@@ -250,7 +288,8 @@ func (c *Conn) markDirty() {
 // from Options.IdleTimeout. The check is coarse: a connection is closed
 // between d and 1.5·d after its last activity.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
-	c.idle = d
+	a := c.extra()
+	a.idle, a.idleSet = d, true
 	c.active = c.loop.clock
 	if d > 0 {
 		c.loop.ensureIdleSweep(d)

@@ -322,7 +322,7 @@ func (e *Engine) Dial(network, address string, timeout time.Duration, ctx any) (
 	err = l.Do(func() {
 		l.register(c)
 		if timeout > 0 && !c.closed.Load() {
-			c.timer = l.AfterFunc(timeout, func() {
+			c.extra().timer = l.AfterFunc(timeout, func() {
 				if c.flags&flagDialing != 0 {
 					c.fail(ErrDialTimeout)
 				}

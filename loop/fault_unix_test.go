@@ -4,6 +4,7 @@ package loop
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -51,4 +52,52 @@ func TestDialTimeout(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("dial did not time out")
 	}
+}
+
+// TestCloseWhileDialing: closing a connection whose connect hangs ends it at
+// once (OnClose with a nil reason, no OnOpen); one with output waits for the
+// connect so its output can go out, and is not announced by OnOpen either.
+func TestCloseWhileDialing(t *testing.T) {
+	events := make(chan string, 4)
+	client, err := New(Funcs{
+		Open:  func(c *Conn) { events <- "open" },
+		Close: func(c *Conn, err error) { events <- fmt.Sprintf("close %v", err) },
+	}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, client)
+
+	c, err := client.Dial("tcp", listenFull(t), 0, nil)
+	require.NoError(t, err)
+	require.NoError(t, c.AsyncClose(nil))
+	select {
+	case ev := <-events:
+		assert.Equal(t, "close <nil>", ev)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a dialing connection was not closed")
+	}
+
+	server, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer server.Close()
+	// Dial and close from a task on the (only) loop: the registration and
+	// the close are then queued back to back and both run before the loop
+	// polls again, so the connect cannot complete in between.
+	l := client.Loops()[0]
+	require.NoError(t, l.Do(func() {
+		c, err := client.Dial("tcp", server.Addr().String(), 0, nil)
+		if assert.NoError(t, err) {
+			c.Do(func(c *Conn) {
+				c.Write([]byte("sent anyway"))
+				c.Close()
+			})
+		}
+	}))
+	peer, err := server.Accept()
+	require.NoError(t, err)
+	defer peer.Close()
+	peer.SetDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(peer)
+	require.NoError(t, err)
+	assert.Equal(t, "sent anyway", string(got))
+	assert.Equal(t, "close <nil>", <-events, "no OnOpen for a connection closed while dialing")
 }

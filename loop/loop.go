@@ -50,10 +50,11 @@ type loopStats struct {
 
 // task is work queued to a loop from another goroutine.
 type task struct {
-	conn *Conn
-	buf  []byte // AsyncWrite payload
-	fn   func()
-	wake bool // call OnData
+	conn     *Conn
+	buf      []byte // AsyncWrite payload
+	fn       func()
+	wake     bool // call OnData
+	register bool // a connection handed over by another loop's acceptor
 }
 
 // ID is the loop's index in Engine.Loops.
@@ -96,6 +97,8 @@ func (l *Loop) runTasks() {
 		switch c := t.conn; {
 		case c == nil:
 			l.protect(nil, t.fn)
+		case t.register:
+			l.register(c)
 		case c.closed.Load():
 			// The connection went away after the task was queued.
 		case t.buf != nil:
@@ -300,7 +303,9 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagCloseNow == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0 && c.flags&flagDialing == 0 {
 		l.flush(c)
 	}
-	if c.flags&flagCloseNow != 0 || (c.flags&flagClosing != 0 && c.outLen == 0 && c.flags&flagDialing == 0) {
+	// A closing connection goes once its output is out; a dialing one with
+	// nothing to send need not wait for its connect.
+	if c.flags&flagCloseNow != 0 || (c.flags&flagClosing != 0 && c.outLen == 0) {
 		l.finish(c)
 		return
 	}
@@ -354,7 +359,6 @@ func (l *Loop) settleDirty() {
 // register adds a connection (accepted, or dialing) to this loop.
 func (l *Loop) register(c *Conn) {
 	c.loop = l
-	c.idle = l.e.opts.IdleTimeout
 	c.active = l.clock
 	want := evsel.EventRead
 	if c.flags&flagDialing != 0 {
@@ -376,8 +380,8 @@ func (l *Loop) register(c *Conn) {
 	c.events = want
 	l.conns++
 	l.stats.open.Add(1)
-	if c.idle > 0 {
-		l.ensureIdleSweep(c.idle)
+	if d := c.idleTimeout(); d > 0 {
+		l.ensureIdleSweep(d)
 	}
 	if c.flags&flagDialing == 0 {
 		l.stats.accepted.Add(1)
@@ -397,9 +401,9 @@ func (l *Loop) connected(c *Conn) {
 	if errors.Is(err, evsel.ErrInProgress) {
 		return // spurious wake-up: keep waiting
 	}
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
+	if c.aux != nil && c.aux.timer != nil {
+		c.aux.timer.Stop()
+		c.aux.timer = nil
 	}
 	c.flags &^= flagDialing
 	if err != nil {
@@ -407,6 +411,12 @@ func (l *Loop) connected(c *Conn) {
 		return
 	}
 	l.stats.dialed.Add(1)
+	if c.flags&flagClosing != 0 {
+		// Closed before it connected: what was written before the close is
+		// still sent, but the handler is not told of an open it gave up on.
+		c.flags |= flagOpen
+		return
+	}
 	l.open(c)
 }
 
@@ -416,13 +426,13 @@ func (l *Loop) finish(c *Conn) {
 	if c.closed.Swap(true) {
 		return
 	}
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
+	if c.aux != nil && c.aux.timer != nil {
+		c.aux.timer.Stop()
+		c.aux.timer = nil
 	}
 	l.sel.Unregister(&c.sock)
-	if c.flags&(flagOpen|flagDialing) != 0 || c.err != nil {
-		l.protect(nil, func() { l.e.h.OnClose(c, c.err) })
+	if err := c.reason(); c.flags&(flagOpen|flagDialing) != 0 || err != nil {
+		l.protect(nil, func() { l.e.h.OnClose(c, err) })
 	}
 	c.sock.Close()
 	for _, b := range c.out {
@@ -494,7 +504,10 @@ func (l *Loop) ensureIdleSweep(d time.Duration) {
 func (l *Loop) sweepIdle() {
 	for k := range l.sel.Map().All() {
 		c, ok := k.Data.(*Conn)
-		if ok && c.idle > 0 && l.clock-c.active > int64(c.idle) && c.flags&flagClosing == 0 {
+		if !ok || c.flags&flagClosing != 0 {
+			continue
+		}
+		if d := c.idleTimeout(); d > 0 && l.clock-c.active > int64(d) {
 			c.closeWith(ErrIdleTimeout, true)
 		}
 	}
@@ -537,8 +550,11 @@ func (l *Loop) shutdown() {
 		// Connection tasks die with their (closed) connections; loop tasks,
 		// such as handing over an accepted socket, run so they can see the
 		// loop is stopping and release what they hold.
-		if t.conn == nil {
+		switch {
+		case t.conn == nil:
 			l.protect(nil, t.fn)
+		case t.register:
+			t.conn.sock.Close()
 		}
 	}
 	l.timers = nil
@@ -561,7 +577,7 @@ type listener struct {
 func (ln *listener) accept() {
 	l, e := ln.loop, ln.loop.e
 	for i := 0; i < 64 && !ln.paused; i++ {
-		s, _, err := ln.sock.Accept()
+		s, err := ln.sock.AcceptSocket()
 		if err == evsel.ErrWouldBlock {
 			return
 		}
@@ -579,11 +595,11 @@ func (ln *listener) accept() {
 		if e.opts.NoDelay {
 			s.SetNoDelay(true)
 		}
-		c := &Conn{sock: *s}
+		c := &Conn{sock: s}
 		target := e.pick(l)
 		if target == l {
 			l.register(c)
-		} else if err := target.Do(func() { target.register(c) }); err != nil {
+		} else if err := target.enqueue(task{conn: c, register: true}); err != nil {
 			c.sock.Close()
 		}
 	}
