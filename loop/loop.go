@@ -15,8 +15,8 @@ import (
 	"github.com/evsel/evsel/selector"
 )
 
-// Loop is one event loop: a goroutine locked to an OS thread, one selector,
-// and the connections assigned to it.
+// Loop is one event loop: a goroutine locked to an OS thread while it
+// handles events, one selector, and the connections assigned to it.
 type Loop struct {
 	e     *Engine
 	id    int
@@ -143,6 +143,7 @@ func (l *Loop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.e.wg.Done()
+	busy := false // the last iteration had work
 	for {
 		timeout := l.untilNextTimer()
 		l.mu.Lock()
@@ -150,7 +151,8 @@ func (l *Loop) run() {
 			timeout = 0
 		}
 		l.mu.Unlock()
-		ready, err := l.sel.Select(timeout)
+		ready, err := l.poll(timeout, busy)
+		busy = len(ready) > 0
 		l.now = time.Now()
 		l.clock = l.now.UnixNano()
 		if err != nil {
@@ -173,6 +175,37 @@ func (l *Loop) run() {
 		}
 	}
 	l.shutdown()
+}
+
+// poll waits for readiness. Two measured choices (server CPU per 64-byte
+// echo, one loop, GOMAXPROCS=1, quiet 2-core machine; see the commit):
+//
+// After a busy iteration it first looks without blocking and, finding
+// nothing, yields once before blocking, as gnet does. Blocking at once for
+// every short gap between a peer's messages costs more: the Go runtime's
+// monitor takes the P from a thread blocked in a system call for over ~20µs
+// and wakes another thread to hold it (64 connections: 6.86 → 6.40 µs).
+//
+// The loop goroutine is locked to its OS thread while it handles events,
+// but not while it yields or blocks in the kernel: for a locked goroutine
+// both make the scheduler park the thread and pass the P to another one
+// and back, two futex calls and context switches per wait (1 connection:
+// 29.2 µs locked throughout, 24.4 µs unlocked around the wait; gnet 23.8).
+func (l *Loop) poll(timeout time.Duration, busy bool) ([]selector.Ready, error) {
+	if timeout == 0 { // tasks are waiting: just look
+		return l.sel.Select(0)
+	}
+	if busy {
+		if ready, err := l.sel.Select(0); len(ready) > 0 || err != nil {
+			return ready, err
+		}
+	}
+	runtime.UnlockOSThread()
+	defer runtime.LockOSThread()
+	if busy {
+		runtime.Gosched()
+	}
+	return l.sel.Select(timeout)
 }
 
 // handle serves one readiness report of a connection.
