@@ -340,7 +340,7 @@ func (e *Engine) Dial(network, address string, timeout time.Duration, ctx any) (
 // registered: only a Dial'd one, whose caller waits for an outcome.
 func (e *Engine) deliverClose(c *Conn, err error) {
 	if c.flags&flagDialing != 0 {
-		c.loop.protect(nil, func() { e.h.OnClose(c, err) })
+		c.loop.callClose(c, err)
 	}
 }
 

@@ -129,6 +129,19 @@ func (l *Loop) callData(c *Conn) {
 	l.e.h.OnData(c)
 }
 
+// callOpen and callClose are protect for OnOpen and OnClose, without a
+// closure to allocate per connection (it would be garbage left by every
+// accept, which an idle server's RSS shows).
+func (l *Loop) callOpen(c *Conn) {
+	defer l.recoverPanic(c)
+	l.e.h.OnOpen(c)
+}
+
+func (l *Loop) callClose(c *Conn, err error) {
+	defer l.recoverPanic(nil) // the connection is already gone
+	l.e.h.OnClose(c, err)
+}
+
 func (l *Loop) recoverPanic(c *Conn) {
 	if r := recover(); r != nil {
 		perr := &PanicError{Value: r, Stack: debug.Stack()}
@@ -424,7 +437,7 @@ func (l *Loop) register(c *Conn) {
 
 func (l *Loop) open(c *Conn) {
 	c.flags |= flagOpen
-	l.protect(c, func() { l.e.h.OnOpen(c) })
+	l.callOpen(c)
 	l.settle(c)
 }
 
@@ -465,7 +478,7 @@ func (l *Loop) finish(c *Conn) {
 	}
 	l.sel.Unregister(&c.sock)
 	if err := c.reason(); c.flags&(flagOpen|flagDialing) != 0 || err != nil {
-		l.protect(nil, func() { l.e.h.OnClose(c, err) })
+		l.callClose(c, err)
 	}
 	c.sock.Close()
 	for _, b := range c.out {
