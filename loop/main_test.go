@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/evsel/evsel/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) {
@@ -12,5 +12,5 @@ func TestMain(m *testing.M) {
 		runChild() // the re-executed test binary of TestAcceptUnderFdExhaustion
 		return
 	}
-	goleak.VerifyTestMain(m)
+	leakcheck.Main(m)
 }

@@ -3,11 +3,11 @@ package message
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/evsel/evsel/internal/leakcheck"
 )
 
 // The interop tests run child processes and goroutines that copy their
-// output; goleak makes sure every one of them is gone when the tests end.
+// output; leakcheck makes sure every one of them is gone when the tests end.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	leakcheck.Main(m)
 }
