@@ -9,6 +9,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -461,6 +463,39 @@ func TestTimers(t *testing.T) {
 	time.Sleep(30 * time.Millisecond)
 	assert.EqualValues(t, 1, fired.Load(), "a stopped timer never fires")
 	assert.EqualValues(t, 3, ticks.Load(), "a stopped Every timer stops")
+}
+
+// goroutineID identifies the calling goroutine, for tests only: a loop is
+// one goroutine, so "on the right loop" means "on that goroutine".
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	return strings.Fields(string(buf))[1] // "goroutine 42 [running]:"
+}
+
+// TestTimersRunOnTheirLoop: a timer made on a loop fires on that loop's
+// goroutine, never on another loop's, even with both loops busy.
+func TestTimersRunOnTheirLoop(t *testing.T) {
+	e, _ := start(t, Funcs{}, Options{Loops: 2})
+	type check struct{ want, got string }
+	results := make(chan check, 2*20)
+	for _, l := range e.Loops() {
+		require.NoError(t, l.Do(func() {
+			owner := goroutineID()
+			for i := 0; i < 20; i++ {
+				l.AfterFunc(time.Duration(i)*time.Millisecond, func() {
+					results <- check{owner, goroutineID()}
+				})
+			}
+		}))
+	}
+	owners := map[string]bool{}
+	for i := 0; i < 2*20; i++ {
+		r := <-results
+		assert.Equal(t, r.want, r.got, "timer fired on another goroutine")
+		owners[r.want] = true
+	}
+	assert.Len(t, owners, 2, "each loop is its own goroutine")
 }
 
 func TestTicker(t *testing.T) {
