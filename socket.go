@@ -156,7 +156,7 @@ func Resolve(network, address string) ([]net.Addr, error) {
 			ips = []netip.Addr{netip.IPv4Unspecified()}
 		}
 	} else if ip, err := netip.ParseAddr(host); err == nil {
-		ips = []netip.Addr{ip.WithZone("")}
+		ips = []netip.Addr{ip} // a zone (fe80::1%eth0) is kept: link-local needs it
 	} else {
 		ipNet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
 		ips, err = net.DefaultResolver.LookupNetIP(context.Background(), ipNet, host)
@@ -170,7 +170,7 @@ func Resolve(network, address string) ([]net.Addr, error) {
 		if (network == "tcp4" && !ip.Is4()) || (network == "tcp6" && !ip.Is6()) {
 			continue
 		}
-		out = append(out, &net.TCPAddr{IP: ip.AsSlice(), Port: port})
+		out = append(out, &net.TCPAddr{IP: ip.AsSlice(), Port: port, Zone: ip.Zone()})
 	}
 	if len(out) == 0 {
 		return nil, &net.AddrError{Err: "no suitable address", Addr: host}

@@ -304,8 +304,10 @@ func (c *Conn) AsyncWrite(p []byte) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	buf := append([]byte(nil), p...)
-	return c.loop.enqueue(task{conn: c, buf: buf})
+	if len(p) == 0 {
+		return nil
+	}
+	return c.loop.enqueue(task{kind: taskWrite, conn: c, buf: append([]byte(nil), p...)})
 }
 
 // AsyncWritev is AsyncWrite of the buffers' concatenation.
@@ -317,11 +319,14 @@ func (c *Conn) AsyncWritev(bufs [][]byte) error {
 	for _, b := range bufs {
 		n += len(b)
 	}
+	if n == 0 {
+		return nil
+	}
 	buf := make([]byte, 0, n)
 	for _, b := range bufs {
 		buf = append(buf, b...)
 	}
-	return c.loop.enqueue(task{conn: c, buf: buf})
+	return c.loop.enqueue(task{kind: taskWrite, conn: c, buf: buf})
 }
 
 // AsyncClose closes the connection from any goroutine, after the output
@@ -344,10 +349,13 @@ func (c *Conn) Do(fn func(c *Conn)) error {
 
 // Wake makes the loop call OnData for this connection even if nothing new
 // arrived — for a handler that parked input until some other goroutine
-// finished. It is safe from any goroutine.
+// finished. It is safe from any goroutine. Note that a peer's half-close
+// (EOF) closes the connection as soon as its pending output is sent, so an
+// answer produced later by another goroutine is lost; a protocol that lets
+// peers shut down their side early should answer from the callback.
 func (c *Conn) Wake() error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	return c.loop.enqueue(task{conn: c, wake: true})
+	return c.loop.enqueue(task{kind: taskWake, conn: c})
 }

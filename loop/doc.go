@@ -16,8 +16,10 @@
 // plain single-threaded code. Other goroutines talk to a connection only
 // through the Async methods and Do, which queue work to the loop and wake it.
 //
-// Writes made during a callback are gathered and sent with one write or
-// writev when the callback returns; what the kernel does not take is kept
+// Writes made during a callback are gathered and sent when the callback
+// returns, with as few write or writev calls as the kernel allows (a write
+// of 64 KiB or more on a connection with nothing pending goes out at once,
+// without a copy); what the kernel does not take is kept
 // and sent when the socket is writable, and only then is WRITE interest
 // watched. A connection whose pending output passes the high-water mark is
 // not read until it drains below the low-water mark, so a peer that never

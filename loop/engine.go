@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,6 +275,21 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 			for _, s := range socks[i:] {
 				s.Close()
 			}
+			// Undo the listeners already serving on earlier loops, or the
+			// engine would accept on an address Listen reports as failed.
+			for j, s := range socks[:i] {
+				l := e.loops[j]
+				e.onLoop(l, func() error {
+					l.listeners = slices.DeleteFunc(l.listeners, func(ln *listener) bool {
+						if ln.sock == s {
+							ln.close()
+							return true
+						}
+						return false
+					})
+					return nil
+				})
+			}
 			return nil, err
 		}
 	}
@@ -348,7 +364,9 @@ func (e *Engine) deliverClose(c *Conn, err error) {
 // connection flush its pending output, closes them (OnClose gets
 // ErrStopped), and returns when every loop goroutine has exited. If ctx ends
 // first, the remaining connections are closed at once, dropping their
-// output, and ctx's error is returned once the loops are gone.
+// output, and ctx's error is returned once the loops are gone. Stop waits
+// for the loops, so it must not be called from a loop callback (start it in
+// a goroutine there).
 func (e *Engine) Stop(ctx context.Context) error {
 	if e.stopping.CompareAndSwap(false, true) {
 		for _, l := range e.loops {

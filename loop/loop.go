@@ -50,12 +50,20 @@ type loopStats struct {
 
 // task is work queued to a loop from another goroutine.
 type task struct {
-	conn     *Conn
-	buf      []byte // AsyncWrite payload
-	fn       func()
-	wake     bool // call OnData
-	register bool // a connection handed over by another loop's acceptor
+	kind taskKind
+	conn *Conn
+	buf  []byte // taskWrite's payload
+	fn   func() // taskFunc's function
 }
+
+type taskKind uint8
+
+const (
+	taskFunc     taskKind = iota // run fn (on behalf of conn, if set)
+	taskWrite                    // write buf to conn
+	taskWake                     // call OnData for conn
+	taskRegister                 // take over conn from another loop's acceptor
+)
 
 // ID is the loop's index in Engine.Loops.
 func (l *Loop) ID() int { return l.id }
@@ -97,13 +105,13 @@ func (l *Loop) runTasks() {
 		switch c := t.conn; {
 		case c == nil:
 			l.protect(nil, t.fn)
-		case t.register:
+		case t.kind == taskRegister:
 			l.register(c)
 		case c.closed.Load():
 			// The connection went away after the task was queued.
-		case t.buf != nil:
+		case t.kind == taskWrite:
 			c.Write(t.buf)
-		case t.wake:
+		case t.kind == taskWake:
 			l.callData(c)
 			l.keepInput(c)
 		default:
@@ -152,6 +160,12 @@ func (l *Loop) recoverPanic(c *Conn) {
 	}
 }
 
+func (l *Loop) hasTasks() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.tasks) > 0
+}
+
 func (l *Loop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -159,11 +173,9 @@ func (l *Loop) run() {
 	busy := false // the last iteration had work
 	for {
 		timeout := l.untilNextTimer()
-		l.mu.Lock()
-		if len(l.tasks) > 0 {
+		if l.hasTasks() {
 			timeout = 0
 		}
-		l.mu.Unlock()
 		ready, err := l.poll(timeout, busy)
 		busy = len(ready) > 0
 		l.now = time.Now()
@@ -212,6 +224,13 @@ func (l *Loop) poll(timeout time.Duration, busy bool) ([]selector.Ready, error) 
 		if ready, err := l.sel.Select(0); len(ready) > 0 || err != nil {
 			return ready, err
 		}
+		// That look may have consumed the wake-up of a task queued since
+		// run checked the queue; blocking now would strand the task (and
+		// every later one, whose enqueue sees a non-empty queue and does
+		// not wake us).
+		if l.hasTasks() {
+			return nil, nil
+		}
 	}
 	runtime.UnlockOSThread()
 	defer runtime.LockOSThread()
@@ -227,9 +246,10 @@ func (l *Loop) handle(c *Conn, ev evsel.Events) {
 		return
 	}
 	if ev&evsel.EventWrite != 0 {
-		if c.flags&flagDialing != 0 {
+		switch {
+		case c.flags&flagDialing != 0:
 			l.connected(c)
-		} else {
+		case c.flags&flagCloseNow == 0: // CloseNow drops what is pending
 			l.flush(c)
 		}
 	}
@@ -550,7 +570,9 @@ func (l *Loop) ensureIdleSweep(d time.Duration) {
 func (l *Loop) sweepIdle() {
 	for k := range l.sel.Map().All() {
 		c, ok := k.Data.(*Conn)
-		if !ok || c.flags&flagClosing != 0 {
+		// A closing connection is swept too: one whose peer never takes its
+		// last output would otherwise hold its descriptor until Stop.
+		if !ok || c.flags&flagCloseNow != 0 {
 			continue
 		}
 		if d := c.idleTimeout(); d > 0 && l.clock-c.active > int64(d) {
@@ -599,7 +621,7 @@ func (l *Loop) shutdown() {
 		switch {
 		case t.conn == nil:
 			l.protect(nil, t.fn)
-		case t.register:
+		case t.kind == taskRegister:
 			t.conn.sock.Close()
 		}
 	}
@@ -645,7 +667,7 @@ func (ln *listener) accept() {
 		target := e.pick(l)
 		if target == l {
 			l.register(c)
-		} else if err := target.enqueue(task{conn: c, register: true}); err != nil {
+		} else if err := target.enqueue(task{kind: taskRegister, conn: c}); err != nil {
 			c.sock.Close()
 		}
 	}

@@ -1,3 +1,8 @@
+//go:build !windows
+
+// The 256-byte budget is the unix backends' (epoll, kqueue, poll keep no
+// per-descriptor state in user space); IOCP needs a poll record per socket.
+
 package loop
 
 import (

@@ -97,7 +97,8 @@ func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientCon
 // Send writes req and arranges for done to be called with its response, on
 // the connection's loop (or at once, on the caller's goroutine, if the
 // connection is known to be closed). Responses come back in request order,
-// so any number of requests may be in flight. The response's content is the
+// so many requests may be in flight (up to the server's limit; evsel's
+// Server allows 1024 by default). The response's content is the
 // callee's to keep.
 func (cc *ClientConn) Send(req Message, done func(resp Message, err error)) error {
 	frame, err := req.AppendFrame(nil)

@@ -53,8 +53,10 @@ type ServerOptions struct {
 	// MessageTimeout bounds how long a started message may take to arrive
 	// in full; default 10 s. Negative disables it.
 	MessageTimeout time.Duration
-	// MaxInFlight bounds the answered requests whose responses the peer has
-	// not taken yet (a client pipelining without reading); default 128.
+	// MaxInFlight bounds how far a client may pipeline ahead of reading:
+	// the requests answered since the connection's output was last fully
+	// handed to the kernel. Requests that arrive in one read are answered
+	// together, so they count together; default 1024.
 	MaxInFlight int
 	// Logger receives one line per connection closed for a fault; default
 	// slog.Default().
@@ -88,7 +90,7 @@ func NewServer(h HandlerFunc, opts ServerOptions) (*Server, error) {
 		opts.MessageTimeout = 10 * time.Second
 	}
 	if opts.MaxInFlight <= 0 {
-		opts.MaxInFlight = 128
+		opts.MaxInFlight = 1024
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -186,7 +188,15 @@ func (s *Server) watchIncomplete(c *loop.Conn, sc *serverConn, progressed bool) 
 			sc.timer.Stop()
 		}
 	case sc.timer == nil:
-		sc.timer = c.Loop().AfterFunc(s.opts.MessageTimeout, func() { s.fault(c, ErrMessageTimeout) })
+		sc.timer = c.Loop().AfterFunc(s.opts.MessageTimeout, func() {
+			if c.Buffered() > 0 {
+				// We still owe the peer output, and may have stopped reading
+				// it for backpressure: the stall is ours, not the peer's.
+				sc.timer.Reset(s.opts.MessageTimeout)
+				return
+			}
+			s.fault(c, ErrMessageTimeout)
+		})
 	case progressed || !sc.timer.Active():
 		sc.timer.Reset(s.opts.MessageTimeout)
 	}
