@@ -2,8 +2,9 @@
 // goroutine per connection when a program holds thousands of connections.
 //
 // An Engine runs N loops (GOMAXPROCS by default). Each loop is a goroutine,
-// locked to its OS thread while it handles events (not while it waits in the
-// kernel, which measured cheaper; see Loop.poll), that owns one selector and
+// locked to its OS thread while it handles events (on unix not while it waits
+// in the kernel, which measured cheaper; see Loop.poll), that owns one
+// selector and
 // every connection assigned to it; connection state lives in user space, so an idle
 // connection costs a couple of hundred bytes instead of a goroutine stack.
 // Application code is a Handler whose callbacks run on the owning loop:
