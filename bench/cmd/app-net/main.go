@@ -5,11 +5,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"time"
 
 	"github.com/evsel/evsel/bench/internal/serve"
 	"github.com/evsel/evsel/message"
@@ -17,25 +15,7 @@ import (
 
 const readSize = 16 << 10
 
-func main() {
-	f := serve.Parse()
-	ln, err := net.Listen("tcp", f.Addr)
-	if err != nil {
-		serve.Fatal(err)
-	}
-	serve.Ready(ln.Addr().String())
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		go handle(c)
-	}
-}
+func main() { serve.GoroutinePerConn(serve.Parse(), handle) }
 
 // handle reads what arrives, answers every complete request in it, and
 // sends the answers with one write: pipelined requests cost one write per

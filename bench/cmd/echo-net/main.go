@@ -5,9 +5,7 @@
 package main
 
 import (
-	"errors"
 	"net"
-	"time"
 
 	"github.com/evsel/evsel/bench/internal/serve"
 )
@@ -16,26 +14,7 @@ import (
 // connection and reused for every read.
 const bufSize = 32 << 10
 
-func main() {
-	f := serve.Parse()
-	ln, err := net.Listen("tcp", f.Addr)
-	if err != nil {
-		serve.Fatal(err)
-	}
-	serve.Ready(ln.Addr().String())
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Out of descriptors or similar: back off rather than spin.
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		go echo(c)
-	}
-}
+func main() { serve.GoroutinePerConn(serve.Parse(), echo) }
 
 // echo copies what the peer sends back to it (TCP_NODELAY is Go's default)
 // until the peer closes or an error.

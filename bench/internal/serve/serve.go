@@ -1,14 +1,18 @@
 // Package serve holds what the benchmark's server programs share: their
-// command line and the line that tells the orchestrator they are ready.
+// command line, the line that tells the orchestrator they are ready, and
+// the accept loop of the goroutine-per-connection servers.
 package serve
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"time"
 )
 
 // Flags are the options every benchmark server takes.
@@ -58,4 +62,27 @@ func Ready(addr string) {
 func Fatal(err error) {
 	fmt.Fprintln(os.Stderr, err)
 	os.Exit(1)
+}
+
+// GoroutinePerConn is the main loop of the goroutine-per-connection servers:
+// listen on f.Addr, report ready, and run handle on its own goroutine for
+// every accepted connection. Accept errors other than a closed listener
+// (out of descriptors, say) back off briefly rather than spin.
+func GoroutinePerConn(f Flags, handle func(net.Conn)) {
+	ln, err := net.Listen("tcp", f.Addr)
+	if err != nil {
+		Fatal(err)
+	}
+	Ready(ln.Addr().String())
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go handle(c)
+	}
 }
