@@ -1,21 +1,17 @@
 package selector_test
 
 import (
-	"errors"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/evsel/evsel"
+	"github.com/evsel/evsel/internal/sockettest"
 	"github.com/evsel/evsel/selector"
 )
 
-// watchdog bounds every wait for readiness that a correct backend delivers at
-// once, so that a broken one fails the test instead of hanging it. It is
-// never used to judge speed.
-const watchdog = 10 * time.Second
+const watchdog = sockettest.Watchdog
 
 // eachBackend runs test once per backend of this platform, as subtests named
 // after the backend.
@@ -38,59 +34,13 @@ func newSelector(t testing.TB, backend string) *selector.Selector {
 	return s
 }
 
-// cleanupClose closes the sockets at the end of the test unless the test
-// closed them first.
-func cleanupClose(t testing.TB, socks ...*evsel.Socket) {
-	t.Helper()
-	t.Cleanup(func() {
-		for _, s := range socks {
-			if err := s.Close(); err != nil && !errors.Is(err, evsel.ErrClosed) {
-				t.Error(err)
-			}
-		}
-	})
-}
-
-// waitOnce waits until s is ready for want, on a poller of its own.
-func waitOnce(t testing.TB, s *evsel.Socket, want evsel.Events) {
-	t.Helper()
-	p, err := evsel.NewPoller()
-	require.NoError(t, err)
-	defer p.Close()
-	require.NoError(t, p.Add(int(s.Fd()), want))
-	events := make([]evsel.Event, 4)
-	end := time.Now().Add(watchdog)
-	for time.Now().Before(end) {
-		n, err := p.Wait(events, time.Until(end))
-		require.NoError(t, err)
-		for _, e := range events[:n] {
-			if e.Fd == int(s.Fd()) && e.Events&want == want {
-				return
-			}
-		}
-	}
-	t.Fatalf("fd %d not ready for %v within %v", s.Fd(), want, watchdog)
-}
-
-// tcpPair is a connected pair of evsel sockets over IPv4 loopback.
-func tcpPair(t testing.TB) (client, server *evsel.Socket) {
-	t.Helper()
-	ln, err := evsel.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	addr, err := ln.LocalAddr()
-	require.NoError(t, err)
-	client, err = evsel.Dial("tcp", addr.String())
-	require.NoError(t, err)
-	cleanupClose(t, client)
-	waitOnce(t, client, evsel.EventWrite)
-	require.NoError(t, client.ConnectResult())
-	waitOnce(t, ln, evsel.EventRead)
-	server, _, err = ln.Accept()
-	require.NoError(t, err)
-	cleanupClose(t, server)
-	return client, server
-}
+// The socket helpers shared with the root package's suite.
+var (
+	cleanupClose = sockettest.CloseAtCleanup
+	waitOnce     = sockettest.WaitOnce
+	tcpPair      = sockettest.TCPPair
+	socketPair   = sockettest.SocketPair
+)
 
 // netPair is a connected pair of Go runtime TCP connections over loopback.
 func netPair(t testing.TB) (client, server *net.TCPConn) {
