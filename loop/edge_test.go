@@ -76,3 +76,22 @@ func TestPollKeepsWakeOfQueuedTask(t *testing.T) {
 		t.Fatal("poll blocked with a task queued: its wake-up was lost")
 	}
 }
+
+// TestIdleSweepStopsWhenEmpty: the idle sweep ticks only while the loop has
+// connections, and starts again with the next one.
+func TestIdleSweepStopsWhenEmpty(t *testing.T) {
+	reasons := make(chan error, 2)
+	e, addr := start(t, Funcs{Close: func(c *Conn, err error) { reasons <- err }}, Options{Loops: 1, IdleTimeout: 50 * time.Millisecond})
+	l := e.Loops()[0]
+	timers := func() int {
+		n := make(chan int, 1)
+		require.NoError(t, l.Do(func() { n <- len(l.timers) }))
+		return <-n
+	}
+	for round := 0; round < 2; round++ {
+		c := dial(t, addr)
+		assert.ErrorIs(t, <-reasons, ErrIdleTimeout, "round %d", round)
+		c.Close()
+		waitFor(t, "the sweep to stop", func() bool { return timers() == 0 })
+	}
+}

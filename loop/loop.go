@@ -396,14 +396,17 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagDialing != 0 {
 		want = evsel.EventWrite
 	} else {
-		if c.flags&(flagPaused|flagEOF|flagClosing) == 0 {
+		if c.flags&(flagPaused|flagClosing) == 0 { // EOF always sets flagClosing
 			want |= evsel.EventRead
 		}
 		if c.outLen > 0 {
 			want |= evsel.EventWrite
 		}
 	}
-	if want != c.events && want != 0 {
+	// want is never empty here: a dialing connection wants WRITE, a closing
+	// one with nothing to send was finished above, and a paused one has
+	// output pending.
+	if want != c.events {
 		if _, err := l.sel.Modify(&c.sock, want, c); err != nil {
 			c.events = 0
 			c.fail(err)
@@ -579,6 +582,12 @@ func (l *Loop) ensureIdleSweep(d time.Duration) {
 }
 
 func (l *Loop) sweepIdle() {
+	if l.conns == 0 {
+		// Nothing to sweep: stop ticking; register starts it again.
+		l.idleSweep.Stop()
+		l.idleSweep, l.idleEvery = nil, 0
+		return
+	}
 	for k := range l.sel.Map().All() {
 		c, ok := k.Data.(*Conn)
 		// A closing connection is swept too: one whose peer never takes its
@@ -690,7 +699,7 @@ func (ln *listener) pause() {
 	ln.paused = true
 	ln.loop.sel.Unregister(ln.sock)
 	ln.loop.AfterFunc(acceptBackoff, func() {
-		if !ln.paused || ln.sock == nil {
+		if ln.sock == nil { // closed meanwhile (Stop)
 			return
 		}
 		ln.paused = false
