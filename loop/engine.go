@@ -182,7 +182,11 @@ func New(h Handler, opts Options) (*Engine, error) {
 			now: now, clock: now.UnixNano(),
 		})
 	}
-	if t, ok := h.(Ticker); ok {
+	t, ticks := h.(Ticker)
+	if f, ok := h.(Funcs); ok && f.Tick == nil {
+		ticks = false // Funcs is a Ticker by its type; it wants ticks only if Tick is set
+	}
+	if ticks {
 		for _, l := range e.loops {
 			l.Every(opts.TickInterval, func() { t.OnTick(l) })
 		}
