@@ -41,38 +41,10 @@ func init() {
 // operation, before anything of its status or events is read, and dropped.
 
 const (
-	ioctlAFDPoll = 0x00012024 // IOCTL_AFD_POLL: FILE_DEVICE_NETWORK, function 9, METHOD_BUFFERED
-
-	afdPollReceive     = 0x0001
-	afdPollSend        = 0x0004
-	afdPollDisconnect  = 0x0008 // the peer shut down its side (FIN)
-	afdPollAbort       = 0x0010 // the connection was reset
-	afdPollLocalClose  = 0x0020 // the socket was closed by this process
-	afdPollConnect     = 0x0040 // connected; Wine keeps it set, so not used as writability
-	afdPollAccept      = 0x0080
-	afdPollConnectFail = 0x0100
-
-	// Always asked for, whatever the interest set: errors are readiness for
-	// every interest, and a local close must be noticed to forget the socket.
-	afdPollAlways = afdPollAbort | afdPollConnectFail | afdPollLocalClose
-	afdPollRead   = afdPollReceive | afdPollAccept | afdPollDisconnect
-	afdPollWrite  = afdPollSend // also what a completed connect reports
-
 	// Completion keys: packets of the AFD handle, and wake-ups.
 	keyAFD  = 1
 	keyWake = 2
 )
-
-// afdPollInfo is AFD_POLL_INFO with room for one handle, the input and the
-// output of IOCTL_AFD_POLL.
-type afdPollInfo struct {
-	timeout    int64 // absolute or relative NT time; MaxInt64 is "never"
-	numHandles uint32
-	exclusive  uint32
-	handle     windows.Handle
-	events     uint32
-	status     windows.NTStatus
-}
 
 // pollOp is one IOCTL_AFD_POLL. While it is outstanding the kernel owns
 // iosb and info: the object must neither move (Go's heap objects never do)
@@ -119,10 +91,6 @@ type iocpPoller struct {
 	closed atomic.Bool
 }
 
-// afdSeq makes the device name of each poller unique, which helps when
-// reading handle listings; AFD ignores what follows \Device\Afd.
-var afdSeq atomic.Uint32
-
 // NewIOCPPoller returns a poller on an I/O completion port that learns socket
 // readiness from the AFD driver. It supports level-triggered readiness of
 // sockets only (no pipes or files), and Wake.
@@ -139,63 +107,7 @@ func NewIOCPPoller() (Poller, error) {
 	return &iocpPoller{port: port, afd: afd, socks: make(map[int]*afdSock)}, nil
 }
 
-// openAFD opens a handle on the AFD device and associates it with port.
-func openAFD(port windows.Handle) (windows.Handle, error) {
-	name, err := windows.NewNTUnicodeString(`\Device\Afd\Evsel` + itoa(int(afdSeq.Add(1))))
-	if err != nil {
-		return 0, err
-	}
-	oa := windows.OBJECT_ATTRIBUTES{ObjectName: name}
-	oa.Length = uint32(unsafe.Sizeof(oa))
-	var h windows.Handle
-	var iosb windows.IO_STATUS_BLOCK
-	if err := windows.NtCreateFile(&h, windows.SYNCHRONIZE, &oa, &iosb, nil, 0,
-		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE, windows.FILE_OPEN, 0, 0, 0); err != nil {
-		return 0, wrapErr("NtCreateFile(\\Device\\Afd)", ntErr(err))
-	}
-	if _, err := windows.CreateIoCompletionPort(h, port, keyAFD, 0); err != nil {
-		windows.CloseHandle(h)
-		return 0, wrapErr("CreateIoCompletionPort", err)
-	}
-	// Completions are consumed from the port only; nobody waits on the handle.
-	_ = windows.SetFileCompletionNotificationModes(h, windows.FILE_SKIP_SET_EVENT_ON_HANDLE)
-	return h, nil
-}
-
-// ntErr turns an NTSTATUS error into the Win32 errno it stands for.
-func ntErr(err error) error {
-	if st, ok := err.(windows.NTStatus); ok {
-		return st.Errno()
-	}
-	return err
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		if n /= 10; n == 0 {
-			return string(b[i:])
-		}
-	}
-}
-
 func (p *iocpPoller) Name() string { return "iocp" }
-
-// baseHandle asks Winsock for the handle of the base service provider,
-// beneath any layered providers: that is the handle AFD can poll.
-func baseHandle(fd int) (windows.Handle, error) {
-	var base windows.Handle
-	var n uint32
-	err := windows.WSAIoctl(windows.Handle(fd), sioBaseHandle, nil, 0,
-		(*byte)(unsafe.Pointer(&base)), uint32(unsafe.Sizeof(base)), &n, nil, 0)
-	if err != nil {
-		return 0, wrapErr("WSAIoctl(SIO_BASE_HANDLE)", err)
-	}
-	return base, nil
-}
 
 func (p *iocpPoller) Add(fd int, ev Events) error {
 	switch {

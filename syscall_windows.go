@@ -17,7 +17,6 @@ import (
 
 var (
 	modws2_32   = windows.NewLazySystemDLL("ws2_32.dll")
-	modntdll    = windows.NewLazySystemDLL("ntdll.dll")
 	modkernel32 = windows.NewLazySystemDLL("kernel32.dll")
 
 	procAccept                      = modws2_32.NewProc("accept")
@@ -25,8 +24,6 @@ var (
 	procSend                        = modws2_32.NewProc("send")
 	procWSASend                     = modws2_32.NewProc("WSASend")
 	procIoctlsocket                 = modws2_32.NewProc("ioctlsocket")
-	procNtDeviceIoControlFile       = modntdll.NewProc("NtDeviceIoControlFile")
-	procNtCancelIoFileEx            = modntdll.NewProc("NtCancelIoFileEx")
 	procGetQueuedCompletionStatusEx = modkernel32.NewProc("GetQueuedCompletionStatusEx")
 )
 
@@ -36,7 +33,6 @@ const (
 	soType             = 0x1008     // SO_TYPE
 	soExclusiveAddrUse = ^int32(4)  // SO_EXCLUSIVEADDRUSE: ~SO_REUSEADDR
 	fionbio            = 0x8004667e // FIONBIO, for ioctlsocket
-	sioBaseHandle      = 0x48000022 // SIO_BASE_HANDLE, for WSAIoctl
 	socketError        = -1         // SOCKET_ERROR
 )
 
@@ -98,26 +94,6 @@ func winIoctlsocket(s windows.Handle, cmd uint32, arg *uint32) windows.Errno {
 		return e
 	}
 	return 0
-}
-
-// ntDeviceIoControlFile starts an asynchronous device control. The buffers
-// and iosb must stay where they are until the operation's completion packet
-// has been dequeued: the kernel writes to them after this call returns.
-// apcContext is what the completion port hands back as lpOverlapped.
-func ntDeviceIoControlFile(h windows.Handle, apcContext unsafe.Pointer, iosb *windows.IO_STATUS_BLOCK, code uint32,
-	in unsafe.Pointer, inLen uint32, out unsafe.Pointer, outLen uint32) windows.NTStatus {
-	r, _, _ := syscall.SyscallN(procNtDeviceIoControlFile.Addr(), uintptr(h), 0, 0, uintptr(apcContext),
-		uintptr(unsafe.Pointer(iosb)), uintptr(code), uintptr(in), uintptr(inLen), uintptr(out), uintptr(outLen))
-	return windows.NTStatus(r)
-}
-
-// ntCancelIoFileEx asks for the cancellation of the operation whose status
-// block is req (all of h's operations if req is nil). The cancelled
-// operation still completes, through the completion port, with
-// STATUS_CANCELLED — or with its own result, if it finished first.
-func ntCancelIoFileEx(h windows.Handle, req, iosb *windows.IO_STATUS_BLOCK) windows.NTStatus {
-	r, _, _ := syscall.SyscallN(procNtCancelIoFileEx.Addr(), uintptr(h), uintptr(unsafe.Pointer(req)), uintptr(unsafe.Pointer(iosb)))
-	return windows.NTStatus(r)
 }
 
 // overlappedEntry is OVERLAPPED_ENTRY. Its lpOverlapped field is typed as a
