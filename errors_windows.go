@@ -21,6 +21,10 @@ var ErrWouldBlock error = windows.WSAEWOULDBLOCK
 // that portable code can test for one error.
 var ErrInProgress error = windows.WSAEINPROGRESS
 
+// errEINTR is the error of an interrupted blocking Winsock call, which
+// ignoringEINTR retries as it retries EINTR on unix.
+const errEINTR = windows.WSAEINTR
+
 // wrapErr names the failed operation while keeping the errno reachable via
 // errors.Is and errors.As. WSAEWOULDBLOCK stays bare: it is control flow on
 // the hot path, not a failure, and wrapping it would allocate.

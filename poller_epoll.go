@@ -103,14 +103,9 @@ func (p *epollPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 	}
 	buf := p.buf[:len(events)]
 	dl := newDeadline(timeout)
-	var n int
-	var err error
-	for {
-		n, err = unix.EpollWait(p.epfd, buf, timeoutMillis(dl.remaining()))
-		if err != unix.EINTR {
-			break
-		}
-	}
+	n, err := ignoringEINTR(func() (int, error) {
+		return unix.EpollWait(p.epfd, buf, timeoutMillis(dl.remaining()))
+	})
 	if err != nil {
 		return 0, wrapErr("epoll_wait", err)
 	}

@@ -58,14 +58,11 @@ func (p *kqueuePoller) change(fd, filter, flags int) {
 }
 
 func (p *kqueuePoller) apply() error {
-	defer func() { p.changes = p.changes[:0] }()
-	for {
-		_, err := unix.Kevent(p.kq, p.changes, nil, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		return wrapErr("kevent", err)
-	}
+	_, err := ignoringEINTR(func() (int, error) {
+		return unix.Kevent(p.kq, p.changes, nil, nil)
+	})
+	p.changes = p.changes[:0]
+	return wrapErr("kevent", err)
 }
 
 // update moves fd's filters from interest old to new.
@@ -150,19 +147,14 @@ func (p *kqueuePoller) Wait(events []Event, timeout time.Duration) (int, error) 
 	}
 	buf := p.buf[:len(events)]
 	dl := newDeadline(timeout)
-	var n int
-	var err error
-	for {
+	n, err := ignoringEINTR(func() (int, error) {
 		var tsp *unix.Timespec
 		if left := dl.remaining(); left >= 0 {
 			p.ts = unix.NsecToTimespec(int64(left))
 			tsp = &p.ts
 		}
-		n, err = unix.Kevent(p.kq, nil, buf, tsp)
-		if err != unix.EINTR {
-			break
-		}
-	}
+		return unix.Kevent(p.kq, nil, buf, tsp)
+	})
 	if err != nil {
 		return 0, wrapErr("kevent", err)
 	}

@@ -107,14 +107,9 @@ func (p *pollPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 		return 0, ErrClosed
 	}
 	dl := newDeadline(timeout)
-	var n int
-	var err error
-	for {
-		n, err = unix.Poll(p.fds, timeoutMillis(dl.remaining()))
-		if err != unix.EINTR {
-			break
-		}
-	}
+	n, err := ignoringEINTR(func() (int, error) {
+		return unix.Poll(p.fds, timeoutMillis(dl.remaining()))
+	})
 	if err != nil {
 		return 0, wrapErr("poll", err)
 	}

@@ -45,17 +45,13 @@ func (w *waker) wake() error {
 	if w.closed.Load() {
 		return ErrClosed
 	}
-	for {
-		_, err := unix.Write(w.wfd, wakeToken[:])
-		switch err {
-		case nil, unix.EAGAIN: // EAGAIN: already readable, the wake-up is pending anyway
-			return nil
-		case unix.EINTR:
-			continue
-		default:
-			w.pending.Store(false)
-			return wrapErr("write", err)
-		}
+	_, err := ignoringEINTR(func() (int, error) { return unix.Write(w.wfd, wakeToken[:]) })
+	switch err {
+	case nil, unix.EAGAIN: // EAGAIN: already readable, the wake-up is pending anyway
+		return nil
+	default:
+		w.pending.Store(false)
+		return wrapErr("write", err)
 	}
 }
 
@@ -69,10 +65,7 @@ func (w *waker) wake() error {
 // later Wake would be swallowed, leaving a Wait(-1) blocked for ever.
 func (w *waker) drain() {
 	for {
-		_, err := unix.Read(w.rfd, w.buf[:])
-		if err == unix.EINTR {
-			continue
-		}
+		_, err := ignoringEINTR(func() (int, error) { return unix.Read(w.rfd, w.buf[:]) })
 		if err != nil || w.rfd == w.wfd { // eventfd: one read resets the counter
 			break
 		}
