@@ -81,20 +81,6 @@ type Poller interface {
 	Name() string
 }
 
-// Backend names one poller implementation available on this platform.
-type Backend struct {
-	Name string
-	New  func() (Poller, error)
-}
-
-// Backends lists the poller implementations of this platform, the default
-// (best) one first. Test suites iterate over it so that every backend passes
-// the same tests.
-func Backends() []Backend { return backends }
-
-// NewPoller returns the platform's default poller.
-func NewPoller() (Poller, error) { return backends[0].New() }
-
 // Errors common to every backend.
 var (
 	// ErrClosed is returned by a Poller or Socket used after Close.
@@ -107,6 +93,9 @@ var (
 	ErrNotRegistered = errors.New("evsel: descriptor not registered")
 	// ErrAlreadyRegistered is returned by Add for an fd already watched.
 	ErrAlreadyRegistered = errors.New("evsel: descriptor already registered")
+	// ErrNoBackend is returned by NewPollerNamed for a name that is not one
+	// of this platform's Backends.
+	ErrNoBackend = errors.New("evsel: no such poller backend on this platform")
 )
 
 // timeoutMillis converts a timeout to the millisecond argument of

@@ -15,7 +15,7 @@ func BenchmarkPollerWait(b *testing.B) {
 	for _, be := range evsel.Backends() {
 		for _, idle := range []int{10, 1000, 10000} {
 			for _, ready := range []int{1, 16} {
-				b.Run(fmt.Sprintf("%s/idle=%d/ready=%d", be.Name, idle, ready), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%s/idle=%d/ready=%d", be, idle, ready), func(b *testing.B) {
 					p := newPoller(b, be)
 					for range idle / 2 {
 						x, y := socketPair(b)
@@ -49,7 +49,7 @@ func BenchmarkPollerWait(b *testing.B) {
 // BenchmarkWakeWait measures a Wake followed by the Wait it interrupts.
 func BenchmarkWakeWait(b *testing.B) {
 	for _, be := range evsel.Backends() {
-		b.Run(be.Name, func(b *testing.B) {
+		b.Run(be, func(b *testing.B) {
 			p := newPoller(b, be)
 			events := make([]evsel.Event, 8)
 			b.ReportAllocs()

@@ -8,10 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func init() {
-	backends = append([]Backend{{Name: "epoll", New: NewEpollPoller}}, backends...)
-}
-
 // epollPoller is the Linux backend. The interest set of each descriptor is
 // stored in the kernel's copy of the event (the Pad field beside Fd), so
 // Wait can mask hang-up and error bits by interest without a lookup table.
@@ -22,8 +18,8 @@ type epollPoller struct {
 	closed bool
 }
 
-// NewEpollPoller returns an epoll(7) poller.
-func NewEpollPoller() (Poller, error) {
+// newEpollPoller returns an epoll(7) poller.
+func newEpollPoller() (Poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, wrapErr("epoll_create1", err)

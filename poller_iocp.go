@@ -12,10 +12,6 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-func init() {
-	backends = append([]Backend{{Name: "iocp", New: NewIOCPPoller}}, backends...)
-}
-
 // The Windows backend gets readiness, not completions, out of an I/O
 // completion port, the way wepoll and Rust's mio do. Every socket is a
 // handle of the AFD driver (\Device\Afd), and AFD answers IOCTL_AFD_POLL, an
@@ -91,10 +87,10 @@ type iocpPoller struct {
 	closed atomic.Bool
 }
 
-// NewIOCPPoller returns a poller on an I/O completion port that learns socket
+// newIOCPPoller returns a poller on an I/O completion port that learns socket
 // readiness from the AFD driver. It supports level-triggered readiness of
 // sockets only (no pipes or files), and Wake.
-func NewIOCPPoller() (Poller, error) {
+func newIOCPPoller() (Poller, error) {
 	port, err := windows.CreateIoCompletionPort(windows.InvalidHandle, 0, 0, 1)
 	if err != nil {
 		return nil, wrapErr("CreateIoCompletionPort", err)

@@ -19,7 +19,7 @@ import (
 
 func newIOCP(t *testing.T) *iocpPoller {
 	t.Helper()
-	p, err := NewIOCPPoller()
+	p, err := newIOCPPoller()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func init() {
-	backends = append([]Backend{{Name: "kqueue", New: NewKqueuePoller}}, backends...)
-}
-
 // kqueuePoller is the BSD and macOS backend. kqueue watches read and write as
 // two independent filters, so the poller remembers each descriptor's interest
 // to know which filters to add or delete on Modify.
@@ -26,8 +22,8 @@ type kqueuePoller struct {
 	closed   bool
 }
 
-// NewKqueuePoller returns a kqueue(2) poller.
-func NewKqueuePoller() (Poller, error) {
+// newKqueuePoller returns a kqueue(2) poller.
+func newKqueuePoller() (Poller, error) {
 	kq, err := unix.Kqueue()
 	if err != nil {
 		return nil, wrapErr("kqueue", err)

@@ -8,10 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func init() {
-	backends = append(backends, Backend{Name: "poll", New: NewPollPoller})
-}
-
 // pollPoller is the portable poll(2) backend. Its cost per Wait grows with the
 // number of watched descriptors, which is why it is never the default; it
 // exists for platforms without a better mechanism and to prove that nothing
@@ -24,9 +20,9 @@ type pollPoller struct {
 	closed bool
 }
 
-// NewPollPoller returns a poll(2) poller. It supports level-triggered
+// newPollPoller returns a poll(2) poller. It supports level-triggered
 // readiness only.
-func NewPollPoller() (Poller, error) {
+func newPollPoller() (Poller, error) {
 	w, err := newWaker()
 	if err != nil {
 		return nil, err

@@ -22,13 +22,22 @@ func TestBackends(t *testing.T) {
 	require.NotEmpty(t, backends)
 	seen := map[string]bool{}
 	for _, b := range backends {
-		assert.False(t, seen[b.Name], "backend %q listed twice", b.Name)
-		seen[b.Name] = true
+		assert.False(t, seen[b], "backend %q listed twice", b)
+		seen[b] = true
 	}
 	p, err := evsel.NewPoller()
 	require.NoError(t, err)
 	defer p.Close()
-	assert.Equal(t, backends[0].Name, p.Name(), "NewPoller must return the first (default) backend")
+	assert.Equal(t, backends[0], p.Name(), "NewPoller must return the first (default) backend")
+
+	backends[0] = "changed" // the caller's copy
+	assert.Equal(t, p.Name(), evsel.Backends()[0])
+
+	for _, name := range []string{"", "no-such-backend", "EPOLL"} {
+		p, err := evsel.NewPollerNamed(name)
+		assert.ErrorIs(t, err, evsel.ErrNoBackend, "NewPollerNamed(%q)", name)
+		assert.Nil(t, p)
+	}
 }
 
 func TestEventsString(t *testing.T) {
@@ -44,7 +53,7 @@ func TestEventsString(t *testing.T) {
 }
 
 func TestPollerRegistrationErrors(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		a, _ := socketPair(t)
 		fd := int(a.Fd())
@@ -63,8 +72,8 @@ func TestPollerRegistrationErrors(t *testing.T) {
 }
 
 func TestPollerUseAfterClose(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
-		p, err := b.New()
+	eachBackend(t, func(t *testing.T, b string) {
+		p, err := evsel.NewPollerNamed(b)
 		require.NoError(t, err)
 		a, _ := socketPair(t)
 		fd := int(a.Fd())
@@ -84,7 +93,7 @@ func TestPollerUseAfterClose(t *testing.T) {
 }
 
 func TestPollerReadiness(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		a, peer := socketPair(t)
 		fd := int(a.Fd())
@@ -116,7 +125,7 @@ func TestPollerReadiness(t *testing.T) {
 }
 
 func TestPollerWaitEmptySlice(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		a, _ := socketPair(t)
 		require.NoError(t, p.Add(int(a.Fd()), evsel.EventWrite))
@@ -127,7 +136,7 @@ func TestPollerWaitEmptySlice(t *testing.T) {
 }
 
 func TestPollerTimeout(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		a, _ := socketPair(t)
 		require.NoError(t, p.Add(int(a.Fd()), evsel.EventRead))
@@ -155,7 +164,7 @@ func TestPollerTimeout(t *testing.T) {
 }
 
 func TestPollerWakeFromAnotherGoroutine(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		events := make([]evsel.Event, 8)
 		for range 3 {
@@ -173,7 +182,7 @@ func TestPollerWakeFromAnotherGoroutine(t *testing.T) {
 }
 
 func TestPollerWakeCoalesces(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		events := make([]evsel.Event, 8)
 		for range 100 {
@@ -204,7 +213,7 @@ func TestPollerWakeCoalesces(t *testing.T) {
 // with the drain of the previous one leaves the owner blocked for good,
 // which the watchdog turns into a failure.
 func TestPollerWakeStorm(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		events := make([]evsel.Event, 8)
 		const wakers, waits = 4, 2000
@@ -238,21 +247,21 @@ func TestPollerWakeStorm(t *testing.T) {
 
 func TestPollerEdgeTriggered(t *testing.T) {
 	supportsEdge := map[string]bool{"epoll": true, "kqueue": true, "poll": false}
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		a, peer := socketPair(t)
 		fd := int(a.Fd())
 
 		err := p.Add(fd, evsel.EventRead|evsel.EventEdge)
-		want, known := supportsEdge[b.Name]
+		want, known := supportsEdge[b]
 		if errors.Is(err, evsel.ErrEdgeUnsupported) {
-			assert.False(t, known && want, "%s must support EventEdge", b.Name)
+			assert.False(t, known && want, "%s must support EventEdge", b)
 			require.NoError(t, p.Add(fd, evsel.EventRead))
 			assert.ErrorIs(t, p.Modify(fd, evsel.EventRead|evsel.EventEdge), evsel.ErrEdgeUnsupported)
 			return
 		}
 		require.NoError(t, err)
-		assert.False(t, known && !want, "%s must reject EventEdge", b.Name)
+		assert.False(t, known && !want, "%s must reject EventEdge", b)
 
 		for round := range 3 {
 			_, err := peer.Write([]byte("edge"))
@@ -272,7 +281,7 @@ func TestPollerEdgeTriggered(t *testing.T) {
 // descriptors, never consuming their readiness: every descriptor must still
 // come up within a few rounds, none may starve.
 func TestPollerFairness(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		const ready, batch = 10, 3
 		pending := map[int]bool{}
@@ -304,7 +313,7 @@ func TestPollerFairness(t *testing.T) {
 }
 
 func TestPollerHangUp(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		t.Run("peer closed", func(t *testing.T) {
 			p := newPoller(t, b)
 			a, peer := socketPair(t)
@@ -336,7 +345,7 @@ func TestPollerHangUp(t *testing.T) {
 
 // TestPollerWaitAllocs: Wait does not allocate in steady state.
 func TestPollerWaitAllocs(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b evsel.Backend) {
+	eachBackend(t, func(t *testing.T, b string) {
 		p := newPoller(t, b)
 		for range 16 {
 			a, peer := socketPair(t)

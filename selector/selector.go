@@ -86,30 +86,17 @@ const DefaultBatch = 256
 
 // New returns a selector on the platform's best poller (epoll on Linux,
 // kqueue on BSD and macOS, IOCP on Windows), like selectors.DefaultSelector.
-func New() (*Selector, error) { return open(evsel.NewPoller) }
+func New() (*Selector, error) { return open(evsel.NewPoller()) }
 
 // NewBackend returns a selector on the named poller backend ("epoll",
-// "kqueue", "poll", "iocp"), if the platform has it.
-func NewBackend(name string) (*Selector, error) {
-	for _, b := range evsel.Backends() {
-		if b.Name == name {
-			return open(b.New)
-		}
-	}
-	return nil, fmt.Errorf("selector: no %q backend on this platform", name)
-}
+// "kqueue", "poll", "iocp"), one of Backends. A name the platform has no
+// backend of fails with an error matching evsel.ErrNoBackend.
+func NewBackend(name string) (*Selector, error) { return open(evsel.NewPollerNamed(name)) }
 
 // Backends names the backends this platform has, the default first.
-func Backends() []string {
-	var names []string
-	for _, b := range evsel.Backends() {
-		names = append(names, b.Name)
-	}
-	return names
-}
+func Backends() []string { return evsel.Backends() }
 
-func open(newPoller func() (evsel.Poller, error)) (*Selector, error) {
-	p, err := newPoller()
+func open(p evsel.Poller, err error) (*Selector, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -71,14 +71,7 @@ func (p *countingPoller) Wait(events []evsel.Event, timeout time.Duration) (int,
 // newCounting opens a selector on a counting wrapper of backend.
 func newCounting(t *testing.T, backend string) (*selector.Selector, *countingPoller) {
 	t.Helper()
-	var newPoller func() (evsel.Poller, error)
-	for _, b := range evsel.Backends() {
-		if b.Name == backend {
-			newPoller = b.New
-		}
-	}
-	require.NotNil(t, newPoller)
-	real, err := newPoller()
+	real, err := evsel.NewPollerNamed(backend)
 	require.NoError(t, err)
 	cp := &countingPoller{Poller: real}
 	s, err := selector.NewWithPoller(cp)
@@ -96,7 +89,7 @@ func TestBackendSelection(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	_, err = selector.NewBackend("no-such-backend")
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, evsel.ErrNoBackend)
 }
 
 func TestRegister(t *testing.T) {
