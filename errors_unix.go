@@ -7,13 +7,17 @@ import (
 	"syscall"
 )
 
-// ErrWouldBlock is returned, unwrapped, by non-blocking operations that
-// cannot proceed now (EAGAIN). Compare with == or errors.Is.
-var ErrWouldBlock error = syscall.EAGAIN
-
-// errEINTR is the error of an interrupted system call, which ignoringEINTR
-// retries.
-const errEINTR = syscall.EINTR
+// The errnos the portable code tests for, by their unix names.
+const (
+	errEINTR       = syscall.EINTR // retried by ignoringEINTR
+	errWouldBlock  = syscall.EAGAIN
+	errInProgress  = syscall.EINPROGRESS
+	errAlready     = syscall.EALREADY
+	errNotConn     = syscall.ENOTCONN
+	errConnAborted = syscall.ECONNABORTED
+	errInval       = syscall.EINVAL
+	errAFNoSupport = syscall.EAFNOSUPPORT
+)
 
 // wrapErr names the failed operation while keeping the errno reachable via
 // errors.Is. EAGAIN stays bare: it is control flow on the hot path, not a

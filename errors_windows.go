@@ -10,20 +10,18 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// ErrWouldBlock is returned, unwrapped, by non-blocking operations that
-// cannot proceed now (WSAEWOULDBLOCK). Compare with == or errors.Is.
-var ErrWouldBlock error = windows.WSAEWOULDBLOCK
-
-// ErrInProgress is the error Connect returns, unwrapped, when a non-blocking
-// connect has started: wait for the socket to become writable, then call
-// ConnectResult. Windows itself answers such a connect with WSAEWOULDBLOCK
-// (or WSAEALREADY when asked again); Connect turns both into this value so
-// that portable code can test for one error.
-var ErrInProgress error = windows.WSAEINPROGRESS
-
-// errEINTR is the error of an interrupted blocking Winsock call, which
-// ignoringEINTR retries as it retries EINTR on unix.
-const errEINTR = windows.WSAEINTR
+// The errnos the portable code tests for: the Winsock ones that stand for
+// the unix names.
+const (
+	errEINTR       = windows.WSAEINTR // an interrupted blocking call; retried by ignoringEINTR
+	errWouldBlock  = windows.WSAEWOULDBLOCK
+	errInProgress  = windows.WSAEINPROGRESS
+	errAlready     = windows.WSAEALREADY
+	errNotConn     = windows.WSAENOTCONN
+	errConnAborted = windows.WSAECONNABORTED
+	errInval       = windows.WSAEINVAL
+	errAFNoSupport = windows.WSAEAFNOSUPPORT
+)
 
 // wrapErr names the failed operation while keeping the errno reachable via
 // errors.Is and errors.As. WSAEWOULDBLOCK stays bare: it is control flow on
@@ -48,14 +46,20 @@ func wrapErr(op string, err error) error {
 
 // errnoErr turns a raw Winsock or Win32 error number into an error without
 // allocating for the values that are control flow (WSAEWOULDBLOCK).
-func errnoErr(op string, e windows.Errno) error {
+func errnoErr(op string, e windows.Errno) error { return wrapErr(op, errnoError(e)) }
+
+// errnoError is errnoErr without the operation's name, for the system call
+// wrappers: the error of a raw error number, nil for 0, and the
+// preallocated ErrWouldBlock for WSAEWOULDBLOCK, which boxing would
+// allocate on every call that finds a socket not ready.
+func errnoError(e windows.Errno) error {
 	switch e {
 	case 0:
 		return nil
 	case windows.WSAEWOULDBLOCK:
 		return ErrWouldBlock
 	}
-	return wrapErr(op, e)
+	return e
 }
 
 // wsaError is a Winsock errno that also answers to its POSIX name.

@@ -511,7 +511,7 @@ func TestWindowsSocketSpecifics(t *testing.T) {
 		t.Fatal(err)
 	}
 	// SO_REUSEADDR must not have been set: Windows' meaning is port theft.
-	if v, err := windows.GetsockoptInt(s.h(), windows.SOL_SOCKET, windows.SO_REUSEADDR); err != nil || v != 0 {
+	if v, err := windows.GetsockoptInt(windows.Handle(s.Fd()), windows.SOL_SOCKET, windows.SO_REUSEADDR); err != nil || v != 0 {
 		t.Fatalf("SO_REUSEADDR = %d, %v; want 0", v, err)
 	}
 	// A listener refuses a second bind of its port.
@@ -610,7 +610,7 @@ func TestWindowsRebindAfterTimeWait(t *testing.T) {
 	if err := x.SetReuseAddr(false); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := windows.GetsockoptInt(x.h(), windows.SOL_SOCKET, int(soExclusiveAddrUse)); err != nil || v != 1 {
+	if v, err := windows.GetsockoptInt(windows.Handle(x.Fd()), windows.SOL_SOCKET, int(soExclusiveAddrUse)); err != nil || v != 1 {
 		t.Fatalf("SO_EXCLUSIVEADDRUSE = %d, %v; want 1", v, err)
 	}
 }

@@ -5,6 +5,7 @@ package evsel_test
 import (
 	"io"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,6 +60,12 @@ func TestDescriptorFlags(t *testing.T) {
 	client, server := tcpPair(t)
 	checkDescriptorFlags(t, client)
 	checkDescriptorFlags(t, server)
+}
+
+// TestSocketIsOneWord: an engine keeps a Socket per connection, and on unix
+// the descriptor is all a Socket holds.
+func TestSocketIsOneWord(t *testing.T) {
+	assert.Equal(t, unsafe.Sizeof(uintptr(0)), unsafe.Sizeof(evsel.Socket{}))
 }
 
 func TestSocketpair(t *testing.T) {

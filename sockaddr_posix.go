@@ -1,0 +1,49 @@
+//go:build unix || windows
+
+package evsel
+
+import "net"
+
+// Conversions between net.Addr and the system's socket addresses. The
+// sockaddr types are aliases of golang.org/x/sys's (unix.SockaddrInet4 or
+// windows.SockaddrInet4, ...), whose fields are the same on every system.
+
+func toSockaddr(addr net.Addr) (sockaddr, error) {
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		if ip4 := a.IP.To4(); ip4 != nil {
+			sa := &sockaddrInet4{Port: a.Port}
+			copy(sa.Addr[:], ip4)
+			return sa, nil
+		}
+		sa := &sockaddrInet6{Port: a.Port}
+		copy(sa.Addr[:], a.IP.To16())
+		if a.Zone != "" {
+			if ifi, err := net.InterfaceByName(a.Zone); err == nil {
+				sa.ZoneId = uint32(ifi.Index)
+			}
+		}
+		return sa, nil
+	case *net.UnixAddr:
+		return &sockaddrUnix{Name: a.Name}, nil
+	}
+	return nil, wrapErr("sockaddr", errAFNoSupport)
+}
+
+func fromSockaddr(sa sockaddr) net.Addr {
+	switch sa := sa.(type) {
+	case *sockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *sockaddrInet6:
+		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
+		if sa.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
+				a.Zone = ifi.Name
+			}
+		}
+		return a
+	case *sockaddrUnix:
+		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
+	}
+	return nil
+}

@@ -1,0 +1,341 @@
+//go:build unix || windows
+
+package evsel
+
+import (
+	"io"
+	"net"
+	"syscall"
+)
+
+// The portable half of Socket: its type, its methods and their documents.
+// What differs between systems is only the system calls beneath, in
+// socket_unix.go and socket_windows.go, each a thin wrapper that takes and
+// gives descriptors as ints and answers with the unix meaning of its errors
+// (a non-blocking connect on Windows is "in progress", not "would block").
+// The options are in sockopt_posix.go, the address conversions in
+// sockaddr_posix.go.
+
+var (
+	// ErrWouldBlock is returned, unwrapped, by non-blocking operations that
+	// cannot proceed now (EAGAIN on unix, WSAEWOULDBLOCK on Windows). Compare
+	// with == or errors.Is.
+	ErrWouldBlock error = errWouldBlock
+
+	// ErrInProgress is the error Connect returns, unwrapped, when a
+	// non-blocking connect has started: wait for the socket to become
+	// writable, then call ConnectResult. Windows itself answers such a
+	// connect with WSAEWOULDBLOCK (or WSAEALREADY when asked again); Connect
+	// turns every such answer into this one value, EINPROGRESS (or
+	// WSAEINPROGRESS), so that portable code tests for one error.
+	ErrInProgress error = errInProgress
+)
+
+// Writes to a socket whose peer is gone fail with EPIPE rather than killing
+// the process: Go's runtime ignores SIGPIPE for descriptors other than stdout
+// and stderr.
+
+// Socket is a stream socket over a raw descriptor (on Windows a Winsock
+// SOCKET, whose handle value serves as the descriptor), non-blocking unless
+// SetBlocking(true) is called. It is not attached to Go's runtime poller, so
+// the owner decides when to read or write — typically after a Poller
+// reported readiness. A Socket is not safe for concurrent use; its
+// descriptor belongs to one goroutine, like a Python socket belongs to one
+// selector loop.
+type Socket struct {
+	// sys is what the platform keeps beside the descriptor: nothing on unix,
+	// where it is zero-sized and comes first so that it adds no padding — an
+	// engine keeps one Socket per connection, and there it is one word.
+	sys sockState
+	fd  int
+}
+
+// NewSocket returns a new non-blocking, close-on-exec (on Windows
+// non-inheritable) stream socket. Family Unix on Windows needs AF_UNIX
+// support (Windows 10 1803 and later).
+func NewSocket(family Family) (*Socket, error) {
+	af := sockFamily(family)
+	if af < 0 {
+		return nil, wrapErr("socket", errAFNoSupport)
+	}
+	fd, err := sysSocket(af, sockStream, 0)
+	if err != nil {
+		return nil, wrapErr("socket", err)
+	}
+	return &Socket{fd: fd, sys: newSockState(family)}, nil
+}
+
+func sockFamily(f Family) int {
+	switch f {
+	case IPv4:
+		return afInet
+	case IPv6:
+		return afInet6
+	case Unix:
+		return afUnix
+	}
+	return -1
+}
+
+// Socketpair returns two connected non-blocking stream sockets.
+//
+// On unix they are a socketpair(2) of Unix sockets. Winsock has no
+// socketpair, so on Windows this does what Python's socket.socketpair does
+// there: it connects two TCP sockets over the IPv4 loopback through a
+// listener that lives only for the call, and checks that the accepted peer
+// is the socket it connected (not another process that raced to the port).
+// Their Family is then IPv4, and TCP_NODELAY is set on both, so that small
+// writes are not held back as they would not be on a Unix socket.
+func Socketpair() (*Socket, *Socket, error) { return socketpair() }
+
+// Fd returns the descriptor, so a Socket can be registered with a selector.
+func (s *Socket) Fd() uintptr { return uintptr(s.fd) }
+
+// Family returns the socket's address family: asked of the kernel on unix,
+// so as not to store it, and remembered from NewSocket on Windows, whose
+// getsockname fails on a socket not yet bound.
+func (s *Socket) Family() Family {
+	if s.ok() != nil {
+		return 0
+	}
+	return s.sys.family(s.fd)
+}
+
+func (s *Socket) ok() error {
+	if s == nil || s.fd < 0 {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Close closes the descriptor. The caller must remove it from any poller
+// first if the poller tracks registrations in user space. (On Windows the
+// pending AFD polls of a closed socket complete with AFD_POLL_LOCAL_CLOSE
+// and the IOCP poller forgets it by itself; calling Delete first is still
+// the rule.)
+func (s *Socket) Close() error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	fd := s.fd
+	s.fd = -1
+	return wrapErr("close", sysClose(fd))
+}
+
+// SetBlocking switches the socket between blocking and non-blocking mode,
+// like Python's socket.setblocking. Blocking sockets block the calling OS
+// thread; they exist for the simple blocking examples.
+func (s *Socket) SetBlocking(blocking bool) error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	return wrapErr("setnonblock", sysSetNonblock(s.fd, !blocking))
+}
+
+// Bind assigns a local address (a *net.TCPAddr or *net.UnixAddr).
+func (s *Socket) Bind(addr net.Addr) error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	sa, err := toSockaddr(addr)
+	if err != nil {
+		return err
+	}
+	return wrapErr("bind", sysBind(s.fd, sa))
+}
+
+// Listen marks the socket as accepting connections; a backlog of 0 or less
+// means the system maximum.
+func (s *Socket) Listen(backlog int) error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	if backlog <= 0 {
+		backlog = somaxconn
+	}
+	return wrapErr("listen", sysListen(s.fd, backlog))
+}
+
+// Accept returns the next pending connection as a non-blocking socket, or
+// ErrWouldBlock when there is none.
+func (s *Socket) Accept() (*Socket, net.Addr, error) {
+	if err := s.ok(); err != nil {
+		return nil, nil, err
+	}
+	for {
+		var sa sockaddr
+		fd, err := ignoringEINTR(func() (int, error) {
+			fd, rsa, err := sysAccept(s.fd)
+			sa = rsa
+			return fd, err
+		})
+		switch err {
+		case nil:
+			return &Socket{fd: fd, sys: s.sys.accepted()}, fromSockaddr(sa), nil
+		case errConnAborted:
+			// The peer gave up while queued; take the next one.
+			continue
+		default:
+			return nil, nil, wrapErr("accept", err)
+		}
+	}
+}
+
+// AcceptSocket is Accept for engines that accept many connections: it
+// returns the socket by value and does not build the peer's address (ask
+// RemoteAddr when it is wanted), so accepting leaves no garbage behind. (On
+// macOS, NetBSD and OpenBSD golang.org/x/sys offers no accept without an
+// address, and one is still built and dropped.)
+func (s *Socket) AcceptSocket() (Socket, error) {
+	if err := s.ok(); err != nil {
+		return Socket{fd: -1}, err
+	}
+	for {
+		fd, err := ignoringEINTR(func() (int, error) { return sysAcceptNoAddr(s.fd) })
+		switch err {
+		case nil:
+			return Socket{fd: fd, sys: s.sys.accepted()}, nil
+		case errConnAborted:
+			continue
+		default:
+			return Socket{fd: -1}, wrapErr("accept", err)
+		}
+	}
+}
+
+// Connect starts connecting to addr with Python's connect_ex semantics: it
+// returns nil when connected at once, ErrInProgress (unwrapped) when the
+// connect goes on in the background, or the error.
+func (s *Socket) Connect(addr net.Addr) error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	sa, err := toSockaddr(addr)
+	if err != nil {
+		return err
+	}
+	switch err := sysConnect(s.fd, sa); err {
+	case nil:
+		return nil
+	case errInProgress, errEINTR, errAlready:
+		// After EINTR the connect goes on asynchronously, as POSIX says.
+		return ErrInProgress
+	default:
+		return wrapErr("connect", err)
+	}
+}
+
+// ConnectResult reports how a connect that returned ErrInProgress ended,
+// once the socket is writable: nil on success, else the SO_ERROR error
+// (ECONNREFUSED, ETIMEDOUT, ...; on Windows WSAECONNREFUSED, ..., which
+// errors.Is also matches against the POSIX names of package syscall).
+func (s *Socket) ConnectResult() error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	e, err := sysGetsockoptInt(s.fd, solSocket, soError)
+	if err != nil {
+		return wrapErr("getsockopt", err)
+	}
+	if e != 0 {
+		return wrapErr("connect", syscall.Errno(e))
+	}
+	// Writable without an error can still mean "not yet" on some systems;
+	// getpeername is the authoritative answer.
+	if _, err := sysGetpeername(s.fd); err != nil {
+		if err == errNotConn {
+			return ErrInProgress
+		}
+		return wrapErr("getpeername", err)
+	}
+	return nil
+}
+
+// Read reads into p. It returns ErrWouldBlock when nothing is buffered and
+// io.EOF when the peer has shut down its side (or this side shut down
+// reading).
+func (s *Socket) Read(p []byte) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	n, err := ignoringEINTR(func() (int, error) { return sysRead(s.fd, p) })
+	switch {
+	case err != nil:
+		return 0, wrapErr("read", err)
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes as much of p as the kernel accepts now; a short count is not
+// an error. It returns ErrWouldBlock when the send buffer is full.
+func (s *Socket) Write(p []byte) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	n, err := ignoringEINTR(func() (int, error) { return sysWrite(s.fd, p) })
+	if err != nil {
+		return 0, wrapErr("write", err)
+	}
+	return n, nil
+}
+
+// Writev writes the buffers in order, with one system call where the
+// platform has a gathering write (writev, WSASend), and returns the total
+// bytes written; like Write, a short count is not an error.
+func (s *Socket) Writev(bufs [][]byte) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	n, err := ignoringEINTR(func() (int, error) { return s.sys.writev(s.fd, bufs) })
+	if err != nil {
+		return 0, wrapErr("writev", err)
+	}
+	return n, nil
+}
+
+// Shutdown closes one or both directions of the connection.
+func (s *Socket) Shutdown(how ShutdownHow) error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	var h int
+	switch how {
+	case ShutRead:
+		h = shutRd
+	case ShutWrite:
+		h = shutWr
+	case ShutBoth:
+		h = shutRdwr
+	default:
+		// A map lookup used to turn an unknown value into SHUT_RD (0) and
+		// silently shut the wrong direction.
+		return wrapErr("shutdown", errInval)
+	}
+	return wrapErr("shutdown", sysShutdown(s.fd, h))
+}
+
+// LocalAddr returns the bound address.
+func (s *Socket) LocalAddr() (net.Addr, error) {
+	if err := s.ok(); err != nil {
+		return nil, err
+	}
+	sa, err := sysGetsockname(s.fd)
+	if err != nil {
+		return nil, wrapErr("getsockname", err)
+	}
+	return fromSockaddr(sa), nil
+}
+
+// RemoteAddr returns the peer's address.
+func (s *Socket) RemoteAddr() (net.Addr, error) {
+	if err := s.ok(); err != nil {
+		return nil, err
+	}
+	sa, err := sysGetpeername(s.fd)
+	if err != nil {
+		return nil, wrapErr("getpeername", err)
+	}
+	return fromSockaddr(sa), nil
+}
