@@ -13,7 +13,8 @@ import (
 // System calls that golang.org/x/sys/windows lacks, or wraps in a way that
 // allocates on the hot path (it boxes every errno into an error, and
 // WSAEWOULDBLOCK is the common answer of a non-blocking socket). These
-// return the raw windows.Errno; callers turn it into an error with errnoErr.
+// return the raw windows.Errno; callers turn it into an error with
+// errnoError or errnoErr.
 
 var (
 	modws2_32   = windows.NewLazySystemDLL("ws2_32.dll")
