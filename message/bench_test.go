@@ -3,6 +3,7 @@ package message
 import (
 	"strconv"
 	"testing"
+	"time"
 )
 
 var benchSizes = []int{64, 4 << 10, 1 << 20}
@@ -25,7 +26,7 @@ func benchContent(n int) []byte {
 	return c
 }
 
-var benchHeader = Header{ContentType: ContentTypeClientBinary, ContentEncoding: EncodingBinary}
+var benchHeader = Header{ContentType: "binary/custom-client-binary-type", ContentEncoding: EncodingBinary}
 
 // Encoding into a reused buffer, as a connection's output buffer would.
 func BenchmarkEncode(b *testing.B) {
@@ -37,7 +38,7 @@ func BenchmarkEncode(b *testing.B) {
 			b.SetBytes(int64(n))
 			for b.Loop() {
 				var err error
-				if buf, err = AppendFrame(buf[:0], benchHeader, content); err != nil {
+				if buf, err = (Message{Header: benchHeader, Content: content}).AppendFrame(buf[:0]); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -49,7 +50,7 @@ func BenchmarkEncode(b *testing.B) {
 func BenchmarkDecode(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(benchName(n), func(b *testing.B) {
-			frame, err := AppendFrame(nil, benchHeader, benchContent(n))
+			frame, err := Message{Header: benchHeader, Content: benchContent(n)}.AppendFrame(nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -65,28 +66,33 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-// The whole server side of a search: decode the frame, parse the JSON
-// request, build and encode the answer.
-func BenchmarkServeSearch(b *testing.B) {
-	frame, err := ClientRequest("search", "morpheus").AppendFrame(nil)
+// A keep-alive server connection's machine: take a request from the input
+// buffer and append its answer to the output, as msgloop does per request.
+func BenchmarkServerConn(b *testing.B) {
+	req, err := NewJSONMessage(ObjectValue(F("action", StringValue("search")), F("value", StringValue("morpheus"))))
 	if err != nil {
 		b.Fatal(err)
 	}
-	var d Decoder
+	frame, err := req.AppendFrame(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := NewJSONMessage(ObjectValue(F("result", StringValue("Follow the white rabbit. \U0001F430"))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := ServerConn{Config: ServerConfig{KeepAlive: true}}
 	out := make([]byte, 0, 512)
+	now := time.Now()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {
-		req, _, err := d.Decode(frame)
-		if err != nil {
+		if _, n, err := s.Next(frame, now); err != nil || n != len(frame) {
 			b.Fatal(err)
 		}
-		resp, err := ServerResponse(req)
-		if err != nil {
+		if out, err = s.Respond(out[:0], resp); err != nil {
 			b.Fatal(err)
 		}
-		if out, err = resp.AppendFrame(out[:0]); err != nil {
-			b.Fatal(err)
-		}
+		s.Flushed()
 	}
 }

@@ -2,13 +2,12 @@ package message
 
 import "strings"
 
-// Header values used by the reference programs.
+// Header values of the protocol: the content-type that means JSON content
+// (see Message.JSON), and the encodings the reference sends.
 const (
-	ContentTypeJSON         = "text/json"
-	ContentTypeClientBinary = "binary/custom-client-binary-type"
-	ContentTypeServerBinary = "binary/custom-server-binary-type"
-	EncodingUTF8            = "utf-8"
-	EncodingBinary          = "binary"
+	ContentTypeJSON = "text/json"
+	EncodingUTF8    = "utf-8"
+	EncodingBinary  = "binary"
 )
 
 // textEncoding classifies a content-encoding for JSON content. The reference
@@ -56,13 +55,13 @@ func (m Message) JSON() (Value, error) {
 // NewJSONMessage returns a text/json, utf-8 message whose content is v
 // spelled as the reference's json.dumps(v, ensure_ascii=False).
 func NewJSONMessage(v Value) (Message, error) {
-	content, err := v.AppendJSON(nil)
+	content, err := v.appendJSONTop(nil)
 	if err != nil {
 		return Message{}, err
 	}
 	return Message{
 		Header: Header{
-			ByteOrder:       NativeByteOrder,
+			ByteOrder:       nativeByteOrder,
 			ContentType:     ContentTypeJSON,
 			ContentEncoding: EncodingUTF8,
 			ContentLength:   len(content),
@@ -76,7 +75,7 @@ func NewJSONMessage(v Value) (Message, error) {
 func NewBinaryMessage(contentType string, content []byte) Message {
 	return Message{
 		Header: Header{
-			ByteOrder:       NativeByteOrder,
+			ByteOrder:       nativeByteOrder,
 			ContentType:     contentType,
 			ContentEncoding: EncodingBinary,
 			ContentLength:   len(content),

@@ -7,13 +7,13 @@ import (
 	"unicode/utf8"
 )
 
-// MaxHeaderLength is the largest JSON header a frame can carry: its length
+// maxHeaderLength is the largest JSON header a frame can carry: its length
 // travels in two bytes.
-const MaxHeaderLength = math.MaxUint16
+const maxHeaderLength = math.MaxUint16
 
-// NativeByteOrder is what Python's sys.byteorder says on this machine, the
+// nativeByteOrder is what Python's sys.byteorder says on this machine, the
 // byteorder the reference puts in every header it sends.
-var NativeByteOrder = func() string {
+var nativeByteOrder = func() string {
 	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
 		return "little"
 	}
@@ -28,16 +28,18 @@ const (
 	KeyContentLength   = "content-length"
 )
 
-// AppendFrame appends one frame (length prefix, JSON header, content) to dst
-// and returns the extended slice, spelled byte for byte as the Python
+// AppendFrame appends m as one frame (length prefix, JSON header, content)
+// to dst and returns the extended slice, spelled byte for byte as the Python
 // reference would send it.
 //
-// The header's content-length is always len(content): a frame whose header
-// disagreed with its content would desynchronise the stream, so the field is
-// not trusted. An empty h.ByteOrder means NativeByteOrder, as in Python.
-// Extra keys follow the four required ones in their given order. On error dst
-// is returned unchanged.
-func AppendFrame(dst []byte, h Header, content []byte) ([]byte, error) {
+// The header's content-length is always len(m.Content): a frame whose
+// header disagreed with its content would desynchronise the stream, so the
+// field is not trusted. An empty ByteOrder means this machine's, as in
+// Python. Extra keys follow the four required ones in their given order. On
+// error dst is returned unchanged: ErrHeaderTooLarge, ErrDuplicateKey or
+// ErrUnsupportedValue.
+func (m Message) AppendFrame(dst []byte) ([]byte, error) {
+	h, content := m.Header, m.Content
 	start := len(dst)
 	dst = append(dst, 0, 0)
 	h.ContentLength = len(content)
@@ -46,32 +48,11 @@ func AppendFrame(dst []byte, h Header, content []byte) ([]byte, error) {
 		return dst[:start], err
 	}
 	n := len(dst) - start - 2
-	if n > MaxHeaderLength {
+	if n > maxHeaderLength {
 		return dst[:start], ErrHeaderTooLarge
 	}
 	binary.BigEndian.PutUint16(dst[start:], uint16(n))
 	return append(dst, content...), nil
-}
-
-// EncodeFrame returns a new frame for h and content; see AppendFrame.
-func EncodeFrame(h Header, content []byte) ([]byte, error) {
-	return AppendFrame(make([]byte, 0, 128+len(content)), h, content)
-}
-
-// AppendFrame appends m as a frame; see the function AppendFrame.
-func (m Message) AppendFrame(dst []byte) ([]byte, error) {
-	return AppendFrame(dst, m.Header, m.Content)
-}
-
-// AppendJSON appends the header's JSON object as Python would spell it,
-// with content-length as set in h (no length prefix).
-func (h Header) AppendJSON(dst []byte) ([]byte, error) {
-	start := len(dst)
-	dst, err := h.appendJSON(dst)
-	if err != nil {
-		return dst[:start], err
-	}
-	return dst, nil
 }
 
 func (h *Header) appendJSON(dst []byte) ([]byte, error) {
@@ -80,7 +61,7 @@ func (h *Header) appendJSON(dst []byte) ([]byte, error) {
 	}
 	bo := h.ByteOrder
 	if bo == "" {
-		bo = NativeByteOrder
+		bo = nativeByteOrder
 	}
 	dst = append(dst, `{"byteorder": `...)
 	dst = appendPyString(dst, bo)
@@ -154,8 +135,9 @@ func checkDupKeys(fields []Field) error {
 	return nil
 }
 
-// AppendJSON appends v spelled as json.dumps(v, ensure_ascii=False) would.
-func (v Value) AppendJSON(dst []byte) ([]byte, error) {
+// appendJSONTop appends v spelled as json.dumps(v, ensure_ascii=False)
+// would, leaving dst as it was on error.
+func (v Value) appendJSONTop(dst []byte) ([]byte, error) {
 	start := len(dst)
 	dst, err := v.appendJSON(dst, 0)
 	if err != nil {

@@ -2,6 +2,8 @@ package message
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strconv"
 )
 
@@ -53,6 +55,7 @@ var codeNames = [...]string{
 	"JSON content is not an object",
 }
 
+// String names the fault as the Error text of its ProtocolError does.
 func (c Code) String() string {
 	if c > 0 && int(c) < len(codeNames) {
 		return codeNames[c]
@@ -127,4 +130,21 @@ var (
 	ErrDuplicateKey = errors.New("message: duplicate key")
 	// ErrUnsupportedValue: NaN or an infinity, which JSON cannot spell.
 	ErrUnsupportedValue = errors.New("message: value has no JSON spelling")
+)
+
+// Errors the connection state machines (ServerConn, ClientConn) close a
+// connection with, beside *ProtocolError: limits and sequencing rather than
+// malformed bytes.
+var (
+	// ErrMessageTimeout: a request started arriving and did not complete in
+	// ServerConfig.MessageTimeout (a slowloris peer, or one that died).
+	ErrMessageTimeout = fmt.Errorf("message: incomplete message timed out: %w", os.ErrDeadlineExceeded)
+	// ErrTooManyInFlight: the peer pipelined more requests than
+	// ServerConfig.MaxInFlight without reading the answers.
+	ErrTooManyInFlight = errors.New("message: too many requests in flight")
+	// ErrTruncated: the peer closed the connection in the middle of a message.
+	ErrTruncated = errors.New("message: connection closed in the middle of a message")
+	// ErrUnsolicited: a response without a request (a client received one
+	// it had not asked for, or a server was asked to answer nothing).
+	ErrUnsolicited = errors.New("message: response without a request")
 )

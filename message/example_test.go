@@ -2,47 +2,70 @@ package message_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/evsel/evsel/message"
 )
 
-// A client's request goes out as one frame; the receiving side decodes it
-// from whatever bytes it has, answers, and the client prints the reply.
+// A search request goes from a client to a server and back, with no network:
+// each side's machine turns messages into bytes to send and bytes received
+// into messages, and the bytes are passed by hand.
 func Example() {
-	m := message.ClientRequest("search", "morpheus")
-	frame, err := message.EncodeFrame(m.Header, m.Content)
+	var client message.ClientConn
+	var server message.ServerConn // the zero config: one request, then close
+	now := time.Now()
+
+	req, err := message.NewJSONMessage(message.ObjectValue(
+		message.F("action", message.StringValue("search")),
+		message.F("value", message.StringValue("morpheus"))))
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("%q\n", frame)
-
-	// The server's buffer holds the frame and the start of another one.
-	buf := append(frame, 0x00)
-	var d message.Decoder
-	req, n, err := d.Decode(buf)
+	wire, err := client.Send(nil, req)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(n, "bytes consumed,", len(buf)-n, "kept for the next frame")
-	v, _ := req.JSON()
-	fmt.Println("request:", v.PyRepr())
+	fmt.Printf("%q\n", wire)
 
-	resp, _ := message.ServerResponse(req)
-	out, _ := resp.AppendFrame(nil)
+	// The first read brings only part of the frame: no request yet.
+	_, n, err := server.Next(wire[:50], now)
+	fmt.Println("after 50 bytes:", n, err)
+	got, n, err := server.Next(wire, now)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("request of", n, "bytes, content-type", got.Header.ContentType)
 
-	// The client side, reading a stream in arbitrary chunks.
-	var s message.Stream
-	s.Feed(out[:10])
-	_, ok, _ := s.Next()
-	fmt.Println("complete after 10 bytes:", ok)
-	s.Feed(out[10:])
-	got, _, _ := s.Next()
-	line, _ := message.ClientResult(got)
-	fmt.Println(line)
+	v, err := got.JSON()
+	if err != nil {
+		panic(err)
+	}
+	query, _ := v.Get("value")
+	q, _ := query.Text()
+	answer, err := message.NewJSONMessage(message.ObjectValue(
+		message.F("result", message.StringValue("Searched for "+q+"."))))
+	if err != nil {
+		panic(err)
+	}
+	reply, err := server.Respond(nil, answer)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("server done:", server.Done())
+
+	resp, _, err := client.Next(reply)
+	if err != nil {
+		panic(err)
+	}
+	result, err := resp.JSON()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(result)
 	// Output:
 	// "\x00g{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-encoding\": \"utf-8\", \"content-length\": 41}{\"action\": \"search\", \"value\": \"morpheus\"}"
-	// 146 bytes consumed, 1 kept for the next frame
-	// request: {'action': 'search', 'value': 'morpheus'}
-	// complete after 10 bytes: false
-	// Got result: Follow the white rabbit. 🐰
+	// after 50 bytes: 0 <nil>
+	// request of 146 bytes, content-type text/json
+	// server done: true
+	// {"result": "Searched for morpheus."}
 }

@@ -2,54 +2,22 @@ package message
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+	"time"
 
+	"github.com/evsel/evsel/internal/golden"
 	"github.com/stretchr/testify/require"
 )
 
-// goldenCase mirrors an entry of testdata/golden/cases.json, written by
-// testdata/gen_golden.py from Python's own json.dumps and repr.
-type goldenCase struct {
-	Name          string   `json:"name"`
-	ClientArgs    []string `json:"client_args"`
-	SendingRepr   string   `json:"sending_repr"`
-	ReceivedLine  string   `json:"received_line"`
-	ResultLine    string   `json:"result_line"`
-	request, resp []byte
-}
+// The golden exchanges are written by testdata/gen_golden.py from Python's
+// own json.dumps; the reference application's side of them (which answer,
+// which printed line) is checked in apps/refapp.
 
-func loadGolden(t testing.TB) []goldenCase {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "golden", "cases.json"))
-	require.NoError(t, err)
-	var cases []goldenCase
-	require.NoError(t, json.Unmarshal(raw, &cases))
-	require.NotEmpty(t, cases)
-	for i := range cases {
-		cases[i].request = readGoldenFrame(t, cases[i].Name+".req")
-		cases[i].resp = readGoldenFrame(t, cases[i].Name+".resp")
-	}
-	return cases
-}
+var goldenDir = filepath.Join("testdata", "golden")
 
-// readGoldenFrame reads NAME.bin and checks NAME.hex says the same, so a
-// reviewer can trust the readable file.
-func readGoldenFrame(t testing.TB, name string) []byte {
-	t.Helper()
-	bin, err := os.ReadFile(filepath.Join("testdata", "golden", name+".bin"))
-	require.NoError(t, err)
-	hx, err := os.ReadFile(filepath.Join("testdata", "golden", name+".hex"))
-	require.NoError(t, err)
-	fromHex, err := hex.DecodeString(strings.ReplaceAll(string(hx), "\n", ""))
-	require.NoError(t, err)
-	require.Equal(t, bin, fromHex, "%s.hex and %s.bin differ", name, name)
-	return bin
-}
+func loadGolden(t testing.TB) []golden.Case { return golden.Load(t, goldenDir) }
 
 func decodeOne(t testing.TB, frame []byte) Message {
 	t.Helper()
@@ -60,54 +28,74 @@ func decodeOne(t testing.TB, frame []byte) Message {
 	return m
 }
 
-// goldenRequest builds the request of a case the way our client would, or
-// for cases the reference client cannot produce, from the decoded JSON.
-func goldenRequest(t *testing.T, c goldenCase) Message {
-	if c.ClientArgs != nil {
-		return ClientRequest(c.ClientArgs[0], c.ClientArgs[1])
+// respell builds m again from its parts, the way a sender would: JSON
+// content from the decoded value, anything else as is.
+func respell(t *testing.T, m Message) Message {
+	t.Helper()
+	if m.Header.ContentType != ContentTypeJSON {
+		return NewBinaryMessage(m.Header.ContentType, m.Content)
 	}
-	v, err := decodeOne(t, c.request).JSON()
+	v, err := m.JSON()
 	require.NoError(t, err)
-	m, err := NewJSONMessage(v)
+	out, err := NewJSONMessage(v)
 	require.NoError(t, err)
-	return m
+	return out
 }
 
+// TestGoldenFrames: every golden frame decodes, and spelling it again from
+// its decoded parts gives the reference's bytes back.
 func TestGoldenFrames(t *testing.T) {
 	for _, c := range loadGolden(t) {
 		t.Run(c.Name, func(t *testing.T) {
-			// Our request is the reference's, byte for byte.
-			frame, err := goldenRequest(t, c).AppendFrame(nil)
-			require.NoError(t, err)
-			require.Equal(t, string(c.request), string(frame))
-
-			// The server logic answers it as the reference does.
-			req := decodeOne(t, c.request)
-			resp, err := ServerResponse(req)
-			require.NoError(t, err)
-			frame, err = resp.AppendFrame(nil)
-			require.NoError(t, err)
-			require.Equal(t, string(c.resp), string(frame))
-
-			// The client prints what the reference client prints.
-			got := decodeOne(t, c.resp)
-			line, err := ClientResult(got)
-			require.NoError(t, err)
-			require.Equal(t, c.ResultLine, line)
-			require.Equal(t, c.SendingRepr, PyBytesRepr(c.request))
-			require.Equal(t, c.ReceivedLine, receivedLine(t, got))
+			for _, frame := range [][]byte{c.Request, c.Response} {
+				m := decodeOne(t, frame)
+				again, err := m.AppendFrame(nil)
+				require.NoError(t, err)
+				require.Equal(t, string(frame), string(again), "re-encoding the decoded frame")
+				again, err = respell(t, m).AppendFrame(nil)
+				require.NoError(t, err)
+				require.Equal(t, string(frame), string(again), "building the frame from its content")
+			}
 		})
 	}
 }
 
-// receivedLine is the start of the reference client's "Received ..." line.
-func receivedLine(t *testing.T, m Message) string {
-	if m.Header.ContentType == ContentTypeJSON {
-		v, err := m.JSON()
-		require.NoError(t, err)
-		return "Received response " + v.PyRepr()
+// TestGoldenExchange runs every golden exchange through the two state
+// machines, the request arriving one byte at a time: what each side sends
+// is the reference's bytes.
+func TestGoldenExchange(t *testing.T) {
+	now := time.Unix(1, 0)
+	for _, c := range loadGolden(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			var client ClientConn
+			var server ServerConn
+			out, err := client.Send(nil, respell(t, decodeOne(t, c.Request)))
+			require.NoError(t, err)
+			require.Equal(t, string(c.Request), string(out))
+
+			var req Message
+			for i := 1; i <= len(out); i++ {
+				m, n, err := server.Next(out[:i], now)
+				require.NoError(t, err)
+				if i < len(out) {
+					require.Zero(t, n, "a request after %d of %d bytes", i, len(out))
+					continue
+				}
+				require.Equal(t, len(out), n)
+				req = m
+			}
+			reply, err := server.Respond(nil, respell(t, decodeOne(t, c.Response)))
+			require.NoError(t, err)
+			require.Equal(t, string(c.Response), string(reply))
+			require.True(t, server.Done(), "the reference answers once")
+			require.Equal(t, string(c.Request[len(c.Request)-len(req.Content):]), string(req.Content))
+
+			resp, n, err := client.Next(reply)
+			require.NoError(t, err)
+			require.Equal(t, len(reply), n)
+			require.Equal(t, decodeOne(t, c.Response), resp)
+		})
 	}
-	return "Received " + m.Header.ContentType + " response"
 }
 
 // The extra-keys frame pins number, string and nesting spelling to
@@ -131,12 +119,12 @@ func TestGoldenExtraKeys(t *testing.T) {
 			F("x-ints", ArrayValue(IntValue(0), IntValue(-1), big)),
 			F("x-str", StringValue("\x00\x01\x1f\x7f<>&'\u2028\u00e9\U0001f436 \"\\/\b\f\n\r\t")),
 			F("x-nested", ObjectValue(
-				F("a", ArrayValue(BoolValue(true), BoolValue(false), NullValue(), ObjectValue(), ArrayValue())),
+				F("a", ArrayValue(BoolValue(true), BoolValue(false), Value{}, ObjectValue(), ArrayValue())),
 				F("b", ObjectValue(F("c", ObjectValue(F("d", StringValue("e")))))))),
 			F("x-\u00fcnicode key", StringValue("v")),
 		},
 	}
-	got, err := AppendFrame(nil, h, []byte("{}"))
+	got, err := Message{Header: h, Content: []byte("{}")}.AppendFrame(nil)
 	require.NoError(t, err)
 	require.Equal(t, string(want), string(got))
 

@@ -34,26 +34,11 @@ func (h *Header) Lookup(key string) (Value, bool) {
 	return Value{}, false
 }
 
-// Object returns the header as one JSON object, required keys first, for
-// printing it as the reference would (e.g. with PyRepr).
-func (h *Header) Object() Value {
-	fields := make([]Field, 0, 4+len(h.Extra))
-	bo := h.ByteOrder
-	if bo == "" {
-		bo = NativeByteOrder
-	}
-	fields = append(fields,
-		F(KeyByteOrder, StringValue(bo)),
-		F(KeyContentType, StringValue(h.ContentType)),
-		F(KeyContentEncoding, StringValue(h.ContentEncoding)),
-		F(KeyContentLength, IntValue(int64(h.ContentLength))))
-	return ObjectValue(append(fields, h.Extra...)...)
-}
-
 // Message is one decoded or to-be-encoded frame.
 //
-// A Message from Decoder.Decode borrows its Content from the caller's input
-// buffer (see Decoder); copy it to keep it past the next read.
+// A decoded Message (from Decoder.Decode, ServerConn.Next or ClientConn.Next)
+// borrows its Content from the caller's input buffer; copy it to keep it
+// past the next read.
 type Message struct {
 	Header  Header
 	Content []byte

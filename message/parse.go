@@ -599,6 +599,8 @@ func (p *parser) contentLength(h *Header) (int, *ProtocolError) {
 
 // internText returns the usual header strings without allocating; the Go
 // compiler turns a switch on string(bytes) into comparisons without a copy.
+// The binary content-types are the reference application's, named by
+// shared/protocol.md, so that its frames decode without garbage too.
 func internText(raw []byte, escaped bool) string {
 	if escaped {
 		var buf [64]byte
@@ -611,10 +613,10 @@ func internText(raw []byte, escaped bool) string {
 		return "big"
 	case ContentTypeJSON:
 		return ContentTypeJSON
-	case ContentTypeClientBinary:
-		return ContentTypeClientBinary
-	case ContentTypeServerBinary:
-		return ContentTypeServerBinary
+	case "binary/custom-client-binary-type":
+		return "binary/custom-client-binary-type"
+	case "binary/custom-server-binary-type":
+		return "binary/custom-server-binary-type"
 	case EncodingUTF8:
 		return EncodingUTF8
 	case EncodingBinary:

@@ -23,6 +23,7 @@ const (
 
 var kindNames = [...]string{"null", "bool", "int", "float", "string", "array", "object"}
 
+// String names the kind as JSON does ("object", "string", ...).
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
@@ -52,9 +53,6 @@ type Value struct {
 	fields []Field
 }
 
-// NullValue returns JSON null (Python's None).
-func NullValue() Value { return Value{} }
-
 // BoolValue returns true or false.
 func BoolValue(b bool) Value { return Value{kind: Bool, b: b} }
 
@@ -82,9 +80,6 @@ func F(key string, v Value) Field { return Field{Key: key, Value: v} }
 
 // Kind reports the JSON type of v.
 func (v Value) Kind() Kind { return v.kind }
-
-// IsNull reports whether v is null (or the zero Value, e.g. a missing key).
-func (v Value) IsNull() bool { return v.kind == Null }
 
 // Text returns the string held by v, and false if v is not a string.
 func (v Value) Text() (string, bool) { return v.s, v.kind == String }
@@ -118,10 +113,6 @@ func (v Value) Float() (float64, bool) {
 	return 0, false
 }
 
-// IntText returns the decimal digits of an integer of any size, and false if
-// v is not an integer.
-func (v Value) IntText() (string, bool) { return v.s, v.kind == Int }
-
 // Items returns the elements of an array (nil for other kinds).
 func (v Value) Items() []Value { return v.items }
 
@@ -143,9 +134,10 @@ func (v Value) Get(key string) (Value, bool) {
 }
 
 // String returns v spelled as json.dumps(v, ensure_ascii=False) would, or a
-// diagnostic if v cannot be encoded; use AppendJSON to see the error.
+// diagnostic if v cannot be encoded; NewJSONMessage reports the error. For
+// an integer of any size it is all of its digits.
 func (v Value) String() string {
-	b, err := v.AppendJSON(nil)
+	b, err := v.appendJSONTop(nil)
 	if err != nil {
 		return "<invalid JSON value: " + err.Error() + ">"
 	}

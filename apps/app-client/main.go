@@ -32,8 +32,10 @@ import (
 	"time"
 
 	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/apps/refapp"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
+	"github.com/evsel/evsel/message/msgloop"
 )
 
 func main() {
@@ -54,8 +56,8 @@ func main() {
 		os.Exit(1)
 	}
 	address := net.JoinHostPort(host, strconv.Itoa(port))
-	req := message.ClientRequest(action, value)
-	cl, err := message.NewClient(message.ClientOptions{Loop: loop.Options{NoDelay: true}})
+	req := refapp.ClientRequest(action, value)
+	cl, err := msgloop.NewClient(msgloop.ClientOptions{Loop: loop.Options{NoDelay: true}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "app-client:", err)
 		os.Exit(1)
@@ -77,7 +79,7 @@ func main() {
 }
 
 // once is the reference client: one request, its answer, close.
-func once(cl *message.Client, address, shown string, req message.Message, timeout time.Duration) error {
+func once(cl *msgloop.Client, address, shown string, req message.Message, timeout time.Duration) error {
 	fmt.Println("Starting connection to " + shown)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -89,21 +91,20 @@ func once(cl *message.Client, address, shown string, req message.Message, timeou
 	if err != nil {
 		return err
 	}
-	fmt.Println("Sending " + message.PyBytesRepr(frame) + " to " + shown)
+	fmt.Println("Sending " + pyfmt.Bytes(frame) + " to " + shown)
 	resp, err := cc.Do(ctx, req)
 	if err != nil {
 		return err
 	}
 	if resp.Header.ContentType == message.ContentTypeJSON {
-		v, err := resp.JSON()
-		if err != nil {
+		// JSON that does not decode stops the reference before it prints
+		// anything about the response.
+		if _, err := resp.JSON(); err != nil {
 			return err
 		}
-		fmt.Println("Received response " + v.PyRepr() + " from " + shown)
-	} else {
-		fmt.Println("Received " + resp.Header.ContentType + " response from " + shown)
 	}
-	line, err := message.ClientResult(resp)
+	fmt.Println(refapp.Received("response", resp) + " from " + shown)
+	line, err := refapp.ClientResult(resp)
 	if err != nil {
 		return err
 	}
@@ -114,18 +115,18 @@ func once(cl *message.Client, address, shown string, req message.Message, timeou
 
 // load sends n requests over c connections and prints throughput and
 // latency percentiles. Every answer is checked against the reference's.
-func load(cl *message.Client, address string, req message.Message, n, c int, keepAlive bool, pipeline int, timeout time.Duration) error {
-	want, err := message.ServerResponse(req)
+func load(cl *msgloop.Client, address string, req message.Message, n, c int, keepAlive bool, pipeline int, timeout time.Duration) error {
+	want, err := refapp.ServerResponse(req)
 	if err != nil {
 		return err
 	}
-	wantLine, _ := message.ClientResult(want)
+	wantLine, _ := refapp.ClientResult(want)
 	var next atomic.Int64 // requests handed out so far
 	var failed atomic.Int64
 	lat := make([][]time.Duration, c*pipeline)
 	var wg sync.WaitGroup
 	start := time.Now()
-	var conns []*message.ClientConn
+	var conns []*msgloop.ClientConn
 	if keepAlive {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
@@ -157,7 +158,7 @@ func load(cl *message.Client, address string, req message.Message, n, c int, kee
 					failed.Add(1)
 					continue
 				}
-				if line, err := message.ClientResult(resp); err != nil || line != wantLine {
+				if line, err := refapp.ClientResult(resp); err != nil || line != wantLine {
 					failed.Add(1)
 				}
 			}

@@ -27,8 +27,10 @@ import (
 	"time"
 
 	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/apps/refapp"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
+	"github.com/evsel/evsel/message/msgloop"
 )
 
 func main() {
@@ -51,17 +53,19 @@ func main() {
 	interrupt := make(chan os.Signal, 1)
 	signal.Notify(interrupt, os.Interrupt)
 
-	opts := message.ServerOptions{
-		Loop:             loop.Options{Loops: *loops, NoDelay: true},
-		KeepAlive:        *keepAlive,
-		MaxContentLength: *maxContent,
-		MessageTimeout:   *msgTimeout,
-		Logger:           slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	opts := msgloop.ServerOptions{
+		Loop: loop.Options{Loops: *loops, NoDelay: true},
+		ServerConfig: message.ServerConfig{
+			KeepAlive:        *keepAlive,
+			MaxContentLength: *maxContent,
+			MessageTimeout:   *msgTimeout,
+		},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
 	if !*quiet {
 		opts.Hooks = printHooks()
 	}
-	srv, err := message.NewServer(message.ServerResponse, opts)
+	srv, err := msgloop.NewServer(refapp.ServerResponse, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "app-server:", err)
 		os.Exit(1)
@@ -90,21 +94,15 @@ func main() {
 
 // printHooks prints the reference server's lines. Each runs on a loop; one
 // Println is one write, so lines from different loops do not interleave.
-func printHooks() message.ServerHooks {
+func printHooks() msgloop.ServerHooks {
 	addr := func(c *loop.Conn) string { return pyfmt.Addr(c.RemoteAddr()) }
-	return message.ServerHooks{
+	return msgloop.ServerHooks{
 		Open: func(c *loop.Conn) { fmt.Println("Accepted connection from " + addr(c)) },
 		Request: func(c *loop.Conn, req message.Message) {
-			if req.Header.ContentType == message.ContentTypeJSON {
-				if v, err := req.JSON(); err == nil {
-					fmt.Println("Received request " + v.PyRepr() + " from " + addr(c))
-					return
-				}
-			}
-			fmt.Println("Received " + req.Header.ContentType + " request from " + addr(c))
+			fmt.Println(refapp.Received("request", req) + " from " + addr(c))
 		},
 		Response: func(c *loop.Conn, frame []byte) {
-			fmt.Println("Sending " + message.PyBytesRepr(frame) + " to " + addr(c))
+			fmt.Println("Sending " + pyfmt.Bytes(frame) + " to " + addr(c))
 		},
 		Close: func(c *loop.Conn, err error) { fmt.Println("Closing connection to " + addr(c)) },
 	}

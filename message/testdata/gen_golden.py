@@ -69,6 +69,8 @@ def main():
             # Lines the reference client prints for this exchange, without
             # the address part, which depends on the port.
             "sending_repr": repr(request),
+            # The server prints the same for its response.
+            "response_repr": repr(response),
             "received_line": received_line,
             "result_line": result_line,
         })

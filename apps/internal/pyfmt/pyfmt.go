@@ -1,15 +1,20 @@
 // Package pyfmt spells Go values the way Python's repr does, so evsel's
 // programs print the same lines as the Python socket-tutorial programs they
-// replace: bytes as b'...', strings as '...', and socket addresses as the
-// tuples Python's socket module returns, e.g. ('127.0.0.1', 65432).
+// replace: bytes as b'...', strings as '...', JSON values as the dicts and
+// lists json.loads makes, and socket addresses as the tuples Python's socket
+// module returns, e.g. ('127.0.0.1', 65432). The rules are CPython's
+// bytes_repr, unicode_repr and float_repr; this is the one copy of them.
 package pyfmt
 
 import (
+	"math"
 	"net"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/evsel/evsel/message"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -169,4 +174,75 @@ func scopeID(zone string) int {
 		return ifi.Index
 	}
 	return 0
+}
+
+// Value returns the repr of the Python object json.loads would make of v:
+// None, True, 41, 1.5, 'text', [...], {'key': ...}. The reference prints
+// received JSON this way ("Received response {'result': ...} from ...").
+func Value(v message.Value) string {
+	var sb strings.Builder
+	appendValue(&sb, v)
+	return sb.String()
+}
+
+// ValueStr returns str() of the Python object for v: a string's own text,
+// otherwise its repr. The reference formats values into its answers this
+// way ("No match for 'VALUE'.", "Got result: ...").
+func ValueStr(v message.Value) string {
+	if s, ok := v.Text(); ok {
+		return s
+	}
+	return Value(v)
+}
+
+func appendValue(sb *strings.Builder, v message.Value) {
+	switch v.Kind() {
+	case message.Null:
+		sb.WriteString("None")
+	case message.Bool:
+		if b, _ := v.Bool(); b {
+			sb.WriteString("True")
+		} else {
+			sb.WriteString("False")
+		}
+	case message.Float:
+		// Python's float repr and json.dumps agree on every finite float;
+		// only the values JSON cannot spell differ.
+		f, _ := v.Float()
+		switch {
+		case math.IsNaN(f):
+			sb.WriteString("nan")
+		case math.IsInf(f, 1):
+			sb.WriteString("inf")
+		case math.IsInf(f, -1):
+			sb.WriteString("-inf")
+		default:
+			sb.WriteString(v.String())
+		}
+	case message.String:
+		s, _ := v.Text()
+		sb.WriteString(Str(s))
+	case message.Array:
+		sb.WriteByte('[')
+		for i, it := range v.Items() {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			appendValue(sb, it)
+		}
+		sb.WriteByte(']')
+	case message.Object:
+		sb.WriteByte('{')
+		for i, f := range v.Fields() {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(Str(f.Key))
+			sb.WriteString(": ")
+			appendValue(sb, f.Value)
+		}
+		sb.WriteByte('}')
+	default: // Int: JSON and Python spell integers alike, all digits kept
+		sb.WriteString(v.String())
+	}
 }

@@ -1,19 +1,21 @@
 // Command app-evsel serves the message protocol (the reference app-server's
-// search) on evsel's engine with message.Server, keeping connections open
+// search) on evsel's engine with msgloop.Server, keeping connections open
 // for further requests.
 package main
 
 import (
+	"github.com/evsel/evsel/apps/refapp"
 	"github.com/evsel/evsel/bench/internal/serve"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
+	"github.com/evsel/evsel/message/msgloop"
 )
 
 func main() {
 	f := serve.Parse()
-	s, err := message.NewServer(message.ServerResponse, message.ServerOptions{
-		Loop:      loop.Options{Loops: f.Cores, ReusePort: f.ReusePort, NoDelay: true},
-		KeepAlive: true,
+	s, err := msgloop.NewServer(refapp.ServerResponse, msgloop.ServerOptions{
+		Loop:         loop.Options{Loops: f.Cores, ReusePort: f.ReusePort, NoDelay: true},
+		ServerConfig: message.ServerConfig{KeepAlive: true},
 	})
 	if err != nil {
 		serve.Fatal(err)

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evsel/evsel/apps/refapp"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
+	"github.com/evsel/evsel/message/msgloop"
 )
 
 // server runs handle for every connection to a loopback listener until the
@@ -174,10 +176,10 @@ func TestDialFailureIsAnError(t *testing.T) {
 }
 
 // TestAppAgainstMessageServer runs the app workload against evsel's
-// message server: the expected frames are what it sends.
+// message server (msgloop): the expected frames are what it sends.
 func TestAppAgainstMessageServer(t *testing.T) {
-	s, err := message.NewServer(message.ServerResponse, message.ServerOptions{
-		Loop: loop.Options{Loops: 1}, KeepAlive: true,
+	s, err := msgloop.NewServer(refapp.ServerResponse, msgloop.ServerOptions{
+		Loop: loop.Options{Loops: 1}, ServerConfig: message.ServerConfig{KeepAlive: true},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/evsel/evsel/message"
+	"github.com/evsel/evsel/apps/refapp"
 )
 
 // Workload says what a connection sends and what it must get back.
@@ -106,17 +106,18 @@ type App struct {
 // three the reference server knows and one it does not.
 var AppQueries = []string{"morpheus", "ring", "\U0001F436", "neo"}
 
-// NewApp builds the request and expected response frames with the message
-// codec, so the expected bytes are exactly what the reference server sends.
+// NewApp builds the request and expected response frames with the
+// reference application, so the expected bytes are exactly what the
+// reference server sends.
 func NewApp() (*App, error) {
 	a := &App{}
 	for _, q := range AppQueries {
-		req := message.ClientRequest(message.ActionSearch, q)
+		req := refapp.ClientRequest(refapp.ActionSearch, q)
 		reqFrame, err := req.AppendFrame(nil)
 		if err != nil {
 			return nil, fmt.Errorf("app workload: request %q: %w", q, err)
 		}
-		resp, err := message.ServerResponse(req)
+		resp, err := refapp.ServerResponse(req)
 		if err != nil {
 			return nil, fmt.Errorf("app workload: response %q: %w", q, err)
 		}

@@ -1,25 +1,23 @@
-package message
+package msgloop
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/evsel/evsel/loop"
+	"github.com/evsel/evsel/message"
 )
-
-// ErrUnsolicited is the close reason of a client connection that received a
-// response it had not asked for.
-var ErrUnsolicited = errors.New("message: response without a request")
 
 // ClientOptions configure a Client. The zero value is usable.
 type ClientOptions struct {
 	// Loop configures the client's engine.
 	Loop loop.Options
 	// MaxContentLength bounds a response's content-length; default
-	// DefaultMaxContentLength.
+	// message.DefaultMaxContentLength.
 	MaxContentLength int
 	// DialTimeout bounds a connect when the context has no deadline;
 	// default 10 s.
@@ -31,8 +29,9 @@ type ClientOptions struct {
 // cost no goroutine each. It works with servers that close after one
 // response (the reference) and with servers that keep the connection open.
 type Client struct {
-	e    *loop.Engine
-	opts ClientOptions
+	e       *loop.Engine
+	opts    ClientOptions
+	scratch [][]byte // per loop, for encoding requests without allocating
 }
 
 // NewClient starts a client's engine.
@@ -46,6 +45,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	cl.e = e
+	cl.scratch = make([][]byte, len(e.Loops()))
 	return cl, nil
 }
 
@@ -62,12 +62,13 @@ func (cl *Client) Close() error {
 // ClientConn is one connection of a Client. Its methods are safe from any
 // goroutine except the client's loops (Do blocks).
 type ClientConn struct {
+	cl     *Client
 	opened chan error
 	// Owned by the loop once opened:
 	c       *loop.Conn
-	dec     Decoder
-	waiting []func(Message, error) // one per request sent, oldest first
-	err     error                  // why the connection closed, once it has
+	m       message.ClientConn
+	waiting []func(message.Message, error) // one per request sent, oldest first
+	err     error                          // why the connection closed, once it has
 }
 
 // Dial connects to address, waiting until the connection is up, ctx ends
@@ -77,7 +78,7 @@ func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientCon
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	cc := &ClientConn{opened: make(chan error, 1), dec: Decoder{MaxContentLength: cl.opts.MaxContentLength}}
+	cc := &ClientConn{cl: cl, opened: make(chan error, 1), m: message.ClientConn{MaxContentLength: cl.opts.MaxContentLength}}
 	c, err := cl.e.Dial(network, address, timeout, cc)
 	if err != nil {
 		return nil, err
@@ -98,48 +99,54 @@ func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientCon
 // the connection's loop (or at once, on the caller's goroutine, if the
 // connection is known to be closed). Responses come back in request order,
 // so many requests may be in flight (up to the server's limit; evsel's
-// Server allows 1024 by default). The response's content is the
-// callee's to keep.
-func (cc *ClientConn) Send(req Message, done func(resp Message, err error)) error {
-	frame, err := req.AppendFrame(nil)
-	if err != nil {
-		return err
-	}
+// Server allows 1024 by default). req is copied before Send returns; the
+// response's content is the callee's to keep. A request that cannot be
+// encoded (see message.Message.AppendFrame) fails through done too.
+func (cc *ClientConn) Send(req message.Message, done func(resp message.Message, err error)) {
+	// The loop encodes the request, since the connection's machine lives
+	// there; copy what it reads, as the caller may reuse req's memory once
+	// Send returns.
+	req.Content = bytes.Clone(req.Content)
+	req.Header.Extra = slices.Clone(req.Header.Extra)
 	l := cc.c.Loop()
 	// Loop.Do rather than Conn.Do: the task must run even if the connection
 	// closes meanwhile, so that done is always called.
-	err = l.Do(func() {
+	err := l.Do(func() {
 		if cc.err != nil {
-			done(Message{}, cc.err)
+			done(message.Message{}, cc.err)
 			return
 		}
+		id := l.ID()
+		frame, err := cc.m.Send(cc.cl.scratch[id][:0], req)
+		if err != nil {
+			done(message.Message{}, err)
+			return
+		}
+		cc.cl.scratch[id] = frame
 		cc.waiting = append(cc.waiting, done)
 		cc.c.Write(frame)
 	})
 	if err != nil {
-		done(Message{}, err)
+		done(message.Message{}, err)
 	}
-	return nil
 }
 
 type result struct {
-	m   Message
+	m   message.Message
 	err error
 }
 
 // Do sends req and waits for its response or for ctx to end. Abandoning a
 // request on ctx leaves the connection usable: its response, when it comes,
 // is dropped.
-func (cc *ClientConn) Do(ctx context.Context, req Message) (Message, error) {
+func (cc *ClientConn) Do(ctx context.Context, req message.Message) (message.Message, error) {
 	ch := make(chan result, 1)
-	if err := cc.Send(req, func(m Message, err error) { ch <- result{m, err} }); err != nil {
-		return Message{}, err
-	}
+	cc.Send(req, func(m message.Message, err error) { ch <- result{m, err} })
 	select {
 	case r := <-ch:
 		return r.m, r.err
 	case <-ctx.Done():
-		return Message{}, ctx.Err()
+		return message.Message{}, ctx.Err()
 	}
 }
 
@@ -155,16 +162,16 @@ func (cc *ClientConn) Close() error {
 
 // Request is the reference client's whole life in one call: connect, send
 // req, read one response, close.
-func (cl *Client) Request(ctx context.Context, network, address string, req Message) (Message, error) {
+func (cl *Client) Request(ctx context.Context, network, address string, req message.Message) (message.Message, error) {
 	cc, err := cl.Dial(ctx, network, address)
 	if err != nil {
-		return Message{}, err
+		return message.Message{}, err
 	}
 	defer cc.Close()
 	return cc.Do(ctx, req)
 }
 
-// clientHandler runs the client connections' state machines on the loops.
+// clientHandler feeds the client connections' machines on the loops.
 type clientHandler struct{}
 
 func (clientHandler) OnOpen(c *loop.Conn) {
@@ -176,16 +183,12 @@ func (clientHandler) OnOpen(c *loop.Conn) {
 func (clientHandler) OnData(c *loop.Conn) {
 	cc := c.Context().(*ClientConn)
 	for {
-		m, n, err := cc.dec.Decode(c.Inbound())
+		m, n, err := cc.m.Next(c.Inbound())
 		if err != nil {
 			c.CloseWithError(err)
 			return
 		}
 		if n == 0 {
-			return
-		}
-		if len(cc.waiting) == 0 {
-			c.CloseWithError(ErrUnsolicited)
 			return
 		}
 		done := cc.waiting[0]
@@ -216,7 +219,7 @@ func (clientHandler) OnClose(c *loop.Conn, err error) {
 	}
 	cc.err = err
 	for _, done := range cc.waiting {
-		done(Message{}, err)
+		done(message.Message{}, err)
 	}
 	cc.waiting = nil
 }

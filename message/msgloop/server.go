@@ -1,0 +1,197 @@
+package msgloop
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/evsel/evsel/loop"
+	"github.com/evsel/evsel/message"
+)
+
+// HandlerFunc answers one request. An error closes the connection (after
+// the answers already written) and is logged as the reason.
+type HandlerFunc func(req message.Message) (message.Message, error)
+
+// ServerHooks let a program watch the exchange, e.g. to print the lines the
+// Python reference prints. Each runs on the connection's loop; all are
+// optional.
+type ServerHooks struct {
+	Open     func(c *loop.Conn)
+	Request  func(c *loop.Conn, req message.Message)
+	Response func(c *loop.Conn, frame []byte)
+	Close    func(c *loop.Conn, err error)
+}
+
+// ServerOptions configure a Server. The zero value is the reference's
+// behaviour with evsel's safety limits.
+type ServerOptions struct {
+	// Loop configures the engine (loops, backpressure, ...).
+	Loop loop.Options
+	// ServerConfig holds the protocol's limits, the same for every
+	// connection: keep-alive, content size, incomplete-request timeout,
+	// requests in flight.
+	message.ServerConfig
+	// Logger receives one line per connection closed for a fault; default
+	// slog.Default().
+	Logger *slog.Logger
+	Hooks  ServerHooks
+}
+
+// Server serves the message protocol on the loop engine: each connection
+// runs a message.ServerConn, fed from the connection's read buffer, its
+// responses written to the connection, its deadline kept by a loop timer.
+type Server struct {
+	h       HandlerFunc
+	opts    ServerOptions
+	log     *slog.Logger
+	e       *loop.Engine
+	scratch [][]byte // per loop, for encoding responses without allocating
+}
+
+// serverConn is the per-connection state: the protocol machine and the
+// timer that wakes it at its deadline.
+type serverConn struct {
+	m     message.ServerConn
+	timer *loop.Timer // armed for m's deadline while one runs
+	armed time.Time   // the deadline timer is armed for
+}
+
+// NewServer starts a server's engine; call Listen to serve.
+func NewServer(h HandlerFunc, opts ServerOptions) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Loop.Logger == nil {
+		opts.Loop.Logger = opts.Logger
+	}
+	s := &Server{h: h, opts: opts, log: opts.Logger}
+	e, err := loop.New(serverHandler{s}, opts.Loop)
+	if err != nil {
+		return nil, err
+	}
+	s.e = e
+	s.scratch = make([][]byte, len(e.Loops()))
+	return s, nil
+}
+
+// Listen serves on address; see loop.Engine.Listen.
+func (s *Server) Listen(network, address string) (net.Addr, error) {
+	return s.e.Listen(network, address)
+}
+
+// Stop shuts the server down; see loop.Engine.Stop.
+func (s *Server) Stop(ctx context.Context) error { return s.e.Stop(ctx) }
+
+// Engine returns the server's engine, for stats.
+func (s *Server) Engine() *loop.Engine { return s.e }
+
+// serverHandler is the loop.Handler of a Server, kept apart so that the
+// callbacks are not part of Server's API.
+type serverHandler struct{ s *Server }
+
+func (h serverHandler) OnOpen(c *loop.Conn) {
+	c.SetContext(&serverConn{m: message.ServerConn{Config: h.s.opts.ServerConfig}})
+	if h.s.opts.Hooks.Open != nil {
+		h.s.opts.Hooks.Open(c)
+	}
+}
+
+func (h serverHandler) OnData(c *loop.Conn) { h.s.serve(c, c.Context().(*serverConn)) }
+
+func (h serverHandler) OnClose(c *loop.Conn, err error) {
+	s := h.s
+	sc, _ := c.Context().(*serverConn)
+	if sc != nil && sc.timer != nil {
+		sc.timer.Stop()
+	}
+	if sc != nil && errors.Is(err, io.EOF) {
+		if perr := sc.m.PeerClosed(c.Inbound()); perr != nil {
+			err = perr
+			s.log.Warn("message: closing connection", "remote", addrString(c.RemoteAddr()), "err", err)
+		}
+	}
+	if s.opts.Hooks.Close != nil {
+		s.opts.Hooks.Close(c, err)
+	}
+}
+
+// serve runs the machine over what the connection has received: it answers
+// every complete request in order, then sets the timer for the machine's
+// deadline. New bytes and the timer both come here; the machine decides.
+func (s *Server) serve(c *loop.Conn, sc *serverConn) {
+	if c.Buffered() == 0 {
+		sc.m.Flushed() // the peer has taken every answer so far
+	}
+	now := time.Now()
+	for {
+		req, n, err := sc.m.Next(c.Inbound(), now)
+		if err != nil {
+			s.fault(c, err)
+			return
+		}
+		if n == 0 {
+			break
+		}
+		if s.opts.Hooks.Request != nil {
+			s.opts.Hooks.Request(c, req)
+		}
+		resp, err := s.h(req)
+		c.Consume(n) // after the handler: req.Content points into Inbound
+		if err != nil {
+			s.fault(c, err)
+			return
+		}
+		id := c.Loop().ID()
+		frame, err := sc.m.Respond(s.scratch[id][:0], resp)
+		if err != nil {
+			s.fault(c, err)
+			return
+		}
+		s.scratch[id] = frame
+		if s.opts.Hooks.Response != nil {
+			s.opts.Hooks.Response(c, frame)
+		}
+		c.Write(frame)
+		if sc.m.Done() {
+			c.Close()
+			break
+		}
+	}
+	s.setTimer(c, sc, now)
+}
+
+// setTimer keeps the connection's timer on the machine's deadline, touching
+// it only when the deadline moves.
+func (s *Server) setTimer(c *loop.Conn, sc *serverConn, now time.Time) {
+	dl, ok := sc.m.Deadline()
+	switch {
+	case !ok:
+		if sc.timer != nil {
+			sc.timer.Stop()
+		}
+	case sc.timer == nil:
+		sc.timer = c.Loop().AfterFunc(dl.Sub(now), func() { s.serve(c, sc) })
+	case !dl.Equal(sc.armed) || !sc.timer.Active():
+		sc.timer.Reset(dl.Sub(now))
+	default:
+		return
+	}
+	sc.armed = dl
+}
+
+// fault closes a connection for a protocol violation or a limit, logging why.
+func (s *Server) fault(c *loop.Conn, err error) {
+	s.log.Warn("message: closing connection", "remote", addrString(c.RemoteAddr()), "err", err)
+	c.CloseWithError(err)
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "?"
+	}
+	return a.String()
+}
