@@ -34,7 +34,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/evsel/evsel/bench/internal/procfs"
+	"github.com/evsel/evsel/bench/internal/procinfo"
 	"github.com/evsel/evsel/bench/internal/report"
 )
 
@@ -333,7 +333,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	}
 
 	srvCPUs, lgCPUs, pinDesc := pinning(o, warnf)
-	h := &harness{opts: o, bins: bins, srvCPUs: srvCPUs, loadCPUs: lgCPUs, haveProcs: procfs.Available(), logf: logf}
+	h := &harness{opts: o, bins: bins, srvCPUs: srvCPUs, loadCPUs: lgCPUs, haveProcs: procinfo.Available(), logf: logf}
 	if !h.haveProcs {
 		warnf("no /proc: CPU and memory figures are left out")
 	}
@@ -387,7 +387,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	meta := report.Meta{
 		Title:   "evsel benchmark",
 		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-		Machine: machine(),
+		Machine: procinfo.Machine(),
 		Go:      goVersion(),
 		Command: strings.TrimSpace("cd bench && go run . " + strings.Join(args, " ")),
 		Method: fmt.Sprintf("%s; %d loop(s)/GOMAXPROCS=%d per server; warm-up %v, measured %v per server per cell; %d round(s), servers interleaved, medians shown",
@@ -455,36 +455,6 @@ func writeChart(path string, rows []report.Row, servers []string, title string) 
 		return err
 	}
 	return f.Close()
-}
-
-// machine describes the CPU, cores, memory and kernel, from /proc where
-// there is one.
-func machine() string {
-	var parts []string
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				parts = append(parts, strings.TrimSpace(v))
-				break
-			}
-		}
-	}
-	parts = append(parts, fmt.Sprintf("%d CPUs", runtime.NumCPU()))
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
-					parts = append(parts, fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20)))
-				}
-			}
-		}
-	}
-	kernel := runtime.GOOS
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		kernel += " " + strings.TrimSpace(string(b))
-	}
-	parts = append(parts, kernel)
-	return strings.Join(parts, ", ")
 }
 
 func goVersion() string {
