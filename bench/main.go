@@ -1,15 +1,17 @@
 // Command bench measures evsel's engine against goroutine-per-connection
-// servers on the standard net package and against gnet: `go run ./bench`
-// (or `go run ./bench -quick` for a CI-sized smoke run).
+// servers on the standard net package and against gnet: `cd bench && go run .`
+// (or `go run . -quick` for a CI-sized smoke run). bench is a module of its
+// own, so that gnet, gonum/plot and the rest stay out of the library's
+// dependencies; its go.mod replaces the library with the directory above.
 //
-// It builds the servers and the load generator (bench/cmd/...), then for
+// It builds the servers and the load generator (cmd/...), then for
 // every cell of the matrix starts each server in a process of its own,
 // pinned with taskset away from the load generator, runs the load
 // generator against it, and samples the server's CPU time and memory from
 // /proc over the measured window. Servers take turns within each cell, in
 // an order that rotates from cell to cell, so slow drift on the machine
 // hits all of them alike. It prints Markdown tables on stdout and writes
-// them, with an SVG chart, to bench/results. See bench/README.md.
+// them, with an SVG chart, to results/. See README.md.
 package main
 
 import (
@@ -32,7 +34,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/evsel/evsel/bench/internal/procfs"
+	"github.com/evsel/evsel/bench/internal/procinfo"
 	"github.com/evsel/evsel/bench/internal/report"
 )
 
@@ -223,24 +225,32 @@ func programs(cells []plannedCell) []string {
 	return progs
 }
 
-// moduleRoot finds the evsel module from the working directory.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+// benchDir finds the bench module's directory from the working directory,
+// which must be inside that module: the go command builds the servers
+// there, against the library its go.mod points at.
+func benchDir() (string, error) {
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}", benchPkg).Output()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w (the go command builds the servers)", err)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			// Only the first line: the go command goes on to suggest a
+			// go get, which is not the fix.
+			first, _, _ := strings.Cut(strings.TrimSpace(string(ee.Stderr)), "\n")
+			return "", fmt.Errorf("run from inside the bench module (cd bench && go run .): go list %s: %s", benchPkg, first)
+		}
+		return "", fmt.Errorf("go list: %w (the go command builds the servers)", err)
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run from inside the evsel module")
-	}
-	return filepath.Dir(gomod), nil
+	return strings.TrimSpace(string(out)), nil
 }
+
+// benchPkg is this command's import path.
+const benchPkg = "github.com/evsel/evsel/bench"
 
 // build compiles the programs into dir, once.
 func build(ctx context.Context, root, dir string, progs []string, gnetTags string) error {
 	var plain, tagged []string
 	for _, p := range progs {
-		pkg := "./bench/cmd/" + p
+		pkg := "./cmd/" + p
 		if p == "echo-gnet" && gnetTags != "" {
 			tagged = append(tagged, pkg)
 		} else {
@@ -307,7 +317,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	}
 	warnf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 
-	root, err := moduleRoot()
+	root, err := benchDir()
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +333,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	}
 
 	srvCPUs, lgCPUs, pinDesc := pinning(o, warnf)
-	h := &harness{opts: o, bins: bins, srvCPUs: srvCPUs, loadCPUs: lgCPUs, haveProcs: procfs.Available(), logf: logf}
+	h := &harness{opts: o, bins: bins, srvCPUs: srvCPUs, loadCPUs: lgCPUs, haveProcs: procinfo.Available(), logf: logf}
 	if !h.haveProcs {
 		warnf("no /proc: CPU and memory figures are left out")
 	}
@@ -377,9 +387,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	meta := report.Meta{
 		Title:   "evsel benchmark",
 		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-		Machine: machine(),
+		Machine: procinfo.Machine(),
 		Go:      goVersion(),
-		Command: "go run ./bench " + strings.Join(args, " "),
+		Command: strings.TrimSpace("cd bench && go run . " + strings.Join(args, " ")),
 		Method: fmt.Sprintf("%s; %d loop(s)/GOMAXPROCS=%d per server; warm-up %v, measured %v per server per cell; %d round(s), servers interleaved, medians shown",
 			pinDesc, o.serverCores, o.serverCores, o.warmup, o.measure, o.rounds),
 		Quick: o.quick,
@@ -396,7 +406,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 
 	outDir := o.out
 	if outDir == "" {
-		outDir = filepath.Join(root, "bench", "results")
+		outDir = filepath.Join(root, "results")
 	}
 	if outDir != "-" {
 		name := "latest"
@@ -445,36 +455,6 @@ func writeChart(path string, rows []report.Row, servers []string, title string) 
 		return err
 	}
 	return f.Close()
-}
-
-// machine describes the CPU, cores, memory and kernel, from /proc where
-// there is one.
-func machine() string {
-	var parts []string
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				parts = append(parts, strings.TrimSpace(v))
-				break
-			}
-		}
-	}
-	parts = append(parts, fmt.Sprintf("%d CPUs", runtime.NumCPU()))
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
-					parts = append(parts, fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20)))
-				}
-			}
-		}
-	}
-	kernel := runtime.GOOS
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		kernel += " " + strings.TrimSpace(string(b))
-	}
-	parts = append(parts, kernel)
-	return strings.Join(parts, ", ")
 }
 
 func goVersion() string {

@@ -4,16 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/evsel/evsel/bench/internal/procfs"
+	"github.com/prometheus/procfs"
+
+	"github.com/evsel/evsel/bench/internal/procinfo"
 	"github.com/evsel/evsel/bench/internal/report"
 )
 
@@ -22,7 +24,7 @@ import (
 // cell, a pipelined cell, the app cell and the idle test, and checks that
 // every server reported verified bytes and no error. It measures nothing.
 func TestSmoke(t *testing.T) {
-	if runtime.GOOS != "linux" || !procfs.Available() {
+	if runtime.GOOS != "linux" || !procinfo.Available() {
 		t.Skip("the harness samples servers through Linux's /proc")
 	}
 	if _, err := exec.LookPath("go"); err != nil {
@@ -96,24 +98,11 @@ func TestSmoke(t *testing.T) {
 
 // children lists the live child processes of this one.
 func children() []string {
-	ents, _ := os.ReadDir("/proc")
+	procs, _ := procfs.AllProcs()
 	var kids []string
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		end := bytes.LastIndexByte(b, ')')
-		if end < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[end+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
-			kids = append(kids, strconv.Itoa(pid)+" "+string(b[:end+1]))
+	for _, p := range procs {
+		if st, err := p.Stat(); err == nil && st.PPID == os.Getpid() {
+			kids = append(kids, fmt.Sprintf("%d (%s)", st.PID, st.Comm))
 		}
 	}
 	return kids

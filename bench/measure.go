@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/evsel/evsel/bench/internal/procfs"
+	"github.com/evsel/evsel/bench/internal/procinfo"
 	"github.com/evsel/evsel/bench/internal/report"
 )
 
@@ -158,15 +158,15 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 	}
 	var (
 		mu             sync.Mutex // guards what the stderr callback sets
-		s0, s1, l0, l1 procfs.Sample
+		s0, s1, l0, l1 procinfo.Sample
 		started, ended bool
 		sampleErr      error
 		stdout         strings.Builder
 		lg             *child
 		lgStarted      = make(chan struct{}) // lg is set
 	)
-	sample := func(pid int) procfs.Sample {
-		s, err := procfs.Read(pid)
+	sample := func(pid int) procinfo.Sample {
+		s, err := procinfo.Read(pid)
 		if sampleErr == nil {
 			sampleErr = err
 		}
@@ -268,19 +268,19 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 	// forced collection on both sides (live memory, without the garbage
 	// the collector has not got to yet).
 	sleep(ctx, 300*time.Millisecond) // let the runtime settle after start-up
-	before, err := procfs.Read(srv.pid)
+	before, err := procinfo.Read(srv.pid)
 	if err == nil {
 		err = srv.gc(ctx)
 	}
-	var beforeGC procfs.Sample
+	var beforeGC procinfo.Sample
 	if err == nil {
-		beforeGC, err = procfs.Read(srv.pid)
+		beforeGC, err = procinfo.Read(srv.pid)
 	}
 	if err != nil {
 		run.Err = err.Error()
 		return run
 	}
-	fds0, err := procfs.CountFDs(srv.pid)
+	fds0, err := procinfo.CountFDs(srv.pid)
 	if err != nil {
 		run.Err = err.Error()
 		return run
@@ -331,7 +331,7 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 	// until its RSS stops moving.
 	fds := fds0
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
-		if fds, err = procfs.CountFDs(srv.pid); err == nil && fds-fds0 >= connected {
+		if fds, err = procinfo.CountFDs(srv.pid); err == nil && fds-fds0 >= connected {
 			break
 		}
 		sleep(ctx, 50*time.Millisecond)
@@ -340,9 +340,9 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 	if err == nil {
 		err = srv.gc(ctx)
 	}
-	var afterGC procfs.Sample
+	var afterGC procinfo.Sample
 	if err == nil {
-		afterGC, err = procfs.Read(srv.pid)
+		afterGC, err = procinfo.Read(srv.pid)
 	}
 	if err != nil {
 		run.Err = err.Error()
@@ -394,13 +394,13 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 // stableRSS samples the RSS until two readings 200ms apart agree within
 // 16 KiB (or 3s pass) and returns the last.
 func stableRSS(ctx context.Context, pid int) (int64, error) {
-	prev, err := procfs.Read(pid)
+	prev, err := procinfo.Read(pid)
 	if err != nil {
 		return 0, err
 	}
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
 		sleep(ctx, 200*time.Millisecond)
-		s, err := procfs.Read(pid)
+		s, err := procinfo.Read(pid)
 		if err != nil {
 			return 0, err
 		}

@@ -1,5 +1,6 @@
-// Command loadgen is the benchmark's load generator, run by `go run ./bench`
-// in a process of its own (pinned to other cores than the server).
+// Command loadgen is the benchmark's load generator, run by the bench
+// command (`cd bench && go run .`) in a process of its own (pinned to other
+// cores than the server).
 //
 // It opens -conns connections with the standard net package (one goroutine
 // per connection, two when -depth > 1: a blocking closed loop is what real

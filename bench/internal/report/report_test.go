@@ -146,14 +146,14 @@ func TestFormat(t *testing.T) {
 func TestWriteMarkdown(t *testing.T) {
 	rows := Aggregate(sampleRuns(), []string{Evsel, Net, Gnet})
 	var b bytes.Buffer
-	if err := WriteMarkdown(&b, Meta{Title: "t", Command: "go run ./bench", Quick: true}, rows); err != nil {
+	if err := WriteMarkdown(&b, Meta{Title: "t", Command: "cd bench && go run .", Quick: true}, rows); err != nil {
 		t.Fatal(err)
 	}
 	md := b.String()
 	for _, want := range []string{
 		"# t\n",
 		"Quick run",
-		"`go run ./bench`",
+		"`cd bench && go run .`",
 		// evsel ÷ net and ÷ gnet: CPU 5/8, 5/5; msgs/s 110k/80k, 110k/100k; p99 60/100, 60/40.
 		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ |",
 		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ |",
