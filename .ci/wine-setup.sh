@@ -61,13 +61,32 @@ if ! [ -f "$sys32/bcryptprimitives.dll" ]; then
 	cp "$dir/build/bcryptprimitives.dll" "$sys32/bcryptprimitives.dll"
 fi
 
-# 4. The exec wrapper go test looks for on PATH.
+# 4. The exec wrapper go test looks for on PATH. The binary's output goes
+# through a file, not straight into go test's pipe: the first Wine process of
+# a session starts wineserver and Wine's services (winedevice.exe, ...), and
+# they inherit that process's stdout. Holding go test's pipe open, they made
+# it wait 30 s after a test binary had exited and then fail the package with
+# "Test I/O incomplete" (2 of 10 loaded CI-like runs). go test reads a test
+# binary's output only after it exits anyway, so nothing is lost but
+# streaming; a signal (go test's timeout) stops the binary and still prints
+# what it wrote.
 cat >"$dir/bin/go_windows_amd64_exec.new" <<EOF
 #!/bin/sh
 # Runs a Windows binary built by go test under Wine (see .ci/wine-setup.sh).
 export WINEPREFIX="$WINEPREFIX" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY
-exec $wine "\$@"
+out=\$(mktemp) || exit 1
+$wine "\$@" >"\$out" 2>&1 </dev/null &
+pid=\$!
+trap 'kill -TERM \$pid 2>/dev/null' INT TERM QUIT
+while :; do
+	wait \$pid
+	rc=\$?
+	kill -0 \$pid 2>/dev/null || break # wait was interrupted by a signal
+done
+cat "\$out"
+rm -f "\$out"
+exit \$rc
 EOF
 chmod +x "$dir/bin/go_windows_amd64_exec.new"
 mv "$dir/bin/go_windows_amd64_exec.new" "$dir/bin/go_windows_amd64_exec"
