@@ -11,7 +11,7 @@ import (
 	"github.com/evsel/evsel/internal/sockettest"
 )
 
-const watchdog = sockettest.Watchdog
+var watchdog = sockettest.Watchdog
 
 // eachBackend runs test once per poller backend of this platform, as
 // subtests named after the backend.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evsel/evsel/internal/testenv"
 	"github.com/evsel/evsel/selector"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,10 +99,10 @@ func TestManyConnections(t *testing.T) {
 		size := sizes[min(int(rand.ExpFloat64()*2), len(sizes)-1)]
 		off := rand.IntN(len(random) - size)
 		sent += int64(size)
-		_, err := client.Dial("tcp", addr, 10*time.Second, &state{want: random[off : off+size]})
+		_, err := client.Dial("tcp", addr, testenv.Bound(10*time.Second), &state{want: random[off : off+size]})
 		require.NoError(t, err)
 	}
-	waitDone(t, &done, 50*time.Second)
+	waitDone(t, &done, testenv.Bound(50*time.Second))
 	t.Logf("%d connections echoed %d bytes", conns, sent)
 	assert.Zero(t, failures.Load())
 	assert.Equal(t, sent, verified.Load())
@@ -120,6 +121,14 @@ func waitDone(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
 	select {
 	case <-ch:
 	case <-time.After(d):
+		// Where each loop is tells a stuck loop from a slow system call.
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "(*Loop).run") {
+				t.Log(g)
+			}
+		}
 		t.Fatal("timed out")
 	}
 }

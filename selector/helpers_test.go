@@ -11,7 +11,7 @@ import (
 	"github.com/evsel/evsel/selector"
 )
 
-const watchdog = sockettest.Watchdog
+var watchdog = sockettest.Watchdog
 
 // eachBackend runs test once per backend of this platform, as subtests named
 // after the backend.

@@ -11,12 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evsel/evsel"
+	"github.com/evsel/evsel/internal/testenv"
 )
 
 // Watchdog bounds every wait for readiness that a correct backend delivers
 // at once, so that a broken one fails the test instead of hanging it. It is
 // never used to judge speed.
-const Watchdog = 10 * time.Second
+var Watchdog = testenv.Bound(10 * time.Second)
 
 // CloseAtCleanup closes the sockets at the end of the test unless the test
 // closed them first.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/evsel/evsel/apps/refapp"
+	"github.com/evsel/evsel/internal/testenv"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
 	"github.com/evsel/evsel/message/msgloop"
@@ -256,7 +257,7 @@ func TestClientManyConcurrent(t *testing.T) {
 	defer cl.Close()
 
 	queries := []string{"morpheus", "ring", "\U0001F436", "unknown"}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Bound(30*time.Second))
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, conns*each)
