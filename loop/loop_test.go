@@ -17,15 +17,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evsel/evsel/selector"
+	"github.com/evsel/evsel"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestEchoBackends(t *testing.T) {
-	for _, backend := range selector.Backends() {
-		t.Run(backend, func(t *testing.T) {
-			_, addr := start(t, echo, Options{Loops: 2, Backend: backend})
+	for _, backend := range evsel.Backends() {
+		t.Run(backend.Name, func(t *testing.T) {
+			_, addr := start(t, echo, Options{Loops: 2, Backend: backend.Name})
 			c := dial(t, addr)
 			msg := bytes.Repeat([]byte("evsel!"), 50000) // larger than any socket buffer
 			assert.Equal(t, msg, roundTrip(t, c, msg))
@@ -62,16 +62,16 @@ func TestManyConnections(t *testing.T) {
 			if opened.Add(1) == conns {
 				close(all)
 				for c := range all {
-					c.Do(func(c *Conn) { c.Write(c.Context().(*state).want) })
+					c.Do(func(c *Conn) { c.Write(c.Data().(*state).want) })
 				}
 			}
 		},
 		Data: func(c *Conn) {
-			s := c.Context().(*state)
+			s := c.Data().(*state)
 			in := c.Inbound()
 			if !bytes.Equal(in, s.want[s.got:s.got+len(in)]) {
 				failures.Add(1)
-				c.CloseNow()
+				c.Abort(nil)
 				return
 			}
 			s.got += len(in)
@@ -82,7 +82,7 @@ func TestManyConnections(t *testing.T) {
 			}
 		},
 		Close: func(c *Conn, err error) {
-			if s := c.Context().(*state); s.got != len(s.want) {
+			if s := c.Data().(*state); s.got != len(s.want) {
 				failures.Add(1)
 				t.Errorf("connection closed after %d of %d bytes: %v", s.got, len(s.want), err)
 			}
@@ -92,13 +92,15 @@ func TestManyConnections(t *testing.T) {
 	require.NoError(t, err)
 	defer stop(t, client)
 
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var sent int64
 	for i := 0; i < conns; i++ {
 		// Mostly small messages with a tail of large ones, like real traffic.
 		size := sizes[min(int(rand.ExpFloat64()*2), len(sizes)-1)]
 		off := rand.IntN(len(random) - size)
 		sent += int64(size)
-		_, err := client.Dial("tcp", addr, 10*time.Second, &state{want: random[off : off+size]})
+		_, err := client.Dial(ctx, "tcp", addr, WithData(&state{want: random[off : off+size]}))
 		require.NoError(t, err)
 	}
 	waitDone(t, &done, 50*time.Second)
@@ -500,7 +502,7 @@ func TestTimersRunOnTheirLoop(t *testing.T) {
 
 func TestTicker(t *testing.T) {
 	var ticks [2]atomic.Int64
-	e, _ := start(t, Funcs{Tick: func(l *Loop) { ticks[l.ID()].Add(1) }}, Options{Loops: 2, TickInterval: 5 * time.Millisecond})
+	e, _ := start(t, Funcs{}, Options{Loops: 2, TickInterval: 5 * time.Millisecond, OnTick: func(l *Loop) { ticks[l.ID()].Add(1) }})
 	waitFor(t, "ticks on every loop", func() bool { return ticks[0].Load() >= 3 && ticks[1].Load() >= 3 })
 	_ = e
 }
@@ -528,7 +530,7 @@ func TestDial(t *testing.T) {
 	require.NoError(t, err)
 	defer stop(t, client)
 
-	_, err = client.Dial("tcp", addr, time.Second, nil)
+	_, err = client.Dial(context.Background(), "tcp", addr)
 	require.NoError(t, err)
 	r := <-results
 	assert.NoError(t, r.err)
@@ -539,7 +541,7 @@ func TestDial(t *testing.T) {
 	require.NoError(t, err)
 	closedAddr := l.Addr().String()
 	l.Close()
-	_, err = client.Dial("tcp", closedAddr, time.Second, nil)
+	_, err = client.Dial(context.Background(), "tcp", closedAddr)
 	require.NoError(t, err)
 	assert.ErrorIs(t, (<-results).err, syscall.ECONNREFUSED)
 

@@ -121,7 +121,7 @@ func (s *Server) Engine() *loop.Engine { return s.e }
 
 // OnOpen implements loop.Handler.
 func (s *Server) OnOpen(c *loop.Conn) {
-	c.SetContext(&serverConn{dec: Decoder{MaxContentLength: s.opts.MaxContentLength}})
+	c.SetData(&serverConn{dec: Decoder{MaxContentLength: s.opts.MaxContentLength}})
 	if s.opts.Hooks.Open != nil {
 		s.opts.Hooks.Open(c)
 	}
@@ -129,7 +129,7 @@ func (s *Server) OnOpen(c *loop.Conn) {
 
 // OnData implements loop.Handler: answer every complete request in order.
 func (s *Server) OnData(c *loop.Conn) {
-	sc := c.Context().(*serverConn)
+	sc := c.Data().(*serverConn)
 	if c.Buffered() == 0 {
 		sc.inFlight = 0 // the peer has taken every answer so far
 	}
@@ -210,7 +210,7 @@ func (s *Server) fault(c *loop.Conn, err error) {
 
 // OnClose implements loop.Handler.
 func (s *Server) OnClose(c *loop.Conn, err error) {
-	sc, _ := c.Context().(*serverConn)
+	sc, _ := c.Data().(*serverConn)
 	if sc != nil && sc.timer != nil {
 		sc.timer.Stop()
 	}
