@@ -500,7 +500,7 @@ func TestTimersRunOnTheirLoop(t *testing.T) {
 	assert.Len(t, owners, 2, "each loop is its own goroutine")
 }
 
-func TestTicker(t *testing.T) {
+func TestOnTick(t *testing.T) {
 	var ticks [2]atomic.Int64
 	e, _ := start(t, Funcs{}, Options{Loops: 2, TickInterval: 5 * time.Millisecond, OnTick: func(l *Loop) { ticks[l.ID()].Add(1) }})
 	waitFor(t, "ticks on every loop", func() bool { return ticks[0].Load() >= 3 && ticks[1].Load() >= 3 })
