@@ -47,8 +47,9 @@ func TestManyConnections(t *testing.T) {
 	}
 	sizes := []int{1, 17, 100, 1000, 4 << 10, 32 << 10, 200 << 10}
 	type state struct {
-		want []byte // what was sent
-		got  int    // how much of it came back, verified
+		want []byte             // what was sent
+		got  int                // how much of it came back, verified
+		stop context.CancelFunc // ends the connect's own 10 s deadline
 	}
 	var verified, failures, opened atomic.Int64
 	var done sync.WaitGroup
@@ -56,6 +57,7 @@ func TestManyConnections(t *testing.T) {
 	all := make(chan *Conn, conns)
 	client, err := New(Funcs{
 		Open: func(c *Conn) {
+			c.Data().(*state).stop()
 			// Nobody sends until every connection is open, so all of them
 			// are really concurrent.
 			all <- c
@@ -82,7 +84,9 @@ func TestManyConnections(t *testing.T) {
 			}
 		},
 		Close: func(c *Conn, err error) {
-			if s := c.Data().(*state); s.got != len(s.want) {
+			s := c.Data().(*state)
+			s.stop()
+			if s.got != len(s.want) {
 				failures.Add(1)
 				t.Errorf("connection closed after %d of %d bytes: %v", s.got, len(s.want), err)
 			}
@@ -92,15 +96,17 @@ func TestManyConnections(t *testing.T) {
 	require.NoError(t, err)
 	defer stop(t, client)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var sent int64
 	for i := 0; i < conns; i++ {
 		// Mostly small messages with a tail of large ones, like real traffic.
 		size := sizes[min(int(rand.ExpFloat64()*2), len(sizes)-1)]
 		off := rand.IntN(len(random) - size)
 		sent += int64(size)
-		_, err := client.Dial(ctx, "tcp", addr, WithData(&state{want: random[off : off+size]}))
+		ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := client.Dial(ctx, "tcp", addr, WithData(&state{want: random[off : off+size], stop: stop}))
+		if err != nil {
+			stop()
+		}
 		require.NoError(t, err)
 	}
 	waitDone(t, &done, 50*time.Second)
