@@ -2,27 +2,72 @@
 // goroutine per connection when a program holds thousands of connections.
 //
 // An Engine runs N loops (GOMAXPROCS by default). Each loop is a goroutine,
-// locked to its OS thread while it handles events (on unix not while it waits
-// in the kernel, which measured cheaper; see Loop.poll), that owns one
-// selector and
-// every connection assigned to it; connection state lives in user space, so an idle
-// connection costs a couple of hundred bytes instead of a goroutine stack.
-// Application code is a Handler whose callbacks run on the owning loop:
+// locked to its OS thread while it handles events (on unix not while it
+// waits in the kernel, which measured cheaper; see Loop.poll), that owns one
+// evsel.Poller and every connection assigned to it; connection state lives
+// in user space, so an idle connection costs about 130 bytes instead of a
+// goroutine stack. Application code is a Handler (or Funcs) whose callbacks
+// run on the owning loop:
 //
 //	OnOpen(c)       a connection was accepted or a Dial completed
 //	OnData(c)       new bytes are in c.Inbound(); Consume what you used
 //	OnClose(c, err) the connection is gone, with the reason
 //
-// Everything a callback does to its own Conn (Write, Consume, Close) is
-// plain single-threaded code. Other goroutines talk to a connection only
-// through the Async methods and Do, which queue work to the loop and wake it.
+// Everything a callback does to its own Conn is plain single-threaded code.
+// Other goroutines talk to a connection only through AsyncWrite,
+// AsyncClose, Do and Wake, which queue work to the loop and wake it.
+//
+// # Input
+//
+// Inbound is what has arrived and not been consumed, read straight from the
+// kernel into a buffer shared by the loop (zero-copy: valid until the
+// callback returns). A handler consumes whole messages and leaves the rest,
+// which comes back with the bytes that follow. Peek and Discard say the
+// same with bufio.Reader's names (ErrShortInput when a message is not all
+// there yet); Read and WriteTo make a Conn an io.Reader and io.WriterTo
+// over what is buffered (c.WriteTo(c) echoes).
+//
+// # Output and backpressure
 //
 // Writes made during a callback are gathered and sent when the callback
 // returns, with as few write or writev calls as the kernel allows (a write
 // of 64 KiB or more on a connection with nothing pending goes out at once,
-// without a copy); what the kernel does not take is kept
-// and sent when the socket is writable, and only then is WRITE interest
-// watched. A connection whose pending output passes the high-water mark is
-// not read until it drains below the low-water mark, so a peer that never
-// reads cannot make the engine grow without bound.
+// without a copy); what the kernel does not take is kept and sent when the
+// socket is writable, and only then is WRITE interest watched. A
+// connection whose pending output passes Options.HighWater is not read
+// until it drains below LowWater, so a peer that never reads cannot make
+// the engine grow without bound; MaxOutput and MaxInput close connections
+// that pass hard limits anyway.
+//
+// # Closing
+//
+// Close and CloseWithError send what is pending, then close; Abort closes
+// at once and drops it; AsyncClose is CloseWithError from any goroutine.
+// OnClose receives the reason: nil for a close without one, io.EOF when the
+// peer shut down, ErrIdleTimeout (Options.IdleTimeout, Conn.SetIdleTimeout),
+// ErrStopped, a *PanicError when the handler panicked (only that
+// connection closes), or the I/O error.
+//
+// # Clients
+//
+// Engine.Dial returns a Conn at once and connects in the background:
+// OnOpen when it is up, OnClose when it fails. Host names are looked up off
+// the loops and every address is tried in turn; the context bounds the
+// whole connect. WithData attaches the per-connection state that SetData
+// would.
+//
+// # Timers and hooks
+//
+// Loop.AfterFunc and Loop.Every run functions on a loop, where they may use
+// its connections freely. Options.OnTick runs on every loop periodically,
+// OnBoot and OnShutdown once per engine.
+//
+// # Balancing and faults
+//
+// One loop accepts and deals connections out round-robin or to the loop
+// with fewest (Options.Balance), or, with Options.ReusePort, every loop has
+// its own SO_REUSEPORT listener and the kernel spreads them. Running out of
+// descriptors (EMFILE) pauses the listener for a moment instead of
+// spinning; a handler panic closes only its connection. Engine.Stop closes
+// gracefully, flushing pending output, within a deadline.
 package loop

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evsel/evsel/selector"
+	"github.com/evsel/evsel"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -58,10 +58,10 @@ func TestIdleTimeoutClosesStuckClose(t *testing.T) {
 // (and every later one: their enqueue sees a non-empty queue and does not
 // wake). The situation is set up exactly: queue a task, wake, poll.
 func TestPollKeepsWakeOfQueuedTask(t *testing.T) {
-	sel, err := selector.New()
+	p, err := evsel.NewPoller()
 	require.NoError(t, err)
-	defer sel.Close()
-	l := &Loop{sel: sel}
+	defer p.Close()
+	l := &Loop{poller: p, events: make([]evsel.Event, eventBatch)}
 	require.NoError(t, l.enqueue(task{fn: func() {}})) // queues and wakes
 	returned := make(chan struct{})
 	go func() {
@@ -71,7 +71,7 @@ func TestPollKeepsWakeOfQueuedTask(t *testing.T) {
 	select {
 	case <-returned:
 	case <-time.After(2 * time.Second):
-		sel.Wake() // let the goroutine end before failing
+		p.Wake() // let the goroutine end before failing
 		<-returned
 		t.Fatal("poll blocked with a task queued: its wake-up was lost")
 	}

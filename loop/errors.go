@@ -8,20 +8,20 @@ import (
 
 var (
 	// ErrClosed is returned when writing to a connection that is closed or
-	// closing.
+	// closing, and when closing one that is closed.
 	ErrClosed = errors.New("loop: connection closed")
 	// ErrStopped is the close reason of connections closed by Stop, and the
 	// error of calls made on a stopped engine.
 	ErrStopped = errors.New("loop: engine stopped")
-	// ErrDialTimeout is the close reason of a Dial that did not connect in
-	// time. It matches os.ErrDeadlineExceeded with errors.Is.
-	ErrDialTimeout = fmt.Errorf("loop: dial timeout: %w", os.ErrDeadlineExceeded)
 	// ErrIdleTimeout is the close reason of a connection idle for longer than
 	// its idle timeout. It matches os.ErrDeadlineExceeded with errors.Is.
 	ErrIdleTimeout = fmt.Errorf("loop: idle timeout: %w", os.ErrDeadlineExceeded)
 	// ErrInputOverflow is the close reason of a connection whose unconsumed
 	// input passed Options.MaxInput.
 	ErrInputOverflow = errors.New("loop: unconsumed input over limit")
+	// ErrShortInput is returned by Peek and Discard when fewer bytes are
+	// buffered than asked for: the rest comes with a later OnData.
+	ErrShortInput = errors.New("loop: fewer input bytes buffered than asked for")
 	// ErrOutputOverflow is the close reason of a connection whose pending
 	// output passed Options.MaxOutput.
 	ErrOutputOverflow = errors.New("loop: pending output over limit")

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -139,7 +140,7 @@ func TestNoDescriptorLeak(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	_, err = e.Dial("tcp", addr.String(), time.Second, nil)
+	_, err = e.Dial(context.Background(), "tcp", addr.String())
 	require.NoError(t, err)
 	stop(t, e)
 	assert.Equal(t, before+25, openFds(t), "only the test's own open client sockets remain")

@@ -3,6 +3,7 @@
 package loop
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -38,19 +39,35 @@ func listenFull(t *testing.T) string {
 }
 
 // TestDialTimeout: a connect that hangs (a listener whose tiny backlog is
-// full drops further SYNs) ends in OnClose with ErrDialTimeout.
+// full drops further SYNs) ends in OnClose with the error of Dial's
+// context: its deadline, or its cancellation.
 func TestDialTimeout(t *testing.T) {
 	reasons := make(chan error, 1)
 	client, err := New(Funcs{Close: func(c *Conn, err error) { reasons <- err }}, Options{Loops: 1, Logger: quietLog})
 	require.NoError(t, err)
 	defer stop(t, client)
-	_, err = client.Dial("tcp", listenFull(t), 100*time.Millisecond, nil)
+	addr := listenFull(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = client.Dial(ctx, "tcp", addr)
 	require.NoError(t, err)
 	select {
 	case err := <-reasons:
-		assert.ErrorIs(t, err, ErrDialTimeout)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
 	case <-time.After(5 * time.Second):
 		t.Fatal("dial did not time out")
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	_, err = client.Dial(ctx, "tcp", addr)
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond) // connecting by now
+	cancel()
+	select {
+	case err := <-reasons:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a cancelled dial did not end")
 	}
 }
 
@@ -66,7 +83,7 @@ func TestCloseWhileDialing(t *testing.T) {
 	require.NoError(t, err)
 	defer stop(t, client)
 
-	c, err := client.Dial("tcp", listenFull(t), 0, nil)
+	c, err := client.Dial(context.Background(), "tcp", listenFull(t))
 	require.NoError(t, err)
 	require.NoError(t, c.AsyncClose(nil))
 	select {
@@ -84,7 +101,7 @@ func TestCloseWhileDialing(t *testing.T) {
 	// polls again, so the connect cannot complete in between.
 	l := client.Loops()[0]
 	require.NoError(t, l.Do(func() {
-		c, err := client.Dial("tcp", server.Addr().String(), 0, nil)
+		c, err := client.Dial(context.Background(), "tcp", server.Addr().String())
 		if assert.NoError(t, err) {
 			c.Do(func(c *Conn) {
 				c.Write([]byte("sent anyway"))

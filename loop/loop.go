@@ -1,69 +1,61 @@
 package loop
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
 	"runtime/debug"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/evsel/evsel"
-	"github.com/evsel/evsel/selector"
 )
 
 // Loop is one event loop: a goroutine locked to an OS thread while it
-// handles events, one selector, and the connections assigned to it.
+// handles events, one poller, and the connections assigned to it.
 type Loop struct {
-	e     *Engine
-	id    int
-	sel   *selector.Selector
-	buf   []byte // shared read buffer
-	clock int64  // unix ns at the start of the current iteration
-	now   time.Time
+	e      *Engine
+	id     int
+	poller evsel.Poller
+	events []evsel.Event // what the last Wait reported
+	fds    fdTable       // the registered connections, by descriptor
+	buf    []byte        // shared read buffer
+	clock  int64         // unix ns at the start of the current iteration
+	now    time.Time
 
-	conns     int        // connections registered here (dialing ones included)
-	dirty     []*Conn    // connections to settle before the next Select
+	conns     int        // connections on this loop (dialing ones included)
+	dirty     []*Conn    // connections to settle before the next poll
 	chunks    [][]byte   // free output chunks
 	vecs      [][][]byte // free output lists (Conn.out), so draining and refilling does not allocate
 	timers    timerHeap
 	listeners []*listener
+	resolving map[*Conn]struct{} // dialing connections whose address is being looked up
 	idleSweep *Timer
 	idleEvery time.Duration
 	stopping  bool
 
-	mu     sync.Mutex // guards tasks and exited
-	tasks  []task
-	spare  []task
-	exited bool
-
+	tasks taskQueue
 	stats loopStats
 }
 
-type loopStats struct {
-	open, accepted, dialed, closed   atomic.Int64
-	bytesIn, bytesOut, reads, writes atomic.Int64
+// eventBatch is how many ready descriptors one poll takes at most; the rest
+// are reported by the next (readiness is level-triggered).
+const eventBatch = 256
+
+func newLoop(e *Engine, id int, p evsel.Poller) *Loop {
+	now := time.Now()
+	return &Loop{
+		e: e, id: id, poller: p, events: make([]evsel.Event, eventBatch),
+		buf: make([]byte, e.opts.ReadBufferSize), now: now, clock: now.UnixNano(),
+	}
 }
 
-// task is work queued to a loop from another goroutine.
-type task struct {
-	kind taskKind
-	conn *Conn
-	buf  []byte // taskWrite's payload
-	fn   func() // taskFunc's function
+// newPoller opens the named backend, or the platform's best for "".
+func newPoller(backend string) (evsel.Poller, error) {
+	if backend == "" {
+		return evsel.NewPoller()
+	}
+	return evsel.NewPollerNamed(backend)
 }
-
-type taskKind uint8
-
-const (
-	taskFunc     taskKind = iota // run fn (on behalf of conn, if set)
-	taskWrite                    // write buf to conn
-	taskWake                     // call OnData for conn
-	taskRegister                 // take over conn from another loop's acceptor
-)
 
 // ID is the loop's index in Engine.Loops.
 func (l *Loop) ID() int { return l.id }
@@ -71,56 +63,7 @@ func (l *Loop) ID() int { return l.id }
 // Engine returns the engine the loop belongs to.
 func (l *Loop) Engine() *Engine { return l.e }
 
-// Do runs fn on the loop. It is safe from any goroutine; it returns
-// ErrStopped if the loop has exited.
-func (l *Loop) Do(fn func()) error { return l.enqueue(task{fn: fn}) }
-
-func (l *Loop) enqueue(t task) error {
-	l.mu.Lock()
-	if l.exited {
-		l.mu.Unlock()
-		return ErrStopped
-	}
-	first := len(l.tasks) == 0
-	l.tasks = append(l.tasks, t)
-	l.mu.Unlock()
-	if first {
-		// Later tasks find the loop already woken; Wake also coalesces. A
-		// Wake failing because the loop exited meanwhile is no error: the
-		// exiting loop took the task with the rest (see shutdown).
-		l.sel.Wake()
-	}
-	return nil
-}
-
-// runTasks runs the queued tasks, swapping buffers so producers are not
-// blocked while the tasks run.
-func (l *Loop) runTasks() {
-	l.mu.Lock()
-	tasks := l.tasks
-	l.tasks, l.spare = l.spare[:0], nil
-	l.mu.Unlock()
-	for i := range tasks {
-		t := &tasks[i]
-		switch c := t.conn; {
-		case c == nil:
-			l.protect(nil, t.fn)
-		case t.kind == taskRegister:
-			l.register(c)
-		case c.closed.Load():
-			// The connection went away after the task was queued.
-		case t.kind == taskWrite:
-			c.Write(t.buf)
-		case t.kind == taskWake:
-			l.callData(c)
-			l.keepInput(c)
-		default:
-			l.protect(c, t.fn)
-		}
-		tasks[i] = task{}
-	}
-	l.spare = tasks[:0]
-}
+func (l *Loop) String() string { return fmt.Sprintf("loop %d", l.id) }
 
 // protect runs a callback, turning a panic into the close of c (or a log
 // line, for callbacks not tied to a connection) so one bad handler cannot
@@ -167,12 +110,6 @@ func (l *Loop) recoverPanic(c *Conn) {
 // of 4 locked). The saving was measured on Linux only anyway.
 const unlockWhileWaiting = runtime.GOOS != "windows"
 
-func (l *Loop) hasTasks() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.tasks) > 0
-}
-
 func (l *Loop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -180,24 +117,19 @@ func (l *Loop) run() {
 	busy := false // the last iteration had work
 	for {
 		timeout := l.untilNextTimer()
-		if l.hasTasks() {
+		if l.tasks.pending() {
 			timeout = 0
 		}
-		ready, err := l.poll(timeout, busy)
-		busy = len(ready) > 0
+		n, err := l.poll(timeout, busy)
+		busy = n > 0
 		l.now = time.Now()
 		l.clock = l.now.UnixNano()
 		if err != nil {
-			l.e.log.Error("loop: select failed", "loop", l.id, "err", err)
+			l.e.log.Error("loop: poll failed", "loop", l.id, "err", err)
 			time.Sleep(10 * time.Millisecond) // never spin on a broken poller
 		}
-		for _, r := range ready {
-			switch v := r.Key.Data.(type) {
-			case *Conn:
-				l.handle(v, r.Events)
-			case *listener:
-				v.accept()
-			}
+		for _, ev := range l.events[:n] {
+			l.dispatch(ev)
 		}
 		l.runTasks()
 		l.runTimers()
@@ -224,20 +156,20 @@ func (l *Loop) run() {
 // both make the scheduler park the thread and pass the P to another one
 // and back, two futex calls and context switches per wait (1 connection:
 // 29.2 µs locked throughout, 24.4 µs unlocked around the wait; gnet 23.8).
-func (l *Loop) poll(timeout time.Duration, busy bool) ([]selector.Ready, error) {
+func (l *Loop) poll(timeout time.Duration, busy bool) (int, error) {
 	if timeout == 0 { // tasks are waiting: just look
-		return l.sel.Select(0)
+		return l.wait(0)
 	}
 	if busy {
-		if ready, err := l.sel.Select(0); len(ready) > 0 || err != nil {
-			return ready, err
+		if n, err := l.wait(0); n > 0 || err != nil {
+			return n, err
 		}
 		// That look may have consumed the wake-up of a task queued since
 		// run checked the queue; blocking now would strand the task (and
 		// every later one, whose enqueue sees a non-empty queue and does
 		// not wake us).
-		if l.hasTasks() {
-			return nil, nil
+		if l.tasks.pending() {
+			return 0, nil
 		}
 	}
 	if unlockWhileWaiting {
@@ -247,7 +179,35 @@ func (l *Loop) poll(timeout time.Duration, busy bool) ([]selector.Ready, error) 
 	if busy {
 		runtime.Gosched()
 	}
-	return l.sel.Select(timeout)
+	return l.wait(timeout)
+}
+
+// wait fills l.events from the poller.
+func (l *Loop) wait(timeout time.Duration) (int, error) {
+	n, err := l.poller.Wait(l.events, timeout)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// dispatch hands one readiness report to its connection or listener.
+func (l *Loop) dispatch(ev evsel.Event) {
+	if c := l.fds.get(ev.Fd); c != nil {
+		// Masked by the interest the connection has now, not when the poll
+		// began: one that an earlier entry of this batch closed, or made
+		// give up an event, must not act on the stale report.
+		if ready := ev.Events & c.events; ready != 0 {
+			l.handle(c, ready)
+		}
+		return
+	}
+	for _, ln := range l.listeners {
+		if ln.fd == ev.Fd && ln.sock != nil && !ln.paused {
+			ln.accept()
+			return
+		}
+	}
 }
 
 // handle serves one readiness report of a connection.
@@ -259,7 +219,7 @@ func (l *Loop) handle(c *Conn, ev evsel.Events) {
 		switch {
 		case c.flags&flagDialing != 0:
 			l.connected(c)
-		case c.flags&flagCloseNow == 0: // CloseNow drops what is pending
+		case c.flags&flagCloseNow == 0: // Abort drops what is pending
 			l.flush(c)
 		}
 	}
@@ -328,45 +288,6 @@ func (l *Loop) keepInput(c *Conn) {
 	c.flags &^= flagShared
 }
 
-// flush writes pending output until it is all sent or the kernel is full.
-func (l *Loop) flush(c *Conn) {
-	for c.outLen > 0 {
-		var n int
-		var err error
-		if len(c.out) == 1 {
-			n, err = c.sock.Write(c.out[0])
-		} else {
-			n, err = c.sock.Writev(c.out[:min(len(c.out), maxIovec)])
-		}
-		if err == evsel.ErrWouldBlock {
-			return
-		}
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		l.stats.writes.Add(1)
-		l.stats.bytesOut.Add(int64(n))
-		c.active = l.clock
-		full := n < c.outLen && n < batchBytes(c.out)
-		c.advance(n)
-		if full {
-			return // a short write: the next one would only say EAGAIN
-		}
-	}
-}
-
-// maxIovec bounds one writev; x/sys builds up to 8 iovecs on the stack.
-const maxIovec = 8
-
-func batchBytes(out [][]byte) int {
-	n := 0
-	for _, b := range out[:min(len(out), maxIovec)] {
-		n += len(b)
-	}
-	return n
-}
-
 // settle brings a connection's kernel state in line with what its handler
 // did: send fresh output, close it if asked, and watch exactly the events it
 // needs — WRITE only while output is pending, READ only while not paused by
@@ -392,6 +313,9 @@ func (l *Loop) settle(c *Conn) {
 	case c.flags&flagPaused != 0 && c.outLen <= o.LowWater:
 		c.flags &^= flagPaused
 	}
+	if c.flags&flagNoSock != 0 {
+		return // dialing, its address still being looked up: nothing to watch yet
+	}
 	var want evsel.Events
 	if c.flags&flagDialing != 0 {
 		want = evsel.EventWrite
@@ -407,7 +331,7 @@ func (l *Loop) settle(c *Conn) {
 	// one with nothing to send was finished above, and a paused one has
 	// output pending.
 	if want != c.events {
-		if _, err := l.sel.Modify(&c.sock, want, c); err != nil {
+		if err := l.poller.Modify(c.fd(), want); err != nil {
 			c.events = 0
 			c.fail(err)
 			l.finish(c)
@@ -435,38 +359,55 @@ func (l *Loop) settleDirty() {
 	}
 }
 
-// register adds a connection (accepted, or dialing) to this loop.
-// c.loop is already l: it is set once, before the Conn is shared with any
-// goroutine (Dial returns it at once), and never written again.
-func (l *Loop) register(c *Conn) {
+// watch registers a connection's socket with the poller for ev.
+func (l *Loop) watch(c *Conn, ev evsel.Events) error {
+	fd := c.fd()
+	if err := l.poller.Add(fd, ev); err != nil {
+		return err
+	}
+	l.fds.set(fd, c)
+	c.events = ev
+	return nil
+}
+
+// unwatch removes a connection's socket from the poller, before it is
+// closed.
+func (l *Loop) unwatch(c *Conn) {
+	fd := c.fd()
+	l.fds.set(fd, nil)
+	// An error only means the kernel forgot the descriptor already.
+	_ = l.poller.Delete(fd)
+	c.events = 0
+}
+
+// adopt counts a connection in as this loop's.
+func (l *Loop) adopt(c *Conn) {
 	c.active = l.clock
-	want := evsel.EventRead
-	if c.flags&flagDialing != 0 {
-		want = evsel.EventWrite
-	}
-	if l.stopping {
-		c.sock.Close()
-		c.closed.Store(true)
-		l.e.deliverClose(c, ErrStopped)
-		return
-	}
-	if _, err := l.sel.Register(&c.sock, want, c); err != nil {
-		c.sock.Close()
-		c.closed.Store(true)
-		l.e.log.Warn("loop: register failed", "loop", l.id, "err", err)
-		l.e.deliverClose(c, err)
-		return
-	}
-	c.events = want
 	l.conns++
 	l.stats.open.Add(1)
 	if d := c.idleTimeout(); d > 0 {
 		l.ensureIdleSweep(d)
 	}
-	if c.flags&flagDialing == 0 {
-		l.stats.accepted.Add(1)
-		l.open(c)
+}
+
+// register adds an accepted connection to this loop. c.loop is already l:
+// it is set once, before the Conn is shared with any goroutine, and never
+// written again.
+func (l *Loop) register(c *Conn) {
+	if l.stopping {
+		c.sock.Close()
+		c.closed.Store(true)
+		return
 	}
+	if err := l.watch(c, evsel.EventRead); err != nil {
+		c.sock.Close()
+		c.closed.Store(true)
+		l.e.log.Warn("loop: register failed", "loop", l.id, "err", err)
+		return
+	}
+	l.adopt(c)
+	l.stats.accepted.Add(1)
+	l.open(c)
 }
 
 func (l *Loop) open(c *Conn) {
@@ -475,46 +416,24 @@ func (l *Loop) open(c *Conn) {
 	l.settle(c)
 }
 
-// connected completes a Dial once the socket is writable.
-func (l *Loop) connected(c *Conn) {
-	err := c.sock.ConnectResult()
-	if errors.Is(err, evsel.ErrInProgress) {
-		return // spurious wake-up: keep waiting
-	}
-	if c.aux != nil && c.aux.timer != nil {
-		c.aux.timer.Stop()
-		c.aux.timer = nil
-	}
-	c.flags &^= flagDialing
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	l.stats.dialed.Add(1)
-	if c.flags&flagClosing != 0 {
-		// Closed before it connected: what was written before the close is
-		// still sent, but the handler is not told of an open it gave up on.
-		c.flags |= flagOpen
-		return
-	}
-	l.open(c)
-}
-
 // finish closes a connection for good: OnClose first, while the descriptor
 // is still open so the handler can ask for addresses, then the descriptor.
 func (l *Loop) finish(c *Conn) {
 	if c.closed.Swap(true) {
 		return
 	}
-	if c.aux != nil && c.aux.timer != nil {
-		c.aux.timer.Stop()
-		c.aux.timer = nil
+	c.endDial()
+	hasSock := c.flags&flagNoSock == 0
+	if hasSock {
+		l.unwatch(c)
 	}
-	l.sel.Unregister(&c.sock)
 	if err := c.reason(); c.flags&(flagOpen|flagDialing) != 0 || err != nil {
 		l.callClose(c, err)
 	}
-	c.sock.Close()
+	if hasSock {
+		c.sock.Close()
+		c.flags |= flagNoSock
+	}
 	for _, b := range c.out {
 		l.putChunk(b)
 	}
@@ -526,198 +445,3 @@ func (l *Loop) finish(c *Conn) {
 	l.stats.open.Add(-1)
 	l.stats.closed.Add(1)
 }
-
-// Output chunks are recycled per loop so a busy connection does not
-// allocate for every response.
-const chunkSize = 16 << 10
-
-func (l *Loop) getChunk(n int) []byte {
-	if n > chunkSize {
-		return make([]byte, 0, n)
-	}
-	if k := len(l.chunks); k > 0 {
-		b := l.chunks[k-1]
-		l.chunks = l.chunks[:k-1]
-		return b
-	}
-	return make([]byte, 0, chunkSize)
-}
-
-func (l *Loop) putChunk(b []byte) {
-	if cap(b) == chunkSize && len(l.chunks) < 1024 {
-		l.chunks = append(l.chunks, b[:0])
-	}
-}
-
-// getVec and putVec recycle connections' output lists: a connection holds
-// one only while it has output pending, so idle ones cost nothing.
-func (l *Loop) getVec() [][]byte {
-	if k := len(l.vecs); k > 0 {
-		v := l.vecs[k-1]
-		l.vecs = l.vecs[:k-1]
-		return v
-	}
-	return make([][]byte, 0, 4)
-}
-
-func (l *Loop) putVec(v [][]byte) {
-	if cap(v) <= 64 && len(l.vecs) < 1024 {
-		clear(v[:cap(v)])
-		l.vecs = append(l.vecs, v[:0])
-	}
-}
-
-// ensureIdleSweep starts the timer that closes idle connections, checking at
-// half the shortest idle timeout in use.
-func (l *Loop) ensureIdleSweep(d time.Duration) {
-	every := max(d/2, time.Millisecond)
-	if l.idleSweep != nil && l.idleEvery <= every {
-		return
-	}
-	if l.idleSweep != nil {
-		l.idleSweep.Stop()
-	}
-	l.idleEvery = every
-	l.idleSweep = l.Every(every, l.sweepIdle)
-}
-
-func (l *Loop) sweepIdle() {
-	if l.conns == 0 {
-		// Nothing to sweep: stop ticking; register starts it again.
-		l.idleSweep.Stop()
-		l.idleSweep, l.idleEvery = nil, 0
-		return
-	}
-	for k := range l.sel.Map().All() {
-		c, ok := k.Data.(*Conn)
-		// A closing connection is swept too: one whose peer never takes its
-		// last output would otherwise hold its descriptor until Stop.
-		if !ok || c.flags&flagCloseNow != 0 {
-			continue
-		}
-		if d := c.idleTimeout(); d > 0 && l.clock-c.active > int64(d) {
-			c.closeWith(ErrIdleTimeout, true)
-		}
-	}
-}
-
-// beginStop stops accepting and asks every connection to close once its
-// output is flushed.
-func (l *Loop) beginStop() {
-	l.stopping = true
-	for _, ln := range l.listeners {
-		ln.close()
-	}
-	l.listeners = nil
-	for k := range l.sel.Map().All() {
-		if c, ok := k.Data.(*Conn); ok {
-			c.closeWith(ErrStopped, c.flags&flagDialing != 0)
-		}
-	}
-}
-
-// forceStop closes every connection now.
-func (l *Loop) forceStop() {
-	l.beginStop()
-	for k := range l.sel.Map().All() {
-		if c, ok := k.Data.(*Conn); ok {
-			c.closeWith(ErrStopped, true)
-		}
-	}
-}
-
-// shutdown runs when the loop exits: refuse new tasks, drop queued ones
-// (their connections are closed), release the selector.
-func (l *Loop) shutdown() {
-	l.mu.Lock()
-	l.exited = true
-	tasks := l.tasks
-	l.tasks = nil
-	l.mu.Unlock()
-	for _, t := range tasks {
-		// Connection tasks die with their (closed) connections; loop tasks,
-		// such as handing over an accepted socket, run so they can see the
-		// loop is stopping and release what they hold.
-		switch {
-		case t.conn == nil:
-			l.protect(nil, t.fn)
-		case t.kind == taskRegister:
-			t.conn.sock.Close()
-		}
-	}
-	l.timers = nil
-	if err := l.sel.Close(); err != nil {
-		l.e.log.Warn("loop: closing selector", "loop", l.id, "err", err)
-	}
-}
-
-// acceptBackoff is how long a listener rests after the process ran out of
-// descriptors, so that EMFILE does not spin a core.
-const acceptBackoff = 100 * time.Millisecond
-
-// listener is a listening socket served by one loop.
-type listener struct {
-	loop   *Loop
-	sock   *evsel.Socket
-	paused bool
-}
-
-func (ln *listener) accept() {
-	l, e := ln.loop, ln.loop.e
-	for i := 0; i < 64 && !ln.paused; i++ {
-		s, err := ln.sock.AcceptSocket()
-		if err == evsel.ErrWouldBlock {
-			return
-		}
-		if err != nil {
-			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-				errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
-				e.log.Warn("loop: accept: out of resources, pausing the listener",
-					"loop", l.id, "err", err, "pause", acceptBackoff)
-				ln.pause()
-				return
-			}
-			e.log.Warn("loop: accept failed", "loop", l.id, "err", err)
-			return
-		}
-		if e.opts.NoDelay {
-			s.SetNoDelay(true)
-		}
-		target := e.pick(l)
-		c := &Conn{sock: s, loop: target}
-		if target == l {
-			l.register(c)
-		} else if err := target.enqueue(task{kind: taskRegister, conn: c}); err != nil {
-			c.sock.Close()
-		}
-	}
-}
-
-// pause stops watching the listener for a while; the pending connections
-// wait in the kernel's backlog until descriptors are free again.
-func (ln *listener) pause() {
-	ln.paused = true
-	ln.loop.sel.Unregister(ln.sock)
-	ln.loop.AfterFunc(acceptBackoff, func() {
-		if ln.sock == nil { // closed meanwhile (Stop)
-			return
-		}
-		ln.paused = false
-		if _, err := ln.loop.sel.Register(ln.sock, evsel.EventRead, ln); err != nil {
-			ln.loop.e.log.Error("loop: re-registering listener", "err", err)
-		}
-	})
-}
-
-func (ln *listener) close() {
-	if ln.sock == nil {
-		return
-	}
-	if !ln.paused {
-		ln.loop.sel.Unregister(ln.sock)
-	}
-	ln.sock.Close()
-	ln.sock = nil
-}
-
-func (l *Loop) String() string { return fmt.Sprintf("loop %d", l.id) }

@@ -17,14 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evsel/evsel"
 	"github.com/evsel/evsel/internal/testenv"
-	"github.com/evsel/evsel/selector"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestEchoBackends(t *testing.T) {
-	for _, backend := range selector.Backends() {
+	for _, backend := range evsel.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			_, addr := start(t, echo, Options{Loops: 2, Backend: backend})
 			c := dial(t, addr)
@@ -48,8 +48,9 @@ func TestManyConnections(t *testing.T) {
 	}
 	sizes := []int{1, 17, 100, 1000, 4 << 10, 32 << 10, 200 << 10}
 	type state struct {
-		want []byte // what was sent
-		got  int    // how much of it came back, verified
+		want []byte             // what was sent
+		got  int                // how much of it came back, verified
+		stop context.CancelFunc // ends the connect's own 10 s deadline
 	}
 	var verified, failures, opened atomic.Int64
 	var done sync.WaitGroup
@@ -57,22 +58,23 @@ func TestManyConnections(t *testing.T) {
 	all := make(chan *Conn, conns)
 	client, err := New(Funcs{
 		Open: func(c *Conn) {
+			c.Data().(*state).stop()
 			// Nobody sends until every connection is open, so all of them
 			// are really concurrent.
 			all <- c
 			if opened.Add(1) == conns {
 				close(all)
 				for c := range all {
-					c.Do(func(c *Conn) { c.Write(c.Context().(*state).want) })
+					c.Do(func(c *Conn) { c.Write(c.Data().(*state).want) })
 				}
 			}
 		},
 		Data: func(c *Conn) {
-			s := c.Context().(*state)
+			s := c.Data().(*state)
 			in := c.Inbound()
 			if !bytes.Equal(in, s.want[s.got:s.got+len(in)]) {
 				failures.Add(1)
-				c.CloseNow()
+				c.Abort(nil)
 				return
 			}
 			s.got += len(in)
@@ -83,7 +85,9 @@ func TestManyConnections(t *testing.T) {
 			}
 		},
 		Close: func(c *Conn, err error) {
-			if s := c.Context().(*state); s.got != len(s.want) {
+			s := c.Data().(*state)
+			s.stop()
+			if s.got != len(s.want) {
 				failures.Add(1)
 				t.Errorf("connection closed after %d of %d bytes: %v", s.got, len(s.want), err)
 			}
@@ -99,7 +103,11 @@ func TestManyConnections(t *testing.T) {
 		size := sizes[min(int(rand.ExpFloat64()*2), len(sizes)-1)]
 		off := rand.IntN(len(random) - size)
 		sent += int64(size)
-		_, err := client.Dial("tcp", addr, testenv.Bound(10*time.Second), &state{want: random[off : off+size]})
+		ctx, stop := context.WithTimeout(context.Background(), testenv.Bound(10*time.Second))
+		_, err := client.Dial(ctx, "tcp", addr, WithData(&state{want: random[off : off+size], stop: stop}))
+		if err != nil {
+			stop()
+		}
 		require.NoError(t, err)
 	}
 	waitDone(t, &done, testenv.Bound(50*time.Second))
@@ -507,9 +515,9 @@ func TestTimersRunOnTheirLoop(t *testing.T) {
 	assert.Len(t, owners, 2, "each loop is its own goroutine")
 }
 
-func TestTicker(t *testing.T) {
+func TestOnTick(t *testing.T) {
 	var ticks [2]atomic.Int64
-	e, _ := start(t, Funcs{Tick: func(l *Loop) { ticks[l.ID()].Add(1) }}, Options{Loops: 2, TickInterval: 5 * time.Millisecond})
+	e, _ := start(t, Funcs{}, Options{Loops: 2, TickInterval: 5 * time.Millisecond, OnTick: func(l *Loop) { ticks[l.ID()].Add(1) }})
 	waitFor(t, "ticks on every loop", func() bool { return ticks[0].Load() >= 3 && ticks[1].Load() >= 3 })
 	_ = e
 }
@@ -537,7 +545,7 @@ func TestDial(t *testing.T) {
 	require.NoError(t, err)
 	defer stop(t, client)
 
-	_, err = client.Dial("tcp", addr, time.Second, nil)
+	_, err = client.Dial(context.Background(), "tcp", addr)
 	require.NoError(t, err)
 	r := <-results
 	assert.NoError(t, r.err)
@@ -548,7 +556,7 @@ func TestDial(t *testing.T) {
 	require.NoError(t, err)
 	closedAddr := l.Addr().String()
 	l.Close()
-	_, err = client.Dial("tcp", closedAddr, time.Second, nil)
+	_, err = client.Dial(context.Background(), "tcp", closedAddr)
 	require.NoError(t, err)
 	assert.ErrorIs(t, (<-results).err, syscall.ECONNREFUSED)
 

@@ -15,7 +15,7 @@ import (
 )
 
 // TestIdleConnectionMemory: what the engine keeps on the Go heap for an
-// idle connection (Conn, selector key, table slot) stays within 256 bytes.
+// idle connection (Conn, descriptor table slot) stays within 256 bytes.
 // bench/ measures the same thing as resident memory from outside.
 func TestIdleConnectionMemory(t *testing.T) {
 	const n = 2000

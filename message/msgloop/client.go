@@ -74,12 +74,13 @@ type ClientConn struct {
 // Dial connects to address, waiting until the connection is up, ctx ends
 // or the dial timeout passes.
 func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientConn, error) {
-	timeout := cl.opts.DialTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cl.opts.DialTimeout)
+		defer cancel() // harmless once connected: the engine stops watching ctx
 	}
 	cc := &ClientConn{cl: cl, opened: make(chan error, 1), m: message.ClientConn{MaxContentLength: cl.opts.MaxContentLength}}
-	c, err := cl.e.Dial(network, address, timeout, cc)
+	c, err := cl.e.Dial(ctx, network, address, loop.WithData(cc))
 	if err != nil {
 		return nil, err
 	}
@@ -175,13 +176,13 @@ func (cl *Client) Request(ctx context.Context, network, address string, req mess
 type clientHandler struct{}
 
 func (clientHandler) OnOpen(c *loop.Conn) {
-	cc := c.Context().(*ClientConn)
+	cc := c.Data().(*ClientConn)
 	cc.c = c
 	cc.opened <- nil
 }
 
 func (clientHandler) OnData(c *loop.Conn) {
-	cc := c.Context().(*ClientConn)
+	cc := c.Data().(*ClientConn)
 	for {
 		m, n, err := cc.m.Next(c.Inbound())
 		if err != nil {
@@ -201,7 +202,7 @@ func (clientHandler) OnData(c *loop.Conn) {
 }
 
 func (clientHandler) OnClose(c *loop.Conn, err error) {
-	cc := c.Context().(*ClientConn)
+	cc := c.Data().(*ClientConn)
 	if cc.c == nil { // the dial failed
 		cc.c = c
 		if err == nil {

@@ -94,17 +94,17 @@ func (s *Server) Engine() *loop.Engine { return s.e }
 type serverHandler struct{ s *Server }
 
 func (h serverHandler) OnOpen(c *loop.Conn) {
-	c.SetContext(&serverConn{m: message.ServerConn{Config: h.s.opts.ServerConfig}})
+	c.SetData(&serverConn{m: message.ServerConn{Config: h.s.opts.ServerConfig}})
 	if h.s.opts.Hooks.Open != nil {
 		h.s.opts.Hooks.Open(c)
 	}
 }
 
-func (h serverHandler) OnData(c *loop.Conn) { h.s.serve(c, c.Context().(*serverConn)) }
+func (h serverHandler) OnData(c *loop.Conn) { h.s.serve(c, c.Data().(*serverConn)) }
 
 func (h serverHandler) OnClose(c *loop.Conn, err error) {
 	s := h.s
-	sc, _ := c.Context().(*serverConn)
+	sc, _ := c.Data().(*serverConn)
 	if sc != nil && sc.timer != nil {
 		sc.timer.Stop()
 	}

@@ -1,6 +1,7 @@
 package multiconn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -96,7 +97,8 @@ func (cl *Client) Config() ClientConfig { return cl.cfg }
 // clientConn is one connection's state, owned by its loop.
 type clientConn struct {
 	id      int
-	next    int // messages sent
+	stop    context.CancelFunc // ends the dial's timeout
+	next    int                // messages sent
 	v       Verifier
 	closing bool // "Closing connection" printed
 	failed  bool // counted as an error
@@ -117,8 +119,10 @@ func (cl *Client) Start(e *loop.Engine, host string, port int, n int) {
 	address := net.JoinHostPort(host, strconv.Itoa(port))
 	for i := 1; i <= n; i++ {
 		cl.cfg.Out.Line("Starting connection " + strconv.Itoa(i) + " to " + target)
-		st := &clientConn{id: i}
-		if _, err := e.Dial("tcp", address, cl.cfg.DialTimeout, st); err != nil {
+		ctx, stop := context.WithTimeout(context.Background(), cl.cfg.DialTimeout)
+		st := &clientConn{id: i, stop: stop}
+		if _, err := e.Dial(ctx, "tcp", address, loop.WithData(st)); err != nil {
+			stop()
 			cl.fail(st, err)
 			cl.cfg.Out.Line("Closing connection " + strconv.Itoa(i))
 			cl.connDone()
@@ -193,12 +197,14 @@ func (cl *Client) closeConn(c *loop.Conn, st *clientConn) {
 // OnOpen implements loop.Handler.
 func (cl *Client) OnOpen(c *loop.Conn) {
 	cl.opened.Add(1)
-	cl.fill(c, c.Context().(*clientConn))
+	st := c.Data().(*clientConn)
+	st.stop()
+	cl.fill(c, st)
 }
 
 // OnData implements loop.Handler.
 func (cl *Client) OnData(c *loop.Conn) {
-	st := c.Context().(*clientConn)
+	st := c.Data().(*clientConn)
 	in := c.Inbound()
 	c.Consume(len(in))
 	if st.closing {
@@ -225,7 +231,8 @@ func (cl *Client) OnData(c *loop.Conn) {
 
 // OnClose implements loop.Handler.
 func (cl *Client) OnClose(c *loop.Conn, err error) {
-	st := c.Context().(*clientConn)
+	st := c.Data().(*clientConn)
+	st.stop()
 	if !st.closing && !errors.Is(err, loop.ErrStopped) {
 		// Python's client says nothing of the connections it drops on Ctrl-C.
 		st.closing = true

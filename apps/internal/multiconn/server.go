@@ -46,7 +46,7 @@ func (s *Server) OnOpen(c *loop.Conn) {
 	if s.Out.On() || s.Err.On() {
 		// Remember the address: after a reset the kernel no longer knows it.
 		addr := addrOf(c)
-		c.SetContext(addr)
+		c.SetData(addr)
 		s.Out.Line("Accepted connection from " + addr)
 	}
 }
@@ -77,7 +77,7 @@ func (s *Server) OnClose(c *loop.Conn, err error) {
 }
 
 func connAddr(c *loop.Conn) string {
-	if a, ok := c.Context().(string); ok {
+	if a, ok := c.Data().(string); ok {
 		return a
 	}
 	return addrOf(c)

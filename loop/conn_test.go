@@ -1,0 +1,201 @@
+package loop
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInputReaders: Peek, Discard, Read and WriteTo over what is buffered,
+// with bufio.Reader's rules where they apply.
+func TestInputReaders(t *testing.T) {
+	c := &Conn{in: []byte("hello, world")}
+	p, err := c.Peek(5)
+	assert.NoError(t, err)
+	assert.Equal(t, "hello", string(p))
+	assert.Equal(t, 5, cap(p), "appending to a peeked slice cannot clobber the input")
+	p, err = c.Peek(20)
+	assert.ErrorIs(t, err, ErrShortInput)
+	assert.Equal(t, "hello, world", string(p))
+	_, err = c.Peek(-1)
+	assert.ErrorIs(t, err, bufio.ErrNegativeCount)
+
+	n, err := c.Discard(2)
+	assert.NoError(t, err)
+	assert.Equal(t, 2, n)
+	buf := make([]byte, 4)
+	n, err = c.Read(buf)
+	assert.NoError(t, err)
+	assert.Equal(t, "llo,", string(buf[:n]))
+
+	var w bytes.Buffer
+	m, err := c.WriteTo(&w)
+	assert.NoError(t, err)
+	assert.EqualValues(t, len(" world"), m)
+	assert.Equal(t, " world", w.String())
+	assert.Empty(t, c.Inbound())
+	n, err = c.Read(buf)
+	assert.Zero(t, n)
+	assert.ErrorIs(t, err, io.EOF, "nothing more in this callback")
+	m, err = c.WriteTo(&w)
+	assert.Zero(t, m)
+	assert.NoError(t, err)
+
+	c.in = []byte("abc")
+	n, err = c.Discard(5)
+	assert.Equal(t, 3, n)
+	assert.ErrorIs(t, err, ErrShortInput)
+	_, err = c.Discard(-1)
+	assert.ErrorIs(t, err, bufio.ErrNegativeCount)
+}
+
+// TestWriteToEchoes: c.WriteTo(c) is an echo handler, and io.Copy uses it.
+func TestWriteToEchoes(t *testing.T) {
+	_, addr := start(t, Funcs{Data: func(c *Conn) { io.Copy(c, c) }}, Options{Loops: 1})
+	c := dial(t, addr)
+	msg := bytes.Repeat([]byte("copy"), 100000)
+	assert.Equal(t, msg, roundTrip(t, c, msg))
+}
+
+// TestAddrPort: the netip forms agree with LocalAddr and RemoteAddr and
+// allocate nothing.
+func TestAddrPort(t *testing.T) {
+	type result struct {
+		local, remote         netip.AddrPort
+		localAddr, remoteAddr net.Addr
+		allocs                float64
+	}
+	results := make(chan result, 1)
+	_, addr := start(t, Funcs{Open: func(c *Conn) {
+		r := result{local: c.LocalAddrPort(), remote: c.RemoteAddrPort(), localAddr: c.LocalAddr(), remoteAddr: c.RemoteAddr()}
+		if !raceEnabled {
+			r.allocs = testing.AllocsPerRun(100, func() {
+				c.LocalAddrPort()
+				c.RemoteAddrPort()
+			})
+		}
+		results <- r
+	}}, Options{Loops: 1})
+	client := dial(t, addr)
+	r := <-results
+	unmapped := func(a net.Addr) netip.AddrPort {
+		ap := a.(*net.TCPAddr).AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	assert.Equal(t, unmapped(r.localAddr), r.local)
+	assert.Equal(t, unmapped(r.remoteAddr), r.remote)
+	assert.Equal(t, unmapped(client.LocalAddr()), r.remote)
+	assert.Zero(t, r.allocs)
+}
+
+// TestSocketOptions: the setters work on a live connection, SyscallConn
+// gives the descriptor but not its I/O, and all of them say ErrClosed once
+// the connection is gone.
+func TestSocketOptions(t *testing.T) {
+	conns := make(chan *Conn, 1)
+	e, addr := start(t, Funcs{Open: func(c *Conn) {
+		assert.NoError(t, c.SetNoDelay(true))
+		assert.NoError(t, c.SetKeepAlive(net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}))
+		assert.NoError(t, c.SetReadBuffer(64<<10))
+		assert.NoError(t, c.SetWriteBuffer(64<<10))
+		rc, err := c.SyscallConn()
+		if assert.NoError(t, err) {
+			var fd uintptr
+			assert.NoError(t, rc.Control(func(d uintptr) { fd = d }))
+			assert.Equal(t, uintptr(c.fd()), fd)
+			assert.ErrorIs(t, rc.Read(func(uintptr) bool { return true }), errors.ErrUnsupported)
+			assert.ErrorIs(t, rc.Write(func(uintptr) bool { return true }), errors.ErrUnsupported)
+		}
+		c.Close()
+		conns <- c
+	}}, Options{Loops: 1})
+	dial(t, addr)
+	c := <-conns
+	waitFor(t, "the close", func() bool { return c.closed.Load() })
+	done := make(chan struct{})
+	require.NoError(t, e.Loops()[0].Do(func() {
+		defer close(done)
+		assert.ErrorIs(t, c.SetNoDelay(true), ErrClosed)
+		_, err := c.SyscallConn()
+		assert.ErrorIs(t, err, ErrClosed)
+		assert.Nil(t, c.LocalAddr())
+		assert.Equal(t, netip.AddrPort{}, c.RemoteAddrPort())
+	}))
+	<-done
+}
+
+// TestCloseFamily: Close and CloseWithError send what is pending first,
+// Abort drops it; each gives OnClose its reason, and every close method
+// says ErrClosed once the connection is gone.
+func TestCloseFamily(t *testing.T) {
+	errBye := errors.New("bye")
+	big := make([]byte, 32<<20) // far more than the socket buffers hold
+	for _, tc := range []struct {
+		name   string
+		close  func(c *Conn) error
+		reason error
+		all    bool // the peer gets all the output
+	}{
+		{"Close", func(c *Conn) error { return c.Close() }, nil, true},
+		{"CloseWithError", func(c *Conn) error { return c.CloseWithError(errBye) }, errBye, true},
+		{"Abort", func(c *Conn) error { return c.Abort(errBye) }, errBye, false},
+		{"AsyncClose", func(c *Conn) error { return c.AsyncClose(errBye) }, errBye, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reasons := make(chan error, 1)
+			closedErrs := make(chan []error, 1)
+			_, addr := start(t, Funcs{
+				Open: func(c *Conn) {
+					c.Write(big)
+					assert.NoError(t, tc.close(c))
+				},
+				Close: func(c *Conn, err error) {
+					reasons <- err
+					closedErrs <- []error{c.Close(), c.CloseWithError(errBye), c.Abort(nil), c.AsyncClose(nil)}
+				},
+			}, Options{Loops: 1})
+			client := dial(t, addr)
+			require.NoError(t, client.SetDeadline(time.Now().Add(20*time.Second)))
+			got, _ := io.Copy(io.Discard, client) // ends at the close (or a reset, for Abort)
+			if tc.all {
+				assert.EqualValues(t, len(big), got)
+			} else {
+				assert.Less(t, got, int64(len(big)))
+			}
+			assert.Equal(t, tc.reason, <-reasons)
+			for _, err := range <-closedErrs {
+				assert.ErrorIs(t, err, ErrClosed)
+			}
+		})
+	}
+}
+
+// TestHooks: OnBoot runs before New returns, OnShutdown before Done is
+// closed, and without OnTick a loop keeps no timer at all.
+func TestHooks(t *testing.T) {
+	var booted, shut bool
+	e, err := New(Funcs{}, Options{
+		Loops:      2,
+		Logger:     quietLog,
+		OnBoot:     func(*Engine) { booted = true },
+		OnShutdown: func(*Engine) { shut = true },
+	})
+	require.NoError(t, err)
+	assert.True(t, booted)
+	for _, l := range e.Loops() {
+		n := make(chan int, 1)
+		require.NoError(t, l.Do(func() { n <- len(l.timers) }))
+		assert.Zero(t, <-n, "a timer on a loop nobody asked one of")
+	}
+	stop(t, e)
+	<-e.Done()
+	assert.True(t, shut)
+}

@@ -1,0 +1,302 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/evsel/evsel"
+)
+
+// DialOption configures one Dial.
+type DialOption func(*dialOptions)
+
+type dialOptions struct {
+	data any
+}
+
+// WithData attaches v to the dialed connection before any callback runs,
+// as SetData would (OnOpen, or OnClose for a dial that fails, finds it in
+// Conn.Data).
+func WithData(v any) DialOption { return func(o *dialOptions) { o.data = v } }
+
+// Dial starts connecting to address on one of the loops and returns the
+// Conn at once; it never blocks. OnOpen follows when the connection is up;
+// a failure ends in OnClose without OnOpen. Writes made before the
+// connection is up are sent once it is. Network is "tcp", "tcp4", "tcp6" or
+// "unix", address as for Listen. Safe from any goroutine, including loop
+// callbacks.
+//
+// A host name is looked up on a goroutine of its own, never on a loop, and
+// the addresses it resolves to are tried in turn (IPv4 first for "tcp"),
+// as Python's socket.create_connection does, until one connects. If none
+// does, OnClose gets the error of the one address, or all attempts' errors
+// joined by errors.Join. Each attempt runs until the system gives up on it:
+// there is no per-address timeout.
+//
+// ctx bounds the whole connect, lookup and attempts: if it is cancelled or
+// its deadline passes first, OnClose gets ctx.Err(). Once the connection is
+// up ctx no longer matters, and Dial keeps nothing watching it.
+//
+// Dial itself returns an error only for what it can tell without any I/O:
+// a stopped engine, a ctx already done, an unknown network or a malformed
+// address.
+func (e *Engine) Dial(ctx context.Context, network, address string, opts ...DialOption) (*Conn, error) {
+	if e.stopping.Load() {
+		return nil, ErrStopped
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var o dialOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	t, err := parseTarget(network, address)
+	if err != nil {
+		return nil, err
+	}
+	l := e.pick(nil)
+	c := &Conn{loop: l, data: o.data, flags: flagDialing | flagNoSock}
+	c.aux = &connAux{dial: &dialState{ctx: ctx, target: t, addrs: t.addrs}}
+	if err := l.enqueue(task{fn: func() { l.startDial(c) }}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialState is what a connection keeps while it dials.
+type dialState struct {
+	ctx    context.Context
+	target target
+	addrs  []net.Addr  // still to try
+	cur    net.Addr    // being tried
+	errs   []error     // of the attempts that failed
+	stop   func() bool // detaches ctx (see context.AfterFunc)
+	lookup bool        // in Loop.resolving
+}
+
+// target is a parsed dial address: addrs if it needed no lookup, else the
+// host and port to look up.
+type target struct {
+	network    string
+	host, port string
+	addrs      []net.Addr
+}
+
+func parseTarget(network, address string) (target, error) {
+	t := target{network: network}
+	switch network {
+	case "unix":
+		t.addrs = []net.Addr{&net.UnixAddr{Name: address, Net: "unix"}}
+		return t, nil
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return t, fmt.Errorf("loop: unsupported network %q", network)
+	}
+	var err error
+	if t.host, t.port, err = net.SplitHostPort(address); err != nil {
+		return t, err
+	}
+	if _, err := netip.ParseAddr(t.host); err == nil || t.host == "" {
+		// A number (or nothing): evsel.Resolve asks no one for it.
+		addrs, err := evsel.Resolve(network, address)
+		t.addrs = addrs
+		return t, err
+	}
+	return t, nil
+}
+
+// lookupIP is what a Dial resolves host names with; tests replace it
+// through Engine.lookupIP.
+type lookupIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+// resolve looks up a host name (and a service name for the port).
+func (t target) resolve(ctx context.Context, lookup lookupIP) ([]net.Addr, error) {
+	port, err := net.DefaultResolver.LookupPort(ctx, t.network, t.port)
+	if err != nil {
+		return nil, err
+	}
+	ips, err := lookup(ctx, map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[t.network], t.host)
+	if err != nil {
+		return nil, err
+	}
+	var addrs []net.Addr
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if (t.network == "tcp4" && !ip.Is4()) || (t.network == "tcp6" && !ip.Is6()) {
+			continue
+		}
+		addrs = append(addrs, &net.TCPAddr{IP: ip.AsSlice(), Port: port, Zone: ip.Zone()})
+	}
+	if len(addrs) == 0 {
+		return nil, &net.AddrError{Err: "no suitable address", Addr: t.host}
+	}
+	if t.network == "tcp" {
+		slices.SortStableFunc(addrs, func(a, b net.Addr) int { return ipv6(a) - ipv6(b) })
+	}
+	return addrs, nil
+}
+
+// ipv6 is 1 for an IPv6 address, 0 for IPv4, for sorting.
+func ipv6(a net.Addr) int {
+	if a.(*net.TCPAddr).IP.To4() != nil {
+		return 0
+	}
+	return 1
+}
+
+// startDial takes a dialing connection on: it watches ctx, then connects or
+// starts the lookup.
+func (l *Loop) startDial(c *Conn) {
+	if l.stopping {
+		c.closed.Store(true)
+		l.callClose(c, ErrStopped)
+		return
+	}
+	l.adopt(c)
+	d := c.aux.dial
+	ctx := d.ctx
+	d.stop = context.AfterFunc(ctx, func() {
+		l.enqueue(task{conn: c, fn: func() {
+			if c.flags&flagDialing != 0 {
+				c.fail(ctx.Err())
+			}
+		}})
+	})
+	if d.addrs != nil {
+		l.nextAttempt(c)
+		return
+	}
+	if l.resolving == nil {
+		l.resolving = make(map[*Conn]struct{})
+	}
+	l.resolving[c] = struct{}{}
+	d.lookup = true
+	t, lookup := d.target, l.e.lookupIP
+	go func() {
+		addrs, err := t.resolve(ctx, lookup)
+		if err != nil && ctx.Err() != nil {
+			err = ctx.Err() // the lookup's own error hides the cause
+		}
+		// Dropped with the connection if it closed meanwhile, and with the
+		// loop if that exited (it closed the connection first).
+		l.enqueue(task{conn: c, fn: func() { l.resolved(c, addrs, err) }})
+	}()
+}
+
+// resolved continues a dial once its lookup is done.
+func (l *Loop) resolved(c *Conn, addrs []net.Addr, err error) {
+	d := c.aux.dial
+	delete(l.resolving, c)
+	d.lookup = false
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	d.addrs = addrs
+	l.nextAttempt(c)
+}
+
+// nextAttempt starts connecting to the next address, and fails the
+// connection once none is left.
+func (l *Loop) nextAttempt(c *Conn) {
+	d := c.aux.dial
+	for len(d.addrs) > 0 {
+		d.cur, d.addrs = d.addrs[0], d.addrs[1:]
+		err := l.connect(c, d.cur)
+		if err == nil {
+			return
+		}
+		d.failed(err)
+	}
+	if len(d.errs) == 1 {
+		c.fail(d.errs[0])
+	} else {
+		c.fail(errors.Join(d.errs...))
+	}
+}
+
+// failed records the failure of the current attempt.
+func (d *dialState) failed(err error) {
+	d.errs = append(d.errs, &net.OpError{Op: "dial", Net: d.target.network, Addr: d.cur, Err: err})
+}
+
+// connect starts a non-blocking connect to a and watches it for WRITE,
+// which says it ended.
+func (l *Loop) connect(c *Conn, a net.Addr) error {
+	family := evsel.Unix
+	if a, ok := a.(*net.TCPAddr); ok {
+		family = evsel.IPv6
+		if a.IP.To4() != nil {
+			family = evsel.IPv4
+		}
+	}
+	s, err := evsel.NewSocket(family)
+	if err != nil {
+		return err
+	}
+	if l.e.opts.NoDelay && family != evsel.Unix {
+		s.SetNoDelay(true)
+	}
+	if err := s.Connect(a); err != nil && !errors.Is(err, evsel.ErrInProgress) {
+		s.Close()
+		return err
+	}
+	c.sock = *s
+	c.flags &^= flagNoSock
+	if err := l.watch(c, evsel.EventWrite); err != nil {
+		c.sock.Close()
+		c.flags |= flagNoSock
+		return err
+	}
+	return nil
+}
+
+// connected completes a connect attempt once the socket is writable: the
+// connection opens, or the next address is tried.
+func (l *Loop) connected(c *Conn) {
+	err := c.sock.ConnectResult()
+	if errors.Is(err, evsel.ErrInProgress) {
+		return // spurious wake-up: keep waiting
+	}
+	if err != nil {
+		l.unwatch(c)
+		c.sock.Close()
+		c.flags |= flagNoSock
+		c.aux.dial.failed(err)
+		l.nextAttempt(c)
+		return
+	}
+	c.flags &^= flagDialing
+	c.endDial()
+	l.stats.dialed.Add(1)
+	if c.flags&flagClosing != 0 {
+		// Closed before it connected: what was written before the close is
+		// still sent, but the handler is not told of an open it gave up on.
+		c.flags |= flagOpen
+		return
+	}
+	l.open(c)
+}
+
+// endDial drops what a connection kept for dialing, ctx's watch included.
+func (c *Conn) endDial() {
+	if c.aux == nil || c.aux.dial == nil {
+		return
+	}
+	d := c.aux.dial
+	if d.stop != nil {
+		d.stop()
+	}
+	if d.lookup {
+		delete(c.loop.resolving, c)
+	}
+	c.aux.dial = nil
+	if c.aux.err == nil && !c.aux.idleSet {
+		c.aux = nil // keep a connected client as small as an accepted one
+	}
+}

@@ -1,0 +1,171 @@
+package loop
+
+import (
+	"errors"
+	"net"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/evsel/evsel"
+)
+
+// Listen starts accepting connections on address ("host:port" for "tcp",
+// "tcp4", "tcp6"; a path for "unix") and returns the bound address (useful
+// with port 0). With Options.ReusePort every loop gets its own listener;
+// otherwise loop 0 accepts and deals connections out by Options.Balance.
+// Call it from outside the loops.
+func (e *Engine) Listen(network, address string) (net.Addr, error) {
+	if e.stopping.Load() {
+		return nil, ErrStopped
+	}
+	lc := evsel.ListenConfig{ReusePort: e.opts.ReusePort && network != "unix"}
+	first, err := lc.Listen(network, address)
+	if err != nil && lc.ReusePort {
+		// No SO_REUSEPORT here: fall back to one acceptor.
+		lc.ReusePort = false
+		first, err = lc.Listen(network, address)
+	}
+	if err != nil {
+		return nil, err
+	}
+	addr, err := first.LocalAddr()
+	if err != nil {
+		first.Close()
+		return nil, err
+	}
+	socks := []*evsel.Socket{first}
+	if lc.ReusePort {
+		// Bind the others to the port the first one got, in case it was 0.
+		for range e.loops[1:] {
+			s, err := lc.Listen(network, addr.String())
+			if err != nil {
+				for _, s := range socks {
+					s.Close()
+				}
+				return nil, err
+			}
+			socks = append(socks, s)
+		}
+	}
+	for i, s := range socks {
+		l := e.loops[i]
+		ln := &listener{loop: l, sock: s, fd: int(s.Fd())}
+		err := e.onLoop(l, func() error {
+			if l.stopping {
+				return ErrStopped
+			}
+			if err := l.poller.Add(ln.fd, evsel.EventRead); err != nil {
+				return err
+			}
+			l.listeners = append(l.listeners, ln)
+			return nil
+		})
+		if err != nil {
+			for _, s := range socks[i:] {
+				s.Close()
+			}
+			// Undo the listeners already serving on earlier loops, or the
+			// engine would accept on an address Listen reports as failed.
+			for j, s := range socks[:i] {
+				l := e.loops[j]
+				e.onLoop(l, func() error {
+					l.listeners = slices.DeleteFunc(l.listeners, func(ln *listener) bool {
+						if ln.sock == s {
+							ln.close()
+							return true
+						}
+						return false
+					})
+					return nil
+				})
+			}
+			return nil, err
+		}
+	}
+	e.mu.Lock()
+	e.addrs = append(e.addrs, addr)
+	e.mu.Unlock()
+	return addr, nil
+}
+
+// onLoop runs fn on l and waits for it. It must not be called from a loop.
+func (e *Engine) onLoop(l *Loop, fn func() error) error {
+	res := make(chan error, 1)
+	if err := l.Do(func() { res <- fn() }); err != nil {
+		return err
+	}
+	return <-res
+}
+
+// acceptBackoff is how long a listener rests after the process ran out of
+// descriptors, so that EMFILE does not spin a core.
+const acceptBackoff = 100 * time.Millisecond
+
+// listener is a listening socket served by one loop. Listeners are few, so
+// the loop finds them by a scan of Loop.listeners rather than in its
+// descriptor table.
+type listener struct {
+	loop   *Loop
+	sock   *evsel.Socket // nil once closed
+	fd     int
+	paused bool
+}
+
+func (ln *listener) accept() {
+	l, e := ln.loop, ln.loop.e
+	for i := 0; i < 64 && !ln.paused; i++ {
+		s, err := ln.sock.AcceptSocket()
+		if err == evsel.ErrWouldBlock {
+			return
+		}
+		if err != nil {
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+				errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
+				e.log.Warn("loop: accept: out of resources, pausing the listener",
+					"loop", l.id, "err", err, "pause", acceptBackoff)
+				ln.pause()
+				return
+			}
+			e.log.Warn("loop: accept failed", "loop", l.id, "err", err)
+			return
+		}
+		if e.opts.NoDelay {
+			s.SetNoDelay(true)
+		}
+		target := e.pick(l)
+		c := &Conn{sock: s, loop: target}
+		if target == l {
+			l.register(c)
+		} else if err := target.enqueue(task{kind: taskRegister, conn: c}); err != nil {
+			c.sock.Close()
+		}
+	}
+}
+
+// pause stops watching the listener for a while; the pending connections
+// wait in the kernel's backlog until descriptors are free again.
+func (ln *listener) pause() {
+	ln.paused = true
+	ln.loop.poller.Delete(ln.fd)
+	ln.loop.AfterFunc(acceptBackoff, func() {
+		if ln.sock == nil { // closed meanwhile (Stop)
+			return
+		}
+		ln.paused = false
+		if err := ln.loop.poller.Add(ln.fd, evsel.EventRead); err != nil {
+			ln.loop.e.log.Error("loop: re-registering listener", "err", err)
+		}
+	})
+}
+
+func (ln *listener) close() {
+	if ln.sock == nil {
+		return
+	}
+	if !ln.paused {
+		ln.loop.poller.Delete(ln.fd)
+	}
+	ln.sock.Close()
+	ln.sock = nil
+}

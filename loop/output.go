@@ -1,0 +1,223 @@
+package loop
+
+import "github.com/evsel/evsel"
+
+// Buffered returns how many output bytes are waiting for the socket.
+func (c *Conn) Buffered() int { return c.outLen }
+
+// Write queues p for sending (the bytes are copied) and returns len(p). The
+// writes of one callback, timer or task go to the socket together, with one
+// write or writev, as soon as it returns. A large write on an idle connection goes to
+// the socket directly, without a copy of what the kernel takes.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.flags&(flagClosing|flagCloseNow) != 0 || c.closed.Load() {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	l := c.loop
+	n := 0
+	if c.outLen == 0 && len(p) >= directWrite && c.flags&flagDialing == 0 && c.events&evsel.EventWrite == 0 {
+		w, err := c.sock.Write(p)
+		switch {
+		case err == nil:
+			l.stats.writes.Add(1)
+			l.stats.bytesOut.Add(int64(w))
+			c.active = l.clock
+			n = w
+		case err != evsel.ErrWouldBlock:
+			c.fail(err)
+			return 0, err
+		}
+	}
+	if n < len(p) {
+		c.queue(p[n:])
+	}
+	c.markDirty()
+	if c.outLen > l.e.opts.MaxOutput {
+		c.fail(ErrOutputOverflow)
+		return len(p), ErrOutputOverflow
+	}
+	return len(p), nil
+}
+
+// Writev queues the buffers in order, as one Write of their concatenation.
+func (c *Conn) Writev(bufs [][]byte) (int, error) {
+	total := 0
+	for _, b := range bufs {
+		n, err := c.Write(b)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// directWrite is the size from which a write on a connection with nothing
+// pending skips the copy into the output queue.
+const directWrite = 64 << 10
+
+// queue copies p to the end of the output, filling the last chunk first.
+func (c *Conn) queue(p []byte) {
+	l := c.loop
+	c.outLen += len(p)
+	if k := len(c.out); k > 0 {
+		last := c.out[k-1]
+		if free := cap(last) - len(last); free > 0 {
+			m := min(free, len(p))
+			c.out[k-1] = append(last, p[:m]...)
+			p = p[m:]
+		}
+	}
+	if c.out == nil {
+		c.out = l.getVec()
+	}
+	for len(p) > 0 {
+		chunk := l.getChunk(len(p))
+		m := min(cap(chunk), len(p))
+		chunk = append(chunk, p[:m]...)
+		c.out = append(c.out, chunk)
+		p = p[m:]
+	}
+}
+
+// advance drops n written bytes from the front of the output. Finished
+// chunks are shifted out rather than sliced off, so the list keeps its
+// capacity for reuse.
+func (c *Conn) advance(n int) {
+	c.outLen -= n
+	done := 0
+	for n > 0 {
+		head := c.out[done]
+		if n < len(head) {
+			c.out[done] = head[n:]
+			break
+		}
+		n -= len(head)
+		c.loop.putChunk(head)
+		done++
+	}
+	if done > 0 {
+		k := copy(c.out, c.out[done:])
+		clear(c.out[k:])
+		c.out = c.out[:k]
+	}
+	if len(c.out) == 0 {
+		c.loop.putVec(c.out)
+		c.out = nil
+	}
+}
+
+// AsyncWrite queues a copy of p to be written by the owning loop. It is safe
+// from any goroutine; writes from one goroutine keep their order, and each is
+// written whole. It returns ErrClosed if the connection is known to be
+// closed; data queued just before a close is dropped with the connection.
+func (c *Conn) AsyncWrite(p []byte) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return c.loop.enqueue(task{kind: taskWrite, conn: c, buf: append([]byte(nil), p...)})
+}
+
+// AsyncWritev is AsyncWrite of the buffers' concatenation.
+func (c *Conn) AsyncWritev(bufs [][]byte) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	if n == 0 {
+		return nil
+	}
+	buf := make([]byte, 0, n)
+	for _, b := range bufs {
+		buf = append(buf, b...)
+	}
+	return c.loop.enqueue(task{kind: taskWrite, conn: c, buf: buf})
+}
+
+// flush writes pending output until it is all sent or the kernel is full.
+func (l *Loop) flush(c *Conn) {
+	for c.outLen > 0 {
+		var n int
+		var err error
+		if len(c.out) == 1 {
+			n, err = c.sock.Write(c.out[0])
+		} else {
+			n, err = c.sock.Writev(c.out[:min(len(c.out), maxIovec)])
+		}
+		if err == evsel.ErrWouldBlock {
+			return
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		l.stats.writes.Add(1)
+		l.stats.bytesOut.Add(int64(n))
+		c.active = l.clock
+		full := n < c.outLen && n < batchBytes(c.out)
+		c.advance(n)
+		if full {
+			return // a short write: the next one would only say EAGAIN
+		}
+	}
+}
+
+// maxIovec bounds one writev; x/sys builds up to 8 iovecs on the stack.
+const maxIovec = 8
+
+func batchBytes(out [][]byte) int {
+	n := 0
+	for _, b := range out[:min(len(out), maxIovec)] {
+		n += len(b)
+	}
+	return n
+}
+
+// Output chunks are recycled per loop so a busy connection does not
+// allocate for every response.
+const chunkSize = 16 << 10
+
+func (l *Loop) getChunk(n int) []byte {
+	if n > chunkSize {
+		return make([]byte, 0, n)
+	}
+	if k := len(l.chunks); k > 0 {
+		b := l.chunks[k-1]
+		l.chunks = l.chunks[:k-1]
+		return b
+	}
+	return make([]byte, 0, chunkSize)
+}
+
+func (l *Loop) putChunk(b []byte) {
+	if cap(b) == chunkSize && len(l.chunks) < 1024 {
+		l.chunks = append(l.chunks, b[:0])
+	}
+}
+
+// getVec and putVec recycle connections' output lists: a connection holds
+// one only while it has output pending, so idle ones cost nothing.
+func (l *Loop) getVec() [][]byte {
+	if k := len(l.vecs); k > 0 {
+		v := l.vecs[k-1]
+		l.vecs = l.vecs[:k-1]
+		return v
+	}
+	return make([][]byte, 0, 4)
+}
+
+func (l *Loop) putVec(v [][]byte) {
+	if cap(v) <= 64 && len(l.vecs) < 1024 {
+		clear(v[:cap(v)])
+		l.vecs = append(l.vecs, v[:0])
+	}
+}

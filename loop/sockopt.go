@@ -1,0 +1,140 @@
+package loop
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+
+	"github.com/evsel/evsel"
+)
+
+// errNotConnected is what the socket accessors say of a dialing connection
+// that has no socket yet (its address is being looked up).
+var errNotConnected = fmt.Errorf("loop: connection has no socket yet: %w", syscall.ENOTCONN)
+
+// socket is the connection's socket, if it has one.
+func (c *Conn) socket() (*evsel.Socket, error) {
+	if c.flags&flagNoSock != 0 {
+		if c.closed.Load() {
+			return nil, ErrClosed
+		}
+		return nil, errNotConnected
+	}
+	return &c.sock, nil
+}
+
+// LocalAddr returns the local address, asking the kernel (nil if unknown).
+func (c *Conn) LocalAddr() net.Addr {
+	s, err := c.socket()
+	if err != nil {
+		return nil
+	}
+	a, _ := s.LocalAddr()
+	return a
+}
+
+// RemoteAddr returns the peer's address, asking the kernel: it is not stored
+// per connection, to keep idle connections small (nil if unknown, as after
+// a reset).
+func (c *Conn) RemoteAddr() net.Addr {
+	s, err := c.socket()
+	if err != nil {
+		return nil
+	}
+	a, _ := s.RemoteAddr()
+	return a
+}
+
+// LocalAddrPort is LocalAddr for an IP connection, without allocating; the
+// zero AddrPort if unknown or not IP.
+func (c *Conn) LocalAddrPort() netip.AddrPort {
+	s, err := c.socket()
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	a, _ := s.LocalAddrPort()
+	return a
+}
+
+// RemoteAddrPort is RemoteAddr for an IP connection, without allocating;
+// the zero AddrPort if unknown or not IP.
+func (c *Conn) RemoteAddrPort() netip.AddrPort {
+	s, err := c.socket()
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	a, _ := s.RemoteAddrPort()
+	return a
+}
+
+// SetNoDelay sets TCP_NODELAY: with true (Options.NoDelay's default for
+// every connection) small writes are sent at once instead of coalesced by
+// Nagle's algorithm.
+func (c *Conn) SetNoDelay(on bool) error {
+	s, err := c.socket()
+	if err != nil {
+		return err
+	}
+	return s.SetNoDelay(on)
+}
+
+// SetKeepAlive turns TCP keep-alive probes on or off and tunes them, with
+// the rules of net.TCPConn.SetKeepAliveConfig (zero fields take Go's
+// defaults, negative ones leave the system's).
+func (c *Conn) SetKeepAlive(cfg net.KeepAliveConfig) error {
+	s, err := c.socket()
+	if err != nil {
+		return err
+	}
+	return s.SetKeepAliveConfig(cfg)
+}
+
+// SetReadBuffer sets the kernel's receive buffer size (SO_RCVBUF).
+func (c *Conn) SetReadBuffer(bytes int) error {
+	s, err := c.socket()
+	if err != nil {
+		return err
+	}
+	return s.SetReadBuffer(bytes)
+}
+
+// SetWriteBuffer sets the kernel's send buffer size (SO_SNDBUF).
+func (c *Conn) SetWriteBuffer(bytes int) error {
+	s, err := c.socket()
+	if err != nil {
+		return err
+	}
+	return s.SetWriteBuffer(bytes)
+}
+
+// SyscallConn gives access to the connection's descriptor for socket
+// options the Conn has no method for. Its Control runs the function at once
+// and must be called on the owning loop, like the Conn's other methods. Its
+// Read and Write fail: the engine owns the connection's I/O, and reading or
+// writing behind it would corrupt the stream. Do not close the descriptor.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	if _, err := c.socket(); err != nil {
+		return nil, err
+	}
+	return (*rawConn)(c), nil
+}
+
+// rawConn is a Conn seen as a syscall.RawConn.
+type rawConn Conn
+
+// errEngineOwnsIO is what the Read and Write of a SyscallConn return.
+var errEngineOwnsIO = fmt.Errorf("loop: the engine owns the connection's reads and writes: %w", errors.ErrUnsupported)
+
+func (rc *rawConn) Control(f func(fd uintptr)) error {
+	s, err := (*Conn)(rc).socket()
+	if err != nil {
+		return err
+	}
+	f(s.Fd())
+	return nil
+}
+
+func (rc *rawConn) Read(func(fd uintptr) bool) error  { return errEngineOwnsIO }
+func (rc *rawConn) Write(func(fd uintptr) bool) error { return errEngineOwnsIO }

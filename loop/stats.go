@@ -1,0 +1,46 @@
+package loop
+
+import "sync/atomic"
+
+// Stats counts what the engine did. Open is a gauge; the rest only grow.
+type Stats struct {
+	Open, Accepted, Dialed, Closed   int64
+	BytesIn, BytesOut, Reads, Writes int64
+}
+
+func (s *Stats) add(o Stats) {
+	s.Open += o.Open
+	s.Accepted += o.Accepted
+	s.Dialed += o.Dialed
+	s.Closed += o.Closed
+	s.BytesIn += o.BytesIn
+	s.BytesOut += o.BytesOut
+	s.Reads += o.Reads
+	s.Writes += o.Writes
+}
+
+// loopStats are a loop's counters, atomic so Stats can read them from any
+// goroutine.
+type loopStats struct {
+	open, accepted, dialed, closed   atomic.Int64
+	bytesIn, bytesOut, reads, writes atomic.Int64
+}
+
+// Stats returns the loop's counters.
+func (l *Loop) Stats() Stats {
+	st := &l.stats
+	return Stats{
+		Open: st.open.Load(), Accepted: st.accepted.Load(), Dialed: st.dialed.Load(),
+		Closed: st.closed.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
+		Reads: st.reads.Load(), Writes: st.writes.Load(),
+	}
+}
+
+// Stats sums the counters of every loop.
+func (e *Engine) Stats() Stats {
+	var total Stats
+	for _, l := range e.loops {
+		total.add(l.Stats())
+	}
+	return total
+}

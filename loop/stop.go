@@ -1,0 +1,77 @@
+package loop
+
+import "context"
+
+// Stop shuts the engine down gracefully: it stops accepting, lets every
+// connection flush its pending output, closes them (OnClose gets
+// ErrStopped), and returns when every loop goroutine has exited. If ctx ends
+// first, the remaining connections are closed at once, dropping their
+// output, and ctx's error is returned once the loops are gone. Stop waits
+// for the loops, so it must not be called from a loop callback (start it in
+// a goroutine there).
+func (e *Engine) Stop(ctx context.Context) error {
+	if e.stopping.CompareAndSwap(false, true) {
+		for _, l := range e.loops {
+			l.Do(l.beginStop)
+		}
+	}
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+	}
+	for _, l := range e.loops {
+		l.Do(l.forceStop)
+	}
+	<-e.done
+	return ctx.Err()
+}
+
+// Done is closed when every loop has exited (and Options.OnShutdown has
+// returned).
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// beginStop stops accepting and asks every connection to close once its
+// output is flushed.
+func (l *Loop) beginStop() {
+	l.stopping = true
+	for _, ln := range l.listeners {
+		ln.close()
+	}
+	l.listeners = nil
+	for c := range l.fds.all() {
+		c.closeWith(ErrStopped, c.flags&flagDialing != 0)
+	}
+	for c := range l.resolving {
+		c.closeWith(ErrStopped, true)
+	}
+}
+
+// forceStop closes every connection now.
+func (l *Loop) forceStop() {
+	l.beginStop()
+	for c := range l.fds.all() {
+		c.closeWith(ErrStopped, true)
+	}
+}
+
+// shutdown runs when the loop exits: refuse new tasks, drop queued ones
+// (their connections are closed), release the poller.
+func (l *Loop) shutdown() {
+	for _, t := range l.tasks.close() {
+		// Connection tasks die with their (closed) connections; loop tasks,
+		// such as handing over an accepted socket, run so they can see the
+		// loop is stopping and release what they hold.
+		switch {
+		case t.conn == nil:
+			l.protect(nil, t.fn)
+		case t.kind == taskRegister:
+			t.conn.sock.Close()
+		}
+	}
+	l.timers = nil
+	l.fds = fdTable{}
+	if err := l.poller.Close(); err != nil {
+		l.e.log.Warn("loop: closing poller", "loop", l.id, "err", err)
+	}
+}

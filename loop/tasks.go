@@ -1,0 +1,111 @@
+package loop
+
+import "sync"
+
+// task is work queued to a loop from another goroutine.
+type task struct {
+	kind taskKind
+	conn *Conn
+	buf  []byte // taskWrite's payload
+	fn   func() // taskFunc's function
+}
+
+type taskKind uint8
+
+const (
+	taskFunc     taskKind = iota // run fn (on behalf of conn, if set)
+	taskWrite                    // write buf to conn
+	taskWake                     // call OnData for conn
+	taskRegister                 // take over conn from another loop's acceptor
+)
+
+// taskQueue is a loop's inbox: any goroutine pushes, the loop takes the
+// whole queue at once. Two buffers are swapped so producers are not blocked
+// while the tasks run.
+type taskQueue struct {
+	mu     sync.Mutex
+	tasks  []task
+	spare  []task // owned by the loop between take and recycle
+	closed bool
+}
+
+// push queues t and reports whether the queue was empty, that is whether
+// the loop needs waking; later tasks find it woken already.
+func (q *taskQueue) push(t task) (first bool, err error) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false, ErrStopped
+	}
+	first = len(q.tasks) == 0
+	q.tasks = append(q.tasks, t)
+	q.mu.Unlock()
+	return first, nil
+}
+
+func (q *taskQueue) pending() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.tasks) > 0
+}
+
+// take empties the queue and returns what it held.
+func (q *taskQueue) take() []task {
+	q.mu.Lock()
+	tasks := q.tasks
+	q.tasks, q.spare = q.spare[:0], nil
+	q.mu.Unlock()
+	return tasks
+}
+
+// recycle gives back the slice of a take once its tasks have run.
+func (q *taskQueue) recycle(tasks []task) { q.spare = tasks[:0] }
+
+// close refuses further tasks and returns those still queued.
+func (q *taskQueue) close() []task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	tasks := q.tasks
+	q.tasks = nil
+	return tasks
+}
+
+// Do runs fn on the loop. It is safe from any goroutine; it returns
+// ErrStopped if the loop has exited.
+func (l *Loop) Do(fn func()) error { return l.enqueue(task{fn: fn}) }
+
+func (l *Loop) enqueue(t task) error {
+	first, err := l.tasks.push(t)
+	if first {
+		// A Wake failing because the loop exited meanwhile is no error: the
+		// exiting loop took the task with the rest (see shutdown).
+		l.poller.Wake()
+	}
+	return err
+}
+
+// runTasks runs the queued tasks.
+func (l *Loop) runTasks() {
+	tasks := l.tasks.take()
+	for i := range tasks {
+		t := &tasks[i]
+		switch c := t.conn; {
+		case c == nil:
+			l.protect(nil, t.fn)
+		case t.kind == taskRegister:
+			l.register(c)
+		case c.closed.Load():
+			// The connection went away after the task was queued.
+		case t.kind == taskWrite:
+			c.Write(t.buf)
+		case t.kind == taskWake:
+			l.callData(c)
+			l.keepInput(c)
+		default:
+			l.protect(c, t.fn)
+		}
+		tasks[i] = task{}
+	}
+	l.tasks.recycle(tasks)
+}
