@@ -13,8 +13,8 @@ var Wine = underWine()
 // one list that it walks on each socket call and each readiness change
 // (sock_get_poll_events, complete_async_polls in server/sock.c): with 10,000
 // sockets polled, each call costs a walk of 10,000 entries. Measured with
-// .ci/wine-afd-cost, a one-byte round trip goes from 0.1 ms with no other
-// poll outstanding to 2 ms with 8,000, and loop's TestManyConnections
+// .ci/wine-afd-cost, a one-byte round trip goes from 1.2 ms with no other
+// poll outstanding to 5.1 ms with 8,000, and loop's TestManyConnections
 // (10,000 polled sockets in one process) took 100 to 280 s on a loaded
 // two-core machine, every byte verified, against 30 s on a quiet one.
 const wineSlack = 8
