@@ -105,9 +105,11 @@ func (l *Loop) recoverPanic(c *Conn) {
 
 // unlockWhileWaiting: on Windows the loop stays on its thread throughout.
 // The IOCP backend submits its AFD polls from the loop's thread as a wait
-// begins, and under Wine polls submitted from a thread the goroutine has
-// since left stall (TestManyConnections stalled in 2 of 4 runs unlocked, 0
-// of 4 locked). The saving was measured on Linux only anyway.
+// begins, and Windows ties an I/O request to the thread that issued it.
+// The stalls once blamed on unlocking under Wine (2 of 4 runs unlocked, 0 of
+// 4 locked) were later found in locked runs too, and came from wineserver's
+// cost per socket call (see internal/testenv), so the choice is unmeasured
+// on Windows; the saving was measured on Linux only.
 const unlockWhileWaiting = runtime.GOOS != "windows"
 
 func (l *Loop) run() {
