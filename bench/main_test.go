@@ -35,6 +35,7 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the servers")
 	}
+	short := gitShort(t, "HEAD") // the baseline; skips outside a git checkout
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -76,7 +77,6 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
-	short := gitShort(t, "HEAD")
 	for _, want := range []string{
 		"| echo c=4 64B | evsel |", "| echo c=4 64B | net |", "| echo c=4 64B | gnet |", "| echo c=2 64B d=4 |", "| app c=2 search |",
 		"| echo c=4 64B | evsel@" + short + " |", "p99 ÷base |", "-baseline HEAD", "- Baseline: evsel@" + short,
