@@ -97,6 +97,8 @@ func buildBaseline(ctx context.Context, benchDir, bins string, b *baseline, prog
 	}
 	src := filepath.Join(tmp, "src")
 	if _, err := gitOut(ctx, top, "worktree", "add", "--detach", src, b.commit); err != nil {
+		// An add cut short by ctx may have registered the worktree.
+		gitOut(context.Background(), top, "worktree", "remove", "--force", src)
 		os.RemoveAll(tmp)
 		return err
 	}
