@@ -64,6 +64,7 @@ type options struct {
 	progress        bool
 	gnetTags        string
 	verbose         bool
+	baseline        string // -baseline: a git revision; "" for none
 }
 
 // summary is what a run produced, for the smoke test.
@@ -105,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.pipeSize, "pipe-size", 64, "message size of the pipelined cell")
 	fs.IntVar(&o.appConns, "app-conns", 64, "connections of the app-protocol cell (evsel and net); 0 leaves it out")
 	fs.IntVar(&o.idle, "idle", 10000, "idle connections for the memory test; 0 leaves it out (-quick: 1000)")
-	fs.StringVar(&servers, "servers", "evsel,net,gnet", "servers to compare")
+	fs.StringVar(&servers, "servers", "evsel,net,gnet", "servers to compare (-baseline: evsel,evsel-base,net,gnet)")
 	fs.IntVar(&o.rounds, "rounds", 2, "times each server runs each cell (the tables show medians; -quick: 1)")
 	fs.IntVar(&o.serverCores, "server-cores", 1, "event loops, or GOMAXPROCS, of every server; the server gets that many CPUs and the load generator the rest")
 	fs.BoolVar(&o.pin, "pin", true, "pin the server and the load generator to different CPUs with taskset")
@@ -114,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.progress, "progress", true, "show a progress bar on stderr")
 	fs.StringVar(&o.gnetTags, "gnet-tags", "", "build tags for the gnet server (e.g. poll_opt)")
 	fs.BoolVar(&o.verbose, "v", false, "copy the children's diagnostics to stderr")
+	fs.StringVar(&o.baseline, "baseline", "", "git revision to build evsel from as the extra server evsel-base, to measure a change against it in the same run")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -122,6 +124,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if strings.HasPrefix(o.baseline, "-") {
+		return nil, fmt.Errorf("-baseline: %q is not a revision", o.baseline)
+	}
+	if o.baseline != "" && !set["servers"] {
+		servers = strings.Join([]string{report.Evsel, report.EvselBase, report.Net, report.Gnet}, ",")
+	}
 	if o.quick {
 		quick := map[string]string{
 			"warmup": "200ms", "measure": "500ms", "conns": "1,64", "sizes": "64,1024",
@@ -147,13 +155,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if s == "" {
 			continue
 		}
-		if !slices.Contains([]string{report.Evsel, report.Net, report.Gnet}, s) {
-			return nil, fmt.Errorf("-servers: unknown server %q (evsel, net, gnet)", s)
+		if s == report.EvselBase && o.baseline == "" {
+			return nil, fmt.Errorf("-servers: %s needs -baseline REV", s)
+		}
+		if !slices.Contains([]string{report.Evsel, report.EvselBase, report.Net, report.Gnet}, s) {
+			return nil, fmt.Errorf("-servers: unknown server %q (evsel, net, gnet; evsel-base with -baseline)", s)
 		}
 		o.servers = append(o.servers, s)
 	}
 	if len(o.servers) == 0 {
 		return nil, errors.New("-servers: none")
+	}
+	if o.baseline != "" && !slices.Contains(o.servers, report.EvselBase) {
+		return nil, fmt.Errorf("-baseline: -servers must include %s", report.EvselBase)
 	}
 	if o.measure <= 0 || o.warmup < 0 || o.rounds < 1 || o.serverCores < 1 {
 		return nil, errors.New("need -measure > 0, -warmup ≥ 0, -rounds ≥ 1, -server-cores ≥ 1")
@@ -321,15 +335,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	if err != nil {
 		return nil, err
 	}
+	var base *baseline
+	if o.baseline != "" {
+		if base, err = resolveBaseline(ctx, root, o.baseline); err != nil {
+			return nil, err
+		}
+	}
 	cells := plan(o)
 	bins, err := os.MkdirTemp("", "evsel-bench-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(bins)
-	fmt.Fprintf(stderr, "bench: building %d programs...\n", len(programs(cells)))
-	if err := build(ctx, root, bins, programs(cells), o.gnetTags); err != nil {
+	current, baseProgs := splitBaseline(programs(cells))
+	fmt.Fprintf(stderr, "bench: building %d programs...\n", len(current))
+	if err := build(ctx, root, bins, current, o.gnetTags); err != nil {
 		return nil, err
+	}
+	if base != nil {
+		fmt.Fprintf(stderr, "bench: building %d programs of the baseline %s...\n", len(baseProgs), base.describe())
+		if err := buildBaseline(ctx, root, bins, base, baseProgs); err != nil {
+			return nil, err
+		}
 	}
 
 	srvCPUs, lgCPUs, pinDesc := pinning(o, warnf)
@@ -358,7 +385,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 			n := len(pc.servers)
 			for k := range n {
 				server := pc.servers[(i+round+k)%n] // rotate who goes first
-				bar.Describe(fmt.Sprintf("%-24s %-5s", pc.cell.Name(), server))
+				bar.Describe(fmt.Sprintf("%-24s %-10s", pc.cell.Name(), server))
 				var r report.Run
 				if pc.cell.Kind == "idle" {
 					r = h.runIdle(ctx, pc.cell, server)
@@ -392,7 +419,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		Command: strings.TrimSpace("cd bench && go run . " + strings.Join(args, " ")),
 		Method: fmt.Sprintf("%s; %d loop(s)/GOMAXPROCS=%d per server; warm-up %v, measured %v per server per cell; %d round(s), servers interleaved, medians shown",
 			pinDesc, o.serverCores, o.serverCores, o.warmup, o.measure, o.rounds),
-		Quick: o.quick,
+		Quick:  o.quick,
+		Labels: report.Labels{},
+	}
+	if base != nil {
+		meta.Baseline = base.describe()
+		meta.Labels[report.EvselBase] = base.label()
 	}
 	if o.quick {
 		meta.Title = "evsel benchmark (quick smoke run)"
@@ -422,7 +454,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		}
 		sum.Files = append(sum.Files, mdPath)
 		svgPath := filepath.Join(outDir, name+".svg")
-		if err := writeChart(svgPath, rows, o.servers, meta.Title); err != nil {
+		if err := writeChart(svgPath, rows, o.servers, meta.Labels, meta.Title); err != nil {
 			warnf("chart: %v", err)
 		} else {
 			sum.Files = append(sum.Files, svgPath)
@@ -444,12 +476,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	return sum, nil
 }
 
-func writeChart(path string, rows []report.Row, servers []string, title string) error {
+func writeChart(path string, rows []report.Row, servers []string, labels report.Labels, title string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := report.WriteChart(f, rows, servers, title); err != nil {
+	if err := report.WriteChart(f, rows, servers, labels, title); err != nil {
 		f.Close()
 		os.Remove(path)
 		return err

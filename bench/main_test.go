@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +21,10 @@ import (
 )
 
 // TestSmoke runs the whole orchestrator end to end in a tiny
-// configuration: it builds the programs, runs every server in one echo
-// cell, a pipelined cell, the app cell and the idle test, and checks that
-// every server reported verified bytes and no error. It measures nothing.
+// configuration: it builds the programs, evsel also from HEAD as the
+// baseline, runs every server in one echo cell, a pipelined cell, the app
+// cell and the idle test, and checks that every server reported verified
+// bytes and no error. It measures nothing.
 func TestSmoke(t *testing.T) {
 	if runtime.GOOS != "linux" || !procinfo.Available() {
 		t.Skip("the harness samples servers through Linux's /proc")
@@ -33,6 +35,7 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the servers")
 	}
+	short := gitShort(t, "HEAD") // the baseline; skips outside a git checkout
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -40,7 +43,7 @@ func TestSmoke(t *testing.T) {
 	sum, err := run(ctx, []string{
 		"-quick", "-warmup", "50ms", "-measure", "200ms", "-conns", "4", "-sizes", "64",
 		"-depth", "4", "-pipe-conns", "2", "-app-conns", "2", "-idle", "50",
-		"-progress=false", "-out", out, "-json", filepath.Join(out, "raw.json"),
+		"-progress=false", "-out", out, "-json", filepath.Join(out, "raw.json"), "-baseline", "HEAD",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -64,9 +67,9 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	for kind, want := range map[string][]string{
-		"echo": {report.Evsel, report.Net, report.Gnet},
-		"app":  {report.Evsel, report.Net},
-		"idle": {report.Evsel, report.Net, report.Gnet},
+		"echo": {report.Evsel, report.EvselBase, report.Net, report.Gnet},
+		"app":  {report.Evsel, report.EvselBase, report.Net},
+		"idle": {report.Evsel, report.EvselBase, report.Net, report.Gnet},
 	} {
 		for _, s := range want {
 			if !seen[kind][s] {
@@ -74,7 +77,10 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"| echo c=4 64B | evsel |", "| echo c=4 64B | net |", "| echo c=4 64B | gnet |", "| echo c=2 64B d=4 |", "| app c=2 search |"} {
+	for _, want := range []string{
+		"| echo c=4 64B | evsel |", "| echo c=4 64B | net |", "| echo c=4 64B | gnet |", "| echo c=2 64B d=4 |", "| app c=2 search |",
+		"| echo c=4 64B | evsel@" + short + " |", "p99 ÷base |", "-baseline HEAD", "- Baseline: evsel@" + short,
+	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q", want)
 		}
@@ -93,6 +99,79 @@ func TestSmoke(t *testing.T) {
 	}
 	if kids := children(); len(kids) > 0 {
 		t.Errorf("processes left behind: %v", kids)
+	}
+	checkNoBaselineWorktree(t)
+}
+
+// gitShort is rev's abbreviated hash; the test is skipped when the
+// repository lacks rev (a shallow clone).
+func gitShort(t *testing.T, rev string) string {
+	t.Helper()
+	out, err := exec.Command("git", "rev-parse", "--short", "--verify", "--quiet", rev+"^{commit}").Output()
+	if err != nil {
+		t.Skipf("no revision %s in this repository: %v", rev, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// checkNoBaselineWorktree fails if a baseline worktree is still registered.
+func checkNoBaselineWorktree(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("git", "worktree", "list", "--porcelain").Output()
+	if err != nil {
+		t.Fatalf("git worktree list: %v", err)
+	}
+	if strings.Contains(string(out), "evsel-baseline-") {
+		t.Errorf("baseline worktree left behind:\n%s", out)
+	}
+}
+
+// TestBuildBaseline builds echo-evsel from an old revision, where bench/
+// was part of the root module, and from HEAD, where it is a module of its
+// own, and checks that a failed build removes its worktree too.
+func TestBuildBaseline(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git")
+	}
+	if testing.Short() {
+		t.Skip("builds servers from other revisions")
+	}
+	root, err := benchDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, rev := range []string{"5638839", "HEAD"} {
+		t.Run(rev, func(t *testing.T) {
+			gitShort(t, rev)
+			b, err := resolveBaseline(ctx, root, rev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bins := t.TempDir()
+			if err := buildBaseline(ctx, root, bins, b, []string{"echo-evsel-base"}); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Stat(filepath.Join(bins, "echo-evsel-base"+exeSuffix)); err != nil || fi.Size() == 0 {
+				t.Errorf("echo-evsel-base not built: %v", err)
+			}
+			checkNoBaselineWorktree(t)
+		})
+	}
+	b, err := resolveBaseline(ctx, root, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := buildBaseline(ctx, root, t.TempDir(), b, []string{"echo-nosuch-base"}); err == nil {
+		t.Error("building a program the revision lacks succeeded")
+	}
+	checkNoBaselineWorktree(t)
+	if _, err := resolveBaseline(ctx, root, "no-such-revision-xyz"); err == nil {
+		t.Error("an unknown revision resolved")
 	}
 }
 
@@ -134,7 +213,39 @@ func TestParseFlags(t *testing.T) {
 	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net" {
 		t.Errorf("programs %q", got)
 	}
-	for _, bad := range [][]string{{"-servers", "nginx"}, {"-conns", "0"}, {"-rounds", "0"}, {"extra"}} {
+
+	// -baseline adds evsel-base next to evsel, in every cell evsel runs in.
+	o, err = parseFlags([]string{"-baseline", "HEAD~3"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(o.servers, ","); got != "evsel,evsel-base,net,gnet" || o.baseline != "HEAD~3" {
+		t.Errorf("-baseline: servers %q baseline %q", got, o.baseline)
+	}
+	cells = plan(o)
+	for _, pc := range cells {
+		if slices.Contains(pc.servers, report.Evsel) != slices.Contains(pc.servers, report.EvselBase) {
+			t.Errorf("%s: evsel and evsel-base do not run together: %v", pc.cell.Name(), pc.servers)
+		}
+	}
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet app-evsel app-evsel-base app-net" {
+		t.Errorf("programs %q", got)
+	}
+	cur, base := splitBaseline(programs(cells))
+	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
+		t.Errorf("splitBaseline: %q %q", cur, base)
+	}
+	o, err = parseFlags([]string{"-baseline", "abc123", "-servers", "evsel-base,evsel"}, &bytes.Buffer{})
+	if err != nil || strings.Join(o.servers, ",") != "evsel-base,evsel" {
+		t.Errorf("explicit -servers with -baseline: %v %v", o, err)
+	}
+
+	for _, bad := range [][]string{
+		{"-servers", "nginx"}, {"-conns", "0"}, {"-rounds", "0"}, {"extra"},
+		{"-servers", "evsel,evsel-base"},               // evsel-base without -baseline
+		{"-baseline", "HEAD", "-servers", "evsel,net"}, // -baseline without evsel-base
+		{"-baseline", "--all"},
+	} {
 		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -26,6 +26,21 @@ var serverStyle = map[string]struct {
 	Evsel: {color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, nil, draw.CircleGlyph{}},
 	Net:   {color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, []vg.Length{vg.Points(4), vg.Points(2)}, draw.SquareGlyph{}},
 	Gnet:  {color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, []vg.Length{vg.Points(1), vg.Points(2)}, draw.TriangleGlyph{}},
+	// The baseline is evsel's colour, lighter, with long dashes and open
+	// rings: the eye pairs it with evsel and still tells them apart.
+	EvselBase: {color.RGBA{R: 0xf0, G: 0x90, B: 0x80, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}, draw.RingGlyph{}},
+}
+
+// otherStyle is for a server without a style of its own.
+var otherStyle = serverStyle[Net]
+
+func styleOf(server string) (c color.Color, dash []vg.Length, mark draw.GlyphDrawer) {
+	st, ok := serverStyle[server]
+	if !ok {
+		st = otherStyle
+		st.c = color.Gray{Y: 0x70}
+	}
+	return st.c, st.dash, st.mark
 }
 
 type metric struct {
@@ -43,8 +58,8 @@ var chartMetrics = []metric{
 // WriteChart draws the echo cells (request/response, no pipelining) as a
 // grid of panels, one column per message size and one row per metric
 // (server CPU per message, throughput, p99), connections on a log x axis
-// and one line per server, and writes it as SVG.
-func WriteChart(w io.Writer, rows []Row, servers []string, title string) error {
+// and one line per server, named by labels, and writes it as SVG.
+func WriteChart(w io.Writer, rows []Row, servers []string, labels Labels, title string) error {
 	var sizes, conns []int
 	for _, r := range rows {
 		if r.Cell.Kind != "echo" || r.Cell.Depth > 1 {
@@ -106,12 +121,12 @@ func WriteChart(w io.Writer, rows []Row, servers []string, title string) error {
 				if err != nil {
 					return err
 				}
-				st := serverStyle[s]
-				line.Color, line.Dashes, line.Width = st.c, st.dash, vg.Points(1.5)
-				scatter.Color, scatter.Shape, scatter.Radius = st.c, st.mark, vg.Points(2.5)
+				c, dash, mark := styleOf(s)
+				line.Color, line.Dashes, line.Width = c, dash, vg.Points(1.5)
+				scatter.Color, scatter.Shape, scatter.Radius = c, mark, vg.Points(2.5)
 				p.Add(line, scatter)
 				if mi == 0 && si == 0 {
-					legend.Add(s, line, scatter)
+					legend.Add(labels.Of(s), line, scatter)
 				}
 			}
 			if math.IsInf(lo, 0) {

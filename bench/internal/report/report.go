@@ -19,7 +19,23 @@ const (
 	Evsel = "evsel"
 	Net   = "net"
 	Gnet  = "gnet"
+	// EvselBase is evsel built from another revision of the repository
+	// (bench -baseline), so that a change is measured against what it
+	// changes in the same run, on the same machine state.
+	EvselBase = "evsel-base"
 )
+
+// Labels maps server names to how the tables and the chart show them
+// (e.g. evsel-base as evsel@5638839); names not in it show as they are.
+type Labels map[string]string
+
+// Of is the label of server.
+func (l Labels) Of(server string) string {
+	if s, ok := l[server]; ok && s != "" {
+		return s
+	}
+	return server
+}
 
 // Targets from the issue, against gnet (measured, never asserted in tests).
 const (
@@ -126,7 +142,12 @@ type Meta struct {
 	Go      string
 	Command string
 	Method  string
-	Quick   bool
+	// Baseline describes the revision evsel-base was built from, e.g.
+	// `5638839 "loop: no tick timer..."`; empty without -baseline.
+	Baseline string
+	// Labels are the servers' display names.
+	Labels Labels
+	Quick  bool
 }
 
 // Aggregate groups runs by cell and server, in the order cells first
@@ -285,6 +306,7 @@ func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
 	for _, kv := range [][2]string{
 		{"Date", meta.Date}, {"Machine", meta.Machine}, {"Go", meta.Go},
 		{"Command", "`" + meta.Command + "`"}, {"Method", meta.Method},
+		{"Baseline", baselineLine(meta)},
 	} {
 		if kv[1] != "" && kv[1] != "``" {
 			fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
@@ -297,26 +319,45 @@ func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
 		fmt.Fprintf(&b, "Targets vs gnet: CPU/msg ≤ %.1f×, msgs/s ≥ %.0f×, p99 ≤ %.0f×.\n\n", TargetCPURatio, TargetThroughput, TargetP99)
 		RatioTable(&b, rows, cells)
 		b.WriteString("\n## Details (server CPU is the primary figure)\n\n")
-		DetailTable(&b, rows, cells)
+		DetailTable(&b, rows, cells, meta.Labels)
 		b.WriteString("\n")
 	}
 	if cells := cellsOf(rows, "idle"); len(cells) > 0 {
 		b.WriteString("## Memory per idle connection (server RSS)\n\n")
-		IdleTable(&b, rows, cells)
+		IdleTable(&b, rows, cells, meta.Labels)
 		b.WriteString("\n")
 	}
-	if f := failures(rows); f != "" {
+	if f := failures(rows, meta.Labels); f != "" {
 		b.WriteString("## Errors\n\n" + f + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
+// baselineLine names the baseline revision for the heading.
+func baselineLine(meta Meta) string {
+	if meta.Baseline == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s is evsel built from %s (÷base columns: evsel ÷ %s)",
+		meta.Labels.Of(EvselBase), meta.Baseline, meta.Labels.Of(EvselBase))
+}
+
 // RatioTable writes one row per cell: evsel ÷ net and evsel ÷ gnet for
 // CPU per message, throughput and p99, and the target check against gnet.
+// When evsel-base ran, three more columns give evsel ÷ evsel-base: the
+// change being measured.
 func RatioTable(b *strings.Builder, rows []Row, cells []Cell) {
-	b.WriteString("| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
+	base := slices.ContainsFunc(rows, func(r Row) bool { return r.Server == EvselBase })
+	b.WriteString("| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet |")
+	if base {
+		b.WriteString(" CPU/msg ÷base | msgs/s ÷base | p99 ÷base |")
+	}
+	b.WriteString("\n|---|--:|--:|--:|--:|--:|--:|---|")
+	if base {
+		b.WriteString("--:|--:|--:|")
+	}
+	b.WriteString("\n")
 	for _, c := range cells {
 		ev, ok := find(rows, c, Evsel)
 		if !ok {
@@ -331,9 +372,14 @@ func RatioTable(b *strings.Builder, rows []Row, cells []Cell) {
 		}
 		nc, nt, np := ratios(Net)
 		gc, gt, gp := ratios(Gnet)
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name(),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |", c.Name(),
 			FormatRatio(nc), FormatRatio(gc), FormatRatio(nt), FormatRatio(gt),
 			FormatRatio(np), FormatRatio(gp), TargetCheck(gc, gt, gp))
+		if base {
+			bc, bt, bp := ratios(EvselBase)
+			fmt.Fprintf(b, " %s | %s | %s |", FormatRatio(bc), FormatRatio(bt), FormatRatio(bp))
+		}
+		b.WriteString("\n")
 	}
 }
 
@@ -355,8 +401,8 @@ func TargetCheck(cpu, thr, p99 float64) string {
 		mark(cpu <= TargetCPURatio, cpu), mark(thr >= TargetThroughput, thr), mark(p99 <= TargetP99, p99))
 }
 
-// DetailTable writes one row per cell and server.
-func DetailTable(b *strings.Builder, rows []Row, cells []Cell) {
+// DetailTable writes one row per cell and server, servers named by labels.
+func DetailTable(b *strings.Builder, rows []Row, cells []Cell, labels Labels) {
 	b.WriteString("| cell | server | CPU µs/msg | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | server CPU | loadgen CPU | server RSS | errors |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, c := range cells {
@@ -365,15 +411,15 @@ func DetailTable(b *strings.Builder, rows []Row, cells []Cell) {
 				continue
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
-				c.Name(), r.Server, FormatFloat(r.CPUPerMsg, 2), FormatCount(r.MsgsPerS),
+				c.Name(), labels.Of(r.Server), FormatFloat(r.CPUPerMsg, 2), FormatCount(r.MsgsPerS),
 				FormatFloat(r.MBPerS, 1), FormatLatency(r.P50), FormatLatency(r.P99), FormatLatency(r.P999),
 				FormatPercent(r.SrvCPUPct), FormatPercent(r.LoadCPUPct), FormatBytes(r.SrvRSS), r.Errors)
 		}
 	}
 }
 
-// IdleTable writes the idle-connection memory rows.
-func IdleTable(b *strings.Builder, rows []Row, cells []Cell) {
+// IdleTable writes the idle-connection memory rows, servers named by labels.
+func IdleTable(b *strings.Builder, rows []Row, cells []Cell, labels Labels) {
 	b.WriteString("| conns | server | RSS before | RSS after | bytes/conn | bytes/conn after GC | evsel ÷ this |\n")
 	b.WriteString("|--:|---|--:|--:|--:|--:|--:|\n")
 	for _, c := range cells {
@@ -386,7 +432,7 @@ func IdleTable(b *strings.Builder, rows []Row, cells []Cell) {
 			if r.Server != Evsel {
 				ratio = FormatRatio(Ratio(ev.BytesPerConn, r.BytesPerConn))
 			}
-			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s |\n", c.Conns, r.Server,
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s |\n", c.Conns, labels.Of(r.Server),
 				FormatBytes(r.RSSBefore), FormatBytes(r.RSSAfter), FormatFloat(r.BytesPerConn, 0),
 				FormatFloat(r.BytesPerConnGC, 0), ratio)
 		}
@@ -397,84 +443,17 @@ func IdleTable(b *strings.Builder, rows []Row, cells []Cell) {
 		"Target: evsel ≤ %d bytes of user-space RSS per idle connection.\n", TargetIdleBytes)
 }
 
-func failures(rows []Row) string {
+func failures(rows []Row, labels Labels) string {
 	var b strings.Builder
 	for _, r := range rows {
 		if r.Errors == 0 && len(r.Failures) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "- %s / %s: %d errors", r.Cell.Name(), r.Server, r.Errors)
+		fmt.Fprintf(&b, "- %s / %s: %d errors", r.Cell.Name(), labels.Of(r.Server), r.Errors)
 		if len(r.Failures) > 0 {
 			fmt.Fprintf(&b, "; e.g. %s", strings.Join(r.Failures, "; "))
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-// FormatRatio spells a ratio as 0.87×, "–" if unknown.
-func FormatRatio(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f×", v)
-}
-
-// FormatFloat spells v with the given decimals, "–" if unknown.
-func FormatFloat(v float64, decimals int) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "–"
-	}
-	return fmt.Sprintf("%.*f", decimals, v)
-}
-
-// FormatCount spells a rate as 950, 12.3k or 1.23M.
-func FormatCount(v float64) string {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return "–"
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
-	case v >= 1e4:
-		return fmt.Sprintf("%.1fk", v/1e3)
-	case v >= 1e3:
-		return fmt.Sprintf("%.2fk", v/1e3)
-	}
-	return fmt.Sprintf("%.0f", v)
-}
-
-// FormatLatency spells microseconds with three significant digits.
-func FormatLatency(us float64) string {
-	switch {
-	case math.IsNaN(us) || math.IsInf(us, 0):
-		return "–"
-	case us >= 100:
-		return fmt.Sprintf("%.0f", us)
-	case us >= 10:
-		return fmt.Sprintf("%.1f", us)
-	}
-	return fmt.Sprintf("%.2f", us)
-}
-
-// FormatPercent spells a percentage of one core.
-func FormatPercent(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "–"
-	}
-	return fmt.Sprintf("%.0f%%", v)
-}
-
-// FormatBytes spells a byte count in KiB, MiB or GiB.
-func FormatBytes(v float64) string {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return "–"
-	case v >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", v/(1<<30))
-	case v >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", v/(1<<20))
-	case v >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", v/(1<<10))
-	}
-	return fmt.Sprintf("%.0f B", v)
 }

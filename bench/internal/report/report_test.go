@@ -169,7 +169,12 @@ func TestWriteMarkdown(t *testing.T) {
 	if strings.Contains(md, "## Errors") {
 		t.Errorf("no errors, but an Errors section:\n%s", md)
 	}
-	// Every table row has as many cells as its header.
+	checkColumns(t, md)
+}
+
+// checkColumns checks that every table row has as many cells as its header.
+func checkColumns(t *testing.T, md string) {
+	t.Helper()
 	var cols int
 	for _, line := range strings.Split(md, "\n") {
 		if !strings.HasPrefix(line, "|") {
@@ -197,7 +202,7 @@ func TestWriteChart(t *testing.T) {
 	runs = append(runs, sampleRuns()...) // pipelined, app and idle cells are left out of the chart
 	rows := Aggregate(runs, []string{Evsel, Net, Gnet})
 	var b bytes.Buffer
-	if err := WriteChart(&b, rows, []string{Evsel, Net, Gnet}, "chart"); err != nil {
+	if err := WriteChart(&b, rows, []string{Evsel, Net, Gnet}, nil, "chart"); err != nil {
 		t.Fatal(err)
 	}
 	if b.Len() > 64<<10 {
@@ -227,7 +232,89 @@ func TestWriteChart(t *testing.T) {
 		}
 	}
 
-	if err := WriteChart(io.Discard, nil, []string{Evsel}, ""); err == nil {
+	if err := WriteChart(io.Discard, nil, []string{Evsel}, nil, ""); err == nil {
 		t.Error("a chart of nothing should fail")
+	}
+}
+
+// baselineRuns adds evsel-base to the sample: the same cells as evsel.
+func baselineRuns() []Run {
+	runs := sampleRuns()
+	runs = append(runs,
+		echoRun(64, 64, EvselBase, 100000, 120, 10),
+		echoRun(64, 64, EvselBase, 100000, 120, 10),
+		echoRun(1, 1024, EvselBase, 40000, 15, 20),
+		Run{Cell: Cell{Kind: "app", Conns: 64}, Server: EvselBase, Load: load.Result{MsgsPerS: 4000, P99us: 20}, Window: 3, CPUPerMsgUs: 40},
+		Run{Cell: Cell{Kind: "idle", Conns: 10000}, Server: EvselBase, Idle: &Idle{Conns: 10000, Connected: 10000, RSSBefore: 4 << 20, RSSAfter: 4<<20 + 4_000_000, BytesPerConn: 400}},
+	)
+	return runs
+}
+
+func TestWriteMarkdownBaseline(t *testing.T) {
+	servers := []string{Evsel, EvselBase, Net, Gnet}
+	rows := Aggregate(baselineRuns(), servers)
+	var b bytes.Buffer
+	meta := Meta{
+		Title: "t", Command: "cd bench && go run . -baseline 5638839",
+		Baseline: `5638839 "loop: no tick timer"`, Labels: Labels{EvselBase: "evsel@5638839"},
+	}
+	if err := WriteMarkdown(&b, meta, rows); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"`cd bench && go run . -baseline 5638839`",
+		"- Baseline: evsel@5638839 is evsel built from 5638839 \"loop: no tick timer\"",
+		"| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷base | msgs/s ÷base | p99 ÷base |",
+		// evsel ÷ evsel-base: CPU 5/10, msgs/s 110k/100k, p99 60/120.
+		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | 0.50× | 1.10× | 0.50× |",
+		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | 0.50× | 0.50× | 2.00× |",
+		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | 0.50× | 1.25× | 0.50× |",
+		"| echo c=64 64B | evsel@5638839 | 10.00 | 100.0k |",
+		"| app c=64 search | evsel@5638839 | 40.00 | 4.00k |",
+		"| 10000 | evsel@5638839 | 4.0 MiB | 7.8 MiB | 400 | – | 0.50× |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "| evsel-base |") {
+		t.Errorf("evsel-base shown by its name, not its label:\n%s", md)
+	}
+	// The detail table lists evsel-base right after evsel, as servers says.
+	if i, j := strings.Index(md, "| echo c=64 64B | evsel |"), strings.Index(md, "| echo c=64 64B | evsel@5638839 |"); i < 0 || j < i {
+		t.Errorf("evsel-base row not after evsel's:\n%s", md)
+	}
+	checkColumns(t, md)
+
+	// Without the baseline the ratio table keeps its columns.
+	b.Reset()
+	if err := WriteMarkdown(&b, Meta{}, Aggregate(sampleRuns(), servers)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "÷base") || strings.Contains(b.String(), "Baseline") {
+		t.Errorf("÷base columns without a baseline:\n%s", b.String())
+	}
+}
+
+func TestWriteChartBaseline(t *testing.T) {
+	servers := []string{Evsel, EvselBase, Net, Gnet}
+	var b bytes.Buffer
+	if err := WriteChart(&b, Aggregate(baselineRuns(), servers), servers, Labels{EvselBase: "evsel@5638839"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b.Bytes(), []byte("evsel@5638839")) {
+		t.Error("chart legend lacks the baseline's label")
+	}
+	if c, _, _ := styleOf(EvselBase); c == serverStyle[Evsel].c {
+		t.Error("the baseline needs a colour of its own")
+	}
+}
+
+func TestLabels(t *testing.T) {
+	var none Labels
+	l := Labels{EvselBase: "evsel@abc"}
+	if none.Of(EvselBase) != EvselBase || l.Of(EvselBase) != "evsel@abc" || l.Of(Net) != Net {
+		t.Error("Labels.Of")
 	}
 }
