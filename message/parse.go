@@ -16,6 +16,22 @@ type parser struct {
 	data []byte
 	pos  int
 	code Code
+
+	// The budget left of a ParseLimits (see limits.go): values and keys
+	// that may still be built, and bytes of text and digits they may hold.
+	depth  int
+	values int
+	text   int
+
+	items  stack[Value] // the elements of the arrays open
+	fields stack[Field] // the fields of the objects open
+}
+
+// newParser returns a parser of data whose budget is lim scaled to data.
+func newParser(data []byte, code Code, lim ParseLimits) parser {
+	p := parser{data: data, code: code}
+	p.depth, p.values, p.text = lim.resolve(len(data))
+	return p
 }
 
 func (p *parser) fail(detail string) *ProtocolError {
@@ -219,10 +235,16 @@ func (p *parser) value(depth int) (Value, *ProtocolError) {
 	if p.pos >= len(p.data) {
 		return Value{}, p.fail("expecting value")
 	}
+	if err := p.spend(1, 0); err != nil {
+		return Value{}, err
+	}
 	switch c := p.data[p.pos]; {
 	case c == '"':
 		raw, esc, err := p.scanString()
 		if err != nil {
+			return Value{}, err
+		}
+		if err := p.spend(0, len(raw)); err != nil {
 			return Value{}, err
 		}
 		return StringValue(textOf(raw, esc)), nil
@@ -231,14 +253,19 @@ func (p *parser) value(depth int) (Value, *ProtocolError) {
 		if err != nil {
 			return Value{}, err
 		}
+		if isInt {
+			if err := p.spend(0, len(lit)); err != nil {
+				return Value{}, err
+			}
+		}
 		return numberValue(lit, isInt), nil
 	case c == '{':
-		if depth >= maxDepth {
+		if depth >= p.depth {
 			return Value{}, p.fail("nesting too deep")
 		}
 		return p.object(depth + 1)
 	case c == '[':
-		if depth >= maxDepth {
+		if depth >= p.depth {
 			return Value{}, p.fail("nesting too deep")
 		}
 		return p.array(depth + 1)
@@ -278,18 +305,18 @@ func numberValue(lit []byte, isInt bool) Value {
 
 func (p *parser) array(depth int) (Value, *ProtocolError) {
 	p.pos++ // '['
-	items := []Value{}
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
-		return Value{kind: Array, items: items}, nil
+		return Value{kind: Array, items: []Value{}}, nil
 	}
+	mark := p.items.n
 	for {
 		v, err := p.value(depth)
 		if err != nil {
 			return Value{}, err
 		}
-		items = append(items, v)
+		p.items.push(v)
 		p.ws()
 		if p.pos >= len(p.data) {
 			return Value{}, p.fail("expecting ',' or ']'")
@@ -299,7 +326,7 @@ func (p *parser) array(depth int) (Value, *ProtocolError) {
 			p.pos++
 		case ']':
 			p.pos++
-			return Value{kind: Array, items: items}, nil
+			return Value{kind: Array, items: p.items.pop(mark)}, nil
 		default:
 			return Value{}, p.fail("expecting ',' or ']'")
 		}
@@ -341,15 +368,18 @@ func (p *parser) objectEnd() (more bool, err *ProtocolError) {
 
 func (p *parser) object(depth int) (Value, *ProtocolError) {
 	p.pos++ // '{'
-	var ob objectBuilder
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
 		return Value{kind: Object, fields: []Field{}}, nil
 	}
+	ob := p.newObject()
 	for {
 		raw, esc, err := p.key()
 		if err != nil {
+			return Value{}, err
+		}
+		if err := p.spend(1, len(raw)); err != nil {
 			return Value{}, err
 		}
 		v, err := p.value(depth)
@@ -362,7 +392,7 @@ func (p *parser) object(depth int) (Value, *ProtocolError) {
 			return Value{}, err
 		}
 		if !more {
-			return Value{kind: Object, fields: ob.fields}, nil
+			return Value{kind: Object, fields: ob.done()}, nil
 		}
 	}
 }
@@ -370,34 +400,49 @@ func (p *parser) object(depth int) (Value, *ProtocolError) {
 // objectBuilder gives Python dict semantics to repeated keys: the key keeps
 // its first position and takes its last value. Lookups go through a map once
 // an object is big enough that a linear scan per key would be quadratic.
+// The fields wait on the parser's stack until the object ends.
 type objectBuilder struct {
-	fields []Field
-	index  map[string]int
+	st    *stack[Field]
+	mark  int // where this object's fields start on st
+	index map[string]int
+}
+
+func (p *parser) newObject() objectBuilder {
+	return objectBuilder{st: &p.fields, mark: p.fields.n}
 }
 
 func (ob *objectBuilder) set(k string, v Value) {
+	n := ob.st.n - ob.mark
 	if ob.index != nil {
 		if i, ok := ob.index[k]; ok {
-			ob.fields[i].Value = v
+			ob.st.at(ob.mark + i).Value = v
 			return
 		}
-		ob.index[k] = len(ob.fields)
+		ob.index[k] = n
 	} else {
-		for i := range ob.fields {
-			if ob.fields[i].Key == k {
-				ob.fields[i].Value = v
+		for i := range n {
+			if f := ob.st.at(ob.mark + i); f.Key == k {
+				f.Value = v
 				return
 			}
 		}
-		if len(ob.fields) == 16 {
+		if n == 16 {
 			ob.index = make(map[string]int, 32)
-			for i := range ob.fields {
-				ob.index[ob.fields[i].Key] = i
+			for i := range n {
+				ob.index[ob.st.at(ob.mark+i).Key] = i
 			}
-			ob.index[k] = len(ob.fields)
+			ob.index[k] = n
 		}
 	}
-	ob.fields = append(ob.fields, Field{Key: k, Value: v})
+	ob.st.push(Field{Key: k, Value: v})
+}
+
+// done returns the object's fields, nil if it has none.
+func (ob *objectBuilder) done() []Field {
+	if ob.st.n == ob.mark {
+		return nil
+	}
+	return ob.st.pop(ob.mark)
 }
 
 // end checks that only whitespace follows the document, as json.loads does.
@@ -410,8 +455,8 @@ func (p *parser) end() *ProtocolError {
 }
 
 // parseJSON parses a whole document (used for content).
-func parseJSON(data []byte, code Code) (Value, *ProtocolError) {
-	p := parser{data: data, code: code}
+func parseJSON(data []byte, code Code, lim ParseLimits) (Value, *ProtocolError) {
+	p := newParser(data, code, lim)
 	if err := p.checkText(); err != nil {
 		return Value{}, err
 	}
@@ -446,7 +491,7 @@ const (
 // interned. Only extra keys allocate.
 func parseHeader(data []byte, h *Header) *ProtocolError {
 	*h = Header{}
-	p := parser{data: data, code: CodeInvalidHeader}
+	p := newParser(data, CodeInvalidHeader, ParseLimits{})
 	if err := p.checkText(); err != nil {
 		return err
 	}
@@ -465,7 +510,7 @@ func parseHeader(data []byte, h *Header) *ProtocolError {
 	var (
 		present, badType int // bitmaps of the string-valued keys
 		clState          = clAbsent
-		ob               objectBuilder
+		ob               = p.newObject()
 	)
 	p.ws()
 	if p.pos < len(data) && data[p.pos] == '}' {
@@ -531,7 +576,7 @@ func parseHeader(data []byte, h *Header) *ProtocolError {
 	if err := p.end(); err != nil {
 		return err
 	}
-	h.Extra = ob.fields
+	h.Extra = ob.done()
 
 	// The reference checks presence in this order, so the first missing key
 	// it names is the one we name.
