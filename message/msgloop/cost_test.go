@@ -40,10 +40,10 @@ func zeros(n int) []byte {
 // and the same at the text/json limit, bare, as a value, and as padding —
 // each cost their own connection only, with a server of default limits
 // that also shows each request as app-server does. Together they allocate
-// less than 64 MiB (21 MiB measured, clients included: the 1 MiB contents are read whole, each
-// into a buffer of a few MiB, and the dense value is built up to its 10×
-// budget before it is refused), and a well-behaved client on the same loop
-// is answered within a second throughout.
+// less than 64 MiB, clients included (21 MiB measured: the 1 MiB contents
+// are read whole, each into a buffer of a few MiB, and the dense value is
+// built up to its 10× budget before it is refused), and a well-behaved
+// client on the same loop is answered within a second throughout.
 func TestServerAmplification(t *testing.T) {
 	var shown sync.Mutex
 	addr, logs := startServer(t, msgloop.ServerOptions{
