@@ -242,3 +242,42 @@ func TestJSONContentLength(t *testing.T) {
 	_, _, err = c.Next(header(ContentTypeJSON, 11))
 	require.ErrorIs(t, err, ErrContentTooLarge)
 }
+
+// TestParseChunkedStack: arrays and objects of every size around the stack's
+// chunk boundaries, nested in each other, come out whole and in order.
+func TestParseChunkedStack(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[")
+	for n := range 70 {
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		if n%2 == 0 {
+			b.WriteString("[")
+			for i := range n * 37 {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				if i%50 == 7 {
+					b.WriteString(`{"k": [` + strconv.Itoa(i) + `, []], "j": {}}`)
+				} else {
+					b.WriteString(strconv.Itoa(i))
+				}
+			}
+			b.WriteString("]")
+		} else {
+			b.WriteString("{")
+			for i := range n * 23 {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(`"` + strconv.Itoa(i) + `": [` + strconv.Itoa(n) + `]`)
+			}
+			b.WriteString("}")
+		}
+	}
+	b.WriteString("]")
+	v, err := ParseLimits{MaxValues: 1 << 20}.JSON(jsonMsg([]byte(b.String())))
+	require.NoError(t, err)
+	require.Equal(t, b.String(), v.String())
+}
