@@ -12,6 +12,9 @@ type ClientConn struct {
 	// MaxContentLength bounds a response's content-length; zero or
 	// negative means DefaultMaxContentLength.
 	MaxContentLength int
+	// MaxJSONContentLength bounds a text/json response's content-length;
+	// zero or negative means DefaultMaxJSONContentLength.
+	MaxJSONContentLength int
 
 	dec         Decoder
 	outstanding int   // requests sent and not yet answered
@@ -48,6 +51,7 @@ func (c *ClientConn) Next(buf []byte) (resp Message, n int, err error) {
 		return Message{}, 0, c.err
 	}
 	c.dec.MaxContentLength = c.MaxContentLength
+	c.dec.MaxJSONContentLength = c.MaxJSONContentLength
 	resp, n, err = c.dec.Decode(buf)
 	switch {
 	case err != nil:

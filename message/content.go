@@ -29,27 +29,11 @@ func textEncoding(name string) (ascii, ok bool) {
 // content-encoding, as the reference does for text/json messages. It does
 // not look at content-type, so a caller can decide what JSON content is.
 // Errors are *ProtocolError: ErrUnknownEncoding, ErrEmptyContent (the
-// reference would fail on an empty body too) or ErrInvalidContent.
+// reference would fail on an empty body too), ErrInvalidContent, or
+// ErrTooComplex past the default ParseLimits, which bound the memory the
+// Value takes to a small multiple of the content's length.
 func (m Message) JSON() (Value, error) {
-	ascii, ok := textEncoding(m.Header.ContentEncoding)
-	if !ok {
-		return Value{}, protoErr(CodeUnknownEncoding, KeyContentEncoding, -1, m.Header.ContentEncoding)
-	}
-	if len(m.Content) == 0 {
-		return Value{}, protoErr(CodeEmptyContent, "", -1, "text/json content of length 0")
-	}
-	if ascii {
-		for i, c := range m.Content {
-			if c >= 0x80 {
-				return Value{}, protoErr(CodeInvalidContent, "", i, "byte is not ASCII")
-			}
-		}
-	}
-	v, err := parseJSON(m.Content, CodeInvalidContent)
-	if err != nil {
-		return Value{}, err
-	}
-	return v, nil
+	return ParseLimits{}.JSON(m)
 }
 
 // NewJSONMessage returns a text/json, utf-8 message whose content is v

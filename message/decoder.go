@@ -7,6 +7,12 @@ import "strconv"
 // huge content-length cannot make a server buffer without limit.
 const DefaultMaxContentLength = 16 << 20
 
+// DefaultMaxJSONContentLength is the lower bound a zero Decoder enforces on
+// text/json content, which a program parses into a tree rather than passing
+// on as bytes: 1 MiB is thousands of times any reference message, and keeps
+// one request's parse to milliseconds and a few MiB (see ParseLimits).
+const DefaultMaxJSONContentLength = 1 << 20
+
 // Decoder turns a byte stream into Messages, frame by frame, with no rules
 // about which side speaks when (ServerConn and ClientConn add those). It
 // does no I/O and holds no bytes: the caller owns the input buffer (an event
@@ -23,6 +29,10 @@ type Decoder struct {
 	// complete, before any content is buffered. Zero or negative means
 	// DefaultMaxContentLength.
 	MaxContentLength int
+	// MaxJSONContentLength is the largest content-length accepted for
+	// text/json content, checked the same way; zero or negative means
+	// DefaultMaxJSONContentLength. MaxContentLength applies too if lower.
+	MaxJSONContentLength int
 
 	parsed bool   // hdr holds the parsed header of the frame at buf[0]
 	hdrLen int    // that frame's header length
@@ -68,6 +78,10 @@ func (d *Decoder) Decode(buf []byte) (Message, int, error) {
 			return d.fail(protoErr(CodeContentTooLarge, KeyContentLength, -1,
 				strconv.Itoa(d.hdr.ContentLength)+" > "+strconv.Itoa(d.max())))
 		}
+		if d.hdr.ContentType == ContentTypeJSON && d.hdr.ContentLength > d.maxJSON() {
+			return d.fail(protoErr(CodeContentTooLarge, KeyContentLength, -1,
+				jsonLimitDetail(d.hdr.ContentLength, d.maxJSON())))
+		}
 		d.parsed, d.hdrLen = true, n
 	}
 	end := 2 + n + d.hdr.ContentLength
@@ -84,6 +98,13 @@ func (d *Decoder) max() int {
 		return DefaultMaxContentLength
 	}
 	return d.MaxContentLength
+}
+
+func (d *Decoder) maxJSON() int {
+	if d.MaxJSONContentLength <= 0 {
+		return DefaultMaxJSONContentLength
+	}
+	return d.MaxJSONContentLength
 }
 
 func (d *Decoder) fail(err *ProtocolError) (Message, int, error) {

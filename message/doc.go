@@ -32,6 +32,11 @@
 //     content and, for the header values the reference uses, does not
 //     allocate, so a server can decode in its read handler without garbage
 //     per message.
+//   - What a message costs is bounded by its size: text/json content has a
+//     lower default bound (1 MiB) than binary (16 MiB), checked before the
+//     content arrives; parsing it into a Value allocates at most a small
+//     multiple of its length (ParseLimits); and Message.JSONPick reads a
+//     few keys without building the rest.
 //   - Every malformed input is a *ProtocolError with a Code (errors.Is works
 //     against the Err* sentinels) rather than a panic or an unbounded wait,
 //     because a server must drop one bad connection and keep the rest.

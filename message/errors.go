@@ -38,6 +38,9 @@ const (
 	// CodeContentNotObject: JSON content that is not the object the
 	// application expects (a request or a response).
 	CodeContentNotObject
+	// CodeTooComplex: JSON that holds more values or text than the
+	// ParseLimits allow for its length, e.g. a long [0,0,0,...].
+	CodeTooComplex
 )
 
 var codeNames = [...]string{
@@ -53,6 +56,7 @@ var codeNames = [...]string{
 	"empty JSON content",
 	"invalid JSON content",
 	"JSON content is not an object",
+	"JSON too complex",
 }
 
 // String names the fault as the Error text of its ProtocolError does.
@@ -118,6 +122,7 @@ var (
 	ErrEmptyContent     = &ProtocolError{Code: CodeEmptyContent, Offset: -1}
 	ErrInvalidContent   = &ProtocolError{Code: CodeInvalidContent, Offset: -1}
 	ErrContentNotObject = &ProtocolError{Code: CodeContentNotObject, Offset: -1}
+	ErrTooComplex       = &ProtocolError{Code: CodeTooComplex, Offset: -1}
 )
 
 // Errors from building frames: these are the caller's mistakes, not a peer's,

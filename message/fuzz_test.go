@@ -165,6 +165,8 @@ func FuzzDecoder(f *testing.F) {
 				t.Fatalf("cannot re-encode a decoded header: %v", err)
 			}
 
+			checkPick(t, m)
+
 			// JSON content that decodes can be sent back as it came, unless
 			// it holds a number too large for a float (JSON has no inf).
 			if v, err := m.JSON(); err == nil {

@@ -54,7 +54,7 @@ func TestPyJSONString(t *testing.T) {
 }
 
 func TestValueAccessors(t *testing.T) {
-	v, err := parseJSON([]byte(`{"s": "x", "i": 12, "big": 123456789012345678901234, "f": 1.5, "b": true, "n": null, "a": [1], "o": {"k": "v"}}`), CodeInvalidContent)
+	v, err := parseJSON([]byte(`{"s": "x", "i": 12, "big": 123456789012345678901234, "f": 1.5, "b": true, "n": null, "a": [1], "o": {"k": "v"}}`), CodeInvalidContent, ParseLimits{})
 	require.Nil(t, err)
 	require.Equal(t, Object, v.Kind())
 	get := func(k string) Value {
@@ -104,7 +104,7 @@ func TestParseDuplicateKeys(t *testing.T) {
 		sb.WriteString(`"k` + strconv.Itoa(i%20) + `": ` + strconv.Itoa(i) + `, `)
 	}
 	sb.WriteString(`"last": 0}`)
-	v, err := parseJSON([]byte(sb.String()), CodeInvalidContent)
+	v, err := parseJSON([]byte(sb.String()), CodeInvalidContent, ParseLimits{})
 	require.Nil(t, err)
 	require.Len(t, v.Fields(), 21)
 	for i := range 20 {

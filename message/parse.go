@@ -16,6 +16,22 @@ type parser struct {
 	data []byte
 	pos  int
 	code Code
+
+	// The budget left of a ParseLimits (see limits.go): values and keys
+	// that may still be built, and bytes of text and digits they may hold.
+	depth  int
+	values int
+	text   int
+
+	items  stack[Value] // the elements of the arrays open
+	fields stack[Field] // the fields of the objects open
+}
+
+// newParser returns a parser of data whose budget is lim scaled to data.
+func newParser(data []byte, code Code, lim ParseLimits) parser {
+	p := parser{data: data, code: code}
+	p.depth, p.values, p.text = lim.resolve(len(data))
+	return p
 }
 
 func (p *parser) fail(detail string) *ProtocolError {
@@ -219,10 +235,16 @@ func (p *parser) value(depth int) (Value, *ProtocolError) {
 	if p.pos >= len(p.data) {
 		return Value{}, p.fail("expecting value")
 	}
+	if err := p.spend(1, 0); err != nil {
+		return Value{}, err
+	}
 	switch c := p.data[p.pos]; {
 	case c == '"':
 		raw, esc, err := p.scanString()
 		if err != nil {
+			return Value{}, err
+		}
+		if err := p.spend(0, len(raw)); err != nil {
 			return Value{}, err
 		}
 		return StringValue(textOf(raw, esc)), nil
@@ -231,14 +253,19 @@ func (p *parser) value(depth int) (Value, *ProtocolError) {
 		if err != nil {
 			return Value{}, err
 		}
+		if isInt {
+			if err := p.spend(0, len(lit)); err != nil {
+				return Value{}, err
+			}
+		}
 		return numberValue(lit, isInt), nil
 	case c == '{':
-		if depth >= maxDepth {
+		if depth >= p.depth {
 			return Value{}, p.fail("nesting too deep")
 		}
 		return p.object(depth + 1)
 	case c == '[':
-		if depth >= maxDepth {
+		if depth >= p.depth {
 			return Value{}, p.fail("nesting too deep")
 		}
 		return p.array(depth + 1)
@@ -278,18 +305,18 @@ func numberValue(lit []byte, isInt bool) Value {
 
 func (p *parser) array(depth int) (Value, *ProtocolError) {
 	p.pos++ // '['
-	items := []Value{}
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
-		return Value{kind: Array, items: items}, nil
+		return Value{kind: Array, items: []Value{}}, nil
 	}
+	mark := p.items.n
 	for {
 		v, err := p.value(depth)
 		if err != nil {
 			return Value{}, err
 		}
-		items = append(items, v)
+		p.items.push(v)
 		p.ws()
 		if p.pos >= len(p.data) {
 			return Value{}, p.fail("expecting ',' or ']'")
@@ -299,7 +326,7 @@ func (p *parser) array(depth int) (Value, *ProtocolError) {
 			p.pos++
 		case ']':
 			p.pos++
-			return Value{kind: Array, items: items}, nil
+			return Value{kind: Array, items: p.items.pop(mark)}, nil
 		default:
 			return Value{}, p.fail("expecting ',' or ']'")
 		}
@@ -341,15 +368,18 @@ func (p *parser) objectEnd() (more bool, err *ProtocolError) {
 
 func (p *parser) object(depth int) (Value, *ProtocolError) {
 	p.pos++ // '{'
-	var ob objectBuilder
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
 		return Value{kind: Object, fields: []Field{}}, nil
 	}
+	ob := p.newObject()
 	for {
 		raw, esc, err := p.key()
 		if err != nil {
+			return Value{}, err
+		}
+		if err := p.spend(1, len(raw)); err != nil {
 			return Value{}, err
 		}
 		v, err := p.value(depth)
@@ -362,7 +392,7 @@ func (p *parser) object(depth int) (Value, *ProtocolError) {
 			return Value{}, err
 		}
 		if !more {
-			return Value{kind: Object, fields: ob.fields}, nil
+			return Value{kind: Object, fields: ob.done()}, nil
 		}
 	}
 }
@@ -370,34 +400,49 @@ func (p *parser) object(depth int) (Value, *ProtocolError) {
 // objectBuilder gives Python dict semantics to repeated keys: the key keeps
 // its first position and takes its last value. Lookups go through a map once
 // an object is big enough that a linear scan per key would be quadratic.
+// The fields wait on the parser's stack until the object ends.
 type objectBuilder struct {
-	fields []Field
-	index  map[string]int
+	st    *stack[Field]
+	mark  int // where this object's fields start on st
+	index map[string]int
+}
+
+func (p *parser) newObject() objectBuilder {
+	return objectBuilder{st: &p.fields, mark: p.fields.n}
 }
 
 func (ob *objectBuilder) set(k string, v Value) {
+	n := ob.st.n - ob.mark
 	if ob.index != nil {
 		if i, ok := ob.index[k]; ok {
-			ob.fields[i].Value = v
+			ob.st.at(ob.mark + i).Value = v
 			return
 		}
-		ob.index[k] = len(ob.fields)
+		ob.index[k] = n
 	} else {
-		for i := range ob.fields {
-			if ob.fields[i].Key == k {
-				ob.fields[i].Value = v
+		for i := range n {
+			if f := ob.st.at(ob.mark + i); f.Key == k {
+				f.Value = v
 				return
 			}
 		}
-		if len(ob.fields) == 16 {
+		if n == 16 {
 			ob.index = make(map[string]int, 32)
-			for i := range ob.fields {
-				ob.index[ob.fields[i].Key] = i
+			for i := range n {
+				ob.index[ob.st.at(ob.mark+i).Key] = i
 			}
-			ob.index[k] = len(ob.fields)
+			ob.index[k] = n
 		}
 	}
-	ob.fields = append(ob.fields, Field{Key: k, Value: v})
+	ob.st.push(Field{Key: k, Value: v})
+}
+
+// done returns the object's fields, nil if it has none.
+func (ob *objectBuilder) done() []Field {
+	if ob.st.n == ob.mark {
+		return nil
+	}
+	return ob.st.pop(ob.mark)
 }
 
 // end checks that only whitespace follows the document, as json.loads does.
@@ -410,8 +455,8 @@ func (p *parser) end() *ProtocolError {
 }
 
 // parseJSON parses a whole document (used for content).
-func parseJSON(data []byte, code Code) (Value, *ProtocolError) {
-	p := parser{data: data, code: code}
+func parseJSON(data []byte, code Code, lim ParseLimits) (Value, *ProtocolError) {
+	p := newParser(data, code, lim)
 	if err := p.checkText(); err != nil {
 		return Value{}, err
 	}
@@ -423,206 +468,4 @@ func parseJSON(data []byte, code Code) (Value, *ProtocolError) {
 		return Value{}, err
 	}
 	return v, nil
-}
-
-// What the header parser learned about content-length.
-const (
-	clAbsent = iota
-	clOK
-	clNegative
-	clNotInteger
-	clHuge // larger than an int can hold
-)
-
-// Indexes of the three string-valued required keys in presence bitmaps.
-const (
-	presByteOrder = 1 << iota
-	presContentType
-	presContentEncoding
-)
-
-// parseHeader reads a JSON header into h without allocating for the values
-// real peers send: keys are compared in place and the usual string values are
-// interned. Only extra keys allocate.
-func parseHeader(data []byte, h *Header) *ProtocolError {
-	*h = Header{}
-	p := parser{data: data, code: CodeInvalidHeader}
-	if err := p.checkText(); err != nil {
-		return err
-	}
-	p.ws()
-	if p.pos >= len(data) || data[p.pos] != '{' {
-		// Tell "not JSON" from "JSON but not an object".
-		if _, err := p.value(0); err != nil {
-			return err
-		}
-		if err := p.end(); err != nil {
-			return err
-		}
-		return protoErr(CodeHeaderNotObject, "", -1, "")
-	}
-	p.pos++
-	var (
-		present, badType int // bitmaps of the string-valued keys
-		clState          = clAbsent
-		ob               objectBuilder
-	)
-	p.ws()
-	if p.pos < len(data) && data[p.pos] == '}' {
-		p.pos++
-	} else {
-		for {
-			raw, esc, err := p.key()
-			if err != nil {
-				return err
-			}
-			var kbuf [32]byte
-			k := raw
-			if esc {
-				k = unescape(kbuf[:0], raw)
-			}
-			p.ws()
-			var bit int
-			var dst *string
-			switch string(k) {
-			case KeyByteOrder:
-				bit, dst = presByteOrder, &h.ByteOrder
-			case KeyContentType:
-				bit, dst = presContentType, &h.ContentType
-			case KeyContentEncoding:
-				bit, dst = presContentEncoding, &h.ContentEncoding
-			case KeyContentLength:
-				if clState, err = p.contentLength(h); err != nil {
-					return err
-				}
-			default:
-				v, err := p.value(1)
-				if err != nil {
-					return err
-				}
-				ob.set(string(k), v)
-			}
-			if dst != nil {
-				present |= bit
-				badType &^= bit
-				if p.pos < len(data) && data[p.pos] == '"' {
-					raw, esc, err := p.scanString()
-					if err != nil {
-						return err
-					}
-					*dst = internText(raw, esc)
-				} else {
-					if _, err := p.value(1); err != nil {
-						return err
-					}
-					badType |= bit
-					*dst = ""
-				}
-			}
-			more, err := p.objectEnd()
-			if err != nil {
-				return err
-			}
-			if !more {
-				break
-			}
-		}
-	}
-	if err := p.end(); err != nil {
-		return err
-	}
-	h.Extra = ob.fields
-
-	// The reference checks presence in this order, so the first missing key
-	// it names is the one we name.
-	switch {
-	case present&presByteOrder == 0:
-		return protoErr(CodeMissingHeader, KeyByteOrder, -1, "")
-	case clState == clAbsent:
-		return protoErr(CodeMissingHeader, KeyContentLength, -1, "")
-	case present&presContentType == 0:
-		return protoErr(CodeMissingHeader, KeyContentType, -1, "")
-	case present&presContentEncoding == 0:
-		return protoErr(CodeMissingHeader, KeyContentEncoding, -1, "")
-	}
-	switch {
-	case badType&presByteOrder != 0:
-		return protoErr(CodeBadHeaderValue, KeyByteOrder, -1, "not a string")
-	case clState == clNegative:
-		return protoErr(CodeBadContentLength, KeyContentLength, -1, "negative")
-	case clState == clNotInteger:
-		return protoErr(CodeBadContentLength, KeyContentLength, -1, "not an integer")
-	case clState == clHuge:
-		return protoErr(CodeContentTooLarge, KeyContentLength, -1, "does not fit in an int")
-	case badType&presContentType != 0:
-		return protoErr(CodeBadHeaderValue, KeyContentType, -1, "not a string")
-	case badType&presContentEncoding != 0:
-		return protoErr(CodeBadHeaderValue, KeyContentEncoding, -1, "not a string")
-	}
-	return nil
-}
-
-// contentLength reads the value of content-length. A wrong value is not an
-// error yet: a later duplicate key may replace it, as in Python.
-func (p *parser) contentLength(h *Header) (int, *ProtocolError) {
-	h.ContentLength = 0
-	if p.pos >= len(p.data) || (p.data[p.pos] != '-' && (p.data[p.pos] < '0' || p.data[p.pos] > '9')) {
-		if _, err := p.value(1); err != nil {
-			return 0, err
-		}
-		return clNotInteger, nil
-	}
-	lit, isInt, err := p.scanNumber()
-	if err != nil {
-		return 0, err
-	}
-	if !isInt {
-		return clNotInteger, nil
-	}
-	if lit[0] == '-' {
-		if string(lit) == "-0" {
-			return clOK, nil
-		}
-		return clNegative, nil
-	}
-	n := 0
-	for _, c := range lit {
-		d := int(c - '0')
-		if n > (math.MaxInt-d)/10 {
-			return clHuge, nil
-		}
-		n = n*10 + d
-	}
-	h.ContentLength = n
-	return clOK, nil
-}
-
-// internText returns the usual header strings without allocating; the Go
-// compiler turns a switch on string(bytes) into comparisons without a copy.
-// The binary content-types are the reference application's, named by
-// shared/protocol.md, so that its frames decode without garbage too.
-func internText(raw []byte, escaped bool) string {
-	if escaped {
-		var buf [64]byte
-		raw = unescape(buf[:0], raw)
-	}
-	switch string(raw) {
-	case "little":
-		return "little"
-	case "big":
-		return "big"
-	case ContentTypeJSON:
-		return ContentTypeJSON
-	case "binary/custom-client-binary-type":
-		return "binary/custom-client-binary-type"
-	case "binary/custom-server-binary-type":
-		return "binary/custom-server-binary-type"
-	case EncodingUTF8:
-		return EncodingUTF8
-	case EncodingBinary:
-		return EncodingBinary
-	case "":
-		return ""
-	}
-	return string(raw)
 }

@@ -22,6 +22,12 @@ type ServerConfig struct {
 	// MaxContentLength bounds a request's content-length; zero or negative
 	// means DefaultMaxContentLength.
 	MaxContentLength int
+	// MaxJSONContentLength bounds the content-length of a text/json
+	// request, which the application parses; zero or negative means
+	// DefaultMaxJSONContentLength (1 MiB). It is checked, like
+	// MaxContentLength, as soon as the header is in, before the content is
+	// buffered: ErrContentTooLarge.
+	MaxJSONContentLength int
 	// MessageTimeout bounds how long a started request may take to arrive
 	// in full; zero means 10 s, negative disables it.
 	MessageTimeout time.Duration
@@ -78,6 +84,7 @@ func (s *ServerConn) Next(buf []byte, now time.Time) (req Message, n int, err er
 		return Message{}, 0, nil
 	}
 	s.dec.MaxContentLength = s.Config.MaxContentLength
+	s.dec.MaxJSONContentLength = s.Config.MaxJSONContentLength
 	req, n, err = s.dec.Decode(buf)
 	switch {
 	case err != nil:

@@ -2,7 +2,7 @@
 // the application protocol (a length-prefixed JSON header, then content) on
 // the event-loop engine.
 //
-//	app-server [-keepalive] [-loops N] [-quiet] [-max-content N] [-message-timeout D] <host> <port>
+//	app-server [-keepalive] [-loops N] [-quiet] [-max-content N] [-max-json-content N] [-message-timeout D] <host> <port>
 //
 // It prints what the reference prints: "Listening on ('HOST', PORT)",
 // "Accepted connection from ADDR", "Received request {...} from ADDR" (or
@@ -12,7 +12,10 @@
 // connection after one response, unless -keepalive keeps it open for more
 // (pipelined) requests. Unlike the reference, a malformed or oversized
 // request, or one that stalls half-sent, closes only its own connection,
-// with the reason on stderr.
+// with the reason on stderr. Requests cost bounded work: text/json content
+// is limited to 1 MiB by default (-max-json-content; binary content to
+// -max-content, 16 MiB), only its action and value are parsed, and JSON
+// content past 64 KiB is not printed in full.
 package main
 
 import (
@@ -38,6 +41,7 @@ func main() {
 	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
 	quiet := flag.Bool("quiet", false, "do not print a line per connection event")
 	maxContent := flag.Int("max-content", message.DefaultMaxContentLength, "largest request content-length accepted")
+	maxJSON := flag.Int("max-json-content", message.DefaultMaxJSONContentLength, "largest text/json request content-length accepted")
 	msgTimeout := flag.Duration("message-timeout", 10*time.Second, "time a started request may take to arrive in full")
 	flag.Parse()
 	if flag.NArg() != 2 {
@@ -56,9 +60,10 @@ func main() {
 	opts := msgloop.ServerOptions{
 		Loop: loop.Options{Loops: *loops, NoDelay: true},
 		ServerConfig: message.ServerConfig{
-			KeepAlive:        *keepAlive,
-			MaxContentLength: *maxContent,
-			MessageTimeout:   *msgTimeout,
+			KeepAlive:            *keepAlive,
+			MaxContentLength:     *maxContent,
+			MaxJSONContentLength: *maxJSON,
+			MessageTimeout:       *msgTimeout,
 		},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}

@@ -2,6 +2,8 @@ package refapp
 
 import (
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,4 +166,29 @@ func BenchmarkServeSearch(b *testing.B) {
 		}
 		s.Flushed()
 	}
+}
+
+// TestServerResponseCost: the server builds only action and value, so a
+// request padded with a large dense array costs it no more than a small one,
+// and Received does not show content past ReceivedShown.
+func TestServerResponseCost(t *testing.T) {
+	pad := strings.Repeat("0,", (message.DefaultMaxJSONContentLength-100)/2)
+	content := `{"pad": [` + pad + `0], "action": "search", "value": "ring"}`
+	req := message.NewBinaryMessage(message.ContentTypeJSON, []byte(content))
+	req.Header.ContentEncoding = message.EncodingUTF8
+	var resp message.Message
+	var err error
+	allocs := testing.AllocsPerRun(5, func() { resp, err = ServerResponse(req) })
+	require.NoError(t, err)
+	line, err := ClientResult(resp)
+	require.NoError(t, err)
+	require.Equal(t, "Got result: "+SearchAnswer("ring"), line)
+	require.LessOrEqual(t, allocs, 20.0, "allocations must not grow with the padding")
+
+	require.Equal(t, "Received request <text/json content of "+strconv.Itoa(len(content))+" bytes, not shown>",
+		Received("request", req))
+	// A dense value is refused rather than built.
+	req.Content = []byte(`{"action": "search", "value": [` + pad + `0]}`)
+	_, err = ServerResponse(req)
+	require.ErrorIs(t, err, message.ErrTooComplex)
 }

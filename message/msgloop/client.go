@@ -19,6 +19,9 @@ type ClientOptions struct {
 	// MaxContentLength bounds a response's content-length; default
 	// message.DefaultMaxContentLength.
 	MaxContentLength int
+	// MaxJSONContentLength bounds a text/json response's content-length;
+	// default message.DefaultMaxJSONContentLength.
+	MaxJSONContentLength int
 	// DialTimeout bounds a connect when the context has no deadline;
 	// default 10 s.
 	DialTimeout time.Duration
@@ -79,7 +82,8 @@ func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientCon
 		ctx, cancel = context.WithTimeout(ctx, cl.opts.DialTimeout)
 		defer cancel() // harmless once connected: the engine stops watching ctx
 	}
-	cc := &ClientConn{cl: cl, opened: make(chan error, 1), m: message.ClientConn{MaxContentLength: cl.opts.MaxContentLength}}
+	cc := &ClientConn{cl: cl, opened: make(chan error, 1), m: message.ClientConn{
+		MaxContentLength: cl.opts.MaxContentLength, MaxJSONContentLength: cl.opts.MaxJSONContentLength}}
 	c, err := cl.e.Dial(ctx, network, address, loop.WithData(cc))
 	if err != nil {
 		return nil, err
