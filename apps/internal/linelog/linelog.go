@@ -195,3 +195,21 @@ func (w *Writer) Close(timeout time.Duration) (lost int64) {
 	}
 	return w.dropped
 }
+
+// FlushTimeout is how long Finish gives each Writer to drain at exit.
+const FlushTimeout = 2 * time.Second
+
+// Finish is a program's last word on its output: it closes out (stdout's
+// Writer), reports on errs (stderr's) "N log lines dropped" if out lost
+// any, then closes errs; each gets FlushTimeout. Lines errs itself loses
+// cannot be reported anywhere. Either may be nil.
+func Finish(out, errs *Writer) {
+	if out != nil {
+		if lost := out.Close(FlushTimeout); lost > 0 && errs != nil {
+			errs.Printf("%d log lines dropped\n", lost)
+		}
+	}
+	if errs != nil {
+		errs.Close(FlushTimeout)
+	}
+}
