@@ -25,8 +25,8 @@ import (
 
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
-	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/selector"
 )

@@ -27,8 +27,8 @@ import (
 
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
-	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/loop"
 )
 
