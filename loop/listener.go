@@ -93,7 +93,8 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 	return addr, nil
 }
 
-// onLoop runs fn on l and waits for it. It must not be called from a loop.
+// onLoop runs fn on l and waits for it. It must not be called from a loop
+// (Listen checks with onEngineGoroutine first).
 func (e *Engine) onLoop(l *Loop, fn func() error) error {
 	res := make(chan error, 1)
 	if err := l.Do(func() { res <- fn() }); err != nil {

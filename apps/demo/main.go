@@ -116,6 +116,9 @@ func run(stopped context.Context, errOut *linelog.Writer, conns, messages, size,
 	case <-stopped.Done():
 		fmt.Println(shutdown.Line(shutdown.Caught(stopped)))
 		interrupted = true
+		// Stopping the engines mid-transfer resets the connections; the
+		// errors that follow are the stop's, not worth a line each.
+		errOut.Close(linelog.FlushTimeout)
 	}
 	res := cl.Result()
 	// The server sees each close a moment after the client: wait for it so
