@@ -70,4 +70,23 @@
 // descriptors (EMFILE) pauses the listener for a moment instead of
 // spinning; a handler panic closes only its connection. Engine.Stop closes
 // gracefully, flushing pending output, within a deadline.
+//
+// # Which calls are safe where
+//
+// A callback blocks its whole loop while it runs, so it must not wait for
+// anything slow (a blocking write to a pipe nobody drains, a lock held
+// elsewhere, a channel) and above all not for a loop:
+//
+//   - On the owning loop only (callbacks, timers, Do functions): the Conn
+//     methods Write, Writev, Close, CloseWithError, Abort, Inbound, Consume,
+//     Peek, Discard, Read, WriteTo, Buffered, Data, SetData, SetIdleTimeout,
+//     the address and socket-option methods; Loop.AfterFunc,
+//     Loop.Every and the Timer methods.
+//   - From anywhere, callbacks included (they queue and return): Dial,
+//     StopAsync, Conn.AsyncWrite, AsyncWritev, AsyncClose, Do, Wake,
+//     Loop.Do, and the read-only Stats, Addrs, Options, Loops, Done.
+//   - Outside the loops only (they wait for the loops): Engine.Stop and
+//     Engine.Listen. On a loop goroutine, OnShutdown's included, they return
+//     ErrOnLoop at once instead of waiting for themselves; a callback that
+//     wants the engine stopped calls StopAsync.
 package loop

@@ -150,6 +150,10 @@ type Engine struct {
 	stopping atomic.Bool
 	done     chan struct{}
 
+	// shutdownGID is the id of the goroutine that waits for the loops and
+	// runs OnShutdown (see onEngineGoroutine).
+	shutdownGID atomic.Uint64
+
 	mu    sync.Mutex
 	addrs []net.Addr
 }
@@ -180,6 +184,7 @@ func New(h Handler, opts Options) (*Engine, error) {
 		go l.run()
 	}
 	go func() {
+		e.shutdownGID.Store(goid())
 		e.wg.Wait()
 		if opts.OnShutdown != nil {
 			e.protect("OnShutdown", opts.OnShutdown)

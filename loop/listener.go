@@ -14,10 +14,14 @@ import (
 // "tcp4", "tcp6"; a path for "unix") and returns the bound address (useful
 // with port 0). With Options.ReusePort every loop gets its own listener;
 // otherwise loop 0 accepts and deals connections out by Options.Balance.
-// Call it from outside the loops.
+// It waits for the loops to take the new listener, so it must be called
+// from outside them: on a loop it returns ErrOnLoop at once.
 func (e *Engine) Listen(network, address string) (net.Addr, error) {
 	if e.stopping.Load() {
 		return nil, ErrStopped
+	}
+	if e.onEngineGoroutine() {
+		return nil, ErrOnLoop
 	}
 	lc := evsel.ListenConfig{ReusePort: e.opts.ReusePort && network != "unix"}
 	first, err := lc.Listen(network, address)
@@ -89,7 +93,8 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 	return addr, nil
 }
 
-// onLoop runs fn on l and waits for it. It must not be called from a loop.
+// onLoop runs fn on l and waits for it. It must not be called from a loop
+// (Listen checks with onEngineGoroutine first).
 func (e *Engine) onLoop(l *Loop, fn func() error) error {
 	res := make(chan error, 1)
 	if err := l.Do(func() { res <- fn() }); err != nil {

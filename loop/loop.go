@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/evsel/evsel"
@@ -35,6 +36,7 @@ type Loop struct {
 
 	tasks taskQueue
 	stats loopStats
+	gid   atomic.Uint64 // the loop goroutine's id, for Engine.onEngineGoroutine
 }
 
 // eventBatch is how many ready descriptors one poll takes at most; the rest
@@ -113,6 +115,7 @@ func (l *Loop) recoverPanic(c *Conn) {
 const unlockWhileWaiting = runtime.GOOS != "windows"
 
 func (l *Loop) run() {
+	l.gid.Store(goid())
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.e.wg.Done()

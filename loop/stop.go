@@ -6,25 +6,61 @@ import "context"
 // connection flush its pending output, closes them (OnClose gets
 // ErrStopped), and returns when every loop goroutine has exited. If ctx ends
 // first, the remaining connections are closed at once, dropping their
-// output, and ctx's error is returned once the loops are gone. Stop waits
-// for the loops, so it must not be called from a loop callback (start it in
-// a goroutine there).
+// output, and ctx's error is returned once the loops are gone.
+//
+// Stop waits for the loops, so on a loop goroutine (a callback, timer, Do
+// task or OnShutdown) it would wait for itself: there it returns ErrOnLoop
+// at once and stops nothing. Use StopAsync there.
 func (e *Engine) Stop(ctx context.Context) error {
-	if e.stopping.CompareAndSwap(false, true) {
-		for _, l := range e.loops {
-			l.Do(l.beginStop)
-		}
+	if e.onEngineGoroutine() {
+		return ErrOnLoop
 	}
+	e.beginStop()
 	select {
 	case <-e.done:
 		return nil
 	case <-ctx.Done():
 	}
+	e.forceStop()
+	<-e.done
+	return ctx.Err()
+}
+
+// StopAsync begins the graceful shutdown Stop does and returns at once; Done
+// is closed when it is over. If ctx ends first, the remaining connections
+// are closed at once, dropping their output. It is safe from any goroutine,
+// loop callbacks included, and more than once (the first ctx to end forces
+// the stop).
+func (e *Engine) StopAsync(ctx context.Context) {
+	e.beginStop()
+	if ctx.Done() == nil {
+		return
+	}
+	go func() {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			e.forceStop()
+		}
+	}()
+}
+
+// beginStop asks every loop, once, to stop accepting and close its
+// connections when their output is flushed.
+func (e *Engine) beginStop() {
+	if e.stopping.CompareAndSwap(false, true) {
+		for _, l := range e.loops {
+			l.Do(l.beginStop)
+		}
+	}
+}
+
+// forceStop asks every loop to close its connections now. A loop that has
+// exited refuses the task, which is what it would do anyway.
+func (e *Engine) forceStop() {
 	for _, l := range e.loops {
 		l.Do(l.forceStop)
 	}
-	<-e.done
-	return ctx.Err()
 }
 
 // Done is closed when every loop has exited (and Options.OnShutdown has

@@ -17,6 +17,11 @@
 // requests/s and latency percentiles instead. Without -keepalive every request
 // has a connection of its own, as with the reference server; with it, each of
 // the C connections carries its share, up to -pipeline requests in flight.
+//
+// SIGINT (Ctrl-C) or SIGTERM ends either mode early: it prints the line of
+// apps/internal/shutdown ("Caught keyboard interrupt, exiting", as the
+// reference does), in load mode the figures of the requests done so far,
+// and exits 0; a second signal exits at once.
 package main
 
 import (
@@ -32,6 +37,7 @@ import (
 	"time"
 
 	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/apps/refapp"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
@@ -55,6 +61,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "app-client: invalid port %q\n", flag.Arg(1))
 		os.Exit(1)
 	}
+	stopped := shutdown.OnSignal()
 	address := net.JoinHostPort(host, strconv.Itoa(port))
 	req := refapp.ClientRequest(action, value)
 	cl, err := msgloop.NewClient(msgloop.ClientOptions{Loop: loop.Options{NoDelay: true}})
@@ -64,14 +71,19 @@ func main() {
 	}
 	defer cl.Close()
 	if *n > 1 {
-		if err := load(cl, address, req, *n, max(*c, 1), *keepAlive, max(*pipeline, 1), *timeout); err != nil {
+		if err := load(stopped, cl, address, req, *n, max(*c, 1), *keepAlive, max(*pipeline, 1), *timeout); err != nil {
 			fmt.Fprintln(os.Stderr, "app-client:", err)
 			cl.Close()
 			os.Exit(1)
 		}
 		return
 	}
-	if err := once(cl, address, pyfmt.HostPort(host, port), req, *timeout); err != nil {
+	err = once(stopped, cl, address, pyfmt.HostPort(host, port), req, *timeout)
+	if stopped.Err() != nil {
+		fmt.Println(shutdown.Line(shutdown.Caught(stopped)))
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "app-client:", err)
 		cl.Close()
 		os.Exit(1)
@@ -79,9 +91,9 @@ func main() {
 }
 
 // once is the reference client: one request, its answer, close.
-func once(cl *msgloop.Client, address, shown string, req message.Message, timeout time.Duration) error {
+func once(stopped context.Context, cl *msgloop.Client, address, shown string, req message.Message, timeout time.Duration) error {
 	fmt.Println("Starting connection to " + shown)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(stopped, timeout)
 	defer cancel()
 	cc, err := cl.Dial(ctx, "tcp", address)
 	if err != nil {
@@ -115,7 +127,9 @@ func once(cl *msgloop.Client, address, shown string, req message.Message, timeou
 
 // load sends n requests over c connections and prints throughput and
 // latency percentiles. Every answer is checked against the reference's.
-func load(cl *msgloop.Client, address string, req message.Message, n, c int, keepAlive bool, pipeline int, timeout time.Duration) error {
+// Once stopped ends no more requests start, and those cut short do not
+// count as failures.
+func load(stopped context.Context, cl *msgloop.Client, address string, req message.Message, n, c int, keepAlive bool, pipeline int, timeout time.Duration) error {
 	want, err := refapp.ServerResponse(req)
 	if err != nil {
 		return err
@@ -123,12 +137,13 @@ func load(cl *msgloop.Client, address string, req message.Message, n, c int, kee
 	wantLine, _ := refapp.ClientResult(want)
 	var next atomic.Int64 // requests handed out so far
 	var failed atomic.Int64
+	var done atomic.Int64 // requests answered or failed, not cut short
 	lat := make([][]time.Duration, c*pipeline)
 	var wg sync.WaitGroup
 	start := time.Now()
 	var conns []*msgloop.ClientConn
 	if keepAlive {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(stopped, timeout)
 		defer cancel()
 		for i := 0; i < c; i++ {
 			cc, err := cl.Dial(ctx, "tcp", address)
@@ -142,8 +157,8 @@ func load(cl *msgloop.Client, address string, req message.Message, n, c int, kee
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			for stopped.Err() == nil && next.Add(1) <= int64(n) {
+				ctx, cancel := context.WithTimeout(stopped, timeout)
 				t0 := time.Now()
 				var resp message.Message
 				var err error
@@ -153,7 +168,11 @@ func load(cl *msgloop.Client, address string, req message.Message, n, c int, kee
 					resp, err = cl.Request(ctx, "tcp", address, req)
 				}
 				cancel()
+				if stopped.Err() != nil {
+					break
+				}
 				lat[w] = append(lat[w], time.Since(t0))
+				done.Add(1)
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -169,13 +188,24 @@ func load(cl *msgloop.Client, address string, req message.Message, n, c int, kee
 	for _, cc := range conns {
 		cc.Close()
 	}
+	if stopped.Err() != nil {
+		fmt.Println(shutdown.Line(shutdown.Caught(stopped)))
+	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
-	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[min(len(all)-1, int(p*float64(len(all))))]
+	}
 	fmt.Printf("requests=%d connections=%d keepalive=%v pipeline=%d errors=%d elapsed=%v\n",
-		n, c, keepAlive, pipeline, failed.Load(), elapsed.Round(time.Millisecond))
+		done.Load(), c, keepAlive, pipeline, failed.Load(), elapsed.Round(time.Millisecond))
 	fmt.Printf("throughput=%.0f req/s latency p50=%v p90=%v p99=%v max=%v\n",
-		float64(n)/elapsed.Seconds(), pct(0.50), pct(0.90), pct(0.99), all[len(all)-1])
+		float64(done.Load())/elapsed.Seconds(), pct(0.50), pct(0.90), pct(0.99), pct(1))
+	if stopped.Err() != nil {
+		return nil
+	}
 	if failed.Load() > 0 {
 		return fmt.Errorf("%d of %d requests failed", failed.Load(), n)
 	}

@@ -8,7 +8,11 @@
 // "Accepted connection from ADDR", "Received request {...} from ADDR" (or
 // "Received CONTENT-TYPE request from ADDR" for binary content),
 // "Sending b'...' to ADDR" and "Closing connection to ADDR"; Ctrl-C prints
-// "Caught keyboard interrupt, exiting". Like the reference it closes each
+// "Caught keyboard interrupt, exiting" (SIGTERM "Caught SIGTERM, exiting"),
+// stops gracefully and exits 0, and a second signal exits at once (see
+// apps/internal/shutdown). Lines are printed through a bounded queue: if
+// stdout is not read they are dropped, and counted on stderr at exit,
+// rather than stalling the server. Like the reference it closes each
 // connection after one response, unless -keepalive keeps it open for more
 // (pipelined) requests. Unlike the reference, a malformed or oversized
 // request, or one that stalls half-sent, closes only its own connection,
@@ -25,11 +29,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/apps/refapp"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
@@ -54,8 +59,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "app-server: invalid port %q\n", flag.Arg(1))
 		os.Exit(1)
 	}
-	interrupt := make(chan os.Signal, 1)
-	signal.Notify(interrupt, os.Interrupt)
+	stopped := shutdown.OnSignal()
+	stdout, stderr := linelog.New(os.Stdout, 0, 0), linelog.New(os.Stderr, 0, 0)
+	fail := func(err error) {
+		stderr.Println("app-server:", err)
+		linelog.Finish(stdout, stderr)
+		os.Exit(1)
+	}
 
 	opts := msgloop.ServerOptions{
 		Loop: loop.Options{Loops: *loops, NoDelay: true},
@@ -65,50 +75,50 @@ func main() {
 			MaxJSONContentLength: *maxJSON,
 			MessageTimeout:       *msgTimeout,
 		},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	}
 	if !*quiet {
-		opts.Hooks = printHooks()
+		opts.Hooks = printHooks(stdout)
 	}
 	srv, err := msgloop.NewServer(refapp.ServerResponse, opts)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "app-server:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	addr, err := srv.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "app-server:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	if a, ok := addr.(*net.TCPAddr); ok {
 		port = a.Port // port 0 binds a free one; show which
 	}
-	fmt.Println("Listening on " + pyfmt.HostPort(host, port))
+	stdout.Line("Listening on " + pyfmt.HostPort(host, port))
 
-	<-interrupt
-	fmt.Println("Caught keyboard interrupt, exiting")
+	<-stopped.Done()
+	stdout.Line(shutdown.Line(shutdown.Caught(stopped)))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	srv.Stop(ctx)
 	if *quiet {
 		st := srv.Engine().Stats()
-		fmt.Printf("Server: accepted=%d closed=%d bytes_in=%d bytes_out=%d\n",
+		stdout.Printf("Server: accepted=%d closed=%d bytes_in=%d bytes_out=%d\n",
 			st.Accepted, st.Closed, st.BytesIn, st.BytesOut)
 	}
+	linelog.Finish(stdout, stderr)
 }
 
-// printHooks prints the reference server's lines. Each runs on a loop; one
-// Println is one write, so lines from different loops do not interleave.
-func printHooks() msgloop.ServerHooks {
+// printHooks prints the reference server's lines to out. Each runs on a
+// loop, so out only queues them; one line is one entry, so lines from
+// different loops do not interleave.
+func printHooks(out *linelog.Writer) msgloop.ServerHooks {
 	addr := func(c *loop.Conn) string { return pyfmt.Addr(c.RemoteAddr()) }
 	return msgloop.ServerHooks{
-		Open: func(c *loop.Conn) { fmt.Println("Accepted connection from " + addr(c)) },
+		Open: func(c *loop.Conn) { out.Line("Accepted connection from " + addr(c)) },
 		Request: func(c *loop.Conn, req message.Message) {
-			fmt.Println(refapp.Received("request", req) + " from " + addr(c))
+			out.Line(refapp.Received("request", req) + " from " + addr(c))
 		},
 		Response: func(c *loop.Conn, frame []byte) {
-			fmt.Println("Sending " + pyfmt.Bytes(frame) + " to " + addr(c))
+			out.Line("Sending " + pyfmt.Bytes(frame) + " to " + addr(c))
 		},
-		Close: func(c *loop.Conn, err error) { fmt.Println("Closing connection to " + addr(c)) },
+		Close: func(c *loop.Conn, err error) { out.Line("Closing connection to " + addr(c)) },
 	}
 }

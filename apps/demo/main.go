@@ -10,7 +10,9 @@
 // it sent. It prints the connections, messages, bytes verified, throughput,
 // the error count and both engines' Stats, and exits 0 only if every
 // connection completed with every byte verified and the server's counters
-// agree.
+// agree. Ctrl-C or SIGTERM cuts it short: it prints the line of
+// apps/internal/shutdown and what was done so far, and exits 0; a second
+// signal exits at once.
 package main
 
 import (
@@ -21,8 +23,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/selector"
 )
@@ -38,7 +42,12 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if problems := run(*conns, *messages, *size, *loops, *timeout); len(problems) > 0 {
+	stopped := shutdown.OnSignal()
+	// Connection errors are printed from the loops: through a queue.
+	errs := linelog.New(os.Stderr, 0, 0)
+	problems := run(stopped, errs, *conns, *messages, *size, *loops, *timeout)
+	linelog.Finish(nil, errs)
+	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Println("FAILED:", p)
 		}
@@ -57,13 +66,14 @@ func statsLine(s loop.Stats) string {
 		s.Accepted, s.Dialed, s.Open, s.Closed, s.BytesIn, s.BytesOut, s.Reads, s.Writes)
 }
 
-// run does the demo and returns what went wrong.
-func run(conns, messages, size, loops int, timeout time.Duration) (problems []string) {
+// run does the demo and returns what went wrong; nothing if stopped ends
+// it early.
+func run(stopped context.Context, errOut *linelog.Writer, conns, messages, size, loops int, timeout time.Duration) (problems []string) {
 	fail := func(format string, args ...any) {
 		problems = append(problems, fmt.Sprintf(format, args...))
 	}
 	opts := loop.Options{Loops: loops, NoDelay: true}
-	errs := multiconn.NewPrinter(os.Stderr)
+	errs := multiconn.NewPrinter(errOut)
 
 	srv := &multiconn.Server{Err: errs}
 	srvEng, err := loop.New(srv, opts)
@@ -98,16 +108,23 @@ func run(conns, messages, size, loops int, timeout time.Duration) (problems []st
 	fmt.Printf("clients:     %d connections x %d messages x %d random bytes\n", conns, messages, size)
 
 	cl.Start(cliEng, "127.0.0.1", port, conns)
+	interrupted := false
 	select {
 	case <-cl.Done():
 	case <-time.After(timeout):
 		fail("timed out after %v", timeout)
+	case <-stopped.Done():
+		fmt.Println(shutdown.Line(shutdown.Caught(stopped)))
+		interrupted = true
+		// Stopping the engines mid-transfer resets the connections; the
+		// errors that follow are the stop's, not worth a line each.
+		errOut.Close(linelog.FlushTimeout)
 	}
 	res := cl.Result()
 	// The server sees each close a moment after the client: wait for it so
 	// its counters are final.
 	deadline := time.Now().Add(5 * time.Second)
-	for srv.Stats().Closed < srv.Stats().Accepted && time.Now().Before(deadline) {
+	for !interrupted && srv.Stats().Closed < srv.Stats().Accepted && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	stop(cliEng)
@@ -124,6 +141,9 @@ func run(conns, messages, size, loops int, timeout time.Duration) (problems []st
 	fmt.Printf("server:      %s\n", statsLine(se))
 	fmt.Printf("client:      %s\n", statsLine(ce))
 
+	if interrupted {
+		return nil // the summary is all there is to say
+	}
 	want := int64(conns) * int64(messages) * int64(size)
 	if res.Errors != 0 {
 		fail("%d connections failed: %v", res.Errors, res.FirstErrors)

@@ -7,6 +7,10 @@
 // connection, prints "Connected by ('127.0.0.1', 54321)", sends back every
 // chunk of up to 1024 bytes it reads until the peer closes, and exits.
 //
+// SIGINT (Ctrl-C) or SIGTERM prints the line of apps/internal/shutdown
+// ("Caught keyboard interrupt, exiting") and exits 0 at once: a blocking
+// server has nothing to drain.
+//
 // It uses evsel.Socket in blocking mode (SetBlocking(true)) rather than the
 // net package, to show the OS layer the event loop is built on.
 package main
@@ -18,6 +22,7 @@ import (
 
 	"github.com/evsel/evsel/apps/internal/blocking"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/apps/internal/shutdown"
 )
 
 func main() {
@@ -33,6 +38,12 @@ func main() {
 	if len(args) > 1 {
 		port = args[1]
 	}
+	stopped := shutdown.OnSignal()
+	go func() {
+		<-stopped.Done()
+		fmt.Println(shutdown.Line(shutdown.Caught(stopped)))
+		os.Exit(0)
+	}()
 	if err := serve(host, port); err != nil {
 		fmt.Fprintln(os.Stderr, "echo-server:", err)
 		os.Exit(1)

@@ -18,7 +18,9 @@
 // It exits 1 if any connection failed (refused, reset, a mismatch, or closed
 // before everything came back), else 0. A wrong argument count prints
 // "Usage: multiconn-client <host> <port> <num_connections>" and exits 1;
-// Ctrl-C prints "Caught keyboard interrupt, exiting" and the summary so far.
+// Ctrl-C prints "Caught keyboard interrupt, exiting" (SIGTERM "Caught
+// SIGTERM, exiting") and the summary so far, and exits 0; a second signal
+// exits at once (see apps/internal/shutdown).
 //
 // Flags (before the positional arguments): -loops sets the number of event
 // loops; -messages the messages per connection (default 2, "Message N from
@@ -31,11 +33,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
+	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/loop"
 )
 
@@ -57,21 +60,24 @@ func main() {
 		os.Exit(1)
 	}
 
-	interrupt := make(chan os.Signal, 1)
-	signal.Notify(interrupt, os.Interrupt)
+	stopped := shutdown.OnSignal()
 
+	// The loops print through queues: a stdout nobody reads drops lines
+	// instead of stalling them.
+	stdout, stderr := linelog.New(os.Stdout, 0, 0), linelog.New(os.Stderr, 0, 0)
 	cfg := multiconn.ClientConfig{
 		Messages: *messages,
 		Size:     *size,
-		Err:      multiconn.NewPrinter(os.Stderr),
+		Err:      multiconn.NewPrinter(stderr),
 	}
 	if !*quiet {
-		cfg.Out = multiconn.NewPrinter(os.Stdout)
+		cfg.Out = multiconn.NewPrinter(stdout)
 	}
 	cl := multiconn.NewClient(cfg)
 	eng, err := loop.New(cl, loop.Options{Loops: *loops, NoDelay: true})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "multiconn-client:", err)
+		stderr.Println("multiconn-client:", err)
+		linelog.Finish(stdout, stderr)
 		os.Exit(1)
 	}
 	cl.Start(eng, host, port, n)
@@ -79,15 +85,16 @@ func main() {
 	interrupted := false
 	select {
 	case <-cl.Done():
-	case <-interrupt:
-		fmt.Println("Caught keyboard interrupt, exiting")
+	case <-stopped.Done():
+		stdout.Line(shutdown.Line(shutdown.Caught(stopped)))
 		interrupted = true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	eng.Stop(ctx)
+	cancel()
 	res := cl.Result()
-	fmt.Println(res.Summary())
+	stdout.Line(res.Summary())
+	linelog.Finish(stdout, stderr)
 	if !interrupted && !res.OK() {
 		os.Exit(1)
 	}

@@ -22,12 +22,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
+	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/loop"
 )
 
@@ -47,40 +48,46 @@ func main() {
 	}
 
 	// Catch Ctrl-C from the start, as Python's KeyboardInterrupt would.
-	interrupt := make(chan os.Signal, 1)
-	signal.Notify(interrupt, os.Interrupt)
+	stopped := shutdown.OnSignal()
 
+	// The loops print through queues, so that a stdout nobody reads drops
+	// lines instead of stopping the server.
+	stdout, stderr := linelog.New(os.Stdout, 0, 0), linelog.New(os.Stderr, 0, 0)
 	// Lines of connections accepted before the Listening line is printed
 	// wait for it, so the output starts like Python's.
-	out := multiconn.NewPrinter(os.Stdout)
+	out := multiconn.NewPrinter(stdout)
 	out.Hold()
-	srv := &multiconn.Server{Err: multiconn.NewPrinter(os.Stderr)}
+	srv := &multiconn.Server{Err: multiconn.NewPrinter(stderr)}
 	if !*quiet {
 		srv.Out = out
 	}
+	fail := func(err error) {
+		stderr.Println("multiconn-server:", err)
+		linelog.Finish(stdout, stderr)
+		os.Exit(1)
+	}
 	eng, err := loop.New(srv, loop.Options{Loops: *loops, NoDelay: true})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "multiconn-server:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	addr, err := eng.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "multiconn-server:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	if a, ok := addr.(*net.TCPAddr); ok {
 		port = a.Port
 	}
 	out.Release("Listening on " + pyfmt.HostPort(host, port))
 
-	<-interrupt
-	out.Line("Caught keyboard interrupt, exiting")
+	<-stopped.Done()
+	out.Line(shutdown.Line(shutdown.Caught(stopped)))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	eng.Stop(ctx)
 	if *quiet {
 		st, es := srv.Stats(), eng.Stats()
-		fmt.Printf("Server: accepted=%d closed=%d bytes_echoed=%d errors=%d reads=%d writes=%d\n",
+		stdout.Printf("Server: accepted=%d closed=%d bytes_echoed=%d errors=%d reads=%d writes=%d\n",
 			st.Accepted, st.Closed, st.BytesEchoed, st.Errors, es.Reads, es.Writes)
 	}
+	linelog.Finish(stdout, stderr)
 }

@@ -21,7 +21,9 @@ import (
 )
 
 // Printer writes whole lines to w from any goroutine; a nil *Printer or one
-// with a nil writer prints nothing.
+// with a nil writer prints nothing. It calls w under its lock from the
+// loops' callbacks, so w must not block: the programs give it a
+// linelog.Writer, which queues.
 type Printer struct {
 	mu   sync.Mutex
 	w    io.Writer

@@ -1,0 +1,109 @@
+package loop
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestStopOnLoop calls Stop and Listen from OnData: both would wait for the
+// loop that runs them, so they must return ErrOnLoop at once instead of
+// hanging. StopAsync from the same place then stops the engine.
+func TestStopOnLoop(t *testing.T) {
+	type result struct {
+		stop, listen error
+		took         time.Duration
+	}
+	results := make(chan result, 1)
+	var e *Engine
+	ready := make(chan struct{})
+	h := Funcs{Data: func(c *Conn) {
+		<-ready
+		c.Consume(len(c.Inbound()))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		t0 := time.Now()
+		stopErr := e.Stop(ctx)
+		_, listenErr := e.Listen("tcp", "127.0.0.1:0")
+		results <- result{stopErr, listenErr, time.Since(t0)}
+		e.StopAsync(context.Background())
+	}}
+	e, err := New(h, Options{Loops: 2, Logger: quietLog})
+	require.NoError(t, err)
+	close(ready)
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	c := dial(t, addr.String())
+	defer c.Close()
+	_, err = c.Write([]byte("x"))
+	require.NoError(t, err)
+
+	select {
+	case r := <-results:
+		require.ErrorIs(t, r.stop, ErrOnLoop)
+		require.ErrorIs(t, r.listen, ErrOnLoop)
+		require.Less(t, r.took, 5*time.Second, "the refusals are immediate")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop called from OnData did not return")
+	}
+	select {
+	case <-e.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("StopAsync from OnData did not stop the engine")
+	}
+	// From outside the loops Stop works as ever on the stopped engine.
+	require.NoError(t, e.Stop(context.Background()))
+}
+
+// TestStopInOnShutdown: OnShutdown runs before Done is closed, so a Stop
+// there would wait for itself.
+func TestStopInOnShutdown(t *testing.T) {
+	got := make(chan error, 1)
+	e, err := New(echo, Options{Loops: 1, Logger: quietLog, OnShutdown: func(e *Engine) {
+		got <- e.Stop(context.Background())
+	}})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- e.Stop(context.Background()) }()
+	select {
+	case err := <-got:
+		require.ErrorIs(t, err, ErrOnLoop)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop in OnShutdown did not return")
+	}
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+}
+
+// TestStopAsyncForces: a connection whose peer never reads keeps its output
+// pending, so only the ctx given to StopAsync ends the stop.
+func TestStopAsyncForces(t *testing.T) {
+	big := make([]byte, 8<<20)
+	e, addr := start(t, Funcs{Open: func(c *Conn) { c.Write(big) }}, Options{Loops: 1})
+	c := dial(t, addr)
+	defer c.Close()
+	require.Eventually(t, func() bool { return e.Stats().Open == 1 }, 10*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	e.StopAsync(ctx)
+	select {
+	case <-e.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("StopAsync's ctx did not force the stop")
+	}
+}
+
+func TestGoid(t *testing.T) {
+	id := goid()
+	require.NotZero(t, id)
+	require.Equal(t, id, goid())
+	other := make(chan uint64)
+	go func() { other <- goid() }()
+	require.NotEqual(t, id, <-other)
+}
