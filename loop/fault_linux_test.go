@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -54,21 +55,7 @@ func runChild() {
 // descriptors are free.
 func TestAcceptUnderFdExhaustion(t *testing.T) {
 	const limit = 64
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(limit))
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	out := bufio.NewScanner(stdout)
-	require.True(t, out.Scan())
-	addr := strings.TrimSpace(out.Text())
-	require.Contains(t, addr, "127.0.0.1:", "child said %q", addr)
+	addr, stdin, out := startChild(t, limit)
 	cpu := func() time.Duration {
 		fmt.Fprintln(stdin)
 		require.True(t, out.Scan())
@@ -112,6 +99,52 @@ func TestAcceptUnderFdExhaustion(t *testing.T) {
 		}
 	}
 	assert.True(t, served, "server did not recover after descriptors were freed")
+}
+
+// startChild runs runChild with the descriptor limit given and returns its
+// address and the pipes that ask it for its CPU time.
+func startChild(t *testing.T, limit int) (string, io.Writer, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(limit))
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	out := bufio.NewScanner(stdout)
+	require.True(t, out.Scan())
+	addr := strings.TrimSpace(out.Text())
+	require.Contains(t, addr, "127.0.0.1:", "child said %q", addr)
+	return addr, stdin, out
+}
+
+// TestFullTableShedsIdle: a process out of descriptors, all held by silent
+// connections that stay, still serves a new client by shedding the
+// longest-idle one, instead of leaving every newcomer in the backlog.
+func TestFullTableShedsIdle(t *testing.T) {
+	const limit = 64
+	addr, _, _ := startChild(t, limit)
+	for i := 0; i < limit+40; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+	}
+	time.Sleep(200 * time.Millisecond) // let it hit EMFILE
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.Write([]byte("newcomer"))
+	require.NoError(t, err)
+	buf := make([]byte, 8)
+	_, err = io.ReadFull(c, buf)
+	require.NoError(t, err, "a newcomer was not served with the table full of silent connections")
+	assert.Equal(t, "newcomer", string(buf))
 }
 
 // openFds counts this process's descriptors.
