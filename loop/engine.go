@@ -19,8 +19,9 @@ type Handler interface {
 	OnData(c *Conn)
 	// OnClose is called once per connection, with nil for a close asked for
 	// by the application, io.EOF when the peer shut down cleanly, or the
-	// error (a reset, ErrIdleTimeout, ErrStopped, a *PanicError, a Dial's
-	// ctx.Err()...). A Dial that fails ends in OnClose without OnOpen.
+	// error (a reset, ErrIdleTimeout, ErrLingerTimeout, ErrShed,
+	// ErrStopped, a *PanicError, a Dial's ctx.Err()...). A Dial that fails
+	// ends in OnClose without OnOpen.
 	OnClose(c *Conn, err error)
 }
 
@@ -101,10 +102,12 @@ type Options struct {
 	// OnClose gets ErrLingerTimeout. 0 disables it; the idle timeout then
 	// applies to closing connections.
 	LingerTimeout time.Duration
-	// MaxConns bounds the connections the engine holds (accepted and
-	// dialed); 0 means no bound. An accept that would pass it sheds the
-	// connection idle the longest, as does an accept that finds the process
-	// out of descriptors. See Engine.Listen for the policy.
+	// MaxConns bounds the connections the engine holds; 0 means no bound.
+	// An accept that would pass it (dialed connections count too, but a
+	// Dial never sheds) first sheds the connection idle the longest, with
+	// ErrShed, as does an accept that finds the process out of
+	// descriptors, whatever MaxConns is (see "Deadlines and limits" in the
+	// package documentation).
 	MaxConns int
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool

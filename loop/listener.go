@@ -15,8 +15,8 @@ import (
 // with port 0). With Options.ReusePort every loop gets its own listener;
 // otherwise loop 0 accepts and deals connections out by Options.Balance.
 // When Options.MaxConns is reached or the process runs out of descriptors,
-// the longest-idle connection is shed to admit the new one (see shed.go's
-// policy: ErrShed, Stats.Shed).
+// the longest-idle connection is shed to admit the new one (ErrShed,
+// Stats.Shed; see "Deadlines and limits" in the package documentation).
 // It waits for the loops to take the new listener, so it must be called
 // from outside them: on a loop it returns ErrOnLoop at once.
 func (e *Engine) Listen(network, address string) (net.Addr, error) {
