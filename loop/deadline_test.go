@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -77,6 +78,30 @@ func TestLingerTimeout(t *testing.T) {
 	assert.EqualValues(t, 1, e.Stats().LingerClosed)
 }
 
+// TestLingerBoundsStop: Stop's graceful close waits for a peer that never
+// reads only as long as the linger deadline, not until Stop's context ends.
+func TestLingerBoundsStop(t *testing.T) {
+	reasons := make(chan error, 1)
+	h := Funcs{
+		Open:  func(c *Conn) { c.Write(make([]byte, 32<<20)) },
+		Close: func(c *Conn, err error) { reasons <- err },
+	}
+	e, err := New(h, Options{Loops: 1, LingerTimeout: 200 * time.Millisecond, Logger: quietLog})
+	require.NoError(t, err)
+	a, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dial(t, a.String()) // never reads
+	waitFor(t, "accept", func() bool { return e.Stats().Open == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	begin := time.Now()
+	require.NoError(t, e.Stop(ctx), "Stop ran into its context: linger did not cut the close")
+	assert.Less(t, time.Since(begin), 5*time.Second)
+	err = <-reasons
+	assert.ErrorIs(t, err, ErrLingerTimeout)
+	assert.ErrorIs(t, err, ErrStopped)
+}
+
 // TestLingerIgnoresTrickle: a peer taking the output slowly does not push
 // the linger deadline back, as it would an idle timeout.
 func TestLingerIgnoresTrickle(t *testing.T) {
@@ -112,10 +137,17 @@ func TestLingerIgnoresTrickle(t *testing.T) {
 // TestMaxConnsShedsOldestIdle: with the table full of silent connections a
 // new client is still served, and the connection idle longest made room.
 func TestMaxConnsShedsOldestIdle(t *testing.T) {
+	t.Run("one loop", func(t *testing.T) { testMaxConns(t, 1) })
+	// With two loops the newcomer's loop sheds its own longest-idle
+	// connection, which need not be the oldest of all.
+	t.Run("two loops", func(t *testing.T) { testMaxConns(t, 2) })
+}
+
+func testMaxConns(t *testing.T, loops int) {
 	const limit = 50
 	reasons := make(chan error, limit)
 	h := Funcs{Data: echo.Data, Close: func(c *Conn, err error) { reasons <- err }}
-	e, addr := start(t, h, Options{Loops: 1, MaxConns: limit})
+	e, addr := start(t, h, Options{Loops: loops, MaxConns: limit})
 	oldest := dial(t, addr)
 	waitFor(t, "first connection", func() bool { return e.Stats().Open == 1 })
 	time.Sleep(20 * time.Millisecond) // make it the oldest by the loop's clock
@@ -126,7 +158,9 @@ func TestMaxConnsShedsOldestIdle(t *testing.T) {
 
 	good := dial(t, addr)
 	assert.Equal(t, []byte("served"), roundTrip(t, good, []byte("served")))
-	assert.True(t, closedWithin(oldest, 5*time.Second), "the oldest idle connection was not the one shed")
+	if loops == 1 {
+		assert.True(t, closedWithin(oldest, 5*time.Second), "the oldest idle connection was not the one shed")
+	}
 	assert.ErrorIs(t, <-reasons, ErrShed)
 	st := e.Stats()
 	assert.EqualValues(t, 1, st.Shed)
