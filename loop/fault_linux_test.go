@@ -18,7 +18,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const childEnv = "EVSEL_LOOP_TEST_CHILD"
+const (
+	childEnv     = "EVSEL_LOOP_TEST_CHILD"
+	childFillEnv = "EVSEL_LOOP_TEST_CHILD_FILL" // set: the child uses up its descriptors itself
+)
+
+// childHeld keeps the descriptors a filling child takes.
+var childHeld []*os.File
 
 // runChild is the server of TestAcceptUnderFdExhaustion, in its own process
 // so that lowering RLIMIT_NOFILE cannot disturb the test binary: an echo
@@ -38,6 +44,17 @@ func runChild() {
 	if err != nil {
 		fmt.Println("listen:", err)
 		os.Exit(1)
+	}
+	if os.Getenv(childFillEnv) != "" {
+		// Take every descriptor left, as something other than connections
+		// would: the engine has nothing to shed and only its reserve.
+		for {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				break
+			}
+			childHeld = append(childHeld, f) // reachable: no finalizer closes it
+		}
 	}
 	fmt.Println(addr)
 	// Each line on stdin asks for the process's CPU time so far.
@@ -103,10 +120,11 @@ func TestAcceptUnderFdExhaustion(t *testing.T) {
 
 // startChild runs runChild with the descriptor limit given and returns its
 // address and the pipes that ask it for its CPU time.
-func startChild(t *testing.T, limit int) (string, io.Writer, *bufio.Scanner) {
+func startChild(t *testing.T, limit int, env ...string) (string, io.Writer, *bufio.Scanner) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(limit))
+	cmd.Env = append(cmd.Env, env...)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
@@ -145,6 +163,22 @@ func TestFullTableShedsIdle(t *testing.T) {
 	_, err = io.ReadFull(c, buf)
 	require.NoError(t, err, "a newcomer was not served with the table full of silent connections")
 	assert.Equal(t, "newcomer", string(buf))
+}
+
+// TestReserveDescriptorRefuses: out of descriptors with no connection to
+// shed, the engine spends its reserve descriptor to accept and close a
+// newcomer at once, rather than leave it waiting in the backlog.
+func TestReserveDescriptorRefuses(t *testing.T) {
+	addr, _, _ := startChild(t, 64, childFillEnv+"=1")
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	require.NoError(t, err) // the kernel's backlog takes it
+	defer c.Close()
+	assert.True(t, closedWithin(c, 5*time.Second), "a newcomer was left waiting instead of refused")
+	// The refusal repeats: the reserve was taken back each time.
+	c2, err := net.DialTimeout("tcp", addr, time.Second)
+	require.NoError(t, err)
+	defer c2.Close()
+	assert.True(t, closedWithin(c2, 5*time.Second), "the reserve descriptor was not restored")
 }
 
 // openFds counts this process's descriptors.
