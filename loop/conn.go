@@ -24,7 +24,7 @@ type Conn struct {
 	outLen int
 	data   any
 	aux    *connAux // what few connections need, allocated on demand
-	active int64    // loop clock (unix ns) of the last read or write, for idle timeouts
+	active int64    // loop clock (unix ns) of the last read or write, or of the close request (see touch)
 	events evsel.Events
 	flags  connFlags
 	closed atomic.Bool
@@ -62,15 +62,16 @@ func (c *Conn) reason() error {
 type connFlags uint16
 
 const (
-	flagDialing  connFlags = 1 << iota // connect in progress
-	flagNoSock                         // no socket: dialing before an attempt, or closed
-	flagOpen                           // OnOpen was called
-	flagShared                         // in aliases the loop's read buffer
-	flagEOF                            // the peer shut down its side
-	flagPaused                         // reading stopped by backpressure
-	flagClosing                        // close once output is flushed
-	flagCloseNow                       // close at the next settle, dropping output
-	flagDirty                          // queued in loop.dirty
+	flagDialing    connFlags = 1 << iota // connect in progress
+	flagNoSock                           // no socket: dialing before an attempt, or closed
+	flagOpen                             // OnOpen was called
+	flagShared                           // in aliases the loop's read buffer
+	flagEOF                              // the peer shut down its side
+	flagPaused                           // reading stopped by backpressure
+	flagClosing                          // close once output is flushed
+	flagCloseNow                         // close at the next settle, dropping output
+	flagDirty                            // queued in loop.dirty
+	flagAwaitFirst                       // accepted, no byte read yet (Options.FirstByteTimeout)
 )
 
 // fd is the socket's descriptor, as the poller knows it.
@@ -132,7 +133,13 @@ func (c *Conn) closeWith(err error, now bool) {
 	if err != nil && err != io.EOF && (c.aux == nil || c.aux.err == nil) {
 		c.extra().err = err
 	}
-	c.flags |= flagClosing
+	if c.flags&flagClosing == 0 {
+		// The linger deadline counts from the close request (see touch).
+		c.flags |= flagClosing
+		if c.loop.e.opts.LingerTimeout > 0 {
+			c.active = c.loop.clock
+		}
+	}
 	if now {
 		c.flags |= flagCloseNow
 	}

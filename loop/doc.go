@@ -45,8 +45,27 @@
 // at once and drops it; AsyncClose is CloseWithError from any goroutine.
 // OnClose receives the reason: nil for a close without one, io.EOF when the
 // peer shut down, ErrIdleTimeout (Options.IdleTimeout, Conn.SetIdleTimeout),
-// ErrStopped, a *PanicError when the handler panicked (only that
-// connection closes), or the I/O error.
+// ErrFirstByteTimeout, ErrLingerTimeout, ErrShed, ErrStopped, a *PanicError
+// when the handler panicked (only that connection closes), or the I/O
+// error.
+//
+// # Deadlines and limits
+//
+// Every state a connection can sit in can be bounded, so that peers that
+// stay silent, never read, or are simply too many cannot hold descriptors
+// and memory for as long as they like: Options.FirstByteTimeout from the
+// accept to the first byte, IdleTimeout between reads and writes, and
+// LingerTimeout from a close request (graceful, for a fault, the peer's EOF
+// with output pending, or Stop's) to the close, after which the connection
+// is closed hard whatever the peer is still taking. One coarse sweep per
+// loop enforces them (a deadline d fires between d and 1.5·d), so an idle
+// connection carries no timer. Options.MaxConns bounds the connections
+// held: at the bound, or when accept finds the process out of descriptors,
+// the longest-idle connection is shed to admit the new one, and a reserve
+// descriptor lets a loop refuse promptly when nothing can be shed. Stats
+// counts each kind of close. Deadlines for a protocol's own states (a
+// message begun and not finished) belong to the protocol: see
+// message/msgloop.
 //
 // # Clients
 //

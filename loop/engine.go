@@ -19,8 +19,9 @@ type Handler interface {
 	OnData(c *Conn)
 	// OnClose is called once per connection, with nil for a close asked for
 	// by the application, io.EOF when the peer shut down cleanly, or the
-	// error (a reset, ErrIdleTimeout, ErrStopped, a *PanicError, a Dial's
-	// ctx.Err()...). A Dial that fails ends in OnClose without OnOpen.
+	// error (a reset, ErrIdleTimeout, ErrLingerTimeout, ErrShed,
+	// ErrStopped, a *PanicError, a Dial's ctx.Err()...). A Dial that fails
+	// ends in OnClose without OnOpen.
 	OnClose(c *Conn, err error)
 }
 
@@ -89,6 +90,25 @@ type Options struct {
 	// IdleTimeout closes connections that have neither read nor written
 	// for that long; 0 disables it. See Conn.SetIdleTimeout.
 	IdleTimeout time.Duration
+	// FirstByteTimeout closes an accepted connection that has sent nothing
+	// that long after the accept (ErrFirstByteTimeout); 0 disables it. A
+	// write the handler makes before the first byte restarts the wait, as
+	// it does the idle timeout's.
+	FirstByteTimeout time.Duration
+	// LingerTimeout bounds a close that waits for output to drain (Close,
+	// CloseWithError, a fault close, the peer's EOF with output pending,
+	// Stop's graceful close): counted from the close request, whatever the
+	// peer takes meanwhile, after it the connection is closed hard and
+	// OnClose gets ErrLingerTimeout. 0 disables it; the idle timeout then
+	// applies to closing connections.
+	LingerTimeout time.Duration
+	// MaxConns bounds the connections the engine holds; 0 means no bound.
+	// An accept that would pass it (dialed connections count too, but a
+	// Dial never sheds) first sheds the connection idle the longest, with
+	// ErrShed, as does an accept that finds the process out of
+	// descriptors, whatever MaxConns is (see "Deadlines and limits" in the
+	// package documentation).
+	MaxConns int
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool
 	// Backend names the poller backend ("epoll", "poll", ...); default the
@@ -149,6 +169,7 @@ type Engine struct {
 	next     atomic.Uint64
 	stopping atomic.Bool
 	done     chan struct{}
+	open     atomic.Int64 // connections held by all loops, for MaxConns
 
 	// shutdownGID is the id of the goroutine that waits for the loops and
 	// runs OnShutdown (see onEngineGoroutine).

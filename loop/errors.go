@@ -16,6 +16,18 @@ var (
 	// ErrIdleTimeout is the close reason of a connection idle for longer than
 	// its idle timeout. It matches os.ErrDeadlineExceeded with errors.Is.
 	ErrIdleTimeout = fmt.Errorf("loop: idle timeout: %w", os.ErrDeadlineExceeded)
+	// ErrFirstByteTimeout is the close reason of an accepted connection that
+	// sent nothing within Options.FirstByteTimeout. It matches
+	// os.ErrDeadlineExceeded with errors.Is.
+	ErrFirstByteTimeout = fmt.Errorf("loop: no input since accept: %w", os.ErrDeadlineExceeded)
+	// ErrLingerTimeout is the close reason of a closing connection whose
+	// output did not drain within Options.LingerTimeout, so it was closed
+	// hard; if it was closing with a reason, the error wraps that too. It
+	// matches os.ErrDeadlineExceeded with errors.Is.
+	ErrLingerTimeout = fmt.Errorf("loop: linger timeout, output dropped: %w", os.ErrDeadlineExceeded)
+	// ErrShed is the close reason of an idle connection closed to make room
+	// for a new one (Options.MaxConns, or the process out of descriptors).
+	ErrShed = errors.New("loop: connection shed to admit a new one")
 	// ErrInputOverflow is the close reason of a connection whose unconsumed
 	// input passed Options.MaxInput.
 	ErrInputOverflow = errors.New("loop: unconsumed input over limit")

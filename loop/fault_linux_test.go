@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -17,7 +18,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const childEnv = "EVSEL_LOOP_TEST_CHILD"
+const (
+	childEnv     = "EVSEL_LOOP_TEST_CHILD"
+	childFillEnv = "EVSEL_LOOP_TEST_CHILD_FILL" // set: the child uses up its descriptors itself
+)
+
+// childHeld keeps the descriptors a filling child takes.
+var childHeld []*os.File
 
 // runChild is the server of TestAcceptUnderFdExhaustion, in its own process
 // so that lowering RLIMIT_NOFILE cannot disturb the test binary: an echo
@@ -38,6 +45,17 @@ func runChild() {
 		fmt.Println("listen:", err)
 		os.Exit(1)
 	}
+	if os.Getenv(childFillEnv) != "" {
+		// Take every descriptor left, as something other than connections
+		// would: the engine has nothing to shed and only its reserve.
+		for {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				break
+			}
+			childHeld = append(childHeld, f) // reachable: no finalizer closes it
+		}
+	}
 	fmt.Println(addr)
 	// Each line on stdin asks for the process's CPU time so far.
 	in := bufio.NewScanner(os.Stdin)
@@ -54,21 +72,7 @@ func runChild() {
 // descriptors are free.
 func TestAcceptUnderFdExhaustion(t *testing.T) {
 	const limit = 64
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(limit))
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	out := bufio.NewScanner(stdout)
-	require.True(t, out.Scan())
-	addr := strings.TrimSpace(out.Text())
-	require.Contains(t, addr, "127.0.0.1:", "child said %q", addr)
+	addr, stdin, out := startChild(t, limit)
 	cpu := func() time.Duration {
 		fmt.Fprintln(stdin)
 		require.True(t, out.Scan())
@@ -112,6 +116,69 @@ func TestAcceptUnderFdExhaustion(t *testing.T) {
 		}
 	}
 	assert.True(t, served, "server did not recover after descriptors were freed")
+}
+
+// startChild runs runChild with the descriptor limit given and returns its
+// address and the pipes that ask it for its CPU time.
+func startChild(t *testing.T, limit int, env ...string) (string, io.Writer, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(limit))
+	cmd.Env = append(cmd.Env, env...)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	out := bufio.NewScanner(stdout)
+	require.True(t, out.Scan())
+	addr := strings.TrimSpace(out.Text())
+	require.Contains(t, addr, "127.0.0.1:", "child said %q", addr)
+	return addr, stdin, out
+}
+
+// TestFullTableShedsIdle: a process out of descriptors, all held by silent
+// connections that stay, still serves a new client by shedding the
+// longest-idle one, instead of leaving every newcomer in the backlog.
+func TestFullTableShedsIdle(t *testing.T) {
+	const limit = 64
+	addr, _, _ := startChild(t, limit)
+	for i := 0; i < limit+40; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+	}
+	time.Sleep(200 * time.Millisecond) // let it hit EMFILE
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.Write([]byte("newcomer"))
+	require.NoError(t, err)
+	buf := make([]byte, 8)
+	_, err = io.ReadFull(c, buf)
+	require.NoError(t, err, "a newcomer was not served with the table full of silent connections")
+	assert.Equal(t, "newcomer", string(buf))
+}
+
+// TestReserveDescriptorRefuses: out of descriptors with no connection to
+// shed, the engine spends its reserve descriptor to accept and close a
+// newcomer at once, rather than leave it waiting in the backlog.
+func TestReserveDescriptorRefuses(t *testing.T) {
+	addr, _, _ := startChild(t, 64, childFillEnv+"=1")
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	require.NoError(t, err) // the kernel's backlog takes it
+	defer c.Close()
+	assert.True(t, closedWithin(c, 5*time.Second), "a newcomer was left waiting instead of refused")
+	// The refusal repeats: the reserve was taken back each time.
+	c2, err := net.DialTimeout("tcp", addr, time.Second)
+	require.NoError(t, err)
+	defer c2.Close()
+	assert.True(t, closedWithin(c2, 5*time.Second), "the reserve descriptor was not restored")
 }
 
 // openFds counts this process's descriptors.

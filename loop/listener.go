@@ -14,6 +14,9 @@ import (
 // "tcp4", "tcp6"; a path for "unix") and returns the bound address (useful
 // with port 0). With Options.ReusePort every loop gets its own listener;
 // otherwise loop 0 accepts and deals connections out by Options.Balance.
+// When Options.MaxConns is reached or the process runs out of descriptors,
+// the longest-idle connection is shed to admit the new one (ErrShed,
+// Stats.Shed; see "Deadlines and limits" in the package documentation).
 // It waits for the loops to take the new listener, so it must be called
 // from outside them: on a loop it returns ErrOnLoop at once.
 func (e *Engine) Listen(network, address string) (net.Addr, error) {
@@ -63,6 +66,7 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 				return err
 			}
 			l.listeners = append(l.listeners, ln)
+			l.openReserve()
 			return nil
 		})
 		if err != nil {
@@ -127,6 +131,9 @@ func (ln *listener) accept() {
 		if err != nil {
 			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
 				errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
+				if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && ln.outOfDescriptors() {
+					continue // an idle connection was shed: its descriptor is free
+				}
 				e.log.Warn("loop: accept: out of resources, pausing the listener",
 					"loop", l.id, "err", err, "pause", acceptBackoff)
 				ln.pause()

@@ -3,6 +3,7 @@ package loop
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
@@ -33,6 +34,8 @@ type Loop struct {
 	idleSweep *Timer
 	idleEvery time.Duration
 	stopping  bool
+	shedNext  int      // where the next shed sample starts in fds.direct
+	reserve   *os.File // spare descriptor for accepting when out of them (shed.go)
 
 	tasks taskQueue
 	stats loopStats
@@ -263,7 +266,8 @@ func (l *Loop) read(c *Conn) {
 	}
 	l.stats.reads.Add(1)
 	l.stats.bytesIn.Add(int64(n))
-	c.active = l.clock
+	c.flags &^= flagAwaitFirst
+	c.touch()
 	if len(c.in) > 0 {
 		c.in = c.in[:len(c.in)+n]
 	} else {
@@ -390,7 +394,12 @@ func (l *Loop) adopt(c *Conn) {
 	c.active = l.clock
 	l.conns++
 	l.stats.open.Add(1)
-	if d := c.idleTimeout(); d > 0 {
+	l.e.open.Add(1)
+	d, o := c.idleTimeout(), l.e.opts.shortestDeadline()
+	if d <= 0 || (o > 0 && o < d) {
+		d = o
+	}
+	if d > 0 {
 		l.ensureIdleSweep(d)
 	}
 }
@@ -404,11 +413,15 @@ func (l *Loop) register(c *Conn) {
 		c.closed.Store(true)
 		return
 	}
+	l.makeRoom() // before c is in the table, where it would look idle the longest
 	if err := l.watch(c, evsel.EventRead); err != nil {
 		c.sock.Close()
 		c.closed.Store(true)
 		l.e.log.Warn("loop: register failed", "loop", l.id, "err", err)
 		return
+	}
+	if l.e.opts.FirstByteTimeout > 0 {
+		c.flags |= flagAwaitFirst
 	}
 	l.adopt(c)
 	l.stats.accepted.Add(1)
@@ -448,5 +461,6 @@ func (l *Loop) finish(c *Conn) {
 	c.out, c.outLen, c.events = nil, 0, 0
 	l.conns--
 	l.stats.open.Add(-1)
+	l.e.open.Add(-1)
 	l.stats.closed.Add(1)
 }

@@ -24,7 +24,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		case err == nil:
 			l.stats.writes.Add(1)
 			l.stats.bytesOut.Add(int64(w))
-			c.active = l.clock
+			c.touch()
 			n = w
 		case err != evsel.ErrWouldBlock:
 			c.fail(err)
@@ -162,7 +162,7 @@ func (l *Loop) flush(c *Conn) {
 		}
 		l.stats.writes.Add(1)
 		l.stats.bytesOut.Add(int64(n))
-		c.active = l.clock
+		c.touch()
 		full := n < c.outLen && n < batchBytes(c.out)
 		c.advance(n)
 		if full {

@@ -3,9 +3,14 @@ package loop
 import "sync/atomic"
 
 // Stats counts what the engine did. Open is a gauge; the rest only grow.
+// IdleClosed, FirstByteClosed and LingerClosed count the connections closed
+// by each deadline, Shed those closed to admit new ones (all are in Closed
+// too).
 type Stats struct {
 	Open, Accepted, Dialed, Closed   int64
 	BytesIn, BytesOut, Reads, Writes int64
+
+	IdleClosed, FirstByteClosed, LingerClosed, Shed int64
 }
 
 func (s *Stats) add(o Stats) {
@@ -17,6 +22,10 @@ func (s *Stats) add(o Stats) {
 	s.BytesOut += o.BytesOut
 	s.Reads += o.Reads
 	s.Writes += o.Writes
+	s.IdleClosed += o.IdleClosed
+	s.FirstByteClosed += o.FirstByteClosed
+	s.LingerClosed += o.LingerClosed
+	s.Shed += o.Shed
 }
 
 // loopStats are a loop's counters, atomic so Stats can read them from any
@@ -24,6 +33,8 @@ func (s *Stats) add(o Stats) {
 type loopStats struct {
 	open, accepted, dialed, closed   atomic.Int64
 	bytesIn, bytesOut, reads, writes atomic.Int64
+
+	idleClosed, firstByteClosed, lingerClosed, shed atomic.Int64
 }
 
 // Stats returns the loop's counters.
@@ -33,6 +44,8 @@ func (l *Loop) Stats() Stats {
 		Open: st.open.Load(), Accepted: st.accepted.Load(), Dialed: st.dialed.Load(),
 		Closed: st.closed.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
 		Reads: st.reads.Load(), Writes: st.writes.Load(),
+		IdleClosed: st.idleClosed.Load(), FirstByteClosed: st.firstByteClosed.Load(),
+		LingerClosed: st.lingerClosed.Load(), Shed: st.shed.Load(),
 	}
 }
 

@@ -107,6 +107,7 @@ func (l *Loop) shutdown() {
 	}
 	l.timers = nil
 	l.fds = fdTable{}
+	l.closeReserve()
 	if err := l.poller.Close(); err != nil {
 		l.e.log.Warn("loop: closing poller", "loop", l.id, "err", err)
 	}

@@ -2,7 +2,8 @@
 // the application protocol (a length-prefixed JSON header, then content) on
 // the event-loop engine.
 //
-//	app-server [-keepalive] [-loops N] [-quiet] [-max-content N] [-max-json-content N] [-message-timeout D] <host> <port>
+//	app-server [-keepalive] [-loops N] [-quiet] [-max-content N] [-max-json-content N] [-message-timeout D]
+//	           [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] <host> <port>
 //
 // It prints what the reference prints: "Listening on ('HOST', PORT)",
 // "Accepted connection from ADDR", "Received request {...} from ADDR" (or
@@ -20,6 +21,16 @@
 // is limited to 1 MiB by default (-max-json-content; binary content to
 // -max-content, 16 MiB), only its action and value are parsed, and JSON
 // content past 64 KiB is not printed in full.
+//
+// Every state a connection can sit in has a deadline by default, so that
+// peers cannot hold the server's descriptors and memory for as long as they
+// stay: nothing sent since the accept, -first-byte-timeout (10s); a request
+// started and not finished, -message-timeout (10s); nothing between
+// requests, -idle-timeout (60s); a close (after a response, a fault such as
+// too many requests in flight, or Ctrl-C) whose output the peer does not
+// take, -linger (10s), after which it is closed hard. Past -max-conns
+// connections (default the open-file limit minus 64) the longest-idle one
+// is shed to admit a new one. 0 turns each off.
 package main
 
 import (
@@ -32,6 +43,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/bounds"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/apps/internal/shutdown"
@@ -48,6 +60,7 @@ func main() {
 	maxContent := flag.Int("max-content", message.DefaultMaxContentLength, "largest request content-length accepted")
 	maxJSON := flag.Int("max-json-content", message.DefaultMaxJSONContentLength, "largest text/json request content-length accepted")
 	msgTimeout := flag.Duration("message-timeout", 10*time.Second, "time a started request may take to arrive in full")
+	limits := bounds.Register(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() != 2 {
 		fmt.Printf("Usage: %s <host> <port>\n", os.Args[0])
@@ -77,6 +90,7 @@ func main() {
 		},
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	}
+	limits.Apply(&opts.Loop)
 	if !*quiet {
 		opts.Hooks = printHooks(stdout)
 	}

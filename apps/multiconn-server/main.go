@@ -1,7 +1,7 @@
 // Command multiconn-server is Real Python's multiconn-server.py on evsel's
 // event-loop engine: an echo server for many connections at once.
 //
-//	multiconn-server [-loops N] [-quiet] <host> <port>
+//	multiconn-server [-loops N] [-quiet] [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] <host> <port>
 //
 // It prints "Listening on ('127.0.0.1', 65432)", then for each connection
 // "Accepted connection from ADDR", "Echoing b'...' to ADDR" for every chunk it
@@ -14,6 +14,13 @@
 // Flags (before the positional arguments): -loops sets the number of event
 // loops (default GOMAXPROCS); -quiet drops the per-connection lines and
 // prints the server's counters on exit instead.
+//
+// Unlike the reference it is bounded by default, so that peers cannot hold
+// its descriptors forever: a connection silent since its accept for
+// -first-byte-timeout (10s), or idle for -idle-timeout (60s), is closed; a
+// close whose output the peer does not take is cut after -linger (10s); and
+// past -max-conns connections (default the open-file limit minus 64) the
+// longest-idle one is shed to admit a new one. 0 turns each off.
 package main
 
 import (
@@ -25,6 +32,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/bounds"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
@@ -35,6 +43,7 @@ import (
 func main() {
 	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
 	quiet := flag.Bool("quiet", false, "do not print a line per connection event")
+	limits := bounds.Register(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() != 2 {
 		fmt.Printf("Usage: %s <host> <port>\n", os.Args[0])
@@ -66,7 +75,9 @@ func main() {
 		linelog.Finish(stdout, stderr)
 		os.Exit(1)
 	}
-	eng, err := loop.New(srv, loop.Options{Loops: *loops, NoDelay: true})
+	opts := loop.Options{Loops: *loops, NoDelay: true}
+	limits.Apply(&opts)
+	eng, err := loop.New(srv, opts)
 	if err != nil {
 		fail(err)
 	}

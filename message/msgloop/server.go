@@ -29,7 +29,10 @@ type ServerHooks struct {
 // ServerOptions configure a Server. The zero value is the reference's
 // behaviour with evsel's safety limits.
 type ServerOptions struct {
-	// Loop configures the engine (loops, backpressure, ...).
+	// Loop configures the engine (loops, backpressure, deadlines, ...).
+	// Set Loop.LingerTimeout: a connection closed for a fault (too many
+	// requests in flight, say) whose peer never reads is otherwise held,
+	// descriptor and pending output, for as long as the peer stays.
 	Loop loop.Options
 	// ServerConfig holds the protocol's limits, the same for every
 	// connection: keep-alive, content size, incomplete-request timeout,
@@ -55,9 +58,10 @@ type Server struct {
 // serverConn is the per-connection state: the protocol machine and the
 // timer that wakes it at its deadline.
 type serverConn struct {
-	m     message.ServerConn
-	timer *loop.Timer // armed for m's deadline while one runs
-	armed time.Time   // the deadline timer is armed for
+	m       message.ServerConn
+	timer   *loop.Timer // armed for m's deadline while one runs
+	armed   time.Time   // the deadline timer is armed for
+	faulted bool        // closed for a fault: only the engine's linger deadline is left
 }
 
 // NewServer starts a server's engine; call Listen to serve.
@@ -123,6 +127,9 @@ func (h serverHandler) OnClose(c *loop.Conn, err error) {
 // every complete request in order, then sets the timer for the machine's
 // deadline. New bytes and the timer both come here; the machine decides.
 func (s *Server) serve(c *loop.Conn, sc *serverConn) {
+	if sc.faulted {
+		return
+	}
 	if c.Buffered() == 0 {
 		sc.m.Flushed() // the peer has taken every answer so far
 	}
@@ -130,7 +137,7 @@ func (s *Server) serve(c *loop.Conn, sc *serverConn) {
 	for {
 		req, n, err := sc.m.Next(c.Inbound(), now)
 		if err != nil {
-			s.fault(c, err)
+			s.fault(c, sc, err)
 			return
 		}
 		if n == 0 {
@@ -142,13 +149,13 @@ func (s *Server) serve(c *loop.Conn, sc *serverConn) {
 		resp, err := s.h(req)
 		c.Consume(n) // after the handler: req.Content points into Inbound
 		if err != nil {
-			s.fault(c, err)
+			s.fault(c, sc, err)
 			return
 		}
 		id := c.Loop().ID()
 		frame, err := sc.m.Respond(s.scratch[id][:0], resp)
 		if err != nil {
-			s.fault(c, err)
+			s.fault(c, sc, err)
 			return
 		}
 		s.scratch[id] = frame
@@ -184,8 +191,15 @@ func (s *Server) setTimer(c *loop.Conn, sc *serverConn, now time.Time) {
 }
 
 // fault closes a connection for a protocol violation or a limit, logging why.
-func (s *Server) fault(c *loop.Conn, err error) {
+// The message timer stops for good: the close may wait on output a peer
+// never reads, and a timer re-armed meanwhile would keep serving a dead
+// connection; bounding that wait is loop.Options.LingerTimeout's job.
+func (s *Server) fault(c *loop.Conn, sc *serverConn, err error) {
 	s.log.Warn("message: closing connection", "remote", addrString(c.RemoteAddr()), "err", err)
+	sc.faulted = true
+	if sc.timer != nil {
+		sc.timer.Stop()
+	}
 	c.CloseWithError(err)
 }
 

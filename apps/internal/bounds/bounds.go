@@ -1,0 +1,49 @@
+// Package bounds gives the servers their "bounded by default" flags: a
+// deadline for every state a connection can sit in and a limit on how many
+// it may hold, so that silent, never-reading or too-many peers cannot hold
+// the server's descriptors and memory for as long as they like.
+package bounds
+
+import (
+	"flag"
+	"time"
+
+	"github.com/evsel/evsel/loop"
+)
+
+// Reserve is how many descriptors of the open-file limit the default
+// -max-conns leaves for everything else: listeners, pollers, the engine's
+// reserve descriptor, stdio, logs.
+const Reserve = 64
+
+// Flags are the values of the flags Register defines.
+type Flags struct {
+	IdleTimeout      time.Duration
+	LingerTimeout    time.Duration
+	FirstByteTimeout time.Duration
+	MaxConns         int
+}
+
+// Register defines -idle-timeout, -linger, -first-byte-timeout and
+// -max-conns on fs, with the defaults a server facing the open internet
+// wants; 0 turns each off.
+func Register(fs *flag.FlagSet) *Flags {
+	f := &Flags{}
+	fs.DurationVar(&f.IdleTimeout, "idle-timeout", 60*time.Second,
+		"close a connection that has neither read nor written for this long (0: never)")
+	fs.DurationVar(&f.LingerTimeout, "linger", 10*time.Second,
+		"close hard a closing connection whose output has not drained after this long (0: wait forever)")
+	fs.DurationVar(&f.FirstByteTimeout, "first-byte-timeout", 10*time.Second,
+		"close a connection that has sent nothing this long after the accept (0: never)")
+	fs.IntVar(&f.MaxConns, "max-conns", DefaultMaxConns(),
+		"connections held at most; past it the longest-idle one is shed (0: no limit; default the open-file limit minus a reserve)")
+	return f
+}
+
+// Apply sets the engine options the flags stand for.
+func (f *Flags) Apply(o *loop.Options) {
+	o.IdleTimeout = f.IdleTimeout
+	o.LingerTimeout = f.LingerTimeout
+	o.FirstByteTimeout = f.FirstByteTimeout
+	o.MaxConns = f.MaxConns
+}

@@ -1,0 +1,27 @@
+package bounds
+
+import (
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/evsel/evsel/loop"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultsAndApply(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	f := Register(fs)
+	require.NoError(t, fs.Parse(nil))
+	var o loop.Options
+	f.Apply(&o)
+	assert.Equal(t, 60*time.Second, o.IdleTimeout)
+	assert.Equal(t, 10*time.Second, o.LingerTimeout)
+	assert.Equal(t, 10*time.Second, o.FirstByteTimeout)
+	assert.Positive(t, o.MaxConns)
+
+	require.NoError(t, fs.Parse([]string{"-idle-timeout=0", "-linger=2s", "-first-byte-timeout=0", "-max-conns=0"}))
+	f.Apply(&o)
+	assert.Equal(t, loop.Options{LingerTimeout: 2 * time.Second}, o)
+}

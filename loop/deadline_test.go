@@ -1,0 +1,168 @@
+package loop
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// closedWithin reports whether the peer closes c (EOF or reset) before d
+// passes, reading nothing else.
+func closedWithin(c net.Conn, d time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(d))
+	var b [1]byte
+	_, err := c.Read(b[:])
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return false
+	}
+	return err != nil
+}
+
+// TestFirstByteTimeout (issue item 3): connections that send nothing are
+// all closed within the first-byte deadline while a normal client is
+// served.
+func TestFirstByteTimeout(t *testing.T) {
+	const n, fb = 200, 200 * time.Millisecond
+	e, addr := start(t, echo, Options{Loops: 2, FirstByteTimeout: fb})
+	silent := make([]net.Conn, n)
+	for i := range silent {
+		silent[i] = dial(t, addr)
+	}
+	good := dial(t, addr)
+	assert.Equal(t, []byte("hi"), roundTrip(t, good, []byte("hi")))
+	begin := time.Now()
+	for i, c := range silent {
+		// Closed between fb and 1.5·fb after the accept; slack for a loaded
+		// machine.
+		require.True(t, closedWithin(c, fb*3/2+time.Second-time.Since(begin)), "silent connection %d still open", i)
+	}
+	waitFor(t, "stats", func() bool { return e.Stats().FirstByteClosed == n })
+	// The client that spoke is past the first-byte deadline and still served.
+	assert.Equal(t, []byte("again"), roundTrip(t, good, []byte("again")))
+	assert.EqualValues(t, 1, e.Stats().Open)
+}
+
+// stuckClose serves connections that answer far more than the socket
+// buffers hold and then close, recording the reason.
+func stuckClose(reasons chan<- error) Funcs {
+	return Funcs{
+		Open: func(c *Conn) {
+			c.Write(make([]byte, 32<<20))
+			c.CloseWithError(io.ErrUnexpectedEOF) // any reason, to see it wrapped
+		},
+		Close: func(c *Conn, err error) { reasons <- err },
+	}
+}
+
+// TestLingerTimeout: a close whose peer never reads is cut at the linger
+// deadline, with a reason that says so and keeps the original one.
+func TestLingerTimeout(t *testing.T) {
+	reasons := make(chan error, 1)
+	e, addr := start(t, stuckClose(reasons), Options{Loops: 1, LingerTimeout: 200 * time.Millisecond})
+	dial(t, addr) // never reads
+	select {
+	case err := <-reasons:
+		assert.ErrorIs(t, err, ErrLingerTimeout)
+		assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a close stuck on unsent output outlived the linger deadline")
+	}
+	assert.EqualValues(t, 1, e.Stats().LingerClosed)
+}
+
+// TestLingerBoundsStop: Stop's graceful close waits for a peer that never
+// reads only as long as the linger deadline, not until Stop's context ends.
+func TestLingerBoundsStop(t *testing.T) {
+	reasons := make(chan error, 1)
+	h := Funcs{
+		Open:  func(c *Conn) { c.Write(make([]byte, 32<<20)) },
+		Close: func(c *Conn, err error) { reasons <- err },
+	}
+	e, err := New(h, Options{Loops: 1, LingerTimeout: 200 * time.Millisecond, Logger: quietLog})
+	require.NoError(t, err)
+	a, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dial(t, a.String()) // never reads
+	waitFor(t, "accept", func() bool { return e.Stats().Open == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	begin := time.Now()
+	require.NoError(t, e.Stop(ctx), "Stop ran into its context: linger did not cut the close")
+	assert.Less(t, time.Since(begin), 5*time.Second)
+	err = <-reasons
+	assert.ErrorIs(t, err, ErrLingerTimeout)
+	assert.ErrorIs(t, err, ErrStopped)
+}
+
+// TestLingerIgnoresTrickle: a peer taking the output slowly does not push
+// the linger deadline back, as it would an idle timeout.
+func TestLingerIgnoresTrickle(t *testing.T) {
+	const linger = 300 * time.Millisecond
+	reasons := make(chan error, 1)
+	_, addr := start(t, stuckClose(reasons), Options{Loops: 1, LingerTimeout: linger, IdleTimeout: time.Hour})
+	c := dial(t, addr)
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() { // 128 KiB every 10 ms: steady progress, 32 MiB would take 2.5 s
+		defer close(done)
+		buf := make([]byte, 128<<10)
+		for !stop.Load() {
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := io.ReadFull(c, buf); err != nil && !os.IsTimeout(err) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	begin := time.Now()
+	select {
+	case err := <-reasons:
+		assert.ErrorIs(t, err, ErrLingerTimeout)
+		assert.Less(t, time.Since(begin), linger*3/2+2*time.Second)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a trickling reader kept a closing connection past its linger deadline")
+	}
+	stop.Store(true)
+	<-done
+}
+
+// TestMaxConnsShedsOldestIdle: with the table full of silent connections a
+// new client is still served, and the connection idle longest made room.
+func TestMaxConnsShedsOldestIdle(t *testing.T) {
+	t.Run("one loop", func(t *testing.T) { testMaxConns(t, 1) })
+	// With two loops the newcomer's loop sheds its own longest-idle
+	// connection, which need not be the oldest of all.
+	t.Run("two loops", func(t *testing.T) { testMaxConns(t, 2) })
+}
+
+func testMaxConns(t *testing.T, loops int) {
+	const limit = 50
+	reasons := make(chan error, limit)
+	h := Funcs{Data: echo.Data, Close: func(c *Conn, err error) { reasons <- err }}
+	e, addr := start(t, h, Options{Loops: loops, MaxConns: limit})
+	oldest := dial(t, addr)
+	waitFor(t, "first connection", func() bool { return e.Stats().Open == 1 })
+	time.Sleep(20 * time.Millisecond) // make it the oldest by the loop's clock
+	for i := 1; i < limit; i++ {
+		dial(t, addr)
+	}
+	waitFor(t, "full table", func() bool { return e.Stats().Open == limit })
+
+	good := dial(t, addr)
+	assert.Equal(t, []byte("served"), roundTrip(t, good, []byte("served")))
+	if loops == 1 {
+		assert.True(t, closedWithin(oldest, 5*time.Second), "the oldest idle connection was not the one shed")
+	}
+	assert.ErrorIs(t, <-reasons, ErrShed)
+	st := e.Stats()
+	assert.EqualValues(t, 1, st.Shed)
+	assert.EqualValues(t, limit, st.Open)
+}
