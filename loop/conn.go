@@ -22,6 +22,7 @@ type Conn struct {
 	in     []byte
 	out    [][]byte // pending output, oldest first; owned by the connection
 	outLen int
+	held   int64 // bytes counted in Engine.memHeld for this connection (budget.go)
 	data   any
 	aux    *connAux // what few connections need, allocated on demand
 	active int64    // loop clock (unix ns) of the last read or write, or of the close request (see touch)
@@ -72,6 +73,9 @@ const (
 	flagCloseNow                         // close at the next settle, dropping output
 	flagDirty                            // queued in loop.dirty
 	flagAwaitFirst                       // accepted, no byte read yet (Options.FirstByteTimeout)
+	flagMemPaused                        // reading stopped by the memory budget (Options.MaxMemory)
+	flagMemListed                        // in Loop.memPausedConns
+	flagUnwatched                        // out of the poller: paused with nothing to send
 )
 
 // fd is the socket's descriptor, as the poller knows it.

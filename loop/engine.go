@@ -109,6 +109,16 @@ type Options struct {
 	// descriptors, whatever MaxConns is (see "Deadlines and limits" in the
 	// package documentation).
 	MaxConns int
+	// MaxMemory is the engine-wide budget, in bytes, for the input and
+	// output buffered by all connections together; 0 means no budget.
+	// Above it a connection holding more than its share (MaxMemory over the
+	// open connections, at least 64 KiB) is not read until the total falls
+	// under 7/8 of the budget or its holding under its share; if the total
+	// stays above the budget, the connections holding the most are closed
+	// with ErrMemoryBudget, largest first, until it is under. Connections
+	// within their share keep being served. See "Memory budget" in the
+	// package documentation.
+	MaxMemory int64
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool
 	// Backend names the poller backend ("epoll", "poll", ...); default the
@@ -170,6 +180,7 @@ type Engine struct {
 	stopping atomic.Bool
 	done     chan struct{}
 	open     atomic.Int64 // connections held by all loops, for MaxConns
+	memHeld  atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
 
 	// shutdownGID is the id of the goroutine that waits for the loops and
 	// runs OnShutdown (see onEngineGoroutine).

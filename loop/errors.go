@@ -31,6 +31,10 @@ var (
 	// ErrInputOverflow is the close reason of a connection whose unconsumed
 	// input passed Options.MaxInput.
 	ErrInputOverflow = errors.New("loop: unconsumed input over limit")
+	// ErrMemoryBudget is the close reason of a connection closed because the
+	// engine held more than Options.MaxMemory even with the connections over
+	// their share paused, and it was among those holding the most.
+	ErrMemoryBudget = errors.New("loop: engine memory budget exceeded; connection holding the most closed")
 	// ErrShortInput is returned by Peek and Discard when fewer bytes are
 	// buffered than asked for: the rest comes with a later OnData.
 	ErrShortInput = errors.New("loop: fewer input bytes buffered than asked for")

@@ -37,6 +37,10 @@ type Loop struct {
 	shedNext  int      // where the next shed sample starts in fds.direct
 	reserve   *os.File // spare descriptor for accepting when out of them (shed.go)
 
+	memPausedConns []*Conn // connections paused by the memory budget, maybe stale (budget.go)
+	memSweep       *Timer
+	memClosedAt    int64 // loop clock of the last closeLargest
+
 	tasks taskQueue
 	stats loopStats
 	gid   atomic.Uint64 // the loop goroutine's id, for Engine.onEngineGoroutine
@@ -231,7 +235,8 @@ func (l *Loop) handle(c *Conn, ev evsel.Events) {
 			l.flush(c)
 		}
 	}
-	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing) == 0 {
+	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing) == 0 &&
+		(l.e.opts.MaxMemory <= 0 || !l.memRefuse(c, len(l.buf))) {
 		l.read(c)
 	}
 	l.settle(c)
@@ -244,7 +249,11 @@ func (l *Loop) read(c *Conn) {
 	if len(c.in) > 0 {
 		// A partial message is waiting: read straight behind it.
 		if cap(c.in)-len(c.in) < minRead {
-			grown := make([]byte, len(c.in), max(2*len(c.in), len(c.in)+len(l.buf)))
+			size := max(2*len(c.in), len(c.in)+len(l.buf))
+			if l.e.opts.MaxMemory > 0 && l.memRefuse(c, size-cap(c.in)) {
+				return
+			}
+			grown := make([]byte, len(c.in), size)
 			copy(grown, c.in)
 			c.in = grown
 		}
@@ -315,6 +324,7 @@ func (l *Loop) settle(c *Conn) {
 		l.finish(c)
 		return
 	}
+	l.account(c)
 	o := &l.e.opts
 	switch {
 	case c.flags&flagPaused == 0 && c.outLen > o.HighWater:
@@ -329,16 +339,37 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagDialing != 0 {
 		want = evsel.EventWrite
 	} else {
-		if c.flags&(flagPaused|flagClosing) == 0 { // EOF always sets flagClosing
+		if c.flags&(flagPaused|flagMemPaused|flagClosing) == 0 { // EOF always sets flagClosing
 			want |= evsel.EventRead
 		}
 		if c.outLen > 0 {
 			want |= evsel.EventWrite
 		}
 	}
-	// want is never empty here: a dialing connection wants WRITE, a closing
-	// one with nothing to send was finished above, and a paused one has
-	// output pending.
+	// want is empty only for a connection the memory budget paused with
+	// nothing to send: a dialing connection wants WRITE, a closing one with
+	// nothing to send was finished above, and one paused by backpressure has
+	// output pending. Watching nothing is not portable (poll and epoll still
+	// report hang-ups, which would spin the loop), so it leaves the poller
+	// until it is resumed.
+	if want == 0 {
+		if c.flags&flagUnwatched == 0 {
+			_ = l.poller.Delete(c.fd()) // an error only means it is gone already
+			c.flags |= flagUnwatched
+			c.events = 0
+		}
+		return
+	}
+	if c.flags&flagUnwatched != 0 {
+		if err := l.poller.Add(c.fd(), want); err != nil {
+			c.fail(err)
+			l.finish(c)
+			return
+		}
+		c.flags &^= flagUnwatched
+		c.events = want
+		return
+	}
 	if want != c.events {
 		if err := l.poller.Modify(c.fd(), want); err != nil {
 			c.events = 0
@@ -459,6 +490,7 @@ func (l *Loop) finish(c *Conn) {
 		l.putVec(c.out)
 	}
 	c.out, c.outLen, c.events = nil, 0, 0
+	l.memForget(c)
 	l.conns--
 	l.stats.open.Add(-1)
 	l.e.open.Add(-1)

@@ -6,11 +6,18 @@ import "sync/atomic"
 // IdleClosed, FirstByteClosed and LingerClosed count the connections closed
 // by each deadline, Shed those closed to admit new ones (all are in Closed
 // too).
+//
+// MemoryHeld is the input and output all connections hold (a gauge, see
+// Options.MaxMemory; engine-wide, so Loop.Stats reports the engine's),
+// MemoryPaused the connections the budget has paused now (a gauge), and
+// MemoryClosed those it closed with ErrMemoryBudget (in Closed too).
 type Stats struct {
 	Open, Accepted, Dialed, Closed   int64
 	BytesIn, BytesOut, Reads, Writes int64
 
 	IdleClosed, FirstByteClosed, LingerClosed, Shed int64
+
+	MemoryHeld, MemoryPaused, MemoryClosed int64
 }
 
 func (s *Stats) add(o Stats) {
@@ -26,6 +33,8 @@ func (s *Stats) add(o Stats) {
 	s.FirstByteClosed += o.FirstByteClosed
 	s.LingerClosed += o.LingerClosed
 	s.Shed += o.Shed
+	s.MemoryPaused += o.MemoryPaused
+	s.MemoryClosed += o.MemoryClosed
 }
 
 // loopStats are a loop's counters, atomic so Stats can read them from any
@@ -35,6 +44,8 @@ type loopStats struct {
 	bytesIn, bytesOut, reads, writes atomic.Int64
 
 	idleClosed, firstByteClosed, lingerClosed, shed atomic.Int64
+
+	memPaused, memClosed atomic.Int64
 }
 
 // Stats returns the loop's counters.
@@ -46,6 +57,7 @@ func (l *Loop) Stats() Stats {
 		Reads: st.reads.Load(), Writes: st.writes.Load(),
 		IdleClosed: st.idleClosed.Load(), FirstByteClosed: st.firstByteClosed.Load(),
 		LingerClosed: st.lingerClosed.Load(), Shed: st.shed.Load(),
+		MemoryHeld: l.e.memHeld.Load(), MemoryPaused: st.memPaused.Load(), MemoryClosed: st.memClosed.Load(),
 	}
 }
 
@@ -55,5 +67,6 @@ func (e *Engine) Stats() Stats {
 	for _, l := range e.loops {
 		total.add(l.Stats())
 	}
+	total.MemoryHeld = e.memHeld.Load()
 	return total
 }

@@ -1,0 +1,202 @@
+package loop
+
+import "time"
+
+// Memory budget (Options.MaxMemory). Every per-connection limit lets memory
+// grow with the number of peers, so the engine also counts what all its
+// connections hold together: a connection's own input buffer (its capacity;
+// input still in the loop's shared read buffer is the loop's, not the
+// connection's) and its pending output. The count is brought up to date in
+// settle, after every event, with one atomic add and only when the holding
+// changed, so a connection that holds nothing costs nothing.
+//
+// Policy, while the total is above the budget:
+//
+//  1. A connection holding more than its share (the budget over the open
+//     connections, at least memShareFloor) is paused: it is not read, as with
+//     backpressure, so it cannot make the total grow. A read that would grow
+//     a connection's input buffer past its share is refused the same way.
+//     A paused connection is read again once the total falls under 7/8 of the
+//     budget, or its own holding under half its share (at once when its
+//     output drains, else at the next sweep). A read is refused the same way
+//     when the bytes it may take could pass the budget.
+//  2. If pausing is not enough (output that never drains because the peer
+//     never reads, input the handler keeps), each loop with paused
+//     connections (every memSweepEvery, and at most every memCloseEvery when
+//     its reads find the engine over budget) closes its paused connections holding the most,
+//     largest first, with ErrMemoryBudget, until the total is under the
+//     budget. Each loop closes only its own, so loops sweeping at once may
+//     close a few more than strictly needed.
+//
+// Connections within their share are never paused or closed by the budget.
+// The total can pass the budget by what connections within their share
+// take while the paused ones are not closed yet (at most memCloseEvery of
+// reads), and by output the handlers write from timers or other goroutines.
+
+const (
+	// memShareFloor is the least share of the budget a connection gets, so
+	// that with many connections each may still buffer a message or two.
+	memShareFloor = 64 << 10
+	// memSweepEvery is how often a loop with paused connections looks again.
+	memSweepEvery = 20 * time.Millisecond
+	// memCloseEvery is how often the read path may close connections
+	// between sweeps.
+	memCloseEvery = time.Millisecond
+	// memCloseBatch bounds the connections one sweep closes.
+	memCloseBatch = 64
+)
+
+// holding is what c holds now: its own input buffer and its pending output.
+func (c *Conn) holding() int64 {
+	n := int64(c.outLen)
+	if c.flags&flagShared == 0 {
+		n += int64(cap(c.in))
+	}
+	return n
+}
+
+// account brings c's part of the engine's count up to date and applies the
+// budget to it.
+func (l *Loop) account(c *Conn) {
+	if h := c.holding(); h != c.held {
+		l.e.memHeld.Add(h - c.held)
+		c.held = h
+	}
+	if l.e.opts.MaxMemory > 0 && (c.held > 0 || c.flags&flagMemPaused != 0) {
+		l.budget(c)
+	}
+}
+
+// memShare is one connection's fair share of the budget.
+func (e *Engine) memShare() int64 {
+	return max(e.opts.MaxMemory/max(e.open.Load(), 1), memShareFloor)
+}
+
+// budget pauses c if the engine is over budget and c over its share, and
+// resumes it once either has fallen back (see the policy above).
+func (l *Loop) budget(c *Conn) {
+	e := l.e
+	if c.flags&flagMemPaused == 0 {
+		if c.held > e.memShare() && e.memHeld.Load() > e.opts.MaxMemory {
+			l.memPause(c)
+			l.overBudget()
+		}
+		return
+	}
+	// Output drained: resume at once. A connection paused with input
+	// waits for the sweep, or a refused read would be retried at once.
+	if len(c.in) == 0 && c.held <= e.memShare()/2 {
+		l.memResume(c)
+	}
+}
+
+// memRefuse tells the read path whether taking grow more bytes (a read's
+// worth, or a larger input buffer) could pass the budget with c over its
+// share; if so c is paused instead. Checking before the bytes are taken,
+// not after, keeps the total within about one read of the budget however
+// many connections are read in one iteration.
+func (l *Loop) memRefuse(c *Conn, grow int) bool {
+	e := l.e
+	if c.held+int64(grow) <= e.memShare() || e.memHeld.Load()+int64(grow) <= e.opts.MaxMemory {
+		return false
+	}
+	if c.flags&flagMemPaused == 0 {
+		l.memPause(c)
+	}
+	c.markDirty()
+	l.overBudget()
+	return true
+}
+
+func (l *Loop) memPause(c *Conn) {
+	c.flags |= flagMemPaused
+	l.stats.memPaused.Add(1)
+	if c.flags&flagMemListed == 0 {
+		c.flags |= flagMemListed
+		l.memPausedConns = append(l.memPausedConns, c)
+	}
+	if l.memSweep == nil {
+		l.memSweep = l.Every(memSweepEvery, l.sweepMemory)
+	}
+}
+
+func (l *Loop) memResume(c *Conn) {
+	c.flags &^= flagMemPaused
+	l.stats.memPaused.Add(-1)
+	c.markDirty()
+}
+
+// memForget drops a closed connection from the budget's count.
+func (l *Loop) memForget(c *Conn) {
+	if c.flags&flagMemPaused != 0 {
+		c.flags &^= flagMemPaused
+		l.stats.memPaused.Add(-1)
+	}
+	if c.held != 0 {
+		l.e.memHeld.Add(-c.held)
+		c.held = 0
+	}
+}
+
+// sweepMemory closes the paused connections holding the most while the
+// engine is over budget, resumes those the budget no longer holds back,
+// and stops ticking once the loop has none paused. Its work is bounded by
+// the loop's paused connections, not all of them.
+func (l *Loop) sweepMemory() {
+	e := l.e
+	total, budget := l.closeLargest(), e.opts.MaxMemory
+	share := e.memShare()
+	for _, c := range l.memPausedConns {
+		if c.flags&(flagMemPaused|flagCloseNow) == flagMemPaused && (total <= budget/8*7 || c.held <= share/2) {
+			l.memResume(c)
+		}
+	}
+	if len(l.memPausedConns) == 0 {
+		l.memSweep.Stop()
+		l.memSweep = nil
+	}
+}
+
+// overBudget is called when the read path finds the engine over budget:
+// rather than wait for the sweep, close the largest paused holders now,
+// at most once per memCloseEvery, so the total cannot run far past the
+// budget while connections within their share keep reading.
+func (l *Loop) overBudget() {
+	if l.clock-l.memClosedAt >= int64(memCloseEvery) && l.e.memHeld.Load() > l.e.opts.MaxMemory {
+		l.closeLargest()
+	}
+}
+
+// closeLargest drops the connections no longer paused from the loop's list,
+// then closes the paused ones holding the most, largest first, while the
+// engine is over budget. It returns the total left once they are gone.
+func (l *Loop) closeLargest() int64 {
+	l.memClosedAt = l.clock
+	kept := l.memPausedConns[:0]
+	for _, c := range l.memPausedConns {
+		if c.flags&flagMemPaused != 0 && !c.closed.Load() {
+			kept = append(kept, c)
+		} else {
+			c.flags &^= flagMemListed
+		}
+	}
+	clear(l.memPausedConns[len(kept):])
+	l.memPausedConns = kept
+
+	total, budget := l.e.memHeld.Load(), l.e.opts.MaxMemory
+	for n := 0; total > budget && n < memCloseBatch; n++ {
+		var worst *Conn
+		for _, c := range kept {
+			if c.flags&flagCloseNow == 0 && (worst == nil || c.held > worst.held) {
+				worst = c
+			}
+		}
+		if worst == nil {
+			break
+		}
+		worst.closeWith(ErrMemoryBudget, true) // finish takes it off the count
+		l.stats.memClosed.Add(1)
+		total -= worst.held
+	}
+	return total
+}

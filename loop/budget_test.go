@@ -1,0 +1,198 @@
+package loop
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// budgetSlack is what the tests allow the count past MaxMemory: connections
+// under their share may each take one read before they are settled, and the
+// sweep closes the largest only every memSweepEvery (see budget.go).
+const budgetSlack = 16 << 20
+
+// peakMemory samples e's MemoryHeld until stop is closed and returns the
+// highest value seen.
+func peakMemory(e *Engine, stop <-chan struct{}) <-chan int64 {
+	peak := make(chan int64, 1)
+	go func() {
+		var hi int64
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			hi = max(hi, e.Stats().MemoryHeld)
+			select {
+			case <-stop:
+				peak <- hi
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return peak
+}
+
+// goodClient round-trips small messages on its own connection until stop
+// is closed, and reports how many it completed, or the first error.
+func goodClient(t *testing.T, addr string, stop <-chan struct{}) <-chan error {
+	done := make(chan error, 1)
+	c := dial(t, addr)
+	go func() {
+		msg := []byte("ping\n")
+		buf := make([]byte, len(msg))
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				if n == 0 {
+					done <- errors.New("no round trip completed")
+				} else {
+					done <- nil
+				}
+				return
+			default:
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write(msg); err != nil {
+				done <- err
+				return
+			}
+			if _, err := io.ReadFull(c, buf); err != nil {
+				done <- err
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	return done
+}
+
+// budgetEngine starts an engine with MaxMemory that records close reasons.
+func budgetEngine(t *testing.T, data func(c *Conn), budget int64) (*Engine, string, *atomic.Int64) {
+	var budgetClosed atomic.Int64
+	// Small kernel send buffers, so that what peers do not read piles up
+	// in the engine rather than in the kernel, with little traffic.
+	open := func(c *Conn) { c.SetWriteBuffer(16 << 10) }
+	h := Funcs{Open: open, Data: data, Close: func(c *Conn, err error) {
+		if errors.Is(err, ErrMemoryBudget) {
+			budgetClosed.Add(1)
+		}
+	}}
+	e, err := New(h, Options{Loops: 2, MaxMemory: budget, Logger: quietLog})
+	require.NoError(t, err)
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return e, addr.String(), &budgetClosed
+}
+
+// TestMemoryBudgetNonReaders: 300 peers that send to an echo server and
+// never read hold output the engine cannot send. With a 32 MiB budget the
+// count stays near it, the largest holders are closed with ErrMemoryBudget,
+// and a peer that reads its answers is served throughout.
+func TestMemoryBudgetNonReaders(t *testing.T) {
+	const peers, perPeer, budget = 300, 1 << 20, 32 << 20
+	e, addr, budgetClosed := budgetEngine(t, echo.Data, budget)
+	stopSampling := make(chan struct{})
+	peak := peakMemory(e, stopSampling)
+	good := goodClient(t, addr, stopSampling)
+
+	var wg sync.WaitGroup
+	var clients []net.Conn
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	for i := 0; i < peers; i++ {
+		c := dial(t, addr)
+		clients = append(clients, c)
+		c.(*net.TCPConn).SetReadBuffer(4 << 10)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetWriteDeadline(time.Now().Add(4 * time.Second))
+			for sent := 0; sent < perPeer; sent += len(chunk) {
+				if _, err := c.Write(chunk); err != nil {
+					return // closed by the budget, or stalled: both expected
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, "the budget to close the largest holders", func() bool {
+		return e.Stats().MemoryHeld <= budget
+	})
+	close(stopSampling)
+	hi := <-peak
+	require.NoError(t, <-good)
+	st := e.Stats()
+	t.Logf("peak %d MiB, closed by the budget %d, paused now %d", hi>>20, st.MemoryClosed, st.MemoryPaused)
+	assert.LessOrEqual(t, hi, int64(budget+budgetSlack))
+	assert.Positive(t, st.MemoryClosed)
+	waitFor(t, "OnClose of every connection the budget closed", func() bool {
+		return budgetClosed.Load() == e.Stats().MemoryClosed
+	})
+	for _, c := range clients {
+		c.Close() // Stop's graceful close would wait for them to read
+	}
+	stop(t, e)
+	assert.Zero(t, e.Stats().MemoryHeld, "every byte counted is given back")
+	assert.Zero(t, e.Stats().MemoryPaused)
+}
+
+// TestMemoryBudgetUnfinishedInput: 30 peers each send most of a large
+// message the handler keeps whole until it is complete (it never is). The
+// count stays near the budget and a client with short messages is served.
+func TestMemoryBudgetUnfinishedInput(t *testing.T) {
+	const peers, perPeer, budget = 30, 4 << 20, 32 << 20
+	keep := func(c *Conn) {
+		if in := c.Inbound(); bytes.HasPrefix(in, []byte("ping\n")) {
+			c.Write(in[:5])
+			c.Consume(5)
+		}
+	}
+	e, addr, budgetClosed := budgetEngine(t, keep, budget)
+	stopSampling := make(chan struct{})
+	peak := peakMemory(e, stopSampling)
+	good := goodClient(t, addr, stopSampling)
+
+	var wg sync.WaitGroup
+	var clients []net.Conn
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	for i := 0; i < peers; i++ {
+		c := dial(t, addr)
+		clients = append(clients, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetWriteDeadline(time.Now().Add(4 * time.Second))
+			for sent := 0; sent < perPeer; sent += len(chunk) {
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, "the count to fall under the budget", func() bool {
+		return e.Stats().MemoryHeld <= budget
+	})
+	close(stopSampling)
+	hi := <-peak
+	require.NoError(t, <-good)
+	st := e.Stats()
+	t.Logf("peak %d MiB, closed by the budget %d, paused now %d", hi>>20, st.MemoryClosed, st.MemoryPaused)
+	assert.LessOrEqual(t, hi, int64(budget+budgetSlack))
+	waitFor(t, "OnClose of every connection the budget closed", func() bool {
+		return budgetClosed.Load() == e.Stats().MemoryClosed
+	})
+	for _, c := range clients {
+		c.Close() // Stop's graceful close would wait for them to read
+	}
+	stop(t, e)
+	assert.Zero(t, e.Stats().MemoryHeld, "every byte counted is given back")
+	assert.Zero(t, e.Stats().MemoryPaused)
+}
