@@ -45,9 +45,9 @@
 // at once and drops it; AsyncClose is CloseWithError from any goroutine.
 // OnClose receives the reason: nil for a close without one, io.EOF when the
 // peer shut down, ErrIdleTimeout (Options.IdleTimeout, Conn.SetIdleTimeout),
-// ErrFirstByteTimeout, ErrLingerTimeout, ErrShed, ErrStopped, a *PanicError
-// when the handler panicked (only that connection closes), or the I/O
-// error.
+// ErrFirstByteTimeout, ErrLingerTimeout, ErrShed, ErrMemoryBudget,
+// ErrStopped, a *PanicError when the handler panicked (only that
+// connection closes), or the I/O error.
 //
 // # Deadlines and limits
 //
@@ -63,7 +63,27 @@
 // held: at the bound, or when accept finds the process out of descriptors,
 // the longest-idle connection is shed to admit the new one, and a reserve
 // descriptor lets a loop refuse promptly when nothing can be shed. Stats
-// counts each kind of close. Deadlines for a protocol's own states (a
+// counts each kind of close.
+//
+// # Memory budget
+//
+// The limits above are per connection, so the memory they allow grows with
+// the number of peers. Options.MaxMemory bounds what all connections hold
+// together: their own input buffers (what a handler left unconsumed) and
+// their pending output are counted, engine-wide, when they change
+// (Stats.MemoryHeld). While the total is above the budget, a connection
+// holding more than its share (the budget over the open connections, at
+// least 64 KiB) is not read, nor is one whose next read could pass the
+// budget while over its share; it is read again when the total falls under
+// 7/8 of the budget or its own holding under half its share. If the total
+// stays above the budget with them paused (output whose peer never reads,
+// input a handler keeps), the paused connections holding the most are
+// closed with ErrMemoryBudget, largest first, until it is under.
+// Connections within their share keep being served throughout. The total
+// may pass the budget by what connections within their share take in the
+// moment before the largest are closed (about a millisecond of reads), and
+// by output written from timers or other goroutines, which is never
+// refused. Stats.MemoryPaused and MemoryClosed count what the budget did. Deadlines for a protocol's own states (a
 // message begun and not finished) belong to the protocol: see
 // message/msgloop.
 //

@@ -3,7 +3,7 @@
 // the event-loop engine.
 //
 //	app-server [-keepalive] [-loops N] [-quiet] [-max-content N] [-max-json-content N] [-message-timeout D]
-//	           [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] <host> <port>
+//	           [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] [-max-memory BYTES] <host> <port>
 //
 // It prints what the reference prints: "Listening on ('HOST', PORT)",
 // "Accepted connection from ADDR", "Received request {...} from ADDR" (or
@@ -30,7 +30,9 @@
 // too many requests in flight, or Ctrl-C) whose output the peer does not
 // take, -linger (10s), after which it is closed hard. Past -max-conns
 // connections (default the open-file limit minus 64) the longest-idle one
-// is shed to admit a new one. 0 turns each off.
+// is shed to admit a new one. Past -max-memory bytes (256 MiB) of input and
+// output held by all connections together, those holding the most are not
+// read, then closed (see loop.Options.MaxMemory). 0 turns each off.
 package main
 
 import (

@@ -1,7 +1,8 @@
 // Command multiconn-server is Real Python's multiconn-server.py on evsel's
 // event-loop engine: an echo server for many connections at once.
 //
-//	multiconn-server [-loops N] [-quiet] [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] <host> <port>
+//	multiconn-server [-loops N] [-quiet] [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N]
+//	                 [-max-memory BYTES] <host> <port>
 //
 // It prints "Listening on ('127.0.0.1', 65432)", then for each connection
 // "Accepted connection from ADDR", "Echoing b'...' to ADDR" for every chunk it
@@ -20,7 +21,9 @@
 // -first-byte-timeout (10s), or idle for -idle-timeout (60s), is closed; a
 // close whose output the peer does not take is cut after -linger (10s); and
 // past -max-conns connections (default the open-file limit minus 64) the
-// longest-idle one is shed to admit a new one. 0 turns each off.
+// longest-idle one is shed to admit a new one; past -max-memory bytes (256
+// MiB) of input and output held by all connections together, those holding
+// the most are not read, then closed. 0 turns each off.
 package main
 
 import (

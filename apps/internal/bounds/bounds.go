@@ -1,6 +1,6 @@
 // Package bounds gives the servers their "bounded by default" flags: a
-// deadline for every state a connection can sit in and a limit on how many
-// it may hold, so that silent, never-reading or too-many peers cannot hold
+// deadline for every state a connection can sit in, a limit on how many
+// it may hold and a budget for the memory they hold together, so that silent, never-reading or too-many peers cannot hold
 // the server's descriptors and memory for as long as they like.
 package bounds
 
@@ -16,16 +16,21 @@ import (
 // reserve descriptor, stdio, logs.
 const Reserve = 64
 
+// DefaultMaxMemory is the default -max-memory: the engine-wide budget for
+// the input and output all connections hold.
+const DefaultMaxMemory = 256 << 20
+
 // Flags are the values of the flags Register defines.
 type Flags struct {
 	IdleTimeout      time.Duration
 	LingerTimeout    time.Duration
 	FirstByteTimeout time.Duration
 	MaxConns         int
+	MaxMemory        int64
 }
 
-// Register defines -idle-timeout, -linger, -first-byte-timeout and
-// -max-conns on fs, with the defaults a server facing the open internet
+// Register defines -idle-timeout, -linger, -first-byte-timeout,
+// -max-conns and -max-memory on fs, with the defaults a server facing the open internet
 // wants; 0 turns each off.
 func Register(fs *flag.FlagSet) *Flags {
 	f := &Flags{}
@@ -37,6 +42,8 @@ func Register(fs *flag.FlagSet) *Flags {
 		"close a connection that has sent nothing this long after the accept (0: never)")
 	fs.IntVar(&f.MaxConns, "max-conns", DefaultMaxConns(),
 		"connections held at most; past it the longest-idle one is shed (0: no limit; default the open-file limit minus a reserve)")
+	fs.Int64Var(&f.MaxMemory, "max-memory", DefaultMaxMemory,
+		"bytes of input and output all connections may hold together; past it the connections holding the most are paused, then closed (0: no budget)")
 	return f
 }
 
@@ -46,4 +53,5 @@ func (f *Flags) Apply(o *loop.Options) {
 	o.LingerTimeout = f.LingerTimeout
 	o.FirstByteTimeout = f.FirstByteTimeout
 	o.MaxConns = f.MaxConns
+	o.MaxMemory = f.MaxMemory
 }

@@ -20,8 +20,9 @@ func TestDefaultsAndApply(t *testing.T) {
 	assert.Equal(t, 10*time.Second, o.LingerTimeout)
 	assert.Equal(t, 10*time.Second, o.FirstByteTimeout)
 	assert.Positive(t, o.MaxConns)
+	assert.Equal(t, int64(DefaultMaxMemory), o.MaxMemory)
 
-	require.NoError(t, fs.Parse([]string{"-idle-timeout=0", "-linger=2s", "-first-byte-timeout=0", "-max-conns=0"}))
+	require.NoError(t, fs.Parse([]string{"-idle-timeout=0", "-linger=2s", "-first-byte-timeout=0", "-max-conns=0", "-max-memory=0"}))
 	f.Apply(&o)
 	assert.Equal(t, loop.Options{LingerTimeout: 2 * time.Second}, o)
 }
