@@ -22,7 +22,7 @@ import "time"
 //     when the bytes it may take could pass the budget.
 //  2. If pausing is not enough (output that never drains because the peer
 //     never reads, input the handler keeps), each loop with paused
-//     connections (every memSweepEvery, and at most every memCloseEvery when
+//     connections (every memSweepEvery, and at most once an iteration when
 //     its reads find the engine over budget) closes its paused connections holding the most,
 //     largest first, with ErrMemoryBudget, until the total is under the
 //     budget. Each loop closes only its own, so loops sweeping at once may
@@ -30,8 +30,8 @@ import "time"
 //
 // Connections within their share are never paused or closed by the budget.
 // The total can pass the budget by what connections within their share
-// take while the paused ones are not closed yet (at most memCloseEvery of
-// reads), and by output the handlers write from timers or other goroutines.
+// take while the paused ones are not closed yet (at most one loop
+// iteration of reads), and by output the handlers write from timers or other goroutines.
 
 const (
 	// memShareFloor is the least share of the budget a connection gets, so
@@ -39,9 +39,6 @@ const (
 	memShareFloor = 64 << 10
 	// memSweepEvery is how often a loop with paused connections looks again.
 	memSweepEvery = 20 * time.Millisecond
-	// memCloseEvery is how often the read path may close connections
-	// between sweeps.
-	memCloseEvery = time.Millisecond
 	// memCloseBatch bounds the connections one sweep closes.
 	memCloseBatch = 64
 )
@@ -83,11 +80,19 @@ func (l *Loop) budget(c *Conn) {
 		}
 		return
 	}
-	// Output drained: resume at once. A connection paused with input
-	// waits for the sweep, or a refused read would be retried at once.
-	if len(c.in) == 0 && c.held <= e.memShare()/2 {
+	// Output drained: resume at once, unless the next read would be refused
+	// again, which would only spin the loop on a readable socket. A
+	// connection paused with input waits for the sweep likewise.
+	if len(c.in) == 0 && c.held <= e.memShare()/2 && l.memFits(c, len(l.buf)) {
 		l.memResume(c)
 	}
+}
+
+// memFits tells whether c may take grow more bytes: it stays within its
+// share, or the engine within its budget.
+func (l *Loop) memFits(c *Conn, grow int) bool {
+	e := l.e
+	return c.held+int64(grow) <= e.memShare() || e.memHeld.Load()+int64(grow) <= e.opts.MaxMemory
 }
 
 // memRefuse tells the read path whether taking grow more bytes (a read's
@@ -96,8 +101,7 @@ func (l *Loop) budget(c *Conn) {
 // not after, keeps the total within about one read of the budget however
 // many connections are read in one iteration.
 func (l *Loop) memRefuse(c *Conn, grow int) bool {
-	e := l.e
-	if c.held+int64(grow) <= e.memShare() || e.memHeld.Load()+int64(grow) <= e.opts.MaxMemory {
+	if l.memFits(c, grow) {
 		return false
 	}
 	if c.flags&flagMemPaused == 0 {
@@ -158,11 +162,11 @@ func (l *Loop) sweepMemory() {
 }
 
 // overBudget is called when the read path finds the engine over budget:
-// rather than wait for the sweep, close the largest paused holders now,
-// at most once per memCloseEvery, so the total cannot run far past the
-// budget while connections within their share keep reading.
+// rather than wait for the sweep, close the largest paused holders now, at
+// most once per loop iteration (bounded work), so the total cannot run far
+// past the budget while connections within their share keep reading.
 func (l *Loop) overBudget() {
-	if l.clock-l.memClosedAt >= int64(memCloseEvery) && l.e.memHeld.Load() > l.e.opts.MaxMemory {
+	if l.clock != l.memClosedAt && l.e.memHeld.Load() > l.e.opts.MaxMemory {
 		l.closeLargest()
 	}
 }
@@ -194,9 +198,13 @@ func (l *Loop) closeLargest() int64 {
 		if worst == nil {
 			break
 		}
-		worst.closeWith(ErrMemoryBudget, true) // finish takes it off the count
+		worst.closeWith(ErrMemoryBudget, true)
 		l.stats.memClosed.Add(1)
+		// Off the count now, not at its finish later in the iteration, so
+		// that the next look does not close more for the same excess; its
+		// output is dropped and its input never read again.
 		total -= worst.held
+		l.memForget(worst)
 	}
 	return total
 }

@@ -81,7 +81,7 @@
 // closed with ErrMemoryBudget, largest first, until it is under.
 // Connections within their share keep being served throughout. The total
 // may pass the budget by what connections within their share take in the
-// moment before the largest are closed (about a millisecond of reads), and
+// moment before the largest are closed (one loop iteration of reads), and
 // by output written from timers or other goroutines, which is never
 // refused. Stats.MemoryPaused and MemoryClosed count what the budget did. Deadlines for a protocol's own states (a
 // message begun and not finished) belong to the protocol: see

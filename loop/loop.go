@@ -39,7 +39,7 @@ type Loop struct {
 
 	memPausedConns []*Conn // connections paused by the memory budget, maybe stale (budget.go)
 	memSweep       *Timer
-	memClosedAt    int64 // loop clock of the last closeLargest
+	memClosedAt    int64 // loop clock (so iteration) of the last closeLargest
 
 	tasks taskQueue
 	stats loopStats
