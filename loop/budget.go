@@ -13,25 +13,25 @@ import "time"
 // Policy, while the total is above the budget:
 //
 //  1. A connection holding more than its share (the budget over the open
-//     connections, at least memShareFloor) is paused: it is not read, as with
-//     backpressure, so it cannot make the total grow. A read that would grow
-//     a connection's input buffer past its share is refused the same way.
-//     A paused connection is read again once the total falls under 7/8 of the
-//     budget, or its own holding under half its share (at once when its
-//     output drains, else at the next sweep). A read is refused the same way
-//     when the bytes it may take could pass the budget.
+//     connections, at least memShareFloor) is paused: it is not read, as
+//     with backpressure, so it cannot make the total grow. So is one whose
+//     next read (a read buffer's worth, or a larger input buffer) would take
+//     it past its share and the total past the budget: checked before the
+//     bytes are taken. A paused connection is read again once the total
+//     falls under 7/8 of the budget, or its own holding under half its share
+//     (at once when its output drains, else at the next sweep).
 //  2. If pausing is not enough (output that never drains because the peer
 //     never reads, input the handler keeps), each loop with paused
-//     connections (every memSweepEvery, and at most once an iteration when
-//     its reads find the engine over budget) closes its paused connections holding the most,
-//     largest first, with ErrMemoryBudget, until the total is under the
-//     budget. Each loop closes only its own, so loops sweeping at once may
-//     close a few more than strictly needed.
+//     connections closes its paused connections holding the most, largest
+//     first, with ErrMemoryBudget, until the total is under the budget:
+//     every memSweepEvery, and at most once an iteration when its reads find
+//     the engine over budget. Each loop closes only its own, so loops doing
+//     it at once may close a few more than strictly needed.
 //
-// Connections within their share are never paused or closed by the budget.
-// The total can pass the budget by what connections within their share
-// take while the paused ones are not closed yet (at most one loop
-// iteration of reads), and by output the handlers write from timers or other goroutines.
+// A connection that stays within its share is never paused or closed by
+// the budget. The total can pass the budget by what such connections read
+// in the iteration before the paused ones are closed, and by output that
+// handlers write from timers or other goroutines, which is never refused.
 
 const (
 	// memShareFloor is the least share of the budget a connection gets, so
