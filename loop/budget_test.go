@@ -93,13 +93,15 @@ func budgetEngine(t *testing.T, data func(c *Conn), budget int64) (*Engine, stri
 	return e, addr.String(), &budgetClosed
 }
 
-// TestMemoryBudgetNonReaders: 300 peers that send to an echo server and
-// never read hold output the engine cannot send. With a 32 MiB budget the
-// count stays near it, the largest holders are closed with ErrMemoryBudget,
-// and a peer that reads its answers is served throughout.
-func TestMemoryBudgetNonReaders(t *testing.T) {
-	const peers, perPeer, budget = 300, 1 << 20, 32 << 20
-	e, addr, budgetClosed := budgetEngine(t, echo.Data, budget)
+// budgetAttack runs one attack on an engine with a budget: peers
+// connections each send perPeer bytes (tune shapes each connection first),
+// while a well-behaved client is served throughout. It checks that the
+// accounted bytes never passed the budget by more than budgetSlack, that
+// every connection the budget closed got its OnClose, and that Stop gives
+// every counted byte back, and returns the engine's stats before the stop.
+func budgetAttack(t *testing.T, data func(c *Conn), budget int64, peers, perPeer int, tune func(c net.Conn)) Stats {
+	t.Helper()
+	e, addr, budgetClosed := budgetEngine(t, data, budget)
 	stopSampling := make(chan struct{})
 	peak := peakMemory(e, stopSampling)
 	good := goodClient(t, addr, stopSampling)
@@ -110,7 +112,9 @@ func TestMemoryBudgetNonReaders(t *testing.T) {
 	for i := 0; i < peers; i++ {
 		c := dial(t, addr)
 		clients = append(clients, c)
-		c.(*net.TCPConn).SetReadBuffer(4 << 10)
+		if tune != nil {
+			tune(c)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -118,61 +122,6 @@ func TestMemoryBudgetNonReaders(t *testing.T) {
 			for sent := 0; sent < perPeer; sent += len(chunk) {
 				if _, err := c.Write(chunk); err != nil {
 					return // closed by the budget, or stalled: both expected
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	waitFor(t, "the budget to close the largest holders", func() bool {
-		return e.Stats().MemoryHeld <= budget
-	})
-	close(stopSampling)
-	hi := <-peak
-	require.NoError(t, <-good)
-	st := e.Stats()
-	t.Logf("peak %d MiB, closed by the budget %d, paused now %d", hi>>20, st.MemoryClosed, st.MemoryPaused)
-	assert.LessOrEqual(t, hi, int64(budget+budgetSlack))
-	assert.Positive(t, st.MemoryClosed)
-	waitFor(t, "OnClose of every connection the budget closed", func() bool {
-		return budgetClosed.Load() == e.Stats().MemoryClosed
-	})
-	for _, c := range clients {
-		c.Close() // Stop's graceful close would wait for them to read
-	}
-	stop(t, e)
-	assert.Zero(t, e.Stats().MemoryHeld, "every byte counted is given back")
-	assert.Zero(t, e.Stats().MemoryPaused)
-}
-
-// TestMemoryBudgetUnfinishedInput: 30 peers each send most of a large
-// message the handler keeps whole until it is complete (it never is). The
-// count stays near the budget and a client with short messages is served.
-func TestMemoryBudgetUnfinishedInput(t *testing.T) {
-	const peers, perPeer, budget = 30, 4 << 20, 32 << 20
-	keep := func(c *Conn) {
-		if in := c.Inbound(); bytes.HasPrefix(in, []byte("ping\n")) {
-			c.Write(in[:5])
-			c.Consume(5)
-		}
-	}
-	e, addr, budgetClosed := budgetEngine(t, keep, budget)
-	stopSampling := make(chan struct{})
-	peak := peakMemory(e, stopSampling)
-	good := goodClient(t, addr, stopSampling)
-
-	var wg sync.WaitGroup
-	var clients []net.Conn
-	chunk := bytes.Repeat([]byte("x"), 64<<10)
-	for i := 0; i < peers; i++ {
-		c := dial(t, addr)
-		clients = append(clients, c)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.SetWriteDeadline(time.Now().Add(4 * time.Second))
-			for sent := 0; sent < perPeer; sent += len(chunk) {
-				if _, err := c.Write(chunk); err != nil {
-					return
 				}
 			}
 		}()
@@ -186,7 +135,7 @@ func TestMemoryBudgetUnfinishedInput(t *testing.T) {
 	require.NoError(t, <-good)
 	st := e.Stats()
 	t.Logf("peak %d MiB, closed by the budget %d, paused now %d", hi>>20, st.MemoryClosed, st.MemoryPaused)
-	assert.LessOrEqual(t, hi, int64(budget+budgetSlack))
+	assert.LessOrEqual(t, hi, budget+budgetSlack)
 	waitFor(t, "OnClose of every connection the budget closed", func() bool {
 		return budgetClosed.Load() == e.Stats().MemoryClosed
 	})
@@ -196,4 +145,29 @@ func TestMemoryBudgetUnfinishedInput(t *testing.T) {
 	stop(t, e)
 	assert.Zero(t, e.Stats().MemoryHeld, "every byte counted is given back")
 	assert.Zero(t, e.Stats().MemoryPaused)
+	return st
+}
+
+// TestMemoryBudgetNonReaders: 300 peers that send to an echo server and
+// never read hold output the engine cannot send. With a 32 MiB budget the
+// count stays near it, the largest holders are closed with ErrMemoryBudget,
+// and a peer that reads its answers is served throughout.
+func TestMemoryBudgetNonReaders(t *testing.T) {
+	st := budgetAttack(t, echo.Data, 32<<20, 300, 1<<20, func(c net.Conn) {
+		c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	})
+	assert.Positive(t, st.MemoryClosed)
+}
+
+// TestMemoryBudgetUnfinishedInput: 30 peers each send most of a large
+// message the handler keeps whole until it is complete (it never is). The
+// count stays near the budget and a client with short messages is served.
+func TestMemoryBudgetUnfinishedInput(t *testing.T) {
+	keep := func(c *Conn) {
+		if in := c.Inbound(); bytes.HasPrefix(in, []byte("ping\n")) {
+			c.Write(in[:5])
+			c.Consume(5)
+		}
+	}
+	budgetAttack(t, keep, 32<<20, 30, 4<<20, nil)
 }
