@@ -6,6 +6,8 @@ package bounds
 
 import (
 	"flag"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/evsel/evsel/loop"
@@ -47,11 +49,25 @@ func Register(fs *flag.FlagSet) *Flags {
 	return f
 }
 
-// Apply sets the engine options the flags stand for.
+// HeapSlack is how far beyond -max-memory the Go heap may grow before the
+// garbage collector works harder to stay under it: room for the
+// connections' own state, the loops' read buffers, the runtime, and garbage
+// not yet collected.
+const HeapSlack = 64 << 20
+
+// Apply sets the engine options the flags stand for. With a budget it also
+// sets the Go runtime's soft memory limit to MaxMemory+HeapSlack, unless
+// GOMEMLIMIT says otherwise: the budget bounds the bytes connections hold,
+// but with the collector's default pacing (GOGC=100) the heap may reach
+// twice what is live before it collects the buffers they have let go of,
+// and the process would grow to twice the budget.
 func (f *Flags) Apply(o *loop.Options) {
 	o.IdleTimeout = f.IdleTimeout
 	o.LingerTimeout = f.LingerTimeout
 	o.FirstByteTimeout = f.FirstByteTimeout
 	o.MaxConns = f.MaxConns
 	o.MaxMemory = f.MaxMemory
+	if f.MaxMemory > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(f.MaxMemory + HeapSlack)
+	}
 }
