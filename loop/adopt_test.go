@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -224,4 +225,38 @@ func TestAdopt(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no OnClose")
 	}
+}
+
+// TestInheritedListeners: the variables naming inherited sockets are read
+// once and unset; systemd's are taken only when LISTEN_PID is this process.
+func TestInheritedListeners(t *testing.T) {
+	fd := rawListener(t)
+	t.Setenv(HandoffEnv, strconv.Itoa(fd))
+	e := newEngine(t, echo)
+	addrs, err := e.ServeInherited()
+	require.NoError(t, err)
+	require.Len(t, addrs, 1)
+	_, ok := os.LookupEnv(HandoffEnv)
+	require.False(t, ok, "the variable is unset once read")
+	c := dial(t, addrs[0].String())
+	require.Equal(t, []byte("inherited"), roundTrip(t, c, []byte("inherited")))
+
+	_, err = e.ServeInherited()
+	require.ErrorIs(t, err, ErrNoInherited)
+
+	t.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()+1))
+	t.Setenv("LISTEN_FDS", "1")
+	files, err := InheritedListeners()
+	require.NoError(t, err)
+	require.Empty(t, files, "meant for another process")
+	_, ok = os.LookupEnv("LISTEN_FDS")
+	require.False(t, ok)
+
+	t.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	t.Setenv("LISTEN_FDS", "x")
+	_, err = InheritedListeners()
+	require.ErrorContains(t, err, "malformed LISTEN_FDS")
+	t.Setenv(HandoffEnv, "3,a")
+	_, err = InheritedListeners()
+	require.ErrorContains(t, err, "malformed "+HandoffEnv)
 }

@@ -158,13 +158,18 @@ func InheritedListeners() ([]*os.File, error) {
 		}
 	}()
 	if v := os.Getenv(HandoffEnv); v != "" {
-		var files []*os.File
-		for _, s := range strings.Split(v, ",") {
-			fd, err := strconv.Atoi(s)
-			if err != nil || fd < 0 {
+		// Every number is checked before any becomes an *os.File, whose
+		// finalizer would close a descriptor that may be something else.
+		fds := strings.Split(v, ",")
+		for _, s := range fds {
+			if fd, err := strconv.Atoi(s); err != nil || fd < 0 {
 				return nil, errors.New("loop: malformed " + HandoffEnv + "=" + v)
 			}
-			files = append(files, os.NewFile(uintptr(fd), "inherited-"+s))
+		}
+		files := make([]*os.File, len(fds))
+		for i, s := range fds {
+			fd, _ := strconv.Atoi(s)
+			files[i] = os.NewFile(uintptr(fd), "inherited-"+s)
 		}
 		return files, nil
 	}
