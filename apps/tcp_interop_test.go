@@ -179,3 +179,29 @@ func TestServersSystemd(t *testing.T) {
 		require.Contains(t, p.Stderr(), "no inherited listening sockets")
 	})
 }
+
+// TestTCPServerBoundedAndSIGTERM: tcpserver closes a connection that sends
+// nothing at -first-byte-timeout, serves a client meanwhile, and stops on
+// SIGTERM with its line and status 0.
+func TestTCPServerBoundedAndSIGTERM(t *testing.T) {
+	t.Parallel()
+	needTCPBins(t)
+	port := freePort(t)
+	srv := start(t, goCmd("tcpserver", "-first-byte-timeout", "300ms", "127.0.0.1", strconv.Itoa(port))...)
+	waitBound(t, srv, port)
+	silent, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	require.NoError(t, err)
+	defer silent.Close()
+	cl := run(t, 20*time.Second, goCmd("tcpclient", "-host", "127.0.0.1", "-port", strconv.Itoa(port), "meanwhile")...)
+	require.Equal(t, []string{"Sent:     meanwhile", "Received: MEANWHILE"}, cl.Lines(), cl.describe())
+	silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = silent.Read(make([]byte, 1))
+	require.Error(t, err)
+	var ne net.Error
+	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the silent connection is still open")
+
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
+	require.Zero(t, srv.Wait(20*time.Second), srv.describe())
+	require.Equal(t, []string{"127.0.0.1 wrote:", "b'meanwhile'", "Caught SIGTERM, exiting"}, srv.Lines())
+	require.Contains(t, srv.Stderr(), "no input since accept", "the deadline close is reported")
+}

@@ -27,6 +27,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -125,6 +126,7 @@ func handler(out, errs *linelog.Writer) loop.Funcs {
 			case r.answered:
 			case err == io.EOF: // recv returned b'': nothing to send back
 				out.Line(r.client + " wrote:\n" + pyfmt.Bytes(nil))
+			case errors.Is(err, loop.ErrStopped): // Ctrl-C before the request came
 			case err != nil:
 				errs.Printf("tcpserver: connection from %s: %v\n", r.client, err)
 			}
