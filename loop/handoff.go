@@ -102,8 +102,6 @@ func (e *Engine) StopAccepting() error {
 	if e.onEngineGoroutine() {
 		return ErrOnLoop
 	}
-	// In loop order, so that a connection loop 0 accepted and handed to a
-	// later loop is registered there before that loop's turn comes.
 	for _, l := range e.loops {
 		err := e.onLoop(l, func() error {
 			for _, ln := range l.listeners {
@@ -113,6 +111,15 @@ func (e *Engine) StopAccepting() error {
 			return nil
 		})
 		if err != nil && !errors.Is(err, ErrStopped) {
+			return err
+		}
+	}
+	// A loop hands what it accepts to any loop (Options.Balance), as a task.
+	// Every such task was queued before the listeners closed, so once each
+	// loop has run one more task, all of them have run and every accepted
+	// connection is counted in e.open, which Drain waits on.
+	for _, l := range e.loops {
+		if err := e.onLoop(l, func() error { return nil }); err != nil && !errors.Is(err, ErrStopped) {
 			return err
 		}
 	}
