@@ -101,9 +101,19 @@ func (s syncWriter) Write(p []byte) (int, error) {
 // if it is still running then.
 func start(t *testing.T, argv ...string) *proc {
 	t.Helper()
+	return startPrep(t, nil, argv...)
+}
+
+// startPrep is start with prep, if not nil, adjusting the command before it
+// starts (inherited descriptors, environment).
+func startPrep(t *testing.T, prep func(*exec.Cmd), argv ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, argv: argv, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	if prep != nil {
+		prep(p.cmd)
+	}
 	p.cmd.Stderr = syncWriter{&p.mu, &p.stderr}
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {

@@ -110,6 +110,16 @@
 // spinning; a handler panic closes only its connection. Engine.Stop closes
 // gracefully, flushing pending output, within a deadline.
 //
+// # Sockets made elsewhere
+//
+// ServeListener, ServeFile and ServeFD serve a listening stream socket the
+// engine did not create (a net.Listener, an inherited descriptor), and
+// Adopt takes over an established net.Conn; ServeInherited serves the
+// sockets of systemd's socket activation or of a predecessor process. For
+// a restart without refused connections, PassListeners gives a successor
+// the engine's listening sockets and Drain then stops accepting, waits for
+// the open connections to end and stops (see handoff.go).
+//
 // # Which calls are safe where
 //
 // A callback blocks its whole loop while it runs, so it must not wait for
@@ -122,10 +132,11 @@
 //     the address and socket-option methods; Loop.AfterFunc,
 //     Loop.Every and the Timer methods.
 //   - From anywhere, callbacks included (they queue and return): Dial,
-//     StopAsync, Conn.AsyncWrite, AsyncWritev, AsyncClose, Do, Wake,
+//     Adopt, StopAsync, Conn.AsyncWrite, AsyncWritev, AsyncClose, Do, Wake,
 //     Loop.Do, and the read-only Stats, Addrs, Options, Loops, Done.
-//   - Outside the loops only (they wait for the loops): Engine.Stop and
-//     Engine.Listen. On a loop goroutine, OnShutdown's included, they return
+//   - Outside the loops only (they wait for the loops): Engine.Stop,
+//     Engine.Listen, the Serve methods, ListenerFiles, PassListeners,
+//     StopAccepting and Drain. On a loop goroutine, OnShutdown's included, they return
 //     ErrOnLoop at once instead of waiting for themselves; a callback that
 //     wants the engine stopped calls StopAsync.
 package loop

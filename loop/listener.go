@@ -55,8 +55,21 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 			socks = append(socks, s)
 		}
 	}
+	if err := e.serve(socks, 0); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.addrs = append(e.addrs, addr)
+	e.mu.Unlock()
+	return addr, nil
+}
+
+// serve puts listening sockets on the loops, socks[i] on loop first+i
+// (modulo their number); on error it closes every socket.
+// Listen and the adoption of listeners (adopt.go) share it.
+func (e *Engine) serve(socks []*evsel.Socket, first int) error {
 	for i, s := range socks {
-		l := e.loops[i]
+		l := e.loops[(first+i)%len(e.loops)]
 		ln := &listener{loop: l, sock: s, fd: int(s.Fd())}
 		err := e.onLoop(l, func() error {
 			if l.stopping {
@@ -76,7 +89,7 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 			// Undo the listeners already serving on earlier loops, or the
 			// engine would accept on an address Listen reports as failed.
 			for j, s := range socks[:i] {
-				l := e.loops[j]
+				l := e.loops[(first+j)%len(e.loops)]
 				e.onLoop(l, func() error {
 					l.listeners = slices.DeleteFunc(l.listeners, func(ln *listener) bool {
 						if ln.sock == s {
@@ -88,13 +101,10 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 					return nil
 				})
 			}
-			return nil, err
+			return err
 		}
 	}
-	e.mu.Lock()
-	e.addrs = append(e.addrs, addr)
-	e.mu.Unlock()
-	return addr, nil
+	return nil
 }
 
 // onLoop runs fn on l and waits for it. It must not be called from a loop

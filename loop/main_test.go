@@ -12,5 +12,9 @@ func TestMain(m *testing.M) {
 		runChild() // the re-executed test binary of TestAcceptUnderFdExhaustion
 		return
 	}
+	if os.Getenv(handoffChildEnv) != "" {
+		runHandoffChild() // the successor process of TestHandoff
+		return
+	}
 	leakcheck.Main(m)
 }

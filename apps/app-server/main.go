@@ -4,6 +4,7 @@
 //
 //	app-server [-keepalive] [-loops N] [-quiet] [-max-content N] [-max-json-content N] [-message-timeout D]
 //	           [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] [-max-memory BYTES] <host> <port>
+//	app-server -systemd [flags]
 //
 // It prints what the reference prints: "Listening on ('HOST', PORT)",
 // "Accepted connection from ADDR", "Received request {...} from ADDR" (or
@@ -33,6 +34,10 @@
 // is shed to admit a new one. Past -max-memory bytes (256 MiB) of input and
 // output held by all connections together, those holding the most are not
 // read, then closed (see loop.Options.MaxMemory). 0 turns each off.
+//
+// -systemd serves the listening sockets the process inherited (systemd
+// socket activation, or a predecessor's loop.Engine.PassListeners) instead
+// of host and port, with a Listening line for each.
 package main
 
 import (
@@ -40,11 +45,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
@@ -63,16 +68,19 @@ func main() {
 	maxJSON := flag.Int("max-json-content", message.DefaultMaxJSONContentLength, "largest text/json request content-length accepted")
 	msgTimeout := flag.Duration("message-timeout", 10*time.Second, "time a started request may take to arrive in full")
 	limits := bounds.Register(flag.CommandLine)
+	inherited := activation.Register(flag.CommandLine)
 	flag.Parse()
-	if flag.NArg() != 2 {
+	if flag.NArg() != 2 && !(*inherited && flag.NArg() == 0) {
 		fmt.Printf("Usage: %s <host> <port>\n", os.Args[0])
 		os.Exit(1)
 	}
-	host := flag.Arg(0)
-	port, err := strconv.Atoi(flag.Arg(1))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "app-server: invalid port %q\n", flag.Arg(1))
-		os.Exit(1)
+	host, port := flag.Arg(0), 0
+	if !*inherited {
+		var err error
+		if port, err = strconv.Atoi(flag.Arg(1)); err != nil {
+			fmt.Fprintf(os.Stderr, "app-server: invalid port %q\n", flag.Arg(1))
+			os.Exit(1)
+		}
 	}
 	stopped := shutdown.OnSignal()
 	stdout, stderr := linelog.New(os.Stdout, 0, 0), linelog.New(os.Stderr, 0, 0)
@@ -100,14 +108,13 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	addr, err := srv.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	shown, err := activation.Listen(srv.Engine(), *inherited, host, port)
 	if err != nil {
 		fail(err)
 	}
-	if a, ok := addr.(*net.TCPAddr); ok {
-		port = a.Port // port 0 binds a free one; show which
+	for _, a := range shown {
+		stdout.Line("Listening on " + a)
 	}
-	stdout.Line("Listening on " + pyfmt.HostPort(host, port))
 
 	<-stopped.Done()
 	stdout.Line(shutdown.Line(shutdown.Caught(stopped)))

@@ -3,6 +3,7 @@
 //
 //	multiconn-server [-loops N] [-quiet] [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N]
 //	                 [-max-memory BYTES] <host> <port>
+//	multiconn-server -systemd [flags]
 //
 // It prints "Listening on ('127.0.0.1', 65432)", then for each connection
 // "Accepted connection from ADDR", "Echoing b'...' to ADDR" for every chunk it
@@ -14,7 +15,10 @@
 // Port 0 binds a free port, and the Listening line shows the port bound.
 // Flags (before the positional arguments): -loops sets the number of event
 // loops (default GOMAXPROCS); -quiet drops the per-connection lines and
-// prints the server's counters on exit instead.
+// prints the server's counters on exit instead; -systemd serves the
+// listening sockets the process inherited (systemd socket activation, or a
+// predecessor's loop.Engine.PassListeners) instead of host and port, with a
+// Listening line for each.
 //
 // Unlike the reference it is bounded by default, so that peers cannot hold
 // its descriptors forever: a connection silent since its accept for
@@ -30,15 +34,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
-	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/loop"
 )
@@ -47,16 +51,19 @@ func main() {
 	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
 	quiet := flag.Bool("quiet", false, "do not print a line per connection event")
 	limits := bounds.Register(flag.CommandLine)
+	inherited := activation.Register(flag.CommandLine)
 	flag.Parse()
-	if flag.NArg() != 2 {
+	if flag.NArg() != 2 && !(*inherited && flag.NArg() == 0) {
 		fmt.Printf("Usage: %s <host> <port>\n", os.Args[0])
 		os.Exit(1)
 	}
-	host := flag.Arg(0)
-	port, err := strconv.Atoi(flag.Arg(1))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "multiconn-server: invalid port %q\n", flag.Arg(1))
-		os.Exit(1)
+	host, port := flag.Arg(0), 0
+	if !*inherited {
+		var err error
+		if port, err = strconv.Atoi(flag.Arg(1)); err != nil {
+			fmt.Fprintf(os.Stderr, "multiconn-server: invalid port %q\n", flag.Arg(1))
+			os.Exit(1)
+		}
 	}
 
 	// Catch Ctrl-C from the start, as Python's KeyboardInterrupt would.
@@ -84,14 +91,11 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	addr, err := eng.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	shown, err := activation.Listen(eng, *inherited, host, port)
 	if err != nil {
 		fail(err)
 	}
-	if a, ok := addr.(*net.TCPAddr); ok {
-		port = a.Port
-	}
-	out.Release("Listening on " + pyfmt.HostPort(host, port))
+	out.Release("Listening on " + strings.Join(shown, "\nListening on "))
 
 	<-stopped.Done()
 	out.Line(shutdown.Line(shutdown.Caught(stopped)))
