@@ -70,7 +70,7 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 func (e *Engine) serve(socks []*evsel.Socket, first int) error {
 	for i, s := range socks {
 		l := e.loops[(first+i)%len(e.loops)]
-		ln := &listener{loop: l, sock: s, fd: int(s.Fd())}
+		ln := &listener{loop: l, sock: s, fd: int(s.Fd()), keep: len(socks) > 1}
 		err := e.onLoop(l, func() error {
 			if l.stopping {
 				return ErrStopped
@@ -129,6 +129,10 @@ type listener struct {
 	sock   *evsel.Socket // nil once closed
 	fd     int
 	paused bool
+	// keep: every loop has its own SO_REUSEPORT listener on this address,
+	// so the kernel has already spread the connections and this loop
+	// serves what it accepts instead of dealing it to the others.
+	keep bool
 }
 
 func (ln *listener) accept() {
@@ -155,7 +159,10 @@ func (ln *listener) accept() {
 		if e.opts.NoDelay {
 			s.SetNoDelay(true)
 		}
-		target := e.pick(l)
+		target := l
+		if !ln.keep {
+			target = e.pick(l)
+		}
 		c := &Conn{sock: s, loop: target}
 		if target == l {
 			l.register(c)

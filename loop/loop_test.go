@@ -591,6 +591,28 @@ func TestBalancing(t *testing.T) {
 	}
 }
 
+// TestReusePortKeepsConnections checks that with ReusePort a loop serves
+// what its own listener accepts: with loop 1's listener gone, the kernel
+// gives every connection to loop 0, and while loop 1 is blocked all of them
+// must still be served (dealt round-robin, half would wait for loop 1).
+func TestReusePortKeepsConnections(t *testing.T) {
+	e, addr := start(t, echo, Options{Loops: 2, ReusePort: true})
+	l1 := e.Loops()[1]
+	require.NoError(t, e.onLoop(l1, func() error {
+		require.Len(t, l1.listeners, 1)
+		l1.listeners[0].close()
+		return nil
+	}))
+	release := make(chan struct{})
+	require.NoError(t, l1.Do(func() { <-release }))
+	defer close(release)
+	for range 16 {
+		c := dial(t, addr)
+		assert.Equal(t, []byte("x"), roundTrip(t, c, []byte("x")))
+	}
+	assert.EqualValues(t, 16, e.Loops()[0].Stats().Open)
+}
+
 // TestWriteAfterCloseAndStats checks the small contracts around closing.
 func TestWriteAfterClose(t *testing.T) {
 	errs := make(chan error, 2)
