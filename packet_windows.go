@@ -29,12 +29,15 @@ const (
 
 // sysDatagramSetup turns off SIO_UDP_CONNRESET: otherwise an ICMP "port
 // unreachable" for any datagram this socket sent fails its next receive
-// with WSAECONNRESET, which on a server is another client's business.
+// with WSAECONNRESET, which on a server is another client's business. It
+// is best effort: a system without the ioctl (some Wine versions) leaves
+// the receive errors on, which the engine reports and survives.
 func sysDatagramSetup(fd int) error {
 	off := uint32(0)
 	var ret uint32
-	return windows.WSAIoctl(windows.Handle(fd), windows.SIO_UDP_CONNRESET,
+	_ = windows.WSAIoctl(windows.Handle(fd), windows.SIO_UDP_CONNRESET,
 		(*byte)(unsafe.Pointer(&off)), uint32(unsafe.Sizeof(off)), nil, 0, &ret, nil, 0)
+	return nil
 }
 
 func wsaBufOf(p []byte) windows.WSABuf {
