@@ -83,6 +83,10 @@ const receiveRounds = 4
 func (pc *PacketConn) receive() {
 	l := pc.loop
 	in := l.pk.in
+	batch := len(in.Msgs)
+	if pc.path {
+		batch = 1 // a path is received one datagram at a time
+	}
 	for range receiveRounds {
 		var n int
 		var err error
@@ -111,7 +115,9 @@ func (pc *PacketConn) receive() {
 			// connected socket), or worse: either way the socket stays.
 			l.packetError(pc, err)
 			return
-		case n < len(in.Msgs) || pc.closed.Load():
+		}
+		l.stats.reads.Add(1)
+		if n < batch || pc.closed.Load() {
 			return
 		}
 	}

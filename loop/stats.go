@@ -21,7 +21,7 @@ type Stats struct {
 
 	// DatagramsIn and DatagramsOut count the datagrams received and sent
 	// by datagram sockets (their bytes are in BytesIn and BytesOut, their
-	// system calls in Writes); DatagramsDropped those dropped by the engine
+	// system calls in Reads and Writes); DatagramsDropped those dropped by the engine
 	// (the send queue full, the system refusing one, a handler panic, a
 	// close with datagrams unsent); DatagramsTruncated those received
 	// longer than Options.DatagramSize, which are not delivered.
