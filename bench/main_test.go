@@ -23,7 +23,7 @@ import (
 // TestSmoke runs the whole orchestrator end to end in a tiny
 // configuration: it builds the programs, evsel also from HEAD as the
 // baseline, runs every server in one echo cell, a pipelined cell, the app
-// cell and the idle test, and checks that every server reported verified
+// cell, the datagram cell and the idle test, and checks that every server reported verified
 // bytes and no error. It measures nothing.
 func TestSmoke(t *testing.T) {
 	if runtime.GOOS != "linux" || !procinfo.Available() {
