@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -137,5 +138,29 @@ func TestUDPServerUsage(t *testing.T) {
 	want := "Usage: " + bin("udp-echo-server") + " [host port]"
 	if lines := p.Lines(); p.code != 1 || len(lines) != 1 || lines[0] != want {
 		t.Errorf("want exit 1 and %q: %s", want, p.describe())
+	}
+}
+
+// TestUDPServerSIGTERM: SIGTERM stops udp-echo-server as Ctrl-C does,
+// with exit status 0 and its counters.
+func TestUDPServerSIGTERM(t *testing.T) {
+	udpBins(t)
+	srv, port := startServer(t, goCmd("udp-echo-server", "127.0.0.1", "0")...)
+	cl := run(t, 20*time.Second, goCmd("udp-echo-client", "-port", strconv.Itoa(port), "one")...)
+	if cl.code != 0 {
+		t.Fatalf("client: %s", cl.describe())
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := srv.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM: %s", code, srv.describe())
+	}
+	out := srv.Lines()
+	if len(out) != 3 || out[1] != "Caught SIGTERM, exiting" {
+		t.Fatalf("server output: %s", srv.describe())
+	}
+	if m := udpServerRE.FindStringSubmatch(out[2]); m == nil || m[1] != "1" || m[2] != "1" {
+		t.Errorf("server summary %q, want one datagram in and out", out[2])
 	}
 }
