@@ -178,6 +178,34 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 	return addr, nil
 }
 
+// ServePacket serves a datagram socket the caller made (bound, or
+// connected, with evsel's calls; adopted from another process) with h on
+// one of the loops, and takes it over: the engine closes it. Like
+// ListenPacket it waits for the loop, so on a loop it returns ErrOnLoop.
+func (e *Engine) ServePacket(s *evsel.Socket, h PacketHandler) (*PacketConn, error) {
+	if e.stopping.Load() {
+		return nil, ErrStopped
+	}
+	if e.onEngineGoroutine() {
+		return nil, ErrOnLoop
+	}
+	local, err := s.LocalAddr()
+	if err != nil {
+		return nil, err
+	}
+	if local.Network() != "udp" && local.Network() != "unixgram" {
+		return nil, errors.New("loop: ServePacket: not a datagram socket (" + local.Network() + ")")
+	}
+	remote, _ := s.RemoteAddr() // nil unless connected
+	l := e.loops[e.next.Add(1)%uint64(len(e.loops))]
+	pc := &PacketConn{loop: l, sock: s, fd: int(s.Fd()), h: h, path: local.Network() == "unixgram",
+		local: local, remote: remote}
+	if err := e.onLoop(l, func() error { return l.addPacket(pc) }); err != nil {
+		return nil, err
+	}
+	return pc, nil
+}
+
 // DialPacket opens a datagram socket connected to address ("host:port"
 // for "udp", "udp4", "udp6"; a path for "unixgram") and serves it with h
 // on one of the loops: it receives only the peer's datagrams, and Write

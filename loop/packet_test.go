@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel"
 )
 
 // packetEcho sends every datagram back to its sender.
@@ -240,4 +242,24 @@ func TestListenPacketStop(t *testing.T) {
 	l.Close()
 	_, err = e.ListenPacket("udp", "127.0.0.1:0", packetEcho)
 	assert.ErrorIs(t, err, ErrStopped)
+}
+
+// TestServePacket: the engine serves a datagram socket made outside it,
+// and refuses a stream socket.
+func TestServePacket(t *testing.T) {
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	s, err := evsel.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	pc, err := e.ServePacket(s, packetEcho)
+	require.NoError(t, err)
+	c := dialUDP(t, pc.LocalAddr())
+	assert.Equal(t, "adopted", string(udpExchange(t, c, []byte("adopted"))))
+
+	ln, err := evsel.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	_, err = e.ServePacket(ln, packetEcho)
+	assert.Error(t, err)
 }
