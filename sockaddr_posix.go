@@ -24,6 +24,8 @@ func toSockaddr(addr net.Addr) (sockaddr, error) {
 			}
 		}
 		return sa, nil
+	case *net.UDPAddr:
+		return toSockaddr(&net.TCPAddr{IP: a.IP, Port: a.Port, Zone: a.Zone})
 	case *net.UnixAddr:
 		return &sockaddrUnix{Name: a.Name}, nil
 	}
@@ -46,4 +48,16 @@ func fromSockaddr(sa sockaddr) net.Addr {
 		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
 	}
 	return nil
+}
+
+// asDatagram gives the address of a datagram socket its datagram type:
+// *net.UDPAddr for IP, "unixgram" for Unix.
+func asDatagram(a net.Addr) net.Addr {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return &net.UDPAddr{IP: a.IP, Port: a.Port, Zone: a.Zone}
+	case *net.UnixAddr:
+		a.Net = "unixgram"
+	}
+	return a
 }

@@ -60,6 +60,9 @@ func Listen(network, address string) (*Socket, error) {
 // Listen resolves address and returns a non-blocking listening socket bound
 // to its first address. Network is "tcp", "tcp4", "tcp6" or "unix".
 func (lc ListenConfig) Listen(network, address string) (*Socket, error) {
+	if isPacketNetwork(network) {
+		return nil, fmt.Errorf("evsel: Listen: %q is a datagram network (use ListenPacket)", network)
+	}
 	addrs, err := Resolve(network, address)
 	if err != nil {
 		return nil, err
@@ -77,15 +80,8 @@ func (lc ListenConfig) Listen(network, address string) (*Socket, error) {
 
 func (lc ListenConfig) listen(s *Socket, addr net.Addr) error {
 	if familyOf(addr) != Unix {
-		if !lc.NoReuseAddr {
-			if err := s.SetReuseAddr(true); err != nil {
-				return err
-			}
-		}
-		if lc.ReusePort {
-			if err := s.SetReusePort(true); err != nil {
-				return err
-			}
+		if err := lc.reuse(s); err != nil {
+			return err
 		}
 	}
 	if err := s.Bind(addr); err != nil {
@@ -94,11 +90,27 @@ func (lc ListenConfig) listen(s *Socket, addr net.Addr) error {
 	return s.Listen(lc.Backlog)
 }
 
+// reuse sets the address-reuse options lc asks for, before Bind.
+func (lc ListenConfig) reuse(s *Socket) error {
+	if !lc.NoReuseAddr {
+		if err := s.SetReuseAddr(true); err != nil {
+			return err
+		}
+	}
+	if lc.ReusePort {
+		return s.SetReusePort(true)
+	}
+	return nil
+}
+
 // Dial resolves address and starts a non-blocking connect to its first
 // address. The returned socket may still be connecting: wait until it is
 // writable, then call ConnectResult. Errors other than "in progress" are
 // returned at once (for example a refused Unix socket connect).
 func Dial(network, address string) (*Socket, error) {
+	if isPacketNetwork(network) {
+		return nil, fmt.Errorf("evsel: Dial: %q is a datagram network (use DialPacket)", network)
+	}
 	addrs, err := Resolve(network, address)
 	if err != nil {
 		return nil, err
@@ -121,6 +133,11 @@ func familyOf(a net.Addr) Family {
 			return IPv4
 		}
 		return IPv6
+	case *net.UDPAddr:
+		if a.IP.To4() != nil {
+			return IPv4
+		}
+		return IPv6
 	case *net.UnixAddr:
 		return Unix
 	}
@@ -131,11 +148,15 @@ func familyOf(a net.Addr) Family {
 // way Python's getaddrinfo path does: a numeric host is used as is without
 // asking anyone, an empty host means the wildcard address, and only names go
 // to the resolver. For "tcp" IPv4 addresses come first, matching the
-// AF_INET-first habit of the Python programs evsel replaces.
+// AF_INET-first habit of the Python programs evsel replaces. The datagram
+// networks "udp", "udp4", "udp6" (giving *net.UDPAddr) and "unixgram" are
+// resolved the same way.
 func Resolve(network, address string) ([]net.Addr, error) {
 	switch network {
 	case "unix":
 		return []net.Addr{&net.UnixAddr{Name: address, Net: "unix"}}, nil
+	case "udp", "udp4", "udp6", "unixgram":
+		return resolvePacket(network, address)
 	case "tcp", "tcp4", "tcp6":
 	default:
 		return nil, fmt.Errorf("evsel: unsupported network %q", network)

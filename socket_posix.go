@@ -132,16 +132,29 @@ func (s *Socket) SetBlocking(blocking bool) error {
 	return wrapErr("setnonblock", sysSetNonblock(s.fd, !blocking))
 }
 
-// Bind assigns a local address (a *net.TCPAddr or *net.UnixAddr).
+// Bind assigns a local address (a *net.TCPAddr or *net.UnixAddr; a
+// *net.UDPAddr for a datagram socket).
 func (s *Socket) Bind(addr net.Addr) error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	sa, err := toSockaddr(addr)
+	sa, err := s.sockaddrOf(addr)
 	if err != nil {
 		return err
 	}
 	return wrapErr("bind", sysBind(s.fd, sa))
+}
+
+// sockaddrOf converts an address for Bind or Connect. A *net.UDPAddr is
+// taken by datagram sockets only, so that a stream socket handed one fails
+// as it always has rather than binding its port.
+func (s *Socket) sockaddrOf(addr net.Addr) (sockaddr, error) {
+	if _, ok := addr.(*net.UDPAddr); ok {
+		if t, err := sysGetsockoptInt(s.fd, solSocket, soType); err != nil || t != sockDgram {
+			return nil, wrapErr("sockaddr", errAFNoSupport)
+		}
+	}
+	return toSockaddr(addr)
 }
 
 // Listen marks the socket as accepting connections; a backlog of 0 or less
@@ -210,7 +223,7 @@ func (s *Socket) Connect(addr net.Addr) error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	sa, err := toSockaddr(addr)
+	sa, err := s.sockaddrOf(addr)
 	if err != nil {
 		return err
 	}
@@ -316,7 +329,20 @@ func (s *Socket) Shutdown(how ShutdownHow) error {
 	return wrapErr("shutdown", sysShutdown(s.fd, h))
 }
 
-// LocalAddr returns the bound address.
+// addr converts an address of s, a *net.UDPAddr or a "unixgram"
+// *net.UnixAddr for a datagram socket. The socket type is asked of the
+// system rather than stored: a Socket stays one word on unix, and address
+// queries are not on any hot path.
+func (s *Socket) addr(sa sockaddr) net.Addr {
+	a := fromSockaddr(sa)
+	if t, err := sysGetsockoptInt(s.fd, solSocket, soType); err == nil && t == sockDgram {
+		a = asDatagram(a)
+	}
+	return a
+}
+
+// LocalAddr returns the bound address (a *net.UDPAddr, or a *net.UnixAddr
+// of Net "unixgram", for a datagram socket).
 func (s *Socket) LocalAddr() (net.Addr, error) {
 	if err := s.ok(); err != nil {
 		return nil, err
@@ -325,7 +351,7 @@ func (s *Socket) LocalAddr() (net.Addr, error) {
 	if err != nil {
 		return nil, wrapErr("getsockname", err)
 	}
-	return fromSockaddr(sa), nil
+	return s.addr(sa), nil
 }
 
 // RemoteAddr returns the peer's address.
@@ -337,5 +363,5 @@ func (s *Socket) RemoteAddr() (net.Addr, error) {
 	if err != nil {
 		return nil, wrapErr("getpeername", err)
 	}
-	return fromSockaddr(sa), nil
+	return s.addr(sa), nil
 }

@@ -317,8 +317,22 @@ func TestResolve(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []net.Addr{&net.UnixAddr{Name: "/tmp/x.sock", Net: "unix"}}, u)
 
+	// The datagram networks resolve to UDP addresses, for ListenPacket;
+	// the stream calls refuse them, and the datagram calls refuse "tcp".
+	addrs, err = evsel.Resolve("udp", "127.0.0.1:80")
+	require.NoError(t, err)
+	assert.Equal(t, "udp", addrs[0].Network())
+	assert.Equal(t, "127.0.0.1:80", addrs[0].String())
+	_, err = evsel.Listen("udp", "127.0.0.1:0")
+	assert.Error(t, err, "Listen(udp)")
+	_, err = evsel.Dial("udp", "127.0.0.1:80")
+	assert.Error(t, err, "Dial(udp)")
+	_, err = evsel.ListenPacket("tcp", "127.0.0.1:0")
+	assert.Error(t, err, "ListenPacket(tcp)")
+	_, err = evsel.DialPacket("unix", "/nonexistent")
+	assert.Error(t, err, "DialPacket(unix)")
+
 	for _, bad := range [][2]string{
-		{"udp", "127.0.0.1:80"},
 		{"ip", "127.0.0.1:80"},
 		{"", "127.0.0.1:80"},
 		{"tcp", "127.0.0.1"},       // no port

@@ -54,17 +54,23 @@ type options struct {
 	pipeConns       int
 	pipeSize        int
 	appConns        int // 0: no app cell
-	idle            int // 0: no idle-memory test
-	servers         []string
-	rounds          int
-	serverCores     int
-	pin             bool
-	out             string
-	jsonPath        string
-	progress        bool
-	gnetTags        string
-	verbose         bool
-	baseline        string // -baseline: a git revision; "" for none
+	udpConns        int // 0: no datagram cell
+	udpSize         int
+	udpDepth        int
+	// udpExplicit: -udp-conns was given. With -baseline the datagram cell
+	// runs only then, since revisions before it have no udp-evsel to build.
+	udpExplicit bool
+	idle        int // 0: no idle-memory test
+	servers     []string
+	rounds      int
+	serverCores int
+	pin         bool
+	out         string
+	jsonPath    string
+	progress    bool
+	gnetTags    string
+	verbose     bool
+	baseline    string // -baseline: a git revision; "" for none
 }
 
 // summary is what a run produced, for the smoke test.
@@ -105,6 +111,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.pipeConns, "pipe-conns", 64, "connections of the pipelined cell")
 	fs.IntVar(&o.pipeSize, "pipe-size", 64, "message size of the pipelined cell")
 	fs.IntVar(&o.appConns, "app-conns", 64, "connections of the app-protocol cell (evsel and net); 0 leaves it out")
+	fs.IntVar(&o.udpConns, "udp-conns", 64, "UDP sockets of the datagram cell (evsel, net, gnet); 0 leaves it out")
+	fs.IntVar(&o.udpSize, "udp-size", 64, "datagram size of the datagram cell, bytes (at least 20)")
+	fs.IntVar(&o.udpDepth, "udp-depth", 8, "datagrams in flight per socket in the datagram cell (at most 64)")
 	fs.IntVar(&o.idle, "idle", 10000, "idle connections for the memory test; 0 leaves it out (-quick: 1000)")
 	fs.StringVar(&servers, "servers", "evsel,net,gnet", "servers to compare (-baseline: evsel,evsel-base,net,gnet)")
 	fs.IntVar(&o.rounds, "rounds", 2, "times each server runs each cell (the tables show medians; -quick: 1)")
@@ -124,6 +133,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.udpExplicit = set["udp-conns"]
 	if strings.HasPrefix(o.baseline, "-") {
 		return nil, fmt.Errorf("-baseline: %q is not a revision", o.baseline)
 	}
@@ -192,7 +202,7 @@ func intList(s string) ([]int, error) {
 }
 
 // plan lists the cells: the echo matrix, the pipelined cell, the app
-// cell and the idle-memory test, each with the servers that take part.
+// cell, the datagram cell and the idle-memory test, each with the servers that take part.
 type plannedCell struct {
 	cell    report.Cell
 	servers []string
@@ -219,6 +229,10 @@ func plan(o *options) []plannedCell {
 		if len(s) > 0 {
 			cells = append(cells, plannedCell{report.Cell{Kind: "app", Conns: o.appConns}, s})
 		}
+	}
+	if o.udpConns > 0 && (o.baseline == "" || o.udpExplicit) {
+		cell := report.Cell{Kind: "udp", Conns: o.udpConns, Size: max(o.udpSize, 20), Depth: min(max(o.udpDepth, 1), 64)}
+		cells = append(cells, plannedCell{cell, o.servers})
 	}
 	if o.idle > 0 {
 		cells = append(cells, plannedCell{report.Cell{Kind: "idle", Conns: o.idle}, o.servers})

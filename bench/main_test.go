@@ -23,7 +23,7 @@ import (
 // TestSmoke runs the whole orchestrator end to end in a tiny
 // configuration: it builds the programs, evsel also from HEAD as the
 // baseline, runs every server in one echo cell, a pipelined cell, the app
-// cell and the idle test, and checks that every server reported verified
+// cell, the datagram cell and the idle test, and checks that every server reported verified
 // bytes and no error. It measures nothing.
 func TestSmoke(t *testing.T) {
 	if runtime.GOOS != "linux" || !procinfo.Available() {
@@ -42,7 +42,7 @@ func TestSmoke(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	sum, err := run(ctx, []string{
 		"-quick", "-warmup", "50ms", "-measure", "200ms", "-conns", "4", "-sizes", "64",
-		"-depth", "4", "-pipe-conns", "2", "-app-conns", "2", "-idle", "50",
+		"-depth", "4", "-pipe-conns", "2", "-app-conns", "2", "-udp-conns", "2", "-idle", "50",
 		"-progress=false", "-out", out, "-json", filepath.Join(out, "raw.json"), "-baseline", "HEAD",
 	}, &stdout, &stderr)
 	if err != nil {
@@ -69,6 +69,7 @@ func TestSmoke(t *testing.T) {
 	for kind, want := range map[string][]string{
 		"echo": {report.Evsel, report.EvselBase, report.Net, report.Gnet},
 		"app":  {report.Evsel, report.EvselBase, report.Net},
+		"udp":  {report.Evsel, report.EvselBase, report.Net, report.Gnet},
 		"idle": {report.Evsel, report.EvselBase, report.Net, report.Gnet},
 	} {
 		for _, s := range want {
@@ -79,6 +80,7 @@ func TestSmoke(t *testing.T) {
 	}
 	for _, want := range []string{
 		"| echo c=4 64B | evsel |", "| echo c=4 64B | net |", "| echo c=4 64B | gnet |", "| echo c=2 64B d=4 |", "| app c=2 search |",
+		"| udp c=2 64B d=8 | evsel |", "| udp c=2 64B d=8 | gnet |",
 		"| echo c=4 64B | evsel@" + short + " |", "p99 ÷base |", "-baseline HEAD", "- Baseline: evsel@" + short,
 	} {
 		if !strings.Contains(stdout.String(), want) {
@@ -203,18 +205,22 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	cells := plan(o)
-	// 4 conns × 3 sizes, the pipelined cell, app, idle.
-	if len(cells) != 15 {
-		t.Errorf("full plan has %d cells, want 15", len(cells))
+	// 4 conns × 3 sizes, the pipelined cell, app, udp, idle.
+	if len(cells) != 16 {
+		t.Errorf("full plan has %d cells, want 16", len(cells))
+	}
+	if udp := cells[14]; udp.cell.Kind != "udp" || len(udp.servers) != 3 || udp.cell.Name() != "udp c=64 64B d=8" {
+		t.Errorf("udp cell %+v", udp)
 	}
 	if app := cells[13]; app.cell.Kind != "app" || len(app.servers) != 2 {
 		t.Errorf("app cell %+v", app)
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net udp-evsel udp-net udp-gnet" {
 		t.Errorf("programs %q", got)
 	}
 
-	// -baseline adds evsel-base next to evsel, in every cell evsel runs in.
+	// -baseline adds evsel-base next to evsel, in every cell evsel runs in;
+	// the datagram cell only when asked for, as older revisions lack it.
 	o, err = parseFlags([]string{"-baseline", "HEAD~3"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)

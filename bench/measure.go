@@ -121,8 +121,8 @@ func (h *harness) bin(prog string) string {
 
 // program names the server binary for a cell kind and server.
 func program(kind, server string) string {
-	if kind == "app" {
-		return "app-" + server
+	if kind == "app" || kind == "udp" {
+		return kind + "-" + server
 	}
 	return "echo-" + server
 }
@@ -153,6 +153,8 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 	}
 	if cell.Kind == "app" {
 		args = append(args, "-workload", "app")
+	} else if cell.Kind == "udp" {
+		args = append(args, "-workload", "udp", "-size", strconv.Itoa(cell.Size))
 	} else {
 		args = append(args, "-workload", "echo", "-size", strconv.Itoa(cell.Size))
 	}

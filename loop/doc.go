@@ -95,6 +95,19 @@
 // whole connect. WithData attaches the per-connection state that SetData
 // would.
 //
+// # Datagrams
+//
+// Engine.ListenPacket serves a UDP or Unix datagram address with a
+// PacketHandler, whose OnPacket gets each datagram and its sender (a
+// PacketAddr) on the owning loop, allocating nothing per datagram.
+// PacketConn.WriteTo queues replies, which leave in batches at the end of
+// the loop iteration (sendmmsg on Linux). On Linux every loop has its own
+// SO_REUSEPORT socket for a UDP address. The unsent datagrams of a loop are
+// bounded (Options.MaxPacketQueue, MaxPacketQueueBytes): past the bound
+// WriteTo drops, as the network may, and Stats.DatagramsDropped counts it.
+// A handler panic drops its datagram; the socket goes on. Engine.DialPacket
+// opens a connected datagram socket for a client.
+//
 // # Timers and hooks
 //
 // Loop.AfterFunc and Loop.Every run functions on a loop, where they may use
@@ -129,14 +142,17 @@
 //   - On the owning loop only (callbacks, timers, Do functions): the Conn
 //     methods Write, Writev, Close, CloseWithError, Abort, Inbound, Consume,
 //     Peek, Discard, Read, WriteTo, Buffered, Data, SetData, SetIdleTimeout,
-//     the address and socket-option methods; Loop.AfterFunc,
-//     Loop.Every and the Timer methods.
+//     the address and socket-option methods; PacketConn.WriteTo, Write,
+//     Close, Data, SetData; Loop.AfterFunc, Loop.Every and the Timer
+//     methods.
 //   - From anywhere, callbacks included (they queue and return): Dial,
-//     Adopt, StopAsync, Conn.AsyncWrite, AsyncWritev, AsyncClose, Do, Wake,
-//     Loop.Do, and the read-only Stats, Addrs, Options, Loops, Done.
+//     Adopt, DialPacket, StopAsync, Conn.AsyncWrite, AsyncWritev,
+//     AsyncClose, Do, Wake, PacketConn.AsyncWriteTo, AsyncClose, Loop.Do,
+//     and the read-only Stats, Addrs, Options, Loops, Done.
 //   - Outside the loops only (they wait for the loops): Engine.Stop,
-//     Engine.Listen, the Serve methods, ListenerFiles, PassListeners,
-//     StopAccepting and Drain. On a loop goroutine, OnShutdown's included, they return
-//     ErrOnLoop at once instead of waiting for themselves; a callback that
+//     Engine.Listen, Engine.ListenPacket, the Serve methods, ListenerFiles,
+//     PassListeners, StopAccepting and Drain. On a loop goroutine,
+//     OnShutdown's included, they return ErrOnLoop at once instead of
+//     waiting for themselves; a callback that
 //     wants the engine stopped calls StopAsync.
 package loop

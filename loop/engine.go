@@ -119,6 +119,19 @@ type Options struct {
 	// within their share keep being served. See "Memory budget" in the
 	// package documentation.
 	MaxMemory int64
+	// DatagramSize is the longest datagram a datagram socket receives
+	// whole; longer ones are dropped (Stats.DatagramsTruncated). Default
+	// 64 KiB, which holds any UDP datagram. DatagramBatch is how many
+	// datagrams one receive takes at most where the system has batched
+	// receives (recvmmsg on Linux; max 16, default 8). A loop serving
+	// datagram sockets holds DatagramSize × DatagramBatch of receive buffer.
+	DatagramSize, DatagramBatch int
+	// MaxPacketQueue and MaxPacketQueueBytes bound the datagrams a loop
+	// holds unsent (written while the sockets' send buffers were full);
+	// past either, PacketConn.WriteTo drops the datagram
+	// (ErrDatagramDropped, Stats.DatagramsDropped). Defaults 4096 and
+	// 4 MiB.
+	MaxPacketQueue, MaxPacketQueueBytes int
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool
 	// Backend names the poller backend ("epoll", "poll", ...); default the
@@ -158,6 +171,18 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxInput <= 0 {
 		o.MaxInput = 64 << 20
+	}
+	if o.DatagramSize <= 0 {
+		o.DatagramSize = 64 << 10
+	}
+	if o.DatagramBatch <= 0 {
+		o.DatagramBatch = 8
+	}
+	if o.MaxPacketQueue <= 0 {
+		o.MaxPacketQueue = 4096
+	}
+	if o.MaxPacketQueueBytes <= 0 {
+		o.MaxPacketQueueBytes = 4 << 20
 	}
 	if o.TickInterval <= 0 {
 		o.TickInterval = time.Second

@@ -34,8 +34,9 @@ type Loop struct {
 	idleSweep *Timer
 	idleEvery time.Duration
 	stopping  bool
-	shedNext  int      // where the next shed sample starts in fds.direct
-	reserve   *os.File // spare descriptor for accepting when out of them (shed.go)
+	shedNext  int         // where the next shed sample starts in fds.direct
+	reserve   *os.File    // spare descriptor for accepting when out of them (shed.go)
+	pk        *packetLoop // datagram sockets, nil until the first (packet_io.go)
 
 	memPausedConns []*Conn // connections paused by the memory budget, maybe stale (budget.go)
 	memSweep       *Timer
@@ -146,6 +147,9 @@ func (l *Loop) run() {
 		l.runTasks()
 		l.runTimers()
 		l.settleDirty()
+		if l.pk != nil && len(l.pk.dirty) > 0 {
+			l.flushPackets()
+		}
 		if l.stopping && l.conns == 0 {
 			break
 		}
@@ -219,6 +223,9 @@ func (l *Loop) dispatch(ev evsel.Event) {
 			ln.accept()
 			return
 		}
+	}
+	if l.pk != nil {
+		l.dispatchPacket(ev)
 	}
 }
 

@@ -18,6 +18,14 @@ type Stats struct {
 	IdleClosed, FirstByteClosed, LingerClosed, Shed int64
 
 	MemoryHeld, MemoryPaused, MemoryClosed int64
+
+	// DatagramsIn and DatagramsOut count the datagrams received and sent
+	// by datagram sockets (their bytes are in BytesIn and BytesOut, their
+	// system calls in Reads and Writes); DatagramsDropped those dropped by the engine
+	// (the send queue full, the system refusing one, a handler panic, a
+	// close with datagrams unsent); DatagramsTruncated those received
+	// longer than Options.DatagramSize, which are not delivered.
+	DatagramsIn, DatagramsOut, DatagramsDropped, DatagramsTruncated int64
 }
 
 func (s *Stats) add(o Stats) {
@@ -35,6 +43,10 @@ func (s *Stats) add(o Stats) {
 	s.Shed += o.Shed
 	s.MemoryPaused += o.MemoryPaused
 	s.MemoryClosed += o.MemoryClosed
+	s.DatagramsIn += o.DatagramsIn
+	s.DatagramsOut += o.DatagramsOut
+	s.DatagramsDropped += o.DatagramsDropped
+	s.DatagramsTruncated += o.DatagramsTruncated
 }
 
 // loopStats are a loop's counters, atomic so Stats can read them from any
@@ -46,6 +58,8 @@ type loopStats struct {
 	idleClosed, firstByteClosed, lingerClosed, shed atomic.Int64
 
 	memPaused, memClosed atomic.Int64
+
+	datagramsIn, datagramsOut, datagramsDropped, datagramsTruncated atomic.Int64
 }
 
 // Stats returns the loop's counters.
@@ -58,6 +72,8 @@ func (l *Loop) Stats() Stats {
 		IdleClosed: st.idleClosed.Load(), FirstByteClosed: st.firstByteClosed.Load(),
 		LingerClosed: st.lingerClosed.Load(), Shed: st.shed.Load(),
 		MemoryHeld: l.e.memHeld.Load(), MemoryPaused: st.memPaused.Load(), MemoryClosed: st.memClosed.Load(),
+		DatagramsIn: st.datagramsIn.Load(), DatagramsOut: st.datagramsOut.Load(),
+		DatagramsDropped: st.datagramsDropped.Load(), DatagramsTruncated: st.datagramsTruncated.Load(),
 	}
 }
 

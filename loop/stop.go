@@ -75,6 +75,7 @@ func (l *Loop) beginStop() {
 		ln.close()
 	}
 	l.listeners = nil
+	l.closePackets()
 	for c := range l.fds.all() {
 		c.closeWith(ErrStopped, c.flags&flagDialing != 0)
 	}

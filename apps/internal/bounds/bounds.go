@@ -71,3 +71,35 @@ func (f *Flags) Apply(o *loop.Options) {
 		debug.SetMemoryLimit(f.MaxMemory + HeapSlack)
 	}
 }
+
+// DefaultMaxPacketQueue and DefaultMaxPacketQueueBytes are the defaults of
+// -max-queue and -max-queue-bytes: the unsent datagrams a loop may hold.
+const (
+	DefaultMaxPacketQueue      = 4096
+	DefaultMaxPacketQueueBytes = 4 << 20
+)
+
+// PacketFlags are the values of the flags RegisterPacket defines.
+type PacketFlags struct {
+	MaxPacketQueue      int
+	MaxPacketQueueBytes int
+}
+
+// RegisterPacket defines the bounds that apply to datagram servers, which
+// hold no connections: -max-queue and -max-queue-bytes bound the replies a
+// loop holds unsent while the socket's send buffer is full; past them
+// replies are dropped (and counted), as the network may drop any datagram.
+func RegisterPacket(fs *flag.FlagSet) *PacketFlags {
+	f := &PacketFlags{}
+	fs.IntVar(&f.MaxPacketQueue, "max-queue", DefaultMaxPacketQueue,
+		"datagrams a loop holds unsent at most; past it replies are dropped")
+	fs.IntVar(&f.MaxPacketQueueBytes, "max-queue-bytes", DefaultMaxPacketQueueBytes,
+		"bytes of unsent datagrams a loop holds at most; past it replies are dropped")
+	return f
+}
+
+// Apply sets the engine options the flags stand for.
+func (f *PacketFlags) Apply(o *loop.Options) {
+	o.MaxPacketQueue = f.MaxPacketQueue
+	o.MaxPacketQueueBytes = f.MaxPacketQueueBytes
+}

@@ -37,7 +37,7 @@ func main() {
 	conns := flag.Int("conns", 64, "connections")
 	size := flag.Int("size", 64, "echo message size in bytes")
 	depth := flag.Int("depth", 1, "requests in flight per connection")
-	workload := flag.String("workload", "echo", "echo or app")
+	workload := flag.String("workload", "echo", "echo, app or udp (-conns UDP sockets echoing -size datagrams)")
 	warmup := flag.Duration("warmup", time.Second, "warm-up before the measured window")
 	measure := flag.Duration("measure", 3*time.Second, "measured window")
 	dialConc := flag.Int("dial-concurrency", 128, "connects in flight at once")
@@ -64,6 +64,10 @@ func main() {
 		return
 	}
 
+	if *workload == "udp" {
+		runUDP(ctx, *addr, *conns, *size, *depth, *warmup, *measure, *ack, event, out)
+		return
+	}
 	var wl load.Workload
 	switch *workload {
 	case "echo":
@@ -101,6 +105,40 @@ func main() {
 		Addr: *addr, Conns: *conns, Depth: *depth, Warmup: *warmup, Measure: *measure,
 		DialConcurrency: *dialConc, Workload: wl, Event: event,
 	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	if err := out.Encode(res); err != nil {
+		os.Exit(1)
+	}
+}
+
+// runUDP is the udp workload: -conns connected UDP sockets, -depth
+// datagrams of -size bytes in flight on each (see load.RunUDP).
+func runUDP(ctx context.Context, addr string, conns, size, depth int, warmup, measure time.Duration,
+	ack bool, event func(string), out *json.Encoder) {
+	if ack {
+		stdin := bufio.NewReader(os.Stdin)
+		emit := event
+		event = func(s string) {
+			emit(s)
+			if s == "measure-end" {
+				got := make(chan struct{})
+				go func() {
+					stdin.ReadString('\n')
+					close(got)
+				}()
+				select {
+				case <-got:
+				case <-time.After(30 * time.Second):
+				}
+			}
+		}
+	}
+	res, err := load.RunUDP(ctx, load.Config{
+		Addr: addr, Conns: conns, Depth: depth, Warmup: warmup, Measure: measure, Event: event,
+	}, size)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)

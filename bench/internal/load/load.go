@@ -58,6 +58,9 @@ type Result struct {
 	MaxUs     float64 `json:"max_us"`
 	MeanUs    float64 `json:"mean_us"`
 	Errors    int64   `json:"errors"`
+	// Lost counts datagrams of the udp workload never answered (UDP may
+	// drop them); they are not errors.
+	Lost int64 `json:"lost,omitempty"`
 	// ErrorSamples holds the first few error messages.
 	ErrorSamples []string `json:"error_samples,omitempty"`
 }

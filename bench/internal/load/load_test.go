@@ -242,3 +242,59 @@ func TestIdle(t *testing.T) {
 		t.Errorf("connected %d, errors %d", n, errs)
 	}
 }
+
+// udpEcho runs a net.UDPConn echo server until the test ends; drop, if
+// set, says which datagrams it ignores.
+func udpEcho(t *testing.T, drop func(n int) bool) string {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		buf := make([]byte, 64<<10)
+		for n := 0; ; n++ {
+			k, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			if drop == nil || !drop(n) {
+				c.WriteToUDP(buf[:k], from)
+			}
+		}
+	})
+	t.Cleanup(func() {
+		c.Close()
+		wg.Wait()
+	})
+	return c.LocalAddr().String()
+}
+
+func TestUDPEcho(t *testing.T) {
+	addr := udpEcho(t, nil)
+	for _, depth := range []int{1, 4} {
+		res, err := RunUDP(context.Background(), quick(addr, nil, 4, depth), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Messages == 0 || res.Errors != 0 || res.Connected != 4 || res.Size != 100 {
+			t.Errorf("depth %d: %+v", depth, res)
+		}
+	}
+}
+
+// TestUDPLossIsNotAnError: a dropped datagram is counted as lost and the
+// socket goes on.
+func TestUDPLossIsNotAnError(t *testing.T) {
+	addr := udpEcho(t, func(n int) bool { return n%50 == 7 })
+	cfg := quick(addr, nil, 2, 2)
+	cfg.Measure = 600 * time.Millisecond
+	res, err := RunUDP(context.Background(), cfg, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Lost == 0 || res.Messages == 0 {
+		t.Errorf("want losses and no errors: %+v", res)
+	}
+}

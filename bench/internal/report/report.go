@@ -47,7 +47,7 @@ const (
 
 // Cell is one point of the matrix.
 type Cell struct {
-	Kind  string `json:"kind"` // "echo", "app" or "idle"
+	Kind  string `json:"kind"` // "echo", "app", "udp" or "idle"
 	Conns int    `json:"conns"`
 	Size  int    `json:"size,omitempty"`  // echo message size
 	Depth int    `json:"depth,omitempty"` // requests in flight per connection
@@ -57,7 +57,7 @@ type Cell struct {
 func (c Cell) Name() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s c=%d", c.Kind, c.Conns)
-	if c.Kind == "echo" {
+	if c.Kind == "echo" || c.Kind == "udp" {
 		fmt.Fprintf(&b, " %s", SizeName(c.Size))
 	}
 	if c.Kind == "app" {
@@ -313,7 +313,7 @@ func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
 		}
 	}
 	b.WriteString("\n")
-	if cells := cellsOf(rows, "echo", "app"); len(cells) > 0 {
+	if cells := cellsOf(rows, "echo", "app", "udp"); len(cells) > 0 {
 		b.WriteString("## evsel compared (ratio = evsel ÷ other)\n\n")
 		b.WriteString("CPU/msg and p99: lower is better; msgs/s: higher is better. ")
 		fmt.Fprintf(&b, "Targets vs gnet: CPU/msg ≤ %.1f×, msgs/s ≥ %.0f×, p99 ≤ %.0f×.\n\n", TargetCPURatio, TargetThroughput, TargetP99)

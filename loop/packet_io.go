@@ -1,0 +1,372 @@
+package loop
+
+import (
+	"net/netip"
+	"runtime"
+	"runtime/debug"
+	"slices"
+
+	"github.com/evsel/evsel"
+)
+
+// packetLoop is what a loop keeps for its datagram sockets; a loop without
+// any has none of it.
+type packetLoop struct {
+	conns  []*PacketConn // few, so found by a scan like the listeners
+	dirty  []*PacketConn // sockets with datagrams to send this iteration
+	in     *evsel.Batch  // receive buffers, Options.DatagramSize each
+	out    *evsel.Batch  // send scratch
+	outCap []evsel.Message
+	queued int // datagrams queued on this loop, for MaxPacketQueue
+	bytes  int // and their bytes, for MaxPacketQueueBytes
+}
+
+// packetBatch is how many datagrams one system call takes at most where
+// there are batched calls (Linux); elsewhere it is one.
+const packetBatch = 16
+
+func (l *Loop) packets() *packetLoop {
+	if l.pk == nil {
+		n := 1
+		if runtime.GOOS == "linux" {
+			n = min(packetBatch, l.e.opts.DatagramBatch)
+		}
+		pk := &packetLoop{in: evsel.NewBatch(n), out: evsel.NewBatch(packetBatch)}
+		pk.outCap = pk.out.Msgs
+		for i := range pk.in.Msgs {
+			pk.in.Msgs[i].Buf = make([]byte, l.e.opts.DatagramSize)
+		}
+		l.pk = pk
+	}
+	return l.pk
+}
+
+// addPacket registers pc with its loop, on that loop.
+func (l *Loop) addPacket(pc *PacketConn) error {
+	if l.stopping {
+		return ErrStopped
+	}
+	if err := l.poller.Add(pc.fd, evsel.EventRead); err != nil {
+		return err
+	}
+	pc.events = evsel.EventRead
+	pk := l.packets()
+	pk.conns = append(pk.conns, pc)
+	return nil
+}
+
+// dispatchPacket serves a readiness report of a datagram socket; it
+// reports false when fd is none of them.
+func (l *Loop) dispatchPacket(ev evsel.Event) bool {
+	for _, pc := range l.pk.conns {
+		if pc.fd != ev.Fd {
+			continue
+		}
+		ready := ev.Events & pc.events
+		if ready&evsel.EventWrite != 0 {
+			pc.flush()
+		}
+		if ready&evsel.EventRead != 0 && !pc.closed.Load() {
+			pc.receive()
+		}
+		pc.watch()
+		return true
+	}
+	return false
+}
+
+// receiveRounds bounds the system calls one readiness report gets, so one
+// busy socket does not starve the loop's others (readiness is
+// level-triggered: what is left is reported again).
+const receiveRounds = 4
+
+func (pc *PacketConn) receive() {
+	l := pc.loop
+	in := l.pk.in
+	batch := len(in.Msgs)
+	if pc.path {
+		batch = 1 // a path is received one datagram at a time
+	}
+	for range receiveRounds {
+		var n int
+		var err error
+		if pc.path {
+			m := &in.Msgs[0]
+			m.Addr = netip.AddrPort{}
+			var from string
+			m.N, from, m.Flags, err = pc.sock.RecvFromPath(m.Buf)
+			if err == nil {
+				n = 1
+				l.deliver(pc, m, from)
+			}
+		} else if n, err = pc.sock.RecvBatch(in); err == nil {
+			for i := range in.Msgs[:n] {
+				l.deliver(pc, &in.Msgs[i], "")
+				if pc.closed.Load() {
+					return
+				}
+			}
+		}
+		switch {
+		case err == evsel.ErrWouldBlock:
+			return
+		case err != nil:
+			// An ICMP error for an earlier datagram (ECONNREFUSED on a
+			// connected socket), or worse: either way the socket stays.
+			l.packetError(pc, err)
+			return
+		}
+		l.stats.reads.Add(1)
+		if n < batch || pc.closed.Load() {
+			return
+		}
+	}
+}
+
+func (l *Loop) deliver(pc *PacketConn, m *evsel.Message, path string) {
+	st := &l.stats
+	st.datagramsIn.Add(1)
+	st.bytesIn.Add(int64(m.N))
+	if m.Flags&evsel.Truncated != 0 {
+		// Longer than Options.DatagramSize: a part is no datagram.
+		st.datagramsTruncated.Add(1)
+		return
+	}
+	l.callPacket(pc, m.Buf[:m.N], PacketAddr{AddrPort: m.Addr, Path: path})
+}
+
+// callPacket is OnPacket with a panic dropping only the datagram.
+func (l *Loop) callPacket(pc *PacketConn, data []byte, from PacketAddr) {
+	defer l.recoverPacket(pc)
+	pc.h.OnPacket(pc, data, from)
+}
+
+func (l *Loop) recoverPacket(pc *PacketConn) {
+	if r := recover(); r != nil {
+		l.stats.datagramsDropped.Add(1)
+		l.e.log.Error("loop: packet handler panic; datagram dropped", "loop", l.id, "panic", r,
+			"stack", string(debug.Stack()))
+	}
+}
+
+func (l *Loop) packetError(pc *PacketConn, err error) {
+	if eh, ok := pc.h.(PacketErrorHandler); ok {
+		defer l.recoverPacket(pc)
+		eh.OnPacketError(pc, err)
+		return
+	}
+	l.e.log.Debug("loop: datagram socket error", "loop", l.id, "local", pc.local, "err", err)
+}
+
+// WriteTo queues p (copied) as one datagram to to, or to the connected
+// peer when to is the zero PacketAddr. The datagrams queued during one
+// callback, timer or task leave together when it returns, in batches
+// (sendmmsg on Linux). When the loop already holds Options.MaxPacketQueue
+// datagrams or MaxPacketQueueBytes bytes unsent, p is dropped and
+// ErrDatagramDropped returned. Errors the system gives when the datagram
+// is sent go to OnPacketError. On the owning loop only.
+func (pc *PacketConn) WriteTo(p []byte, to PacketAddr) error {
+	if pc.closed.Load() {
+		return ErrClosed
+	}
+	l := pc.loop
+	pk := l.packets()
+	o := &l.e.opts
+	if pk.queued >= o.MaxPacketQueue || pk.bytes+len(p) > o.MaxPacketQueueBytes {
+		l.stats.datagramsDropped.Add(1)
+		return ErrDatagramDropped
+	}
+	start := len(pc.arena)
+	pc.arena = append(pc.arena, p...)
+	pc.queue = append(pc.queue, pendingDatagram{start: start, end: len(pc.arena), to: to})
+	pk.queued++
+	pk.bytes += len(p)
+	if !pc.dirty {
+		pc.dirty = true
+		pk.dirty = append(pk.dirty, pc)
+	}
+	return nil
+}
+
+// Write is WriteTo the connected peer.
+func (pc *PacketConn) Write(p []byte) error { return pc.WriteTo(p, PacketAddr{}) }
+
+// AsyncWriteTo is WriteTo from any goroutine: p is copied and queued to
+// the owning loop.
+func (pc *PacketConn) AsyncWriteTo(p []byte, to PacketAddr) error {
+	if pc.closed.Load() {
+		return ErrClosed
+	}
+	b := append([]byte(nil), p...)
+	return pc.loop.Do(func() {
+		if err := pc.WriteTo(b, to); err != nil && err != ErrClosed && err != ErrDatagramDropped {
+			pc.loop.packetError(pc, err)
+		}
+	})
+}
+
+// flushPackets sends what the loop's datagram sockets queued this
+// iteration.
+func (l *Loop) flushPackets() {
+	pk := l.pk
+	for len(pk.dirty) > 0 {
+		batch := pk.dirty
+		pk.dirty = nil
+		for i, pc := range batch {
+			pc.dirty = false
+			if !pc.closed.Load() {
+				pc.flush()
+				pc.watch()
+			}
+			batch[i] = nil
+		}
+		if pk.dirty == nil {
+			pk.dirty = batch[:0]
+		}
+	}
+}
+
+// flush sends the queued datagrams until none is left or the socket's send
+// buffer is full.
+func (pc *PacketConn) flush() {
+	l := pc.loop
+	for pc.head < len(pc.queue) {
+		n, err := pc.send(pc.queue[pc.head:])
+		if err == evsel.ErrWouldBlock {
+			break
+		}
+		if err != nil {
+			// This datagram cannot go (too long, no route, refused): drop
+			// it and go on with the next.
+			l.stats.datagramsDropped.Add(1)
+			n = 1
+			l.packetError(pc, err)
+		}
+		pc.advance(n)
+	}
+	if pc.head == len(pc.queue) {
+		pc.head, pc.queue, pc.arena = 0, pc.queue[:0], pc.arena[:0]
+		if cap(pc.arena) > 1<<20 { // do not keep a burst's memory
+			pc.arena, pc.queue = nil, nil
+		}
+	} else if pc.head > 0 {
+		pc.compact()
+	}
+}
+
+// send hands the datagrams to the kernel: a batch for UDP, one at a time
+// for paths. It returns how many went.
+func (pc *PacketConn) send(q []pendingDatagram) (int, error) {
+	st := &pc.loop.stats
+	if pc.path {
+		d := &q[0]
+		n, err := pc.sock.SendToPath(pc.arena[d.start:d.end], d.to.Path)
+		if err != nil {
+			return 0, err
+		}
+		st.writes.Add(1)
+		st.datagramsOut.Add(1)
+		st.bytesOut.Add(int64(n))
+		return 1, nil
+	}
+	pk := pc.loop.pk
+	k := min(len(q), len(pk.outCap))
+	msgs := pk.outCap[:k]
+	for i := range msgs {
+		msgs[i] = evsel.Message{Buf: pc.arena[q[i].start:q[i].end], Addr: q[i].to.AddrPort}
+	}
+	pk.out.Msgs = msgs
+	n, err := pc.sock.SendBatch(pk.out)
+	var bytes int
+	for i := range msgs[:n] {
+		bytes += msgs[i].N
+	}
+	clear(msgs) // do not keep the arena alive through the scratch
+	if err != nil {
+		return 0, err
+	}
+	st.writes.Add(1)
+	st.datagramsOut.Add(int64(n))
+	st.bytesOut.Add(int64(bytes))
+	return n, nil
+}
+
+// advance marks n more queued datagrams as gone.
+func (pc *PacketConn) advance(n int) {
+	pk := pc.loop.pk
+	for _, d := range pc.queue[pc.head : pc.head+n] {
+		pk.bytes -= d.end - d.start
+	}
+	pk.queued -= n
+	clear(pc.queue[pc.head : pc.head+n]) // the paths they held
+	pc.head += n
+}
+
+// compact moves the unsent datagrams to the front, so that a socket that
+// never drains completely does not grow its arena for ever.
+func (pc *PacketConn) compact() {
+	rest := pc.queue[pc.head:]
+	base := rest[0].start
+	pc.arena = pc.arena[:copy(pc.arena, pc.arena[base:])]
+	for i := range rest {
+		rest[i].start -= base
+		rest[i].end -= base
+	}
+	pc.queue = pc.queue[:copy(pc.queue, rest)]
+	clear(pc.queue[len(pc.queue):cap(pc.queue)][:pc.head])
+	pc.head = 0
+}
+
+// watch asks the poller for WRITE while datagrams wait for room.
+func (pc *PacketConn) watch() {
+	if pc.closed.Load() {
+		return
+	}
+	want := evsel.EventRead
+	if pc.head < len(pc.queue) {
+		want |= evsel.EventWrite
+	}
+	if want != pc.events {
+		if err := pc.loop.poller.Modify(pc.fd, want); err != nil {
+			pc.loop.packetError(pc, err)
+			return
+		}
+		pc.events = want
+	}
+}
+
+// Close stops serving the socket and closes it; datagrams still queued are
+// sent if the socket takes them now, else dropped. On the owning loop
+// only.
+func (pc *PacketConn) Close() error {
+	if pc.closed.Load() {
+		return ErrClosed
+	}
+	l := pc.loop
+	pc.flush()
+	if n := len(pc.queue) - pc.head; n > 0 {
+		l.stats.datagramsDropped.Add(int64(n))
+		pc.advance(n)
+	}
+	pc.closed.Store(true)
+	_ = l.poller.Delete(pc.fd)
+	pk := l.pk
+	pk.conns = slices.DeleteFunc(pk.conns, func(x *PacketConn) bool { return x == pc })
+	pc.arena, pc.queue, pc.head = nil, nil, 0
+	return pc.sock.Close()
+}
+
+// AsyncClose is Close from any goroutine.
+func (pc *PacketConn) AsyncClose() error {
+	return pc.loop.Do(func() { pc.Close() })
+}
+
+// closePackets closes the loop's datagram sockets when it stops.
+func (l *Loop) closePackets() {
+	if l.pk == nil {
+		return
+	}
+	for _, pc := range slices.Clone(l.pk.conns) {
+		pc.Close()
+	}
+}

@@ -1,0 +1,265 @@
+package loop
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel"
+)
+
+// packetEcho sends every datagram back to its sender.
+var packetEcho = PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+	pc.WriteTo(data, from)
+})
+
+// startPacket runs an engine serving a datagram address with h, stopped at
+// the end of the test.
+func startPacket(t *testing.T, network, address string, h PacketHandler, opts Options) (*Engine, net.Addr) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = quietLog
+	}
+	e, err := New(Funcs{}, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { stop(t, e) })
+	addr, err := e.ListenPacket(network, address, h)
+	require.NoError(t, err)
+	return e, addr
+}
+
+// udpExchange sends msg from c and waits for the echo, resending on a
+// timeout (loopback UDP may drop under load).
+func udpExchange(t *testing.T, c *net.UDPConn, msg []byte) []byte {
+	t.Helper()
+	buf := make([]byte, 64<<10)
+	for try := 0; try < 20; try++ {
+		_, err := c.Write(msg)
+		require.NoError(t, err)
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		n, err := c.Read(buf)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			continue
+		}
+		require.NoError(t, err)
+		return buf[:n]
+	}
+	t.Fatalf("no answer to a %d-byte datagram", len(msg))
+	return nil
+}
+
+func dialUDP(t *testing.T, addr net.Addr) *net.UDPConn {
+	t.Helper()
+	c, err := net.DialUDP("udp", nil, addr.(*net.UDPAddr))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestListenPacketEcho: several clients at once, every datagram echoed to
+// its own sender, over two loops (on Linux one SO_REUSEPORT socket each).
+func TestListenPacketEcho(t *testing.T) {
+	hosts := []string{"127.0.0.1"}
+	if l, err := net.ListenPacket("udp6", "[::1]:0"); err == nil {
+		l.Close()
+		hosts = append(hosts, "::1")
+	}
+	for _, host := range hosts {
+		t.Run(host, func(t *testing.T) {
+			e, addr := startPacket(t, "udp", net.JoinHostPort(host, "0"), packetEcho, Options{Loops: 2})
+			assert.Contains(t, e.Addrs(), addr)
+			const clients, each = 8, 50
+			var wg sync.WaitGroup
+			for i := range clients {
+				c := dialUDP(t, addr)
+				wg.Go(func() {
+					for j := range each {
+						msg := fmt.Appendf(nil, "client %d datagram %d %s", i, j, bytes.Repeat([]byte("x"), j*20))
+						if got := udpExchange(t, c, msg); !bytes.Equal(msg, got) {
+							t.Errorf("client %d: echo %q of %q", i, got, msg)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			// The counters are bumped after the send that the clients saw.
+			waitFor(t, "the counters", func() bool {
+				st := e.Stats()
+				return st.DatagramsIn >= clients*each && st.DatagramsOut >= clients*each
+			})
+			assert.Zero(t, e.Stats().DatagramsDropped)
+		})
+	}
+}
+
+// TestPacketHandlerPanic: a panic drops its datagram only.
+func TestPacketHandlerPanic(t *testing.T) {
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		if string(data) == "boom" {
+			panic("boom")
+		}
+		pc.WriteTo(data, from)
+	}), Options{Loops: 1})
+	c := dialUDP(t, addr)
+	_, err := c.Write([]byte("boom"))
+	require.NoError(t, err)
+	waitFor(t, "the panic", func() bool { return e.Stats().DatagramsDropped == 1 })
+	assert.Equal(t, "still here", string(udpExchange(t, c, []byte("still here"))))
+}
+
+// TestPacketQueueBound: datagrams past MaxPacketQueue in one iteration are
+// dropped and counted; the first ones go.
+func TestPacketQueueBound(t *testing.T) {
+	results := make(chan error, 16)
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		for i := range 10 {
+			results <- pc.WriteTo(fmt.Appendf(nil, "%s %d", data, i), from)
+		}
+	}), Options{Loops: 1, MaxPacketQueue: 4})
+	c := dialUDP(t, addr)
+	_, err := c.Write([]byte("copy"))
+	require.NoError(t, err)
+	for i := range 10 {
+		if i < 4 {
+			assert.NoError(t, <-results)
+		} else {
+			assert.ErrorIs(t, <-results, ErrDatagramDropped)
+		}
+	}
+	buf := make([]byte, 64)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i := range 4 {
+		n, err := c.Read(buf)
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("copy %d", i), string(buf[:n]))
+	}
+	assert.Equal(t, int64(6), e.Stats().DatagramsDropped)
+}
+
+// TestPacketTruncated: a datagram longer than Options.DatagramSize is not
+// delivered.
+func TestPacketTruncated(t *testing.T) {
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", packetEcho, Options{Loops: 1, DatagramSize: 16})
+	c := dialUDP(t, addr)
+	_, err := c.Write(bytes.Repeat([]byte("y"), 17))
+	require.NoError(t, err)
+	waitFor(t, "the truncated datagram", func() bool { return e.Stats().DatagramsTruncated == 1 })
+	assert.Equal(t, "sixteen bytes ok", string(udpExchange(t, c, []byte("sixteen bytes ok"))))
+}
+
+// TestDialPacket: a connected datagram socket on the engine talks to a
+// net.UDPConn echo server; AsyncWriteTo works from outside the loops.
+func TestDialPacket(t *testing.T) {
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer srv.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := srv.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			srv.WriteToUDP(buf[:n], from)
+		}
+	}()
+	e, err := New(Funcs{}, Options{Loops: 2, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	got := make(chan string, 64)
+	pc, err := e.DialPacket(context.Background(), "udp", srv.LocalAddr().String(),
+		PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+			assert.Equal(t, srv.LocalAddr().String(), from.String())
+			got <- string(data)
+		}))
+	require.NoError(t, err)
+	assert.Equal(t, srv.LocalAddr().String(), pc.RemoteAddr().String())
+	for i := range 5 {
+		msg := fmt.Sprintf("hello %d", i)
+		for try := 0; ; try++ {
+			require.NoError(t, pc.AsyncWriteTo([]byte(msg), PacketAddr{}))
+			select {
+			case m := <-got:
+				assert.Equal(t, msg, m)
+			case <-time.After(time.Second):
+				require.Less(t, try, 10, "no echo")
+				continue
+			}
+			break
+		}
+	}
+	require.NoError(t, pc.AsyncClose())
+	waitFor(t, "the close", func() bool { return pc.closed.Load() })
+}
+
+// TestListenPacketUnixgram: Unix datagram sockets on the engine answer
+// named senders by their path.
+func TestListenPacketUnixgram(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix datagram sockets on Windows")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "srv")
+	_, addr := startPacket(t, "unixgram", path, packetEcho, Options{Loops: 1})
+	assert.Equal(t, "unixgram", addr.Network())
+	cl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "cl"), Net: "unixgram"})
+	require.NoError(t, err)
+	defer cl.Close()
+	to := &net.UnixAddr{Name: path, Net: "unixgram"}
+	buf := make([]byte, 64)
+	for i := range 5 {
+		msg := fmt.Sprintf("unix %d", i)
+		_, err := cl.WriteToUnix([]byte(msg), to)
+		require.NoError(t, err)
+		cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, from, err := cl.ReadFromUnix(buf)
+		require.NoError(t, err)
+		assert.Equal(t, msg, string(buf[:n]))
+		assert.Equal(t, path, from.Name)
+	}
+}
+
+// TestListenPacketStop: Stop closes the datagram sockets, so the port can
+// be bound again.
+func TestListenPacketStop(t *testing.T) {
+	e, err := New(Funcs{}, Options{Loops: 2, Logger: quietLog})
+	require.NoError(t, err)
+	addr, err := e.ListenPacket("udp", "127.0.0.1:0", packetEcho)
+	require.NoError(t, err)
+	stop(t, e)
+	l, err := net.ListenPacket("udp", addr.String())
+	require.NoError(t, err, "the engine let go of the port")
+	l.Close()
+	_, err = e.ListenPacket("udp", "127.0.0.1:0", packetEcho)
+	assert.ErrorIs(t, err, ErrStopped)
+}
+
+// TestServePacket: the engine serves a datagram socket made outside it,
+// and refuses a stream socket.
+func TestServePacket(t *testing.T) {
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	s, err := evsel.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	pc, err := e.ServePacket(s, packetEcho)
+	require.NoError(t, err)
+	c := dialUDP(t, pc.LocalAddr())
+	assert.Equal(t, "adopted", string(udpExchange(t, c, []byte("adopted"))))
+
+	ln, err := evsel.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	_, err = e.ServePacket(ln, packetEcho)
+	assert.Error(t, err)
+}

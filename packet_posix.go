@@ -1,0 +1,205 @@
+//go:build unix || windows
+
+package evsel
+
+import (
+	"net"
+	"net/netip"
+)
+
+// The datagram half of Socket. Datagram sockets are Sockets too — Bind,
+// Connect, Close, the options and the poller work on them as on stream
+// sockets — with the calls a datagram needs: SendTo and RecvFrom with a
+// netip.AddrPort (no allocation per datagram), their Unix path variants,
+// and batches. The system calls beneath are in packet_linux.go (raw
+// recvmsg/sendmsg and recvmmsg/sendmmsg), packet_bsd.go (x/sys's calls)
+// and packet_windows.go (WSARecvFrom/WSASendTo).
+
+// NewDatagramSocket returns a new non-blocking, close-on-exec (on Windows
+// non-inheritable) datagram socket: UDP for IPv4 and IPv6, a Unix datagram
+// socket for Unix (not available on Windows).
+func NewDatagramSocket(family Family) (*Socket, error) {
+	af := sockFamily(family)
+	if af < 0 || (family == Unix && !unixgramSupported) {
+		return nil, wrapErr("socket", errAFNoSupport)
+	}
+	fd, err := sysSocket(af, sockDgram, 0)
+	if err != nil {
+		return nil, wrapErr("socket", err)
+	}
+	if err := sysDatagramSetup(fd); err != nil {
+		sysClose(fd)
+		return nil, wrapErr("socket", err)
+	}
+	return &Socket{fd: fd, sys: newSockState(family)}, nil
+}
+
+// SendTo sends p as one datagram to addr, or to the connected peer when
+// addr is the zero netip.AddrPort. An IPv4 address is sent as IPv4-mapped
+// from an IPv6 socket. It returns ErrWouldBlock when the send buffer is
+// full; a datagram is never sent in part.
+func (s *Socket) SendTo(p []byte, addr netip.AddrPort) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	n, err := ignoringEINTR(func() (int, error) { return sysSendTo(s.fd, p, addr) })
+	if err != nil {
+		return 0, wrapErr("sendto", err)
+	}
+	return n, nil
+}
+
+// RecvFrom receives one datagram into p and returns its length, its
+// sender and Truncated if it did not fit (the tail is lost). It returns
+// ErrWouldBlock when none is queued. An empty datagram is a count of 0 and
+// no error: datagram sockets have no end of file. On Linux and Windows it
+// allocates nothing; elsewhere x/sys builds the sender's address.
+func (s *Socket) RecvFrom(p []byte) (int, netip.AddrPort, RecvFlags, error) {
+	if err := s.ok(); err != nil {
+		return 0, netip.AddrPort{}, 0, err
+	}
+	var (
+		from  netip.AddrPort
+		flags RecvFlags
+	)
+	n, err := ignoringEINTR(func() (int, error) {
+		n, f, fl, err := sysRecvFrom(s.fd, p)
+		from, flags = f, fl
+		return n, err
+	})
+	if err != nil {
+		return 0, netip.AddrPort{}, 0, wrapErr("recvfrom", err)
+	}
+	return n, from, flags, nil
+}
+
+// SendToPath is SendTo for a Unix datagram socket: it sends p to the
+// socket bound at path (a leading '@' names Linux's abstract namespace),
+// or to the connected peer when path is "".
+func (s *Socket) SendToPath(p []byte, path string) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	n, err := ignoringEINTR(func() (int, error) { return sysSendToPath(s.fd, p, path) })
+	if err != nil {
+		return 0, wrapErr("sendto", err)
+	}
+	return n, nil
+}
+
+// RecvFromPath is RecvFrom for a Unix datagram socket: the sender is the
+// path it is bound to, "" for an unnamed socket. A named sender's path is
+// a new string each time.
+func (s *Socket) RecvFromPath(p []byte) (int, string, RecvFlags, error) {
+	if err := s.ok(); err != nil {
+		return 0, "", 0, err
+	}
+	var (
+		from  string
+		flags RecvFlags
+	)
+	n, err := ignoringEINTR(func() (int, error) {
+		n, f, fl, err := sysRecvFromPath(s.fd, p)
+		from, flags = f, fl
+		return n, err
+	})
+	if err != nil {
+		return 0, "", 0, wrapErr("recvfrom", err)
+	}
+	return n, from, flags, nil
+}
+
+// RecvBatch receives up to len(b.Msgs) datagrams, filling each message's
+// N, Addr and Flags, and returns how many came: with one recvmmsg on
+// Linux, elsewhere one datagram per call. It returns ErrWouldBlock when
+// none is queued. It is for UDP sockets; Unix datagram sockets use
+// RecvFromPath.
+func (s *Socket) RecvBatch(b *Batch) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	if len(b.Msgs) == 0 {
+		return 0, nil
+	}
+	n, err := ignoringEINTR(func() (int, error) { return b.sys.recv(s.fd, b.Msgs) })
+	if err != nil {
+		return 0, wrapErr("recvmmsg", err)
+	}
+	return n, nil
+}
+
+// SendBatch sends the messages of b in order, each to its Addr, and
+// returns how many were sent (setting their N): with one sendmmsg on
+// Linux, elsewhere one datagram per call. A short count means the send
+// buffer filled; ErrWouldBlock means it was full before the first. An
+// error on a later message ends the batch early without being returned;
+// sending from the first unsent one reports it.
+func (s *Socket) SendBatch(b *Batch) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	if len(b.Msgs) == 0 {
+		return 0, nil
+	}
+	n, err := ignoringEINTR(func() (int, error) { return b.sys.send(s.fd, b.Msgs) })
+	if err != nil {
+		return 0, wrapErr("sendmmsg", err)
+	}
+	return n, nil
+}
+
+// sendEach is SendBatch one datagram per call, for the systems without a
+// batched send.
+func sendEach(fd int, msgs []Message) (int, error) {
+	for i := range msgs {
+		n, err := sysSendTo(fd, msgs[i].Buf, msgs[i].Addr)
+		if err != nil {
+			if i > 0 {
+				return i, nil
+			}
+			return 0, err
+		}
+		msgs[i].N = n
+	}
+	return len(msgs), nil
+}
+
+// recvOne is RecvBatch one datagram per call, for the systems without a
+// batched receive: one datagram, so that a loop returns to its other
+// sockets in between.
+func recvOne(fd int, msgs []Message) (int, error) {
+	n, from, flags, err := sysRecvFrom(fd, msgs[0].Buf)
+	if err != nil {
+		return 0, err
+	}
+	msgs[0].N, msgs[0].Addr, msgs[0].Flags = n, from, flags
+	return 1, nil
+}
+
+// SetBroadcast sets SO_BROADCAST, which a UDP socket needs to send to a
+// broadcast address.
+func (s *Socket) SetBroadcast(on bool) error {
+	return s.setInt(solSocket, soBroadcast, boolInt(on))
+}
+
+// JoinGroup joins the multicast group on the interface ifi (nil: the one
+// the system chooses), so the socket receives the group's datagrams.
+// The group's family must be the socket's.
+func (s *Socket) JoinGroup(ifi *net.Interface, group netip.Addr) error {
+	return s.membership(ifi, group, true)
+}
+
+// LeaveGroup leaves a group JoinGroup joined.
+func (s *Socket) LeaveGroup(ifi *net.Interface, group netip.Addr) error {
+	return s.membership(ifi, group, false)
+}
+
+func (s *Socket) membership(ifi *net.Interface, group netip.Addr, join bool) error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	if !group.IsMulticast() {
+		return wrapErr("setsockopt", errInval)
+	}
+	return wrapErr("setsockopt", sysMembership(s.fd, ifi, group.Unmap(), join))
+}

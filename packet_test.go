@@ -1,0 +1,317 @@
+package evsel_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel"
+)
+
+// udpPair returns a bound UDP server socket and a client connected to it,
+// both of the family of host ("127.0.0.1" or "::1").
+func udpPair(t *testing.T, host string) (client, server *evsel.Socket) {
+	t.Helper()
+	server, err := evsel.ListenPacket("udp", net.JoinHostPort(host, "0"))
+	require.NoError(t, err)
+	cleanupClose(t, server)
+	la, err := server.LocalAddr()
+	require.NoError(t, err)
+	_, ok := la.(*net.UDPAddr)
+	require.Truef(t, ok, "a datagram socket's address is a *net.UDPAddr, not %T", la)
+	client, err = evsel.DialPacket("udp", la.String())
+	require.NoError(t, err)
+	cleanupClose(t, client)
+	return client, server
+}
+
+// recvWait receives one datagram, waiting on p for s to be readable.
+func recvWait(t *testing.T, p evsel.Poller, s *evsel.Socket, buf []byte) (int, netip.AddrPort, evsel.RecvFlags) {
+	t.Helper()
+	for {
+		n, from, flags, err := s.RecvFrom(buf)
+		if err == evsel.ErrWouldBlock {
+			waitFor(t, p, int(s.Fd()), evsel.EventRead)
+			continue
+		}
+		require.NoError(t, err)
+		return n, from, flags
+	}
+}
+
+// TestDatagramExchange: on every backend and both IP families, a datagram
+// goes from a connected client to a bound server, which learns the
+// client's address from RecvFrom and answers it with SendTo.
+func TestDatagramExchange(t *testing.T) {
+	hosts := []string{"127.0.0.1"}
+	if haveIPv6Loopback() {
+		hosts = append(hosts, "::1")
+	}
+	eachBackend(t, func(t *testing.T, backend string) {
+		for _, host := range hosts {
+			t.Run(host, func(t *testing.T) {
+				p := newPoller(t, backend)
+				client, server := udpPair(t, host)
+				require.NoError(t, p.Add(int(server.Fd()), evsel.EventRead))
+				require.NoError(t, p.Add(int(client.Fd()), evsel.EventRead))
+				defer p.Delete(int(server.Fd()))
+				defer p.Delete(int(client.Fd()))
+
+				_, _, _, err := server.RecvFrom(make([]byte, 8))
+				assert.Equal(t, evsel.ErrWouldBlock, err, "ErrWouldBlock comes back unwrapped")
+
+				n, err := client.SendTo([]byte("ping"), netip.AddrPort{})
+				require.NoError(t, err)
+				assert.Equal(t, 4, n)
+				buf := make([]byte, 64)
+				n, from, flags := recvWait(t, p, server, buf)
+				assert.Equal(t, "ping", string(buf[:n]))
+				assert.Zero(t, flags)
+				cl, err := client.LocalAddr()
+				require.NoError(t, err)
+				assert.Equal(t, evsel.AddrPortOf(cl), from, "RecvFrom names the sender")
+
+				_, err = server.SendTo([]byte("pong!"), from)
+				require.NoError(t, err)
+				n, from2, _ := recvWait(t, p, client, buf)
+				assert.Equal(t, "pong!", string(buf[:n]))
+				sl, err := server.LocalAddr()
+				require.NoError(t, err)
+				assert.Equal(t, evsel.AddrPortOf(sl), from2)
+
+				// An empty datagram is a datagram, not an end of file.
+				_, err = client.Write(nil)
+				require.NoError(t, err)
+				n, _, _ = recvWait(t, p, server, buf)
+				assert.Zero(t, n)
+			})
+		}
+	})
+}
+
+// TestDatagramTruncated: a datagram longer than the buffer is cut, and
+// RecvFrom says so.
+func TestDatagramTruncated(t *testing.T) {
+	p := newPoller(t, evsel.Backends()[0])
+	client, server := udpPair(t, "127.0.0.1")
+	require.NoError(t, p.Add(int(server.Fd()), evsel.EventRead))
+	defer p.Delete(int(server.Fd()))
+	msg := bytes.Repeat([]byte("0123456789"), 10)
+	_, err := client.SendTo(msg, netip.AddrPort{})
+	require.NoError(t, err)
+	buf := make([]byte, 10)
+	n, _, flags := recvWait(t, p, server, buf)
+	assert.Equal(t, 10, n)
+	assert.Equal(t, evsel.Truncated, flags)
+	assert.Equal(t, msg[:10], buf)
+
+	// The next datagram is whole again: the tail of the first is gone.
+	_, err = client.SendTo([]byte("short"), netip.AddrPort{})
+	require.NoError(t, err)
+	n, _, flags = recvWait(t, p, server, buf)
+	assert.Equal(t, "short", string(buf[:n]))
+	assert.Zero(t, flags)
+}
+
+// TestDatagramBatch: SendBatch and RecvBatch move many datagrams (in one
+// call each on Linux), each to and from its own address.
+func TestDatagramBatch(t *testing.T) {
+	p := newPoller(t, evsel.Backends()[0])
+	client, server := udpPair(t, "127.0.0.1")
+	require.NoError(t, p.Add(int(server.Fd()), evsel.EventRead))
+	require.NoError(t, p.Add(int(client.Fd()), evsel.EventRead))
+	defer p.Delete(int(server.Fd()))
+	defer p.Delete(int(client.Fd()))
+	sa, err := server.LocalAddr()
+	require.NoError(t, err)
+
+	const count = 20
+	out := evsel.NewBatch(count)
+	for i := range out.Msgs {
+		out.Msgs[i] = evsel.Message{Buf: fmt.Appendf(nil, "datagram %d", i), Addr: evsel.AddrPortOf(sa)}
+	}
+	sent := 0
+	for sent < count {
+		b := &evsel.Batch{Msgs: out.Msgs[sent:]}
+		n, err := client.SendBatch(b)
+		require.NoError(t, err)
+		sent += n
+	}
+	in := evsel.NewBatch(8)
+	for i := range in.Msgs {
+		in.Msgs[i].Buf = make([]byte, 64)
+	}
+	got := 0
+	reply := evsel.NewBatch(8)
+	for got < count {
+		n, err := server.RecvBatch(in)
+		if err == evsel.ErrWouldBlock {
+			waitFor(t, p, int(server.Fd()), evsel.EventRead)
+			continue
+		}
+		require.NoError(t, err)
+		require.Positive(t, n)
+		for i, m := range in.Msgs[:n] {
+			assert.Equal(t, fmt.Sprintf("datagram %d", got+i), string(m.Buf[:m.N]))
+			reply.Msgs[i] = evsel.Message{Buf: m.Buf[:m.N], Addr: m.Addr}
+		}
+		rb := &evsel.Batch{Msgs: reply.Msgs[:n]}
+		k, err := server.SendBatch(rb)
+		require.NoError(t, err)
+		require.Equal(t, n, k)
+		got += n
+	}
+	buf := make([]byte, 64)
+	for i := range count {
+		n, _, _ := recvWait(t, p, client, buf)
+		assert.Equal(t, fmt.Sprintf("datagram %d", i), string(buf[:n]))
+	}
+}
+
+// TestDatagramClosedWhileRegistered: a datagram socket closed while a
+// poller watches it is forgotten, and a new socket (likely given the same
+// descriptor) registers and is served.
+func TestDatagramClosedWhileRegistered(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend string) {
+		p := newPoller(t, backend)
+		s, err := evsel.ListenPacket("udp", "127.0.0.1:0")
+		require.NoError(t, err)
+		fd := int(s.Fd())
+		require.NoError(t, p.Add(fd, evsel.EventRead))
+		require.NoError(t, s.Close())
+		_ = p.Delete(fd) // may fail: the kernel may have forgotten it already
+		assert.Zero(t, readyNow(t, p, fd), "a closed socket is not reported")
+
+		client, server := udpPair(t, "127.0.0.1")
+		require.NoError(t, p.Add(int(server.Fd()), evsel.EventRead))
+		defer p.Delete(int(server.Fd()))
+		_, err = client.Write([]byte("again"))
+		require.NoError(t, err)
+		buf := make([]byte, 16)
+		n, _, _ := recvWait(t, p, server, buf)
+		assert.Equal(t, "again", string(buf[:n]))
+	})
+}
+
+// TestDatagramOptions: the datagram options take on a UDP socket.
+func TestDatagramOptions(t *testing.T) {
+	s, err := evsel.ListenPacket("udp4", "0.0.0.0:0")
+	require.NoError(t, err)
+	cleanupClose(t, s)
+	assert.NoError(t, s.SetBroadcast(true))
+	assert.NoError(t, s.SetReadBuffer(256<<10))
+	assert.NoError(t, s.SetWriteBuffer(256<<10))
+	assert.Error(t, s.JoinGroup(nil, netip.MustParseAddr("127.0.0.1")), "not a multicast group")
+	if ifi := multicastLoopback(); ifi != nil {
+		group := netip.MustParseAddr("239.255.42.99")
+		if err := s.JoinGroup(ifi, group); err == nil {
+			assert.NoError(t, s.LeaveGroup(ifi, group))
+		} else {
+			t.Logf("joining a group on %s: %v (no multicast route here)", ifi.Name, err)
+		}
+	}
+}
+
+func multicastLoopback() *net.Interface {
+	ifs, _ := net.Interfaces()
+	for i := range ifs {
+		if ifs[i].Flags&net.FlagMulticast != 0 && ifs[i].Flags&net.FlagUp != 0 {
+			return &ifs[i]
+		}
+	}
+	return nil
+}
+
+// TestDatagramAllocs: SendTo and RecvFrom allocate nothing where the
+// system calls are raw (Linux, Windows).
+func TestDatagramAllocs(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "windows" {
+		t.Skip("x/sys builds the address on " + runtime.GOOS)
+	}
+	client, server := udpPair(t, "127.0.0.1")
+	sa, err := server.LocalAddr()
+	require.NoError(t, err)
+	to := evsel.AddrPortOf(sa)
+	msg, buf := []byte("x"), make([]byte, 16)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := client.SendTo(msg, to); err != nil {
+			panic(err)
+		}
+		for {
+			_, _, _, err := server.RecvFrom(buf)
+			if err == evsel.ErrWouldBlock {
+				runtime.Gosched()
+				continue
+			}
+			if err != nil {
+				panic(err)
+			}
+			return
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
+// TestUnixDatagram: Unix datagram sockets send to and receive from paths.
+func TestUnixDatagram(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		_, err := evsel.NewDatagramSocket(evsel.Unix)
+		assert.Error(t, err, "Windows has no Unix datagram sockets")
+		return
+	}
+	dir := t.TempDir()
+	a, err := evsel.ListenPacket("unixgram", filepath.Join(dir, "a"))
+	require.NoError(t, err)
+	cleanupClose(t, a)
+	b, err := evsel.ListenPacket("unixgram", filepath.Join(dir, "b"))
+	require.NoError(t, err)
+	cleanupClose(t, b)
+	la, err := a.LocalAddr()
+	require.NoError(t, err)
+	assert.Equal(t, "unixgram", la.Network())
+	p := newPoller(t, evsel.Backends()[0])
+	require.NoError(t, p.Add(int(b.Fd()), evsel.EventRead))
+	defer p.Delete(int(b.Fd()))
+
+	_, err = a.SendToPath([]byte("hello"), filepath.Join(dir, "b"))
+	require.NoError(t, err)
+	buf := make([]byte, 3)
+	for {
+		n, from, flags, err := b.RecvFromPath(buf)
+		if err == evsel.ErrWouldBlock {
+			waitFor(t, p, int(b.Fd()), evsel.EventRead)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, "hel", string(buf[:n]))
+		assert.Equal(t, evsel.Truncated, flags)
+		assert.Equal(t, filepath.Join(dir, "a"), from)
+		break
+	}
+
+	// An unnamed sender has no path to answer.
+	c, err := evsel.DialPacket("unixgram", filepath.Join(dir, "b"))
+	require.NoError(t, err)
+	cleanupClose(t, c)
+	_, err = c.Write([]byte("hi"))
+	require.NoError(t, err)
+	buf = make([]byte, 16)
+	for {
+		n, from, _, err := b.RecvFromPath(buf)
+		if err == evsel.ErrWouldBlock {
+			waitFor(t, p, int(b.Fd()), evsel.EventRead)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, "hi", string(buf[:n]))
+		assert.Equal(t, "", from)
+		break
+	}
+}
