@@ -5,11 +5,21 @@ package evsel
 import "errors"
 
 // ErrNotStream is returned by SocketFromFD and DupSocket for a descriptor
-// that is not a stream socket: a datagram socket, which Socket does not
-// carry, or no socket at all.
+// that is neither a stream nor a datagram socket (a pipe, a file, a raw or
+// sequenced-packet socket), and by the engine's listener adoption for a
+// datagram socket, which the packet API serves instead.
 var ErrNotStream = errors.New("evsel: not a stream socket")
 
-// SocketFromFD takes over fd, an open stream socket the program got from
+// IsDatagram reports whether s is a datagram socket (UDP, Unix datagram).
+func (s *Socket) IsDatagram() bool {
+	if s.ok() != nil {
+		return false
+	}
+	t, err := sysGetsockoptInt(s.fd, solSocket, soType)
+	return err == nil && t == sockDgram
+}
+
+// SocketFromFD takes over fd, an open stream or datagram socket the program got from
 // elsewhere (systemd, a parent process, another library), as Python's
 // socket.socket(fileno=fd) does: on success the Socket owns fd and closes
 // it; on error fd is left as it was, still the caller's. The descriptor is

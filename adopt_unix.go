@@ -17,7 +17,7 @@ func socketFromFD(fd uintptr) (*Socket, error) {
 		}
 		return nil, wrapErr("getsockopt", err)
 	}
-	if typ != unix.SOCK_STREAM {
+	if typ != unix.SOCK_STREAM && typ != unix.SOCK_DGRAM {
 		return nil, ErrNotStream
 	}
 	if err := unix.SetNonblock(ifd, true); err != nil {

@@ -44,11 +44,23 @@ func TestDupSocket(t *testing.T) {
 	require.False(t, a.Listening())
 	a.Close()
 
+	require.False(t, s.IsDatagram())
+
+	// A datagram socket is taken; a pipe is refused and stays open.
 	udp, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
 	require.NoError(t, err)
-	defer unix.Close(udp)
-	_, err = evsel.SocketFromFD(uintptr(udp))
+	d, err := evsel.DupSocket(uintptr(udp))
+	require.NoError(t, err)
+	require.True(t, d.IsDatagram())
+	require.NoError(t, d.Close())
+	unix.Close(udp)
+
+	var p [2]int
+	require.NoError(t, unix.Pipe(p[:]))
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	_, err = evsel.SocketFromFD(uintptr(p[0]))
 	require.True(t, errors.Is(err, evsel.ErrNotStream))
-	_, err = unix.FcntlInt(uintptr(udp), unix.F_GETFD, 0)
+	_, err = unix.FcntlInt(uintptr(p[0]), unix.F_GETFD, 0)
 	require.NoError(t, err, "a refused descriptor stays open")
 }

@@ -173,6 +173,23 @@ func TestServersSystemd(t *testing.T) {
 		require.Contains(t, out, appCases[1].got)
 		require.Zero(t, srv.Interrupt(), srv.describe())
 	})
+	t.Run("udp-echo-server", func(t *testing.T) {
+		udpBins(t)
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		require.NoError(t, err)
+		f, err := pc.(*net.UDPConn).File()
+		require.NoError(t, err)
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		pc.Close()
+		shell := append([]string{"/bin/sh", "-c", `export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" "$@"`}, goCmd("udp-echo-server", "-systemd")...)
+		srv := startPrep(t, func(cmd *exec.Cmd) { cmd.ExtraFiles = []*os.File{f} }, shell...)
+		f.Close()
+		srv.WaitLines(regexp.MustCompile(`^Listening on \('127\.0\.0\.1', `+strconv.Itoa(port)+`\)$`), 1, 10*time.Second)
+		cl := run(t, 20*time.Second, goCmd("udp-echo-client", "-port", strconv.Itoa(port), "activated", "datagram")...)
+		require.Zero(t, cl.code, cl.describe())
+		require.Equal(t, []string{"Sent:     activated datagram", "Received: activated datagram"}, cl.Lines())
+		require.Zero(t, srv.Interrupt(), srv.describe())
+	})
 	t.Run("no sockets", func(t *testing.T) {
 		p := run(t, 20*time.Second, goCmd("tcpserver", "-systemd")...)
 		require.Equal(t, 1, p.code, p.describe())

@@ -14,8 +14,9 @@ import (
 // duplicate of the descriptor first and lets go of the original only once
 // the engine serves the copy, so a call that fails leaves the caller's
 // socket exactly as it was, and one that succeeds leaves nothing to close.
-// Only stream sockets (TCP, Unix) are taken: a datagram socket is refused
-// with an error wrapping evsel.ErrNotStream. On Windows adoption is not
+// These take stream sockets (TCP, Unix); a datagram socket is refused with
+// an error wrapping evsel.ErrNotStream and served by the packet API's
+// counterparts instead (adopt_packet.go). On Windows adoption is not
 // supported (errors.ErrUnsupported; see evsel.SocketFromFD).
 
 // ErrNotListening is returned by ServeFD, ServeFile and ServeListener for a
@@ -87,6 +88,10 @@ func (e *Engine) serveSocket(dup func() (*evsel.Socket, error)) (net.Addr, error
 	if err != nil {
 		return nil, adoptErr(err)
 	}
+	if s.IsDatagram() {
+		s.Close()
+		return nil, adoptErr(evsel.ErrNotStream)
+	}
 	if !s.Listening() {
 		s.Close()
 		return nil, ErrNotListening
@@ -131,6 +136,10 @@ func (e *Engine) Adopt(nc net.Conn, opts ...DialOption) (*Conn, error) {
 	if err != nil {
 		return nil, adoptErr(err)
 	}
+	if s.IsDatagram() {
+		s.Close()
+		return nil, adoptErr(evsel.ErrNotStream)
+	}
 	if s.Listening() {
 		s.Close()
 		return nil, errors.New("loop: Adopt: a listening socket is no connection; use ServeListener")
@@ -165,7 +174,7 @@ func dupOf(sc syscall.Conn) (*evsel.Socket, error) {
 // adoptErr points a refused datagram socket at the packet API.
 func adoptErr(err error) error {
 	if errors.Is(err, evsel.ErrNotStream) {
-		return fmt.Errorf("loop: %w (a datagram socket is served by the packet API, not as a listener)", err)
+		return fmt.Errorf("loop: %w (a datagram socket is served by the packet API: ServePacketConn, ServePacketFile, ServePacketFD)", err)
 	}
 	return err
 }

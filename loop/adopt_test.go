@@ -233,7 +233,7 @@ func TestInheritedListeners(t *testing.T) {
 	fd := rawListener(t)
 	t.Setenv(HandoffEnv, strconv.Itoa(fd))
 	e := newEngine(t, echo)
-	addrs, err := e.ServeInherited()
+	addrs, err := e.ServeInherited(nil)
 	require.NoError(t, err)
 	require.Len(t, addrs, 1)
 	_, ok := os.LookupEnv(HandoffEnv)
@@ -241,7 +241,7 @@ func TestInheritedListeners(t *testing.T) {
 	c := dial(t, addrs[0].String())
 	require.Equal(t, []byte("inherited"), roundTrip(t, c, []byte("inherited")))
 
-	_, err = e.ServeInherited()
+	_, err = e.ServeInherited(nil)
 	require.ErrorIs(t, err, ErrNoInherited)
 
 	t.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()+1))

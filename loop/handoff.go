@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/evsel/evsel"
 )
 
 // Handing listening sockets to a successor process, and inheriting them.
@@ -203,11 +205,13 @@ func InheritedListeners() ([]*os.File, error) {
 	return files, nil
 }
 
-// ServeInherited serves every listening socket InheritedListeners returns
-// and gives their addresses; ErrNoInherited if there is none. On an error
+// ServeInherited serves every socket InheritedListeners returns and gives
+// their addresses; ErrNoInherited if there is none. Listening stream
+// sockets are served as by ServeFile; datagram sockets with h as by
+// ServePacketFile (with h nil a datagram socket is an error). On an error
 // the sockets not yet served are closed, and the addresses of those served
 // are returned with it.
-func (e *Engine) ServeInherited() ([]net.Addr, error) {
+func (e *Engine) ServeInherited(h PacketHandler) ([]net.Addr, error) {
 	files, err := InheritedListeners()
 	if err != nil {
 		return nil, err
@@ -218,6 +222,12 @@ func (e *Engine) ServeInherited() ([]net.Addr, error) {
 	var addrs []net.Addr
 	for i, f := range files {
 		addr, err := e.ServeFile(f)
+		if errors.Is(err, evsel.ErrNotStream) && h != nil {
+			var pc *PacketConn
+			if pc, err = e.ServePacketFile(f, h); err == nil {
+				addr = pc.LocalAddr()
+			}
+		}
 		if err != nil {
 			for _, f := range files[i:] {
 				f.Close()

@@ -45,7 +45,7 @@ func runHandoffChild() {
 		fmt.Println("new:", err)
 		os.Exit(1)
 	}
-	addrs, err := e.ServeInherited()
+	addrs, err := e.ServeInherited(nil)
 	if err != nil {
 		fmt.Println("serve:", err)
 		os.Exit(1)

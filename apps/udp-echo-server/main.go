@@ -2,12 +2,15 @@
 // documentation (recvfrom, then sendto the sender) on evsel's event-loop
 // engine:
 //
-//	udp-echo-server [-loops N] [-verbose] [-max-queue N] [-max-queue-bytes N] [host port]
+//	udp-echo-server [-loops N] [-verbose] [-max-queue N] [-max-queue-bytes N] [-systemd] [host port]
 //
 // It binds host and port (default 127.0.0.1 10000; port 0 picks a free
 // one), prints "Listening on ('127.0.0.1', 10000)", and sends every
 // datagram back to its sender. -verbose prints "Echoing N bytes to ADDR"
-// for each. On Linux every loop has its own SO_REUSEPORT socket.
+// for each. On Linux every loop has its own SO_REUSEPORT socket. With
+// -systemd it serves the datagram sockets it inherited from systemd's
+// socket activation (LISTEN_FDS) or a predecessor instead, and prints a
+// Listening line for each.
 //
 // It is bounded: the replies a loop holds unsent while the send buffer is
 // full are limited by -max-queue datagrams and -max-queue-bytes bytes
@@ -31,6 +34,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
@@ -42,6 +46,7 @@ func main() {
 	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
 	verbose := flag.Bool("verbose", false, "print a line per datagram")
 	limits := bounds.RegisterPacket(flag.CommandLine)
+	inherited := activation.Register(flag.CommandLine)
 	flag.Parse()
 	host, port := "127.0.0.1", "10000"
 	switch flag.NArg() {
@@ -74,15 +79,27 @@ func main() {
 		}
 		pc.WriteTo(data, from)
 	})
-	addr, err := eng.ListenPacket("udp", net.JoinHostPort(host, port), echo)
-	if err != nil {
-		fail(err)
+	if *inherited {
+		// Socket activation: serve the datagram sockets systemd (or a
+		// predecessor) passed, instead of binding host and port.
+		addrs, err := eng.ServeInherited(echo)
+		if err != nil {
+			fail(err)
+		}
+		for _, a := range addrs {
+			stdout.Println("Listening on " + pyfmt.Addr(a))
+		}
+	} else {
+		addr, err := eng.ListenPacket("udp", net.JoinHostPort(host, port), echo)
+		if err != nil {
+			fail(err)
+		}
+		p, _ := strconv.Atoi(port)
+		if a, ok := addr.(*net.UDPAddr); ok {
+			p = a.Port
+		}
+		stdout.Println("Listening on " + pyfmt.HostPort(host, p))
 	}
-	p, _ := strconv.Atoi(port)
-	if a, ok := addr.(*net.UDPAddr); ok {
-		p = a.Port
-	}
-	stdout.Println("Listening on " + pyfmt.HostPort(host, p))
 
 	<-stopped.Done()
 	stdout.Println(shutdown.Line(shutdown.Caught(stopped)))

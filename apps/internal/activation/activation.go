@@ -25,7 +25,7 @@ func Register(fs *flag.FlagSet) *bool {
 // bound, if 0 was asked for), or of each inherited socket's address.
 func Listen(e *loop.Engine, inherited bool, host string, port int) ([]string, error) {
 	if inherited {
-		addrs, err := e.ServeInherited()
+		addrs, err := e.ServeInherited(nil)
 		if err != nil {
 			return nil, err
 		}

@@ -151,6 +151,11 @@ func Addr(a net.Addr) string {
 		}
 		return "(" + Str(a.IP.String()) + ", " + strconv.Itoa(a.Port) + ", 0, " +
 			strconv.Itoa(scopeID(a.Zone)) + ")"
+	case *net.UDPAddr:
+		if a == nil {
+			return "None"
+		}
+		return Addr(&net.TCPAddr{IP: a.IP, Port: a.Port, Zone: a.Zone})
 	case *net.UnixAddr:
 		if a == nil {
 			return "None"

@@ -70,6 +70,7 @@ func TestAddr(t *testing.T) {
 		{&net.TCPAddr{IP: net.IPv6loopback, Port: 80}, `('::1', 80, 0, 0)`},
 		{&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 80, Zone: "7"}, `('fe80::1', 80, 0, 7)`},
 		{&net.UnixAddr{Name: "/tmp/s", Net: "unix"}, `'/tmp/s'`},
+		{&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10000}, `('127.0.0.1', 10000)`},
 		{nil, `None`},
 		{(*net.TCPAddr)(nil), `None`},
 	}
