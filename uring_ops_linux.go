@@ -157,7 +157,7 @@ func (r *Uring) PrepClose(userData uint64, fd int) error {
 
 // PrepCancel queues the cancellation of every request queued under target
 // (IORING_ASYNC_CANCEL_ALL). Its own completion's Res is how many were
-// found, or ENOENT; each cancelled request completes with ECANCELED.
+// found (0 for none); each cancelled request completes with ECANCELED.
 func (r *Uring) PrepCancel(userData, target uint64) error {
 	sqe, err := r.queue(UringOpAsyncCancel, userData, -1)
 	if err != nil {
