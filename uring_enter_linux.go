@@ -37,6 +37,17 @@ const (
 	uringCloseDrain = 2 * time.Second
 )
 
+// uringTimespec is struct __kernel_timespec: 64-bit fields on every
+// architecture, unlike unix.Timespec on 32-bit ones.
+type uringTimespec struct {
+	sec, nsec int64
+}
+
+func toUringTimespec(d time.Duration) uringTimespec {
+	d = max(d, 0)
+	return uringTimespec{sec: int64(d / time.Second), nsec: int64(d % time.Second)}
+}
+
 // uringGeteventsArg is struct io_uring_getevents_arg.
 type uringGeteventsArg struct {
 	sigmask     uint64
@@ -162,7 +173,7 @@ func (r *Uring) enter(minComplete uint32, flags uint32, timeout time.Duration) e
 			if left <= 0 {
 				minComplete = 0
 			}
-			r.waitTS = unix.NsecToTimespec(max(int64(left), 0))
+			r.waitTS = toUringTimespec(left)
 			r.waitArg = uringGeteventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
 			arg, argSize = uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg)
 			f |= uringEnterExtArg

@@ -188,7 +188,7 @@ type Uring struct {
 	// They are fields so that the kernel is handed heap addresses that stay
 	// valid through the call, and so that waiting allocates nothing.
 	waitArg uringGeteventsArg
-	waitTS  unix.Timespec
+	waitTS  uringTimespec
 
 	hold     map[uint64]uringHold // memory in flight, by user_data (uring_enter_linux.go)
 	inflight int                  // SQEs queued whose last completion is not reaped yet

@@ -19,7 +19,7 @@ import (
 // its thread from here to the cleanup that closes the ring, because a
 // SingleIssuer ring accepts calls from its creating thread only (Go runs
 // t.Cleanup on the test's goroutine, still locked).
-func newUring(t *testing.T, opts evsel.UringOptions) *evsel.Uring {
+func newUring(t testing.TB, opts evsel.UringOptions) *evsel.Uring {
 	t.Helper()
 	if err := evsel.UringAvailable(); err != nil {
 		t.Skip(err)
@@ -177,4 +177,23 @@ func TestUringUnavailableReasons(t *testing.T) {
 	case errors.Is(err, unix.EPERM):
 		require.Contains(t, []evsel.UringReason{evsel.UringDisabled, evsel.UringBlocked}, ue.Reason)
 	}
+}
+
+// TestUringSingleIssuerThread shows why the owner stays locked to its
+// thread: the kernel refuses a SingleIssuer ring's calls from any other
+// thread (EEXIST), and a queued request is then submitted by the owner.
+func TestUringSingleIssuerThread(t *testing.T) {
+	r := newUring(t, evsel.UringOptions{Entries: 4})
+	if !r.SingleIssuer() {
+		t.Skip("the kernel did not take SINGLE_ISSUER")
+	}
+	require.NoError(t, r.PrepNop(1))
+	errc := make(chan error)
+	go func() {
+		runtime.LockOSThread() // another thread than the test's, for sure
+		defer runtime.UnlockOSThread()
+		errc <- r.Submit()
+	}()
+	require.ErrorIs(t, <-errc, unix.EEXIST)
+	require.Equal(t, uint64(1), waitCQEs(t, r, 1)[0].UserData)
 }

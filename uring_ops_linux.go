@@ -212,8 +212,8 @@ var bigEndian = func() bool {
 // allocates the timespec the request points to (held until completion);
 // a loop waiting with SubmitAndWait's timeout needs no timer request.
 func (r *Uring) PrepTimeout(userData uint64, d time.Duration) error {
-	ts := new(unix.Timespec)
-	*ts = unix.NsecToTimespec(int64(d))
+	ts := new(uringTimespec)
+	*ts = toUringTimespec(d)
 	p := unsafe.Pointer(ts)
 	sqe, err := r.queueHeld(UringOpTimeout, userData, -1, uringHold{p: p})
 	if err != nil {
