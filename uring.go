@@ -38,6 +38,8 @@ var uringOpNames = map[UringOp]string{
 	UringOpRecv: "RECV", UringOpSendZC: "SEND_ZC",
 }
 
+// String returns the kernel's name of the operation (IORING_OP_ without
+// the prefix), or its number.
 func (op UringOp) String() string {
 	if s, ok := uringOpNames[op]; ok {
 		return s
@@ -74,6 +76,7 @@ const (
 	UringSetupFailed
 )
 
+// String describes the reason, for log lines.
 func (r UringReason) String() string {
 	switch r {
 	case UringNoKernel:
@@ -105,6 +108,7 @@ type UringError struct {
 	Err    error   // the system call's error, if one failed
 }
 
+// Error says what failed and why, in one line.
 func (e *UringError) Error() string {
 	s := "evsel: io_uring unavailable: " + e.Reason.String()
 	if e.Detail != "" {

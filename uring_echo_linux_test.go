@@ -223,8 +223,24 @@ func echoMessages(n, seed int) [][]byte {
 	return msgs
 }
 
+// TestUringEcho runs the echo server on a ring of the best setup tier and
+// on one without SINGLE_ISSUER (COOP_TASKRUN, where completions are posted
+// without being asked for and Submit may skip the system call).
 func TestUringEcho(t *testing.T) {
-	r := newUring(t, evsel.UringOptions{Entries: 64})
+	for _, tc := range []struct {
+		name string
+		opts evsel.UringOptions
+	}{
+		{"best", evsel.UringOptions{Entries: 64}},
+		{"NoSingleIssuer", evsel.UringOptions{Entries: 64, NoSingleIssuer: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testUringEcho(t, tc.opts) })
+	}
+}
+
+func testUringEcho(t *testing.T, opts evsel.UringOptions) {
+	r := newUring(t, opts)
+	t.Logf("setup flags %#x", r.SetupFlags())
 	// Few small buffers: receives run dry (ENOBUFS) and are re-armed as
 	// sends hand buffers back.
 	s := newEchoServer(t, r, 8, 2048)

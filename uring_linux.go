@@ -42,7 +42,6 @@ const (
 // Feature bits (IORING_FEAT_*) the binding uses.
 const (
 	uringFeatSingleMmap = 1 << 0
-	uringFeatNoDrop     = 1 << 1
 	uringFeatExtArg     = 1 << 8
 )
 
@@ -342,6 +341,9 @@ func (r *Uring) SetupFlags() uint32 { return r.flags }
 // SingleIssuer reports whether the ring is tied to the thread that created
 // it (IORING_SETUP_SINGLE_ISSUER).
 func (r *Uring) SingleIssuer() bool { return r.flags&uringSetupSingleIssuer != 0 }
+
+// Features returns the IORING_FEAT_* bits the kernel reported at setup.
+func (r *Uring) Features() uint32 { return r.features }
 
 // Fd returns the ring's descriptor.
 func (r *Uring) Fd() int { return r.fd }
