@@ -472,3 +472,54 @@ func TestUringCloseReapsInFlight(t *testing.T) {
 	// stays open until cleanup, and the accepted one was closed by Close.
 	require.Equal(t, before, fdCount(t))
 }
+
+// TestUringSendmsg: a gathered send of three buffers arrives whole and in
+// order; the msghdr is held (and its buffers with it) until it completes.
+func TestUringSendmsg(t *testing.T) {
+	r := newUring(t, evsel.UringOptions{Entries: 8})
+	client, server := tcpPair(t)
+	parts := [][]byte{[]byte("hello, "), []byte("gathered "), []byte("world")}
+	iov := make([]unix.Iovec, len(parts))
+	for i, p := range parts {
+		iov[i].Base = &p[0]
+		iov[i].SetLen(len(p))
+	}
+	msg := &unix.Msghdr{Iov: &iov[0]}
+	msg.SetIovlen(len(iov))
+	require.NoError(t, r.PrepSendmsg(1, int(server.Fd()), msg))
+	require.ErrorIs(t, r.PrepSendmsg(1, int(server.Fd()), msg), evsel.ErrUringBusy)
+	c := waitCQEs(t, r, 1)[0]
+	require.Equal(t, int32(21), c.Res)
+	require.Equal(t, "hello, gathered world", string(readFull(t, client, 21)))
+}
+
+// TestUringConnectUnixV6: the sockaddr layouts of the other families.
+func TestUringConnectUnixV6(t *testing.T) {
+	r := newUring(t, evsel.UringOptions{Entries: 8})
+	cases := []struct {
+		network, address string
+		family           evsel.Family
+	}{
+		{"unix", t.TempDir() + "/s", evsel.Unix},
+		{"unix", "@evsel-uring-test", evsel.Unix}, // abstract
+		{"tcp6", "[::1]:0", evsel.IPv6},
+	}
+	for i, tc := range cases {
+		ln, err := evsel.Listen(tc.network, tc.address)
+		if tc.family == evsel.IPv6 && err != nil {
+			t.Logf("no IPv6 loopback: %v", err)
+			continue
+		}
+		require.NoError(t, err)
+		cleanupClose(t, ln)
+		laddr, err := ln.LocalAddr()
+		require.NoError(t, err)
+		sa, err := evsel.NewUringSockaddr(laddr)
+		require.NoError(t, err)
+		s, err := evsel.NewSocket(tc.family)
+		require.NoError(t, err)
+		cleanupClose(t, s)
+		require.NoError(t, r.PrepConnect(uint64(i), int(s.Fd()), sa))
+		require.NoError(t, waitCQEs(t, r, 1)[0].Err(), "%s %s", tc.network, laddr)
+	}
+}

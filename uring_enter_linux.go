@@ -184,7 +184,14 @@ func (r *Uring) enter(minComplete uint32, flags uint32, timeout time.Duration) e
 		_, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit),
 			uintptr(minComplete), uintptr(f), arg, argSize)
 		switch e {
-		case 0, unix.ETIME:
+		case 0:
+			// A call that submitted reports the count even when a signal
+			// cut its wait short; wait again for what is left.
+			if minComplete > 0 && r.Ready() == 0 && (timeout < 0 || time.Until(deadline) > 0) {
+				continue
+			}
+			return nil
+		case unix.ETIME:
 			return nil
 		case unix.EINTR:
 			continue // Go's preemption signal lands here often; resume with what is left

@@ -22,7 +22,9 @@ import (
 // without IORING_CQE_F_MORE). Go's collector does not move heap objects,
 // but it frees unreachable ones, so every builder that passes Go memory
 // records it in the ring's hold table under the SQE's user_data, and
-// reaping the last completion of that user_data drops it (uringHold). The
+// reaping the last completion of that user_data drops it (uringHold).
+// Being stored in the table also makes the compiler place that memory on
+// the heap, never on a goroutine stack, which does move. The
 // control words shared with the kernel (ring heads and tails) and the
 // provided-buffer rings are mmap'd, outside Go's heap. The wait's timespec
 // and getevents_arg live in the Uring, which outlives every call. Close
