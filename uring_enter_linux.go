@@ -241,8 +241,8 @@ func (r *Uring) reap(fn func(UringCQE, uringHold)) int {
 
 // Close cancels every request still in flight, waits (boundedly) for their
 // last completions, closes the descriptors that multishot accepts
-// delivered in completions nobody reaped, unregisters the provided-buffer
-// rings, and releases the ring. Completions not reaped before Close are
+// delivered in completions nobody reaped, and releases the ring and its
+// provided-buffer rings. Completions not reaped before Close are
 // discarded, so an owner that wants them reaps first.
 //
 // On a SingleIssuer ring Close must run on the creating thread, like every
@@ -255,24 +255,22 @@ func (r *Uring) Close() error {
 		return ErrClosed
 	}
 	err := r.drain()
-	for _, br := range r.bufRings {
-		if uerr := br.unregister(); uerr != nil && err == nil {
-			err = uerr
-		}
-	}
-	if err != nil {
-		uringGraveyard.keep(r.hold, r.bufRings)
-	} else {
-		for _, br := range r.bufRings {
-			br.release()
-		}
+	drained := err == nil
+	if !drained {
+		uringGraveyard.keep(r.hold) // and release keeps the buffers
 	}
 	r.closed = true
-	r.unmap()
-	r.hold, r.bufRings = nil, nil
 	if cerr := unix.Close(r.fd); cerr != nil && err == nil {
 		err = os.NewSyscallError("close", cerr)
 	}
+	r.unmap()
+	// Closing the ring drops its buffer-ring registrations; the kernel
+	// pinned their pages, so unmapping them here is safe either way, and
+	// with nothing in flight no buffer will be filled any more.
+	for _, br := range r.bufRings {
+		br.release(drained)
+	}
+	r.hold, r.bufRings = nil, nil
 	return err
 }
 

@@ -197,3 +197,35 @@ func TestUringSingleIssuerThread(t *testing.T) {
 	require.ErrorIs(t, <-errc, unix.EEXIST)
 	require.Equal(t, uint64(1), waitCQEs(t, r, 1)[0].UserData)
 }
+
+// TestUringCloseForeignThread: Close from another thread than a
+// SingleIssuer ring's cannot cancel and reap, so it reports that, keeps the
+// memory in flight reachable for good, and still releases the ring.
+func TestUringCloseForeignThread(t *testing.T) {
+	if err := evsel.UringAvailable(); err != nil {
+		t.Skip(err)
+	}
+	before := fdCount(t)
+	_, server := tcpPair(t)
+	runtime.LockOSThread()
+	r, err := evsel.NewUring(evsel.UringOptions{Entries: 4})
+	require.NoError(t, err)
+	single := r.SingleIssuer()
+	require.NoError(t, r.PrepRecv(1, int(server.Fd()), make([]byte, 8)))
+	require.NoError(t, r.Submit())
+	errc := make(chan error)
+	go func() {
+		runtime.LockOSThread() // the test's goroutine holds its thread still
+		defer runtime.UnlockOSThread()
+		errc <- r.Close()
+	}()
+	err = <-errc
+	runtime.UnlockOSThread()
+	if single {
+		require.ErrorIs(t, err, unix.EEXIST)
+	} else {
+		require.NoError(t, err)
+	}
+	require.ErrorIs(t, r.Close(), evsel.ErrClosed)
+	require.Equal(t, before+2, fdCount(t), "only the socket pair is left")
+}

@@ -149,11 +149,7 @@ func (b *UringBufRing) Close() error {
 		return ErrClosed
 	}
 	err := b.unregister()
-	if err != nil {
-		uringGraveyard.keep(b) // the kernel may still hold its buffers
-	} else {
-		b.release()
-	}
+	b.release(err == nil) // if still registered, the kernel may fill its buffers
 	delete(b.r.bufRings, b.group)
 	return err
 }
@@ -166,9 +162,14 @@ func (b *UringBufRing) unregister() error {
 	return nil
 }
 
-func (b *UringBufRing) release() {
+// release unmaps the ring of descriptions (whose pages the kernel pinned
+// while registered) and, when done, forgets the buffers.
+func (b *UringBufRing) release(done bool) {
 	if b.mem != nil {
 		unix.Munmap(b.mem)
+	}
+	if !done {
+		uringGraveyard.keep(b.bufs)
 	}
 	b.mem, b.ring, b.bufs, b.tailPtr = nil, nil, nil, nil
 }
