@@ -1,0 +1,5 @@
+//go:build race
+
+package evsel_test
+
+const uringRaceEnabled = true
