@@ -119,6 +119,13 @@ type Options struct {
 	// within their share keep being served. See "Memory budget" in the
 	// package documentation.
 	MaxMemory int64
+	// TLSHandshakeTimeout bounds a TLS handshake (ListenTLS, WithTLS), the
+	// wait for a free handshake goroutine included; default 10 s.
+	TLSHandshakeTimeout time.Duration
+	// MaxTLSHandshakes bounds the TLS handshakes running at once, each on
+	// a goroutine of its own; the connections beyond it wait for a slot
+	// without one. Default 256.
+	MaxTLSHandshakes int
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool
 	// Backend names the poller backend ("epoll", "poll", ...); default the
@@ -159,6 +166,12 @@ func (o *Options) setDefaults() {
 	if o.MaxInput <= 0 {
 		o.MaxInput = 64 << 20
 	}
+	if o.TLSHandshakeTimeout <= 0 {
+		o.TLSHandshakeTimeout = defaultTLSHandshakeTimeout
+	}
+	if o.MaxTLSHandshakes <= 0 {
+		o.MaxTLSHandshakes = defaultMaxTLSHandshakes
+	}
 	if o.TickInterval <= 0 {
 		o.TickInterval = time.Second
 	}
@@ -181,6 +194,8 @@ type Engine struct {
 	done     chan struct{}
 	open     atomic.Int64 // connections held by all loops, for MaxConns
 	memHeld  atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
+
+	handshakes handshakePool // TLS handshakes running and waiting (tls_transport.go)
 
 	// shutdownGID is the id of the goroutine that waits for the loops and
 	// runs OnShutdown (see onEngineGoroutine).

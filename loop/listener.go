@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"slices"
@@ -20,6 +21,11 @@ import (
 // It waits for the loops to take the new listener, so it must be called
 // from outside them: on a loop it returns ErrOnLoop at once.
 func (e *Engine) Listen(network, address string) (net.Addr, error) {
+	return e.listen(network, address, nil)
+}
+
+// listen is Listen, for TLS with a non-nil cfg.
+func (e *Engine) listen(network, address string, cfg *tls.Config) (net.Addr, error) {
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
@@ -57,7 +63,7 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 	}
 	for i, s := range socks {
 		l := e.loops[i]
-		ln := &listener{loop: l, sock: s, fd: int(s.Fd())}
+		ln := &listener{loop: l, sock: s, fd: int(s.Fd()), tls: cfg}
 		err := e.onLoop(l, func() error {
 			if l.stopping {
 				return ErrStopped
@@ -119,6 +125,7 @@ type listener struct {
 	sock   *evsel.Socket // nil once closed
 	fd     int
 	paused bool
+	tls    *tls.Config // non-nil for ListenTLS
 }
 
 func (ln *listener) accept() {
@@ -147,6 +154,9 @@ func (ln *listener) accept() {
 		}
 		target := e.pick(l)
 		c := &Conn{sock: s, loop: target}
+		if ln.tls != nil {
+			c.acceptTLS(ln.tls)
+		}
 		if target == l {
 			l.register(c)
 		} else if err := target.enqueue(task{kind: taskRegister, conn: c}); err != nil {
