@@ -64,6 +64,8 @@ type tlsState struct {
 	pre    []byte // plaintext written before the handshake finished
 	done   bool   // handshake finished: records are read and written on the loop
 	broken bool   // crypto/tls failed: no close_notify may follow
+
+	submitted bool // handed to the handshake pool
 }
 
 // ListenTLS is Listen for TLS: every connection accepted on address does a
@@ -133,7 +135,15 @@ func (l *Loop) tlsStart(c *Conn) {
 			l.tlsFailed(c, ErrTLSHandshakeTimeout, true)
 		}
 	})
-	l.e.handshakes.submit(l.e, st)
+	if st.client {
+		st.submitted = true
+		l.e.handshakes.submit(l.e, st)
+	}
+	// A server's handshake waits for a whole first record (the ClientHello)
+	// before it takes a goroutine: a peer that connects and says nothing
+	// holds none, and two engines' pools dialing each other cannot lock
+	// each other up, since only the clients whose handshakes run have sent
+	// one (see readTLS).
 }
 
 // tlsFailed closes a connection whose handshake failed, logging it once.
@@ -186,6 +196,10 @@ func (l *Loop) readTLS(c *Conn) {
 		return
 	case err == io.EOF:
 		c.flags |= flagEOF // settle stops watching READ
+		if !st.done && !st.client && !st.submitted {
+			l.tlsFailed(c, io.ErrUnexpectedEOF, false) // no goroutine to tell
+			return
+		}
 		if !st.done {
 			// The handshake's own error (the alert that came before the
 			// EOF, say) makes the better reason: let it end first.
@@ -205,7 +219,10 @@ func (l *Loop) readTLS(c *Conn) {
 	c.flags &^= flagAwaitFirst
 	c.touch()
 	if !st.done {
-		st.tr.feed(l.buf[:n])
+		if st.tr.feed(l.buf[:n]) && !st.submitted {
+			st.submitted = true
+			l.e.handshakes.submit(l.e, st)
+		}
 		return
 	}
 	st.tr.in = l.buf[:n] // taken by crypto/tls before tlsInput returns

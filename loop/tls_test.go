@@ -359,3 +359,5 @@ func (r *logRecorder) errors() []error {
 	defer r.mu.Unlock()
 	return append([]error(nil), r.errs...)
 }
+
+func slogOf(h slog.Handler) *slog.Logger { return slog.New(h) }

@@ -39,12 +39,18 @@ func (tlsWouldBlock) Temporary() bool { return true }
 
 var errTLSWouldBlock net.Error = tlsWouldBlock{}
 
-// feed passes bytes read by the loop to the handshake goroutine.
-func (t *tlsTransport) feed(p []byte) {
+// feed passes bytes read by the loop to the handshake goroutine. It
+// reports whether a whole record, or what cannot begin one, is buffered:
+// enough for a server's handshake to start (see tlsStart).
+func (t *tlsTransport) feed(p []byte) (ready bool) {
 	t.mu.Lock()
 	t.hsIn = append(t.hsIn, p...)
+	b := t.hsIn
+	ready = len(b) > 0 && b[0] != 0x16 || // not a handshake record: crypto/tls will say so at once
+		len(b) >= 5 && len(b) >= 5+(int(b[3])<<8|int(b[4]))
 	t.mu.Unlock()
 	t.signal()
+	return ready
 }
 
 func (t *tlsTransport) signal() {
