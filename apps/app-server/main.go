@@ -3,7 +3,8 @@
 // the event-loop engine.
 //
 //	app-server [-keepalive] [-loops N] [-quiet] [-max-content N] [-max-json-content N] [-message-timeout D]
-//	           [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] [-max-memory BYTES] <host> <port>
+//	           [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] [-max-memory BYTES]
+//	           [-tls-cert FILE -tls-key FILE] <host> <port>
 //
 // It prints what the reference prints: "Listening on ('HOST', PORT)",
 // "Accepted connection from ADDR", "Received request {...} from ADDR" (or
@@ -33,6 +34,10 @@
 // is shed to admit a new one. Past -max-memory bytes (256 MiB) of input and
 // output held by all connections together, those holding the most are not
 // read, then closed (see loop.Options.MaxMemory). 0 turns each off.
+//
+// -tls-cert and -tls-key (PEM files; go run ./apps/tls-cert makes a pair)
+// serve TLS instead of plaintext (msgloop.Server.ListenTLS); a failed
+// handshake is logged on stderr and prints no connection lines.
 package main
 
 import (
@@ -49,6 +54,7 @@ import (
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/apps/internal/shutdown"
+	"github.com/evsel/evsel/apps/internal/tlsflags"
 	"github.com/evsel/evsel/apps/refapp"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
@@ -63,6 +69,7 @@ func main() {
 	maxJSON := flag.Int("max-json-content", message.DefaultMaxJSONContentLength, "largest text/json request content-length accepted")
 	msgTimeout := flag.Duration("message-timeout", 10*time.Second, "time a started request may take to arrive in full")
 	limits := bounds.Register(flag.CommandLine)
+	tlsFlags := tlsflags.RegisterServer(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() != 2 {
 		fmt.Printf("Usage: %s <host> <port>\n", os.Args[0])
@@ -100,7 +107,16 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	addr, err := srv.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	tlsCfg, err := tlsFlags.Config()
+	if err != nil {
+		fail(err)
+	}
+	var addr net.Addr
+	if tlsCfg != nil {
+		addr, err = srv.ListenTLS("tcp", net.JoinHostPort(host, strconv.Itoa(port)), tlsCfg)
+	} else {
+		addr, err = srv.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	}
 	if err != nil {
 		fail(err)
 	}

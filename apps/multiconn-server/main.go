@@ -2,7 +2,7 @@
 // event-loop engine: an echo server for many connections at once.
 //
 //	multiconn-server [-loops N] [-quiet] [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N]
-//	                 [-max-memory BYTES] <host> <port>
+//	                 [-max-memory BYTES] [-tls-cert FILE -tls-key FILE] <host> <port>
 //
 // It prints "Listening on ('127.0.0.1', 65432)", then for each connection
 // "Accepted connection from ADDR", "Echoing b'...' to ADDR" for every chunk it
@@ -24,6 +24,10 @@
 // longest-idle one is shed to admit a new one; past -max-memory bytes (256
 // MiB) of input and output held by all connections together, those holding
 // the most are not read, then closed. 0 turns each off.
+//
+// -tls-cert and -tls-key (PEM files; go run ./apps/tls-cert makes a pair)
+// serve TLS instead of plaintext (loop.Engine.ListenTLS); the lines are the
+// same, with the plaintext echoed.
 package main
 
 import (
@@ -40,6 +44,7 @@ import (
 	"github.com/evsel/evsel/apps/internal/multiconn"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/apps/internal/shutdown"
+	"github.com/evsel/evsel/apps/internal/tlsflags"
 	"github.com/evsel/evsel/loop"
 )
 
@@ -47,6 +52,7 @@ func main() {
 	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
 	quiet := flag.Bool("quiet", false, "do not print a line per connection event")
 	limits := bounds.Register(flag.CommandLine)
+	tlsFlags := tlsflags.RegisterServer(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() != 2 {
 		fmt.Printf("Usage: %s <host> <port>\n", os.Args[0])
@@ -84,7 +90,16 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	addr, err := eng.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	tlsCfg, err := tlsFlags.Config()
+	if err != nil {
+		fail(err)
+	}
+	var addr net.Addr
+	if tlsCfg != nil {
+		addr, err = eng.ListenTLS("tcp", net.JoinHostPort(host, strconv.Itoa(port)), tlsCfg)
+	} else {
+		addr, err = eng.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	}
 	if err != nil {
 		fail(err)
 	}
