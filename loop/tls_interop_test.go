@@ -195,3 +195,29 @@ func TestTLSOpenSSLClient(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSRenegotiationRefused: openssl s_client asks for a TLS 1.2
+// renegotiation; crypto/tls refuses it (its default), which closes that
+// connection with crypto/tls's error.
+func TestTLSRenegotiationRefused(t *testing.T) {
+	p := getPKI(t)
+	ca, _, _ := p.files(t)
+	closes := make(chan error, 4)
+	h := Funcs{Data: echo.Data, Close: func(c *Conn, err error) { closes <- err }}
+	_, addr := startTLS(t, h, Options{Loops: 1}, p.serverConfig())
+	ossl := startPeer(t, "openssl", "s_client", "-connect", addr, "-CAfile", ca,
+		"-servername", "localhost", "-tls1_2", "-verify_return_error")
+	ossl.expect(t, "Verify return code: 0 (ok)")
+	io.WriteString(ossl.stdin, "before\n")
+	ossl.expect(t, "before")
+	io.WriteString(ossl.stdin, "R\n")
+	select {
+	case err := <-closes:
+		require.Error(t, err)
+		t.Logf("closed with %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("renegotiation neither refused nor closed; output:\n%s", ossl.output())
+	}
+	ossl.stdin.Close()
+	ossl.wait(t)
+}
