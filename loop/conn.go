@@ -38,8 +38,9 @@ type connAux struct {
 	dial    *dialState // while dialing
 	err     error      // close reason, unless it is io.EOF (flagEOF) or nil
 	idle    time.Duration
-	idleSet bool      // idle overrides Options.IdleTimeout
-	tls     *tlsState // a TLS connection's state (tls.go)
+	idleSet bool // idle overrides Options.IdleTimeout
+
+	tls *tlsState // a TLS connection's state (tls.go)
 }
 
 func (c *Conn) extra() *connAux {
@@ -64,21 +65,22 @@ func (c *Conn) reason() error {
 type connFlags uint16
 
 const (
-	flagDialing     connFlags = 1 << iota // connect in progress
-	flagNoSock                            // no socket: dialing before an attempt, or closed
-	flagOpen                              // OnOpen was called
-	flagShared                            // in aliases the loop's read buffer
-	flagEOF                               // the peer shut down its side
-	flagPaused                            // reading stopped by backpressure
-	flagClosing                           // close once output is flushed
-	flagCloseNow                          // close at the next settle, dropping output
-	flagDirty                             // queued in loop.dirty
-	flagAwaitFirst                        // accepted, no byte read yet (Options.FirstByteTimeout)
-	flagMemPaused                         // reading stopped by the memory budget (Options.MaxMemory)
-	flagMemListed                         // in Loop.memPausedConns
-	flagUnwatched                         // out of the poller: paused with nothing to send
-	flagTLS                               // records are decrypted and encrypted (tls.go)
-	flagHandshaking                       // TLS handshake in progress
+	flagDialing    connFlags = 1 << iota // connect in progress
+	flagNoSock                           // no socket: dialing before an attempt, or closed
+	flagOpen                             // OnOpen was called
+	flagShared                           // in aliases the loop's read buffer
+	flagEOF                              // the peer shut down its side
+	flagPaused                           // reading stopped by backpressure
+	flagClosing                          // close once output is flushed
+	flagCloseNow                         // close at the next settle, dropping output
+	flagDirty                            // queued in loop.dirty
+	flagAwaitFirst                       // accepted, no byte read yet (Options.FirstByteTimeout)
+	flagMemPaused                        // reading stopped by the memory budget (Options.MaxMemory)
+	flagMemListed                        // in Loop.memPausedConns
+	flagUnwatched                        // out of the poller: paused with nothing to send
+	flagTLS                              // records are decrypted and encrypted (tls.go)
+	flagHandshake                        // TLS handshake in progress
+	flagHsFull                           // not read: the handshake goroutine has enough input waiting (tls_transport.go)
 )
 
 // fd is the socket's descriptor, as the poller knows it.

@@ -344,7 +344,7 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagDialing != 0 {
 		want = evsel.EventWrite
 	} else {
-		if c.flags&(flagPaused|flagMemPaused|flagClosing|flagEOF) == 0 { // EOF sets flagClosing, but for a TLS handshake's end
+		if c.flags&(flagPaused|flagMemPaused|flagClosing|flagEOF|flagHsFull) == 0 { // EOF sets flagClosing, but for a TLS handshake's end
 			want |= evsel.EventRead
 		}
 		if c.outLen > 0 {

@@ -18,6 +18,10 @@ type Stats struct {
 	IdleClosed, FirstByteClosed, LingerClosed, Shed int64
 
 	MemoryHeld, MemoryPaused, MemoryClosed int64
+
+	// TLSHandshakes counts the TLS handshakes that succeeded,
+	// TLSHandshakeFailed those that failed or timed out.
+	TLSHandshakes, TLSHandshakeFailed int64
 }
 
 func (s *Stats) add(o Stats) {
@@ -35,6 +39,8 @@ func (s *Stats) add(o Stats) {
 	s.Shed += o.Shed
 	s.MemoryPaused += o.MemoryPaused
 	s.MemoryClosed += o.MemoryClosed
+	s.TLSHandshakes += o.TLSHandshakes
+	s.TLSHandshakeFailed += o.TLSHandshakeFailed
 }
 
 // loopStats are a loop's counters, atomic so Stats can read them from any
@@ -46,6 +52,8 @@ type loopStats struct {
 	idleClosed, firstByteClosed, lingerClosed, shed atomic.Int64
 
 	memPaused, memClosed atomic.Int64
+
+	tlsHandshakes, tlsFailed atomic.Int64
 }
 
 // Stats returns the loop's counters.
@@ -58,6 +66,7 @@ func (l *Loop) Stats() Stats {
 		IdleClosed: st.idleClosed.Load(), FirstByteClosed: st.firstByteClosed.Load(),
 		LingerClosed: st.lingerClosed.Load(), Shed: st.shed.Load(),
 		MemoryHeld: l.e.memHeld.Load(), MemoryPaused: st.memPaused.Load(), MemoryClosed: st.memClosed.Load(),
+		TLSHandshakes: st.tlsHandshakes.Load(), TLSHandshakeFailed: st.tlsFailed.Load(),
 	}
 }
 

@@ -123,7 +123,7 @@ func (c *Conn) TLS() (tls.ConnectionState, bool) {
 // tlsStart begins the handshake of a connection that is up.
 func (l *Loop) tlsStart(c *Conn) {
 	st := c.aux.tls
-	c.flags |= flagHandshaking
+	c.flags |= flagHandshake
 	st.tr = &tlsTransport{st: st, wake: make(chan struct{}, 1), local: c.LocalAddr(), remote: c.RemoteAddr()}
 	if st.client {
 		st.tc = tls.Client(st.tr, st.cfg)
@@ -131,7 +131,7 @@ func (l *Loop) tlsStart(c *Conn) {
 		st.tc = tls.Server(st.tr, st.cfg)
 	}
 	st.timer = l.AfterFunc(l.e.opts.TLSHandshakeTimeout, func() {
-		if c.flags&flagHandshaking != 0 && !c.closed.Load() {
+		if c.flags&flagHandshake != 0 && !c.closed.Load() {
 			l.tlsFailed(c, ErrTLSHandshakeTimeout, true)
 		}
 	})
@@ -148,7 +148,12 @@ func (l *Loop) tlsStart(c *Conn) {
 
 // tlsFailed closes a connection whose handshake failed, logging it once.
 func (l *Loop) tlsFailed(c *Conn, err error, now bool) {
+	if c.flags&flagHandshake == 0 {
+		return // failed already
+	}
+	c.flags &^= flagHandshake
 	c.aux.tls.broken = true
+	l.stats.tlsFailed.Add(1)
 	l.e.log.Warn("loop: TLS handshake failed", "loop", l.id, "remote", c.RemoteAddr(), "err", err)
 	// Graceful unless timed out, so that the alert crypto/tls queued goes out.
 	c.closeWith(&TLSHandshakeError{Err: err}, now)
@@ -162,9 +167,10 @@ func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 		l.tlsFailed(c, err, false)
 		return
 	}
-	c.flags &^= flagHandshaking
+	c.flags &^= flagHandshake | flagHsFull
 	st.done = true
 	st.tr.toLoop()
+	l.stats.tlsHandshakes.Add(1)
 	if c.flags&flagClosing != 0 {
 		return // closed while handshaking (Stop, a dial given up): say nothing
 	}
@@ -219,7 +225,11 @@ func (l *Loop) readTLS(c *Conn) {
 	c.flags &^= flagAwaitFirst
 	c.touch()
 	if !st.done {
-		if st.tr.feed(l.buf[:n]) && !st.submitted {
+		ready, full := st.tr.feed(l.buf[:n])
+		if full {
+			c.flags |= flagHsFull // see handshakeInputLimit
+		}
+		if ready && !st.submitted {
 			st.submitted = true
 			l.e.handshakes.submit(l.e, st)
 		}
@@ -280,6 +290,10 @@ func (l *Loop) tlsInput(c *Conn) {
 func (c *Conn) writeTLS(p []byte) (int, error) {
 	st := c.aux.tls
 	if !st.done {
+		if len(st.pre)+len(p) > c.loop.e.opts.MaxOutput {
+			c.fail(ErrOutputOverflow)
+			return 0, ErrOutputOverflow
+		}
 		st.pre = append(st.pre, p...)
 		return len(p), nil
 	}

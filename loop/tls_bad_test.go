@@ -65,6 +65,9 @@ func TestTLSBadPeerRandomBytes(t *testing.T) {
 	c.Write(junk)
 	closedByServer(t, c, 10*time.Second)
 	s.stillServed(t)
+	st := s.e.Stats()
+	assert.Equal(t, int64(1), st.TLSHandshakes)
+	assert.Equal(t, int64(1), st.TLSHandshakeFailed)
 	errs := s.logs.errors()
 	require.Len(t, errs, 1)
 	var rh tls.RecordHeaderError
@@ -167,7 +170,7 @@ func TestTLSManyHandshakes(t *testing.T) {
 	p := getPKI(t)
 	base := runtime.NumGoroutine()
 	opts := Options{Loops: 2, MaxTLSHandshakes: limit, TLSHandshakeTimeout: 2 * time.Minute}
-	_, addr := startTLS(t, echo, opts, p.serverConfig())
+	server, addr := startTLS(t, echo, opts, p.serverConfig())
 
 	var peak atomic.Int64
 	stopSampling := make(chan struct{})
@@ -222,8 +225,59 @@ func TestTLSManyHandshakes(t *testing.T) {
 	}
 	close(stopSampling)
 	sampler.Wait()
+	assert.Equal(t, int64(n), server.Stats().TLSHandshakes)
+	assert.Equal(t, int64(n), client.Stats().TLSHandshakes)
 	// The constant: the sampler, the engines' shutdown watchers and loop
 	// goroutines, and runtime helpers that come and go.
 	assert.LessOrEqual(t, peak.Load(), int64(base+2*limit+20), "goroutines grew with the handshakes")
 	t.Logf("goroutines: %d before, %d at the peak", base, peak.Load())
+}
+
+// TestTLSHandshakeInputBounded: a peer that streams data at a handshake
+// waiting for a slot gets read up to handshakeInputLimit (plus one read),
+// then not at all until the handshake takes it.
+func TestTLSHandshakeInputBounded(t *testing.T) {
+	p := getPKI(t)
+	e, addr := startTLS(t, echo, Options{Loops: 1, MaxTLSHandshakes: 1, ReadBufferSize: 16 << 10}, p.serverConfig())
+	// A ClientHello that never ends holds the only handshake slot.
+	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0xff, 0xff}
+	stall := dial(t, addr)
+	stall.Write(hello)
+	waitFor(t, "the stalled handshake to start", func() bool { return e.Stats().Accepted == 1 })
+
+	flood := dial(t, addr)
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // runs after dial's cleanup closed flood, which ends the write
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		junk := make([]byte, 8<<20)
+		copy(junk, hello)
+		flood.Write(junk)
+	}()
+	held := func() (n int, full bool) {
+		res := make(chan [2]int, 1)
+		l := e.Loops()[0]
+		l.Do(func() {
+			var r [2]int
+			for c := range l.fds.all() {
+				if c.flags&flagHsFull != 0 {
+					r[1] = 1
+				}
+				if st := c.aux.tls; st != nil && st.tr != nil {
+					st.tr.mu.Lock()
+					r[0] = max(r[0], len(st.tr.hsIn))
+					st.tr.mu.Unlock()
+				}
+			}
+			res <- r
+		})
+		r := <-res
+		return r[0], r[1] == 1
+	}
+	waitFor(t, "reading to stop", func() bool { _, full := held(); return full })
+	time.Sleep(200 * time.Millisecond) // time for reads that should not happen
+	n, full := held()
+	assert.True(t, full)
+	assert.LessOrEqual(t, n, handshakeInputLimit+16<<10, "buffered for the handshake")
 }

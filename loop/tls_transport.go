@@ -22,6 +22,7 @@ type tlsTransport struct {
 
 	mu     sync.Mutex // guards hsIn, eof and closed during the handshake
 	hsIn   []byte
+	full   bool // the loop stopped reading: hsIn reached handshakeInputLimit
 	eof    bool // the peer closed during the handshake
 	closed bool
 	wake   chan struct{} // a token when hsIn grew or the transport closed
@@ -39,18 +40,43 @@ func (tlsWouldBlock) Temporary() bool { return true }
 
 var errTLSWouldBlock net.Error = tlsWouldBlock{}
 
+// handshakeInputLimit bounds what a connection buffers for its handshake
+// goroutine: past it the loop stops reading the socket until the goroutine
+// has taken half, so a peer that streams data at a handshake (one waiting
+// for a slot, say) cannot make it grow without bound. A peer's flight is
+// far smaller; data sent right behind it just waits in the kernel.
+const handshakeInputLimit = 64 << 10
+
 // feed passes bytes read by the loop to the handshake goroutine. It
 // reports whether a whole record, or what cannot begin one, is buffered:
-// enough for a server's handshake to start (see tlsStart).
-func (t *tlsTransport) feed(p []byte) (ready bool) {
+// enough for a server's handshake to start (see tlsStart); and whether the
+// loop must stop reading (see handshakeInputLimit).
+func (t *tlsTransport) feed(p []byte) (ready, full bool) {
 	t.mu.Lock()
 	t.hsIn = append(t.hsIn, p...)
 	b := t.hsIn
 	ready = len(b) > 0 && b[0] != 0x16 || // not a handshake record: crypto/tls will say so at once
 		len(b) >= 5 && len(b) >= 5+(int(b[3])<<8|int(b[4]))
+	if len(b) >= handshakeInputLimit {
+		t.full, full = true, true
+	}
 	t.mu.Unlock()
 	t.signal()
-	return ready
+	return ready, full
+}
+
+// drained lets the loop read again once the handshake goroutine has taken
+// enough; t.mu is held.
+func (t *tlsTransport) drained() {
+	if !t.full || len(t.hsIn) > handshakeInputLimit/2 {
+		return
+	}
+	t.full = false
+	c := t.st.c
+	c.loop.enqueue(task{conn: c, fn: func() {
+		c.flags &^= flagHsFull
+		c.markDirty()
+	}})
 }
 
 func (t *tlsTransport) signal() {
@@ -114,6 +140,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	if len(t.hsIn) == 0 {
 		t.hsIn = nil
 	}
+	t.drained()
 	return n, nil
 }
 
