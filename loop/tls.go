@@ -88,7 +88,8 @@ func (e *Engine) ListenTLS(network, address string, cfg *tls.Config) (net.Addr, 
 // OnClose with a *TLSHandshakeError. If cfg has no ServerName (and does not
 // skip verification), the host of Dial's address is used, as tls.Dial does.
 // Writes made before the handshake finishes are encrypted and sent once it
-// has; a Close before then drops them.
+// has; a Close before then drops them. Dial's ctx bounds the connect only;
+// Options.TLSHandshakeTimeout bounds the handshake.
 func WithTLS(cfg *tls.Config) DialOption { return func(o *dialOptions) { o.tls = cfg } }
 
 // dialTLS prepares a dialing connection for TLS.
