@@ -66,13 +66,15 @@ type tlsState struct {
 	broken bool   // crypto/tls failed: no close_notify may follow
 
 	submitted bool // handed to the handshake pool
+	heard     bool // the peer sent something during the handshake
 }
 
 // ListenTLS is Listen for TLS: every connection accepted on address does a
 // TLS handshake with cfg as the server before the handler hears of it.
 // OnOpen is called only once the handshake has succeeded; a connection whose
-// handshake fails is closed and logged once, and the handler hears nothing of
-// it (no OnOpen, no OnClose). After that the handler sees plaintext in
+// handshake fails is closed and logged once (not one that closes without
+// sending a byte, as health checks do), and the handler hears nothing of it
+// (no OnOpen, no OnClose). After that the handler sees plaintext in
 // Inbound, Write encrypts, Conn.TLS reports the negotiated state, and Close
 // sends close_notify after the pending output. cfg must not be modified
 // afterwards; it needs Certificates, GetCertificate or GetConfigForClient.
@@ -204,6 +206,13 @@ func (l *Loop) readTLS(c *Conn) {
 	case err == io.EOF:
 		c.flags |= flagEOF // settle stops watching READ
 		if !st.done && !st.client && !st.submitted {
+			if !st.heard {
+				// Connected and left without a byte: a port probe or a load
+				// balancer's health check, not a handshake worth a log line.
+				c.flags &^= flagHandshake
+				c.closeWith(&TLSHandshakeError{Err: io.EOF}, false)
+				return
+			}
 			l.tlsFailed(c, io.ErrUnexpectedEOF, false) // no goroutine to tell
 			return
 		}
@@ -226,6 +235,7 @@ func (l *Loop) readTLS(c *Conn) {
 	c.flags &^= flagAwaitFirst
 	c.touch()
 	if !st.done {
+		st.heard = true
 		ready, full := st.tr.feed(l.buf[:n])
 		if full {
 			c.flags |= flagHsFull // see handshakeInputLimit

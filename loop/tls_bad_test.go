@@ -57,6 +57,18 @@ func closedByServer(t *testing.T, c net.Conn, within time.Duration) time.Duratio
 	return time.Since(begin)
 }
 
+// TestTLSSilentProbe: a connection closed without a byte (a port scan, a
+// health check) is not logged as a failed handshake.
+func TestTLSSilentProbe(t *testing.T) {
+	s := newBadPeerServer(t, Options{Loops: 1})
+	c := dial(t, s.addr)
+	c.Close()
+	waitFor(t, "the probe to go", func() bool { return s.e.Stats().Closed == 1 })
+	s.stillServed(t)
+	assert.Empty(t, s.logs.errors())
+	assert.Zero(t, s.e.Stats().TLSHandshakeFailed)
+}
+
 func TestTLSBadPeerRandomBytes(t *testing.T) {
 	s := newBadPeerServer(t, Options{Loops: 1})
 	c := dial(t, s.addr)
