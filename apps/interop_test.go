@@ -24,7 +24,7 @@ import (
 // binDir holds the Go programs, built once by TestMain.
 var binDir string
 
-var programs = []string{"echo-server", "echo-client", "multiconn-server", "multiconn-client", "demo", "app-server", "app-client"}
+var programs = []string{"echo-server", "echo-client", "multiconn-server", "multiconn-client", "demo", "app-server", "app-client", "tls-cert"}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "evsel-apps-")

@@ -61,6 +61,9 @@ type options struct {
 	// runs only then, since revisions before it have no udp-evsel to build.
 	udpExplicit bool
 	idle        int // 0: no idle-memory test
+	tlsConns    []int
+	tlsSizes    []int
+	tlsIdle     int // 0: no TLS idle-memory test
 	servers     []string
 	rounds      int
 	serverCores int
@@ -101,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	var conns, sizes, servers string
+	var conns, sizes, servers, tlsConns, tlsSizes string
 	fs.BoolVar(&o.quick, "quick", false, "CI-sized run: short windows, small matrix (a smoke test, not a measurement)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up per server per cell (-quick: 200ms)")
 	fs.DurationVar(&o.measure, "measure", 3*time.Second, "measured window per server per cell (-quick: 500ms)")
@@ -115,6 +118,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.udpSize, "udp-size", 64, "datagram size of the datagram cell, bytes (at least 20)")
 	fs.IntVar(&o.udpDepth, "udp-depth", 8, "datagrams in flight per socket in the datagram cell (at most 64)")
 	fs.IntVar(&o.idle, "idle", 10000, "idle connections for the memory test; 0 leaves it out (-quick: 1000)")
+	fs.StringVar(&tlsConns, "tls-conns", "64,1024", "connection counts of the TLS echo cells (evsel and net only); \"\" leaves them out (-quick: 64)")
+	fs.StringVar(&tlsSizes, "tls-sizes", "64,4096", "message sizes of the TLS echo cells, bytes (-quick: 64)")
+	fs.IntVar(&o.tlsIdle, "tls-idle", 2000, "idle TLS connections for the TLS memory test; 0 leaves it out (-quick: 200)")
 	fs.StringVar(&servers, "servers", "evsel,net,gnet", "servers to compare (-baseline: evsel,evsel-base,net,gnet)")
 	fs.IntVar(&o.rounds, "rounds", 2, "times each server runs each cell (the tables show medians; -quick: 1)")
 	fs.IntVar(&o.serverCores, "server-cores", 1, "event loops, or GOMAXPROCS, of every server; the server gets that many CPUs and the load generator the rest")
@@ -143,7 +149,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.quick {
 		quick := map[string]string{
 			"warmup": "200ms", "measure": "500ms", "conns": "1,64", "sizes": "64,1024",
-			"idle": "1000", "rounds": "1",
+			"idle": "1000", "rounds": "1", "tls-conns": "64", "tls-sizes": "64", "tls-idle": "200",
 		}
 		for name, v := range quick {
 			if !set[name] {
@@ -159,6 +165,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.sizes, err = intList(sizes); err != nil {
 		return nil, fmt.Errorf("-sizes: %w", err)
+	}
+	if o.tlsConns, err = intList(tlsConns); err != nil {
+		return nil, fmt.Errorf("-tls-conns: %w", err)
+	}
+	if o.tlsSizes, err = intList(tlsSizes); err != nil {
+		return nil, fmt.Errorf("-tls-sizes: %w", err)
 	}
 	for _, s := range strings.Split(servers, ",") {
 		s = strings.TrimSpace(s)
@@ -236,6 +248,24 @@ func plan(o *options) []plannedCell {
 	}
 	if o.idle > 0 {
 		cells = append(cells, plannedCell{report.Cell{Kind: "idle", Conns: o.idle}, o.servers})
+	}
+	// TLS: evsel against net+crypto/tls. gnet has no TLS, and a baseline
+	// revision may predate evsel's.
+	var tlsServers []string
+	for _, srv := range o.servers {
+		if srv == report.Evsel || srv == report.Net {
+			tlsServers = append(tlsServers, srv)
+		}
+	}
+	if len(tlsServers) > 0 {
+		for _, size := range o.tlsSizes {
+			for _, c := range o.tlsConns {
+				cells = append(cells, plannedCell{report.Cell{Kind: "tls", Conns: c, Size: size}, tlsServers})
+			}
+		}
+		if o.tlsIdle > 0 {
+			cells = append(cells, plannedCell{report.Cell{Kind: "tls-idle", Conns: o.tlsIdle}, tlsServers})
+		}
 	}
 	return cells
 }
@@ -401,7 +431,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 				server := pc.servers[(i+round+k)%n] // rotate who goes first
 				bar.Describe(fmt.Sprintf("%-24s %-10s", pc.cell.Name(), server))
 				var r report.Run
-				if pc.cell.Kind == "idle" {
+				if pc.cell.IsIdle() {
 					r = h.runIdle(ctx, pc.cell, server)
 				} else {
 					r = h.runLoad(ctx, pc.cell, server)

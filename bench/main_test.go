@@ -43,6 +43,7 @@ func TestSmoke(t *testing.T) {
 	sum, err := run(ctx, []string{
 		"-quick", "-warmup", "50ms", "-measure", "200ms", "-conns", "4", "-sizes", "64",
 		"-depth", "4", "-pipe-conns", "2", "-app-conns", "2", "-udp-conns", "2", "-idle", "50",
+		"-tls-conns", "2", "-tls-sizes", "64", "-tls-idle", "20",
 		"-progress=false", "-out", out, "-json", filepath.Join(out, "raw.json"), "-baseline", "HEAD",
 	}, &stdout, &stderr)
 	if err != nil {
@@ -59,18 +60,20 @@ func TestSmoke(t *testing.T) {
 		if r.Errors != 0 || len(r.Failures) > 0 {
 			t.Errorf("%s / %s: %d errors: %q", r.Cell.Name(), r.Server, r.Errors, r.Failures)
 		}
-		if r.Cell.Kind != "idle" && r.Bytes <= 0 {
+		if !r.Cell.IsIdle() && r.Bytes <= 0 {
 			t.Errorf("%s / %s: no verified bytes", r.Cell.Name(), r.Server)
 		}
-		if r.Cell.Kind == "idle" && !(r.RSSAfter > 0) {
+		if r.Cell.IsIdle() && !(r.RSSAfter > 0) {
 			t.Errorf("%s / %s: no RSS figure", r.Cell.Name(), r.Server)
 		}
 	}
 	for kind, want := range map[string][]string{
-		"echo": {report.Evsel, report.EvselBase, report.Net, report.Gnet},
-		"app":  {report.Evsel, report.EvselBase, report.Net},
-		"udp":  {report.Evsel, report.EvselBase, report.Net, report.Gnet},
-		"idle": {report.Evsel, report.EvselBase, report.Net, report.Gnet},
+		"echo":     {report.Evsel, report.EvselBase, report.Net, report.Gnet},
+		"app":      {report.Evsel, report.EvselBase, report.Net},
+		"udp":      {report.Evsel, report.EvselBase, report.Net, report.Gnet},
+		"idle":     {report.Evsel, report.EvselBase, report.Net, report.Gnet},
+		"tls":      {report.Evsel, report.Net},
+		"tls-idle": {report.Evsel, report.Net},
 	} {
 		for _, s := range want {
 			if !seen[kind][s] {
@@ -81,7 +84,7 @@ func TestSmoke(t *testing.T) {
 	for _, want := range []string{
 		"| echo c=4 64B | evsel |", "| echo c=4 64B | net |", "| echo c=4 64B | gnet |", "| echo c=2 64B d=4 |", "| app c=2 search |",
 		"| udp c=2 64B d=8 | evsel |", "| udp c=2 64B d=8 | gnet |",
-		"| echo c=4 64B | evsel@" + short + " |", "p99 ÷base |", "-baseline HEAD", "- Baseline: evsel@" + short,
+		"| echo c=4 64B | evsel@" + short + " |", "| tls c=2 64B | evsel |", "| tls c=2 64B | net |", "p99 ÷base |", "-baseline HEAD", "- Baseline: evsel@" + short,
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q", want)
@@ -205,17 +208,23 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	cells := plan(o)
-	// 4 conns × 3 sizes, the pipelined cell, app, udp, idle.
-	if len(cells) != 16 {
-		t.Errorf("full plan has %d cells, want 16", len(cells))
+	// 4 conns × 3 sizes, the pipelined cell, app, udp, idle; TLS: 2 conns
+	// × 2 sizes and its idle test.
+	if len(cells) != 21 {
+		t.Errorf("full plan has %d cells, want 21", len(cells))
 	}
 	if udp := cells[14]; udp.cell.Kind != "udp" || len(udp.servers) != 3 || udp.cell.Name() != "udp c=64 64B d=8" {
 		t.Errorf("udp cell %+v", udp)
 	}
+	for _, pc := range cells[16:] {
+		if !strings.HasPrefix(pc.cell.Kind, "tls") || strings.Join(pc.servers, ",") != "evsel,net" {
+			t.Errorf("TLS cell %+v", pc)
+		}
+	}
 	if app := cells[13]; app.cell.Kind != "app" || len(app.servers) != 2 {
 		t.Errorf("app cell %+v", app)
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net udp-evsel udp-net udp-gnet" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net udp-evsel udp-net udp-gnet tls-evsel tls-net" {
 		t.Errorf("programs %q", got)
 	}
 
@@ -230,15 +239,18 @@ func TestParseFlags(t *testing.T) {
 	}
 	cells = plan(o)
 	for _, pc := range cells {
+		if strings.HasPrefix(pc.cell.Kind, "tls") {
+			continue // the baseline may predate TLS: its cells are evsel and net only
+		}
 		if slices.Contains(pc.servers, report.Evsel) != slices.Contains(pc.servers, report.EvselBase) {
 			t.Errorf("%s: evsel and evsel-base do not run together: %v", pc.cell.Name(), pc.servers)
 		}
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet app-evsel app-evsel-base app-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet app-evsel app-evsel-base app-net tls-evsel tls-net" {
 		t.Errorf("programs %q", got)
 	}
 	cur, base := splitBaseline(programs(cells))
-	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
+	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net tls-evsel tls-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
 		t.Errorf("splitBaseline: %q %q", cur, base)
 	}
 	o, err = parseFlags([]string{"-baseline", "abc123", "-servers", "evsel-base,evsel"}, &bytes.Buffer{})

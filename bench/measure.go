@@ -121,8 +121,11 @@ func (h *harness) bin(prog string) string {
 
 // program names the server binary for a cell kind and server.
 func program(kind, server string) string {
-	if kind == "app" || kind == "udp" {
+	switch kind {
+	case "app", "udp":
 		return kind + "-" + server
+	case "tls", "tls-idle":
+		return "tls-" + server
 	}
 	return "echo-" + server
 }
@@ -157,6 +160,9 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 		args = append(args, "-workload", "udp", "-size", strconv.Itoa(cell.Size))
 	} else {
 		args = append(args, "-workload", "echo", "-size", strconv.Itoa(cell.Size))
+	}
+	if cell.Kind == "tls" {
+		args = append(args, "-tls")
 	}
 	var (
 		mu             sync.Mutex // guards what the stderr callback sets
@@ -258,7 +264,11 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 		run.Err = "the idle-memory test needs /proc"
 		return run
 	}
-	srv, err := h.startServer(ctx, program("echo", server), true)
+	kind := "echo"
+	if cell.Kind == "tls-idle" {
+		kind = cell.Kind
+	}
+	srv, err := h.startServer(ctx, program(kind, server), true)
 	if err != nil {
 		run.Err = err.Error()
 		return run
@@ -298,6 +308,9 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 	ready := make(chan int, 1)
 	var stdout strings.Builder
 	args := []string{"-addr", addr, "-conns", strconv.Itoa(cell.Conns), "-idle"}
+	if cell.Kind == "tls-idle" {
+		args = append(args, "-tls")
+	}
 	lg, err := spawn(ctx, "loadgen", h.loadCPUs, h.bin("loadgen"), args, nil, pr,
 		func(line string) { stdout.WriteString(line + "\n") },
 		func(line string) {

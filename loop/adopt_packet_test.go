@@ -53,7 +53,7 @@ func TestServePacketAdoption(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "from a file", udpRoundTrip(t, pc.LocalAddr(), "from a file"))
 
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
 	require.NoError(t, err)
 	require.NoError(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
 	_, err = e.ServeFD(uintptr(fd))
@@ -70,7 +70,7 @@ func TestServePacketAdoption(t *testing.T) {
 	require.NoError(t, err)
 
 	// Inherited: a stream listener and a datagram socket side by side.
-	ufd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	ufd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
 	require.NoError(t, err)
 	require.NoError(t, unix.Bind(ufd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
 	t.Setenv(HandoffEnv, strconv.Itoa(ln)+","+strconv.Itoa(ufd))
@@ -78,7 +78,7 @@ func TestServePacketAdoption(t *testing.T) {
 	require.ErrorContains(t, err, "packet API", "without a PacketHandler a datagram socket is refused")
 
 	ln = rawListener(t)
-	ufd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	ufd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
 	require.NoError(t, err)
 	require.NoError(t, unix.Bind(ufd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
 	t.Setenv(HandoffEnv, strconv.Itoa(ln)+","+strconv.Itoa(ufd))

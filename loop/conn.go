@@ -39,6 +39,8 @@ type connAux struct {
 	err     error      // close reason, unless it is io.EOF (flagEOF) or nil
 	idle    time.Duration
 	idleSet bool // idle overrides Options.IdleTimeout
+
+	tls *tlsState // a TLS connection's state (tls.go)
 }
 
 func (c *Conn) extra() *connAux {
@@ -76,6 +78,9 @@ const (
 	flagMemPaused                        // reading stopped by the memory budget (Options.MaxMemory)
 	flagMemListed                        // in Loop.memPausedConns
 	flagUnwatched                        // out of the poller: paused with nothing to send
+	flagTLS                              // records are decrypted and encrypted (tls.go)
+	flagHandshake                        // TLS handshake in progress
+	flagHsFull                           // not read: the handshake goroutine has enough input waiting (tls_transport.go)
 )
 
 // fd is the socket's descriptor, as the poller knows it.
@@ -142,6 +147,9 @@ func (c *Conn) closeWith(err error, now bool) {
 		c.flags |= flagClosing
 		if c.loop.e.opts.LingerTimeout > 0 {
 			c.active = c.loop.clock
+		}
+		if c.flags&flagTLS != 0 && !now {
+			c.tlsCloseNotify()
 		}
 	}
 	if now {

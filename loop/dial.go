@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ type DialOption func(*dialOptions)
 
 type dialOptions struct {
 	data any
+	tls  *tls.Config
 }
 
 // WithData attaches v to the dialed connection before any callback runs,
@@ -62,6 +64,9 @@ func (e *Engine) Dial(ctx context.Context, network, address string, opts ...Dial
 	l := e.pick(nil)
 	c := &Conn{loop: l, data: o.data, flags: flagDialing | flagNoSock}
 	c.aux = &connAux{dial: &dialState{ctx: ctx, target: t, addrs: t.addrs}}
+	if o.tls != nil {
+		c.dialTLS(o.tls, address)
+	}
 	if err := l.enqueue(task{fn: func() { l.startDial(c) }}); err != nil {
 		return nil, err
 	}
@@ -296,7 +301,7 @@ func (c *Conn) endDial() {
 		delete(c.loop.resolving, c)
 	}
 	c.aux.dial = nil
-	if c.aux.err == nil && !c.aux.idleSet {
+	if c.aux.err == nil && !c.aux.idleSet && c.aux.tls == nil {
 		c.aux = nil // keep a connected client as small as an accepted one
 	}
 }

@@ -108,6 +108,28 @@
 // A handler panic drops its datagram; the socket goes on. Engine.DialPacket
 // opens a connected datagram socket for a client.
 //
+// # TLS
+//
+// Engine.ListenTLS serves TLS and the WithTLS dial option speaks it, with
+// the standard library's crypto/tls unchanged, so every Go release's TLS
+// fixes apply. The handshake, sequential code, runs on a goroutine over an
+// in-memory transport the loop feeds, at most Options.MaxTLSHandshakes at
+// once; an accepted connection takes one only once its ClientHello is in,
+// and one waiting for a free slot holds none. Options.TLSHandshakeTimeout
+// bounds it all. OnOpen follows a successful handshake; a failed one is
+// logged once and closes that connection only, with a *TLSHandshakeError
+// that errors.As sees through to crypto/tls's own errors (an accepted
+// connection's handler hears nothing of it; a Dial ends in OnClose). From
+// then on the loop reads and writes records itself, with no goroutine:
+// Inbound holds plaintext, Write encrypts into the output queue, Conn.TLS
+// reports the negotiated state, post-handshake messages (session tickets,
+// KeyUpdate) are answered, and renegotiation is refused, as crypto/tls
+// does by default. A graceful close sends close_notify after the pending
+// output; the peer's close_notify is io.EOF, a TCP close without one
+// ErrTLSNoCloseNotify. Backpressure, deadlines, the memory budget (which
+// counts ciphertext queued and plaintext kept), AsyncWrite and Stop work
+// as for plaintext, whose path pays one flag test.
+//
 // # Timers and hooks
 //
 // Loop.AfterFunc and Loop.Every run functions on a loop, where they may use
@@ -142,17 +164,17 @@
 //   - On the owning loop only (callbacks, timers, Do functions): the Conn
 //     methods Write, Writev, Close, CloseWithError, Abort, Inbound, Consume,
 //     Peek, Discard, Read, WriteTo, Buffered, Data, SetData, SetIdleTimeout,
-//     the address and socket-option methods; PacketConn.WriteTo, Write,
-//     Close, Data, SetData; Loop.AfterFunc, Loop.Every and the Timer
-//     methods.
+//     the address and socket-option methods, TLS; PacketConn.WriteTo,
+//     Write, Close, Data, SetData; Loop.AfterFunc, Loop.Every and the
+//     Timer methods.
 //   - From anywhere, callbacks included (they queue and return): Dial,
 //     Adopt, DialPacket, StopAsync, Conn.AsyncWrite, AsyncWritev,
 //     AsyncClose, Do, Wake, PacketConn.AsyncWriteTo, AsyncClose, Loop.Do,
 //     and the read-only Stats, Addrs, Options, Loops, Done.
 //   - Outside the loops only (they wait for the loops): Engine.Stop,
-//     Engine.Listen, Engine.ListenPacket, the Serve methods, ListenerFiles,
-//     PassListeners, StopAccepting and Drain. On a loop goroutine,
-//     OnShutdown's included, they return ErrOnLoop at once instead of
-//     waiting for themselves; a callback that
+//     Engine.Listen, ListenTLS, ListenPacket, the Serve methods,
+//     ListenerFiles, PassListeners, StopAccepting and Drain. On a loop
+//     goroutine, OnShutdown's included, they return ErrOnLoop at once
+//     instead of waiting for themselves; a callback that
 //     wants the engine stopped calls StopAsync.
 package loop

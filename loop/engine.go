@@ -132,6 +132,13 @@ type Options struct {
 	// (ErrDatagramDropped, Stats.DatagramsDropped). Defaults 4096 and
 	// 4 MiB.
 	MaxPacketQueue, MaxPacketQueueBytes int
+	// TLSHandshakeTimeout bounds a TLS handshake (ListenTLS, WithTLS), the
+	// wait for a free handshake goroutine included; default 10 s.
+	TLSHandshakeTimeout time.Duration
+	// MaxTLSHandshakes bounds the TLS handshakes running at once, each on
+	// a goroutine of its own; the connections beyond it wait for a slot
+	// without one. Default 256.
+	MaxTLSHandshakes int
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool
 	// Backend names the poller backend ("epoll", "poll", ...); default the
@@ -184,6 +191,12 @@ func (o *Options) setDefaults() {
 	if o.MaxPacketQueueBytes <= 0 {
 		o.MaxPacketQueueBytes = 4 << 20
 	}
+	if o.TLSHandshakeTimeout <= 0 {
+		o.TLSHandshakeTimeout = defaultTLSHandshakeTimeout
+	}
+	if o.MaxTLSHandshakes <= 0 {
+		o.MaxTLSHandshakes = defaultMaxTLSHandshakes
+	}
 	if o.TickInterval <= 0 {
 		o.TickInterval = time.Second
 	}
@@ -206,6 +219,8 @@ type Engine struct {
 	done     chan struct{}
 	open     atomic.Int64 // connections held by all loops, for MaxConns
 	memHeld  atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
+
+	handshakes handshakePool // TLS handshakes running and waiting (tls_transport.go)
 
 	// shutdownGID is the id of the goroutine that waits for the loops and
 	// runs OnShutdown (see onEngineGoroutine).

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"slices"
@@ -20,6 +21,11 @@ import (
 // It waits for the loops to take the new listener, so it must be called
 // from outside them: on a loop it returns ErrOnLoop at once.
 func (e *Engine) Listen(network, address string) (net.Addr, error) {
+	return e.listen(network, address, nil)
+}
+
+// listen is Listen, for TLS with a non-nil cfg.
+func (e *Engine) listen(network, address string, cfg *tls.Config) (net.Addr, error) {
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
@@ -55,7 +61,7 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 			socks = append(socks, s)
 		}
 	}
-	if err := e.serve(socks, 0); err != nil {
+	if err := e.serve(socks, 0, cfg); err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
@@ -65,12 +71,12 @@ func (e *Engine) Listen(network, address string) (net.Addr, error) {
 }
 
 // serve puts listening sockets on the loops, socks[i] on loop first+i
-// (modulo their number); on error it closes every socket.
-// Listen and the adoption of listeners (adopt.go) share it.
-func (e *Engine) serve(socks []*evsel.Socket, first int) error {
+// (modulo their number), serving TLS if cfg is not nil; on error it closes
+// every socket. Listen and the adoption of listeners (adopt.go) share it.
+func (e *Engine) serve(socks []*evsel.Socket, first int, cfg *tls.Config) error {
 	for i, s := range socks {
 		l := e.loops[(first+i)%len(e.loops)]
-		ln := &listener{loop: l, sock: s, fd: int(s.Fd()), keep: len(socks) > 1}
+		ln := &listener{loop: l, sock: s, fd: int(s.Fd()), keep: len(socks) > 1, tls: cfg}
 		err := e.onLoop(l, func() error {
 			if l.stopping {
 				return ErrStopped
@@ -133,6 +139,7 @@ type listener struct {
 	// so the kernel has already spread the connections and this loop
 	// serves what it accepts instead of dealing it to the others.
 	keep bool
+	tls  *tls.Config // non-nil for ListenTLS
 }
 
 func (ln *listener) accept() {
@@ -164,6 +171,9 @@ func (ln *listener) accept() {
 			target = e.pick(l)
 		}
 		c := &Conn{sock: s, loop: target}
+		if ln.tls != nil {
+			c.acceptTLS(ln.tls)
+		}
 		if target == l {
 			l.register(c)
 		} else if err := target.enqueue(task{kind: taskRegister, conn: c}); err != nil {

@@ -21,6 +21,7 @@ type Loop struct {
 	events []evsel.Event // what the last Wait reported
 	fds    fdTable       // the registered connections, by descriptor
 	buf    []byte        // shared read buffer
+	plain  []byte        // shared buffer for decrypted TLS input, made on first use
 	clock  int64         // unix ns at the start of the current iteration
 	now    time.Time
 
@@ -252,6 +253,10 @@ func (l *Loop) handle(c *Conn, ev evsel.Events) {
 // read reads once (level-triggered readiness brings us back if more is
 // waiting) and hands the input to the handler.
 func (l *Loop) read(c *Conn) {
+	if c.flags&flagTLS != 0 {
+		l.readTLS(c)
+		return
+	}
 	var dst []byte
 	if len(c.in) > 0 {
 		// A partial message is waiting: read straight behind it.
@@ -346,7 +351,7 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagDialing != 0 {
 		want = evsel.EventWrite
 	} else {
-		if c.flags&(flagPaused|flagMemPaused|flagClosing) == 0 { // EOF always sets flagClosing
+		if c.flags&(flagPaused|flagMemPaused|flagClosing|flagEOF|flagHsFull) == 0 { // EOF sets flagClosing, but for a TLS handshake's end
 			want |= evsel.EventRead
 		}
 		if c.outLen > 0 {
@@ -467,6 +472,10 @@ func (l *Loop) register(c *Conn) {
 }
 
 func (l *Loop) open(c *Conn) {
+	if c.flags&flagTLS != 0 && !c.aux.tls.done {
+		l.tlsStart(c) // OnOpen once the handshake has succeeded
+		return
+	}
 	c.flags |= flagOpen
 	l.callOpen(c)
 	l.settle(c)
@@ -483,7 +492,11 @@ func (l *Loop) finish(c *Conn) {
 	if hasSock {
 		l.unwatch(c)
 	}
-	if err := c.reason(); c.flags&(flagOpen|flagDialing) != 0 || err != nil {
+	if c.flags&flagTLS != 0 {
+		c.tlsFinish()
+	}
+	if err := c.reason(); (c.flags&(flagOpen|flagDialing) != 0 || err != nil) &&
+		(c.flags&flagTLS == 0 || c.tlsReported()) {
 		l.callClose(c, err)
 	}
 	if hasSock {

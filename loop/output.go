@@ -16,6 +16,16 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if c.flags&flagTLS != 0 {
+		return c.writeTLS(p)
+	}
+	return c.writeRaw(p)
+}
+
+// writeRaw is Write of bytes that go to the socket as they are: plaintext,
+// or a TLS connection's records, which may follow a close request
+// (close_notify, an alert).
+func (c *Conn) writeRaw(p []byte) (int, error) {
 	l := c.loop
 	n := 0
 	if c.outLen == 0 && len(p) >= directWrite && c.flags&flagDialing == 0 && c.events&evsel.EventWrite == 0 {

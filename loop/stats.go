@@ -26,6 +26,9 @@ type Stats struct {
 	// close with datagrams unsent); DatagramsTruncated those received
 	// longer than Options.DatagramSize, which are not delivered.
 	DatagramsIn, DatagramsOut, DatagramsDropped, DatagramsTruncated int64
+	// TLSHandshakes counts the TLS handshakes that succeeded,
+	// TLSHandshakeFailed those that failed or timed out.
+	TLSHandshakes, TLSHandshakeFailed int64
 }
 
 func (s *Stats) add(o Stats) {
@@ -47,6 +50,8 @@ func (s *Stats) add(o Stats) {
 	s.DatagramsOut += o.DatagramsOut
 	s.DatagramsDropped += o.DatagramsDropped
 	s.DatagramsTruncated += o.DatagramsTruncated
+	s.TLSHandshakes += o.TLSHandshakes
+	s.TLSHandshakeFailed += o.TLSHandshakeFailed
 }
 
 // loopStats are a loop's counters, atomic so Stats can read them from any
@@ -60,6 +65,7 @@ type loopStats struct {
 	memPaused, memClosed atomic.Int64
 
 	datagramsIn, datagramsOut, datagramsDropped, datagramsTruncated atomic.Int64
+	tlsHandshakes, tlsFailed                                        atomic.Int64
 }
 
 // Stats returns the loop's counters.
@@ -74,6 +80,7 @@ func (l *Loop) Stats() Stats {
 		MemoryHeld: l.e.memHeld.Load(), MemoryPaused: st.memPaused.Load(), MemoryClosed: st.memClosed.Load(),
 		DatagramsIn: st.datagramsIn.Load(), DatagramsOut: st.datagramsOut.Load(),
 		DatagramsDropped: st.datagramsDropped.Load(), DatagramsTruncated: st.datagramsTruncated.Load(),
+		TLSHandshakes: st.tlsHandshakes.Load(), TLSHandshakeFailed: st.tlsFailed.Load(),
 	}
 }
 

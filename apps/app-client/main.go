@@ -1,8 +1,8 @@
 // Command app-client is Real Python's app-client.py on evsel: it sends one
 // application-protocol request and prints the response.
 //
-//	app-client [-timeout D] <host> <port> <action> <value>
-//	app-client -n N -c C [-keepalive] [-pipeline P] <host> <port> <action> <value>
+//	app-client [-timeout D] [TLS flags] <host> <port> <action> <value>
+//	app-client -n N -c C [-keepalive] [-pipeline P] [TLS flags] <host> <port> <action> <value>
 //
 // With action "search" the request is JSON ({"action": "search", "value":
 // VALUE}); any other action is sent as binary content ACTION+VALUE. It prints
@@ -22,6 +22,11 @@
 // apps/internal/shutdown ("Caught keyboard interrupt, exiting", as the
 // reference does), in load mode the figures of the requests done so far,
 // and exits 0; a second signal exits at once.
+//
+// TLS flags: -tls connects with TLS, verifying the server against the
+// system's CAs, or those in -tls-ca FILE, for the host argument or
+// -tls-server-name NAME; -tls-insecure skips the check (any -tls-* flag
+// implies -tls).
 package main
 
 import (
@@ -38,6 +43,7 @@ import (
 
 	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/apps/internal/shutdown"
+	"github.com/evsel/evsel/apps/internal/tlsflags"
 	"github.com/evsel/evsel/apps/refapp"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
@@ -50,6 +56,7 @@ func main() {
 	keepAlive := flag.Bool("keepalive", false, "load mode: reuse connections (the server must keep them open)")
 	pipeline := flag.Int("pipeline", 1, "load mode with -keepalive: requests in flight per connection")
 	timeout := flag.Duration("timeout", 10*time.Second, "time allowed for the whole exchange (per request in load mode)")
+	tlsFlags := tlsflags.RegisterClient(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() != 4 {
 		fmt.Printf("Usage: %s <host> <port> <action> <value>\n", os.Args[0])
@@ -64,7 +71,12 @@ func main() {
 	stopped := shutdown.OnSignal()
 	address := net.JoinHostPort(host, strconv.Itoa(port))
 	req := refapp.ClientRequest(action, value)
-	cl, err := msgloop.NewClient(msgloop.ClientOptions{Loop: loop.Options{NoDelay: true}})
+	tlsCfg, err := tlsFlags.Config()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "app-client:", err)
+		os.Exit(1)
+	}
+	cl, err := msgloop.NewClient(msgloop.ClientOptions{Loop: loop.Options{NoDelay: true}, TLS: tlsCfg})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "app-client:", err)
 		os.Exit(1)

@@ -3,7 +3,8 @@
 // the event-loop engine.
 //
 //	app-server [-keepalive] [-loops N] [-quiet] [-max-content N] [-max-json-content N] [-message-timeout D]
-//	           [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] [-max-memory BYTES] <host> <port>
+//	           [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N] [-max-memory BYTES]
+//	           [-tls-cert FILE -tls-key FILE] <host> <port>
 //	app-server -systemd [flags]
 //
 // It prints what the reference prints: "Listening on ('HOST', PORT)",
@@ -38,6 +39,10 @@
 // -systemd serves the listening sockets the process inherited (systemd
 // socket activation, or a predecessor's loop.Engine.PassListeners) instead
 // of host and port, with a Listening line for each.
+//
+// -tls-cert and -tls-key (PEM files; go run ./apps/tls-cert makes a pair)
+// serve TLS instead of plaintext (msgloop.Server.ListenTLS); a failed
+// handshake is logged on stderr and prints no connection lines.
 package main
 
 import (
@@ -54,6 +59,7 @@ import (
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/apps/internal/shutdown"
+	"github.com/evsel/evsel/apps/internal/tlsflags"
 	"github.com/evsel/evsel/apps/refapp"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
@@ -69,6 +75,7 @@ func main() {
 	msgTimeout := flag.Duration("message-timeout", 10*time.Second, "time a started request may take to arrive in full")
 	limits := bounds.Register(flag.CommandLine)
 	inherited := activation.Register(flag.CommandLine)
+	tlsFlags := tlsflags.RegisterServer(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() != 2 && !(*inherited && flag.NArg() == 0) {
 		fmt.Printf("Usage: %s <host> <port>\n", os.Args[0])
@@ -108,7 +115,11 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	shown, err := activation.Listen(srv.Engine(), *inherited, host, port)
+	tlsCfg, err := tlsFlags.Config()
+	if err != nil {
+		fail(err)
+	}
+	shown, err := activation.Listen(srv.Engine(), *inherited, host, port, tlsCfg)
 	if err != nil {
 		fail(err)
 	}

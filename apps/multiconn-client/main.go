@@ -1,7 +1,8 @@
 // Command multiconn-client is Real Python's multiconn-client.py on evsel's
 // event-loop engine:
 //
-//	multiconn-client [-loops N] [-messages N] [-size N] [-quiet] <host> <port> <num_connections>
+//	multiconn-client [-loops N] [-messages N] [-size N] [-quiet]
+//	                 [-tls] [-tls-ca FILE] [-tls-insecure] [-tls-server-name NAME] <host> <port> <num_connections>
 //
 // It opens num_connections connections (Engine.Dial each), printing
 // "Starting connection 1 to ('127.0.0.1', 65432)". Each connection sends
@@ -25,7 +26,10 @@
 // Flags (before the positional arguments): -loops sets the number of event
 // loops; -messages the messages per connection (default 2, "Message N from
 // client."); -size sends random payloads of that many bytes instead; -quiet
-// prints only the summary and errors.
+// prints only the summary and errors. -tls connects with TLS
+// (loop.WithTLS), verifying the server against the system's CAs, or those
+// in -tls-ca, for the host argument or -tls-server-name; -tls-insecure skips
+// the check (any -tls-* flag implies -tls).
 package main
 
 import (
@@ -39,6 +43,7 @@ import (
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
 	"github.com/evsel/evsel/apps/internal/shutdown"
+	"github.com/evsel/evsel/apps/internal/tlsflags"
 	"github.com/evsel/evsel/loop"
 )
 
@@ -47,6 +52,7 @@ func main() {
 	messages := flag.Int("messages", 2, "messages per connection")
 	size := flag.Int("size", 0, "bytes per message, random payloads (default: the Python client's messages)")
 	quiet := flag.Bool("quiet", false, "print only the summary and errors")
+	tlsFlags := tlsflags.RegisterClient(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() != 3 {
 		fmt.Printf("Usage: %s <host> <port> <num_connections>\n", os.Args[0])
@@ -60,6 +66,11 @@ func main() {
 		os.Exit(1)
 	}
 
+	tlsCfg, err := tlsFlags.Config()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "multiconn-client:", err)
+		os.Exit(1)
+	}
 	stopped := shutdown.OnSignal()
 
 	// The loops print through queues: a stdout nobody reads drops lines
@@ -69,6 +80,7 @@ func main() {
 		Messages: *messages,
 		Size:     *size,
 		Err:      multiconn.NewPrinter(stderr),
+		TLS:      tlsCfg,
 	}
 	if !*quiet {
 		cfg.Out = multiconn.NewPrinter(stdout)

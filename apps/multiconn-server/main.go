@@ -2,7 +2,7 @@
 // event-loop engine: an echo server for many connections at once.
 //
 //	multiconn-server [-loops N] [-quiet] [-idle-timeout D] [-linger D] [-first-byte-timeout D] [-max-conns N]
-//	                 [-max-memory BYTES] <host> <port>
+//	                 [-max-memory BYTES] [-tls-cert FILE -tls-key FILE] <host> <port>
 //	multiconn-server -systemd [flags]
 //
 // It prints "Listening on ('127.0.0.1', 65432)", then for each connection
@@ -28,6 +28,10 @@
 // longest-idle one is shed to admit a new one; past -max-memory bytes (256
 // MiB) of input and output held by all connections together, those holding
 // the most are not read, then closed. 0 turns each off.
+//
+// -tls-cert and -tls-key (PEM files; go run ./apps/tls-cert makes a pair)
+// serve TLS instead of plaintext (loop.Engine.ListenTLS); the lines are the
+// same, with the plaintext echoed.
 package main
 
 import (
@@ -44,6 +48,7 @@ import (
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
 	"github.com/evsel/evsel/apps/internal/shutdown"
+	"github.com/evsel/evsel/apps/internal/tlsflags"
 	"github.com/evsel/evsel/loop"
 )
 
@@ -52,6 +57,7 @@ func main() {
 	quiet := flag.Bool("quiet", false, "do not print a line per connection event")
 	limits := bounds.Register(flag.CommandLine)
 	inherited := activation.Register(flag.CommandLine)
+	tlsFlags := tlsflags.RegisterServer(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() != 2 && !(*inherited && flag.NArg() == 0) {
 		fmt.Printf("Usage: %s <host> <port>\n", os.Args[0])
@@ -91,7 +97,11 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	shown, err := activation.Listen(eng, *inherited, host, port)
+	tlsCfg, err := tlsFlags.Config()
+	if err != nil {
+		fail(err)
+	}
+	shown, err := activation.Listen(eng, *inherited, host, port, tlsCfg)
 	if err != nil {
 		fail(err)
 	}

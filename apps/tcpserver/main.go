@@ -80,7 +80,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if _, err := activation.Listen(eng, *inherited, host, port); err != nil {
+	if _, err := activation.Listen(eng, *inherited, host, port, nil); err != nil {
 		fail(err)
 	}
 

@@ -3,6 +3,7 @@ package msgloop
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"slices"
@@ -25,6 +26,9 @@ type ClientOptions struct {
 	// DialTimeout bounds a connect when the context has no deadline;
 	// default 10 s.
 	DialTimeout time.Duration
+	// TLS, if set, makes every connection a TLS client with it (see
+	// loop.WithTLS); Dial returns once the handshake is done.
+	TLS *tls.Config
 }
 
 // Client sends requests and reads responses over connections owned by its
@@ -84,7 +88,11 @@ func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientCon
 	}
 	cc := &ClientConn{cl: cl, opened: make(chan error, 1), m: message.ClientConn{
 		MaxContentLength: cl.opts.MaxContentLength, MaxJSONContentLength: cl.opts.MaxJSONContentLength}}
-	c, err := cl.e.Dial(ctx, network, address, loop.WithData(cc))
+	opts := []loop.DialOption{loop.WithData(cc)}
+	if cl.opts.TLS != nil {
+		opts = append(opts, loop.WithTLS(cl.opts.TLS))
+	}
+	c, err := cl.e.Dial(ctx, network, address, opts...)
 	if err != nil {
 		return nil, err
 	}

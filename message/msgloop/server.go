@@ -2,6 +2,7 @@ package msgloop
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -85,6 +86,12 @@ func NewServer(h HandlerFunc, opts ServerOptions) (*Server, error) {
 // Listen serves on address; see loop.Engine.Listen.
 func (s *Server) Listen(network, address string) (net.Addr, error) {
 	return s.e.Listen(network, address)
+}
+
+// ListenTLS serves TLS on address; see loop.Engine.ListenTLS. Hooks.Open
+// runs once the handshake has succeeded.
+func (s *Server) ListenTLS(network, address string, cfg *tls.Config) (net.Addr, error) {
+	return s.e.ListenTLS(network, address, cfg)
 }
 
 // Stop shuts the server down; see loop.Engine.Stop.

@@ -5,6 +5,8 @@
 package activation
 
 import (
+	"crypto/tls"
+	"errors"
 	"flag"
 	"net"
 	"strconv"
@@ -20,11 +22,16 @@ func Register(fs *flag.FlagSet) *bool {
 }
 
 // Listen serves, on e, the inherited sockets if inherited is set, else a
-// new TCP listener on host and port. It returns what the servers print
-// after "Listening on ": Python's repr of (host, port) as given (the port
-// bound, if 0 was asked for), or of each inherited socket's address.
-func Listen(e *loop.Engine, inherited bool, host string, port int) ([]string, error) {
+// new TCP listener on host and port, with TLS if tlsCfg is not nil. It
+// returns what the servers print after "Listening on ": Python's repr of
+// (host, port) as given (the port bound, if 0 was asked for), or of each
+// inherited socket's address.
+func Listen(e *loop.Engine, inherited bool, host string, port int, tlsCfg *tls.Config) ([]string, error) {
 	if inherited {
+		if tlsCfg != nil {
+			// The engine serves adopted listeners in plaintext only.
+			return nil, errors.New("-systemd does not combine with -tls-cert: inherited sockets are served in plaintext")
+		}
 		addrs, err := e.ServeInherited(nil)
 		if err != nil {
 			return nil, err
@@ -35,7 +42,14 @@ func Listen(e *loop.Engine, inherited bool, host string, port int) ([]string, er
 		}
 		return shown, nil
 	}
-	addr, err := e.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	address := net.JoinHostPort(host, strconv.Itoa(port))
+	var addr net.Addr
+	var err error
+	if tlsCfg != nil {
+		addr, err = e.ListenTLS("tcp", address, tlsCfg)
+	} else {
+		addr, err = e.Listen("tcp", address)
+	}
 	if err != nil {
 		return nil, err
 	}

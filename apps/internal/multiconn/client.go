@@ -2,6 +2,7 @@ package multiconn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -33,6 +34,8 @@ type ClientConfig struct {
 	Window int
 	// DialTimeout bounds each connect; default 10s.
 	DialTimeout time.Duration
+	// TLS, if set, makes every connection a TLS client with it.
+	TLS *tls.Config
 	// Out receives the lines of multiconn-client.py (Starting, Sending,
 	// Received, Closing); nil for quiet.
 	Out *Printer
@@ -121,7 +124,11 @@ func (cl *Client) Start(e *loop.Engine, host string, port int, n int) {
 		cl.cfg.Out.Line("Starting connection " + strconv.Itoa(i) + " to " + target)
 		ctx, stop := context.WithTimeout(context.Background(), cl.cfg.DialTimeout)
 		st := &clientConn{id: i, stop: stop}
-		if _, err := e.Dial(ctx, "tcp", address, loop.WithData(st)); err != nil {
+		opts := []loop.DialOption{loop.WithData(st)}
+		if cl.cfg.TLS != nil {
+			opts = append(opts, loop.WithTLS(cl.cfg.TLS))
+		}
+		if _, err := e.Dial(ctx, "tcp", address, opts...); err != nil {
 			stop()
 			cl.fail(st, err)
 			cl.cfg.Out.Line("Closing connection " + strconv.Itoa(i))

@@ -16,11 +16,15 @@
 // With -idle it instead opens -conns connections, prints "idle-ready N" on
 // stderr and holds them, sending nothing, until its standard input closes
 // (or -hold passes); then it prints {"connected":N,"errors":E} on stdout.
+//
+// With -tls every connection is a TLS client (handshake done before the
+// warm-up, or before idle-ready).
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -44,7 +48,12 @@ func main() {
 	idle := flag.Bool("idle", false, "open -conns idle connections and hold them until stdin closes")
 	hold := flag.Duration("hold", 2*time.Minute, "with -idle, the longest time to hold the connections")
 	ack := flag.Bool("ack", false, "after measure-end, keep the load on until a line arrives on stdin (at most 30s)")
+	useTLS := flag.Bool("tls", false, "connect with TLS (the server's certificate is not verified: the benchmark's servers make theirs at start-up)")
 	flag.Parse()
+	var tlsCfg *tls.Config
+	if *useTLS {
+		tlsCfg = &tls.Config{InsecureSkipVerify: true}
+	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
@@ -59,7 +68,7 @@ func main() {
 			io.Copy(io.Discard, bufio.NewReader(os.Stdin))
 			hcancel()
 		}()
-		n, errs, samples := load.Idle(hctx, *addr, *conns, func(n int) { event(fmt.Sprintf("idle-ready %d", n)) })
+		n, errs, samples := load.Idle(hctx, *addr, *conns, tlsCfg, func(n int) { event(fmt.Sprintf("idle-ready %d", n)) })
 		out.Encode(map[string]any{"connected": n, "errors": errs, "error_samples": samples})
 		return
 	}
@@ -103,7 +112,7 @@ func main() {
 	}
 	res, err := load.Run(ctx, load.Config{
 		Addr: *addr, Conns: *conns, Depth: *depth, Warmup: *warmup, Measure: *measure,
-		DialConcurrency: *dialConc, Workload: wl, Event: event,
+		DialConcurrency: *dialConc, Workload: wl, Event: event, TLS: tlsCfg,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)

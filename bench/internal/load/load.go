@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,8 +28,11 @@ type Config struct {
 	// DialConcurrency bounds connects in flight, so a burst of thousands
 	// does not overflow the server's accept queue; default 128.
 	DialConcurrency int
-	// DialTimeout bounds each connect; default 10s.
+	// DialTimeout bounds each connect, TLS handshake included; default 10s.
 	DialTimeout time.Duration
+	// TLS, if set, makes every connection a TLS client with it; the
+	// handshake is done before the warm-up starts.
+	TLS *tls.Config
 	// Drain is how long connections may take, after the window, to get the
 	// replies still owed to them; a reply missing after that is an error.
 	// Default 3s.
@@ -218,6 +222,9 @@ func sleep(ctx context.Context, d time.Duration) {
 // closeNow closes with a reset instead of a FIN, so the load generator does
 // not leave tens of thousands of sockets in TIME_WAIT between cells.
 func closeNow(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn() // no close_notify: the server learns of the reset
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}
@@ -236,6 +243,11 @@ func dialAll(ctx context.Context, cfg Config, st *stats) []net.Conn {
 		timeout = 10 * time.Second
 	}
 	d := net.Dialer{Timeout: timeout}
+	dial := d.DialContext
+	if cfg.TLS != nil {
+		td := &tls.Dialer{NetDialer: &d, Config: cfg.TLS}
+		dial = td.DialContext
+	}
 	conns := make([]net.Conn, cfg.Conns)
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
@@ -243,7 +255,7 @@ func dialAll(ctx context.Context, cfg Config, st *stats) []net.Conn {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c, err := d.DialContext(ctx, "tcp", cfg.Addr)
+			c, err := dial(ctx, "tcp", cfg.Addr)
 			if err != nil {
 				st.fail(fmt.Errorf("dial: %w", err))
 				return
@@ -408,12 +420,12 @@ func (w *worker) runPipelined() {
 	wg.Wait()
 }
 
-// Idle opens n connections and holds them, sending nothing, until ctx ends;
-// ready is called once they are all open. It returns how many connected
-// and the dial errors.
-func Idle(ctx context.Context, addr string, n int, ready func(connected int)) (connected int, errs int64, samples []string) {
+// Idle opens n connections (TLS ones, handshake done, if tlsCfg is set) and
+// holds them, sending nothing, until ctx ends; ready is called once they
+// are all open. It returns how many connected and the dial errors.
+func Idle(ctx context.Context, addr string, n int, tlsCfg *tls.Config, ready func(connected int)) (connected int, errs int64, samples []string) {
 	st := newStats()
-	conns := dialAll(ctx, Config{Addr: addr, Conns: n}, st)
+	conns := dialAll(ctx, Config{Addr: addr, Conns: n, TLS: tlsCfg}, st)
 	for _, c := range conns {
 		if c != nil {
 			connected++

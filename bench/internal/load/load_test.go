@@ -232,7 +232,7 @@ func TestIdle(t *testing.T) {
 		io.Copy(io.Discard, c)
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	n, errs, _ := Idle(ctx, addr, 20, func(n int) {
+	n, errs, _ := Idle(ctx, addr, 20, nil, func(n int) {
 		if n != 20 {
 			t.Errorf("ready with %d", n)
 		}

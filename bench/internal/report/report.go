@@ -47,17 +47,20 @@ const (
 
 // Cell is one point of the matrix.
 type Cell struct {
-	Kind  string `json:"kind"` // "echo", "app", "udp" or "idle"
+	Kind  string `json:"kind"` // "echo", "app", "udp", "idle", "tls" (echo over TLS) or "tls-idle"
 	Conns int    `json:"conns"`
 	Size  int    `json:"size,omitempty"`  // echo message size
 	Depth int    `json:"depth,omitempty"` // requests in flight per connection
 }
 
+// IsIdle says whether the cell is an idle-memory test.
+func (c Cell) IsIdle() bool { return c.Kind == "idle" || c.Kind == "tls-idle" }
+
 // Name is how the tables show the cell.
 func (c Cell) Name() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s c=%d", c.Kind, c.Conns)
-	if c.Kind == "echo" || c.Kind == "udp" {
+	if c.Kind == "echo" || c.Kind == "udp" || c.Kind == "tls" {
 		fmt.Fprintf(&b, " %s", SizeName(c.Size))
 	}
 	if c.Kind == "app" {
@@ -229,7 +232,7 @@ func aggregate(c Cell, s string, g []Run) Row {
 		}
 		return float64(r.SrvRSS)
 	})
-	if c.Kind == "idle" {
+	if c.IsIdle() {
 		idle := func(f func(*Idle) float64) float64 {
 			return med(func(r Run) float64 {
 				if r.Idle == nil {
@@ -313,7 +316,7 @@ func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
 		}
 	}
 	b.WriteString("\n")
-	if cells := cellsOf(rows, "echo", "app", "udp"); len(cells) > 0 {
+	if cells := cellsOf(rows, "echo", "app", "udp", "tls"); len(cells) > 0 {
 		b.WriteString("## evsel compared (ratio = evsel ÷ other)\n\n")
 		b.WriteString("CPU/msg and p99: lower is better; msgs/s: higher is better. ")
 		fmt.Fprintf(&b, "Targets vs gnet: CPU/msg ≤ %.1f×, msgs/s ≥ %.0f×, p99 ≤ %.0f×.\n\n", TargetCPURatio, TargetThroughput, TargetP99)
@@ -322,7 +325,7 @@ func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
 		DetailTable(&b, rows, cells, meta.Labels)
 		b.WriteString("\n")
 	}
-	if cells := cellsOf(rows, "idle"); len(cells) > 0 {
+	if cells := cellsOf(rows, "idle", "tls-idle"); len(cells) > 0 {
 		b.WriteString("## Memory per idle connection (server RSS)\n\n")
 		IdleTable(&b, rows, cells, meta.Labels)
 		b.WriteString("\n")

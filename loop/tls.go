@@ -1,0 +1,352 @@
+package loop
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/evsel/evsel"
+)
+
+// TLS on the loop, with the standard library's crypto/tls unchanged:
+//
+//   - The handshake is sequential code, so it runs as tls.Server or
+//     tls.Client over an in-memory transport (tlsTransport) that the loop
+//     feeds, on a goroutine from a bounded pool (tls_pool.go). A connection
+//     waiting for a free slot holds no goroutine.
+//   - Once the handshake is done the loop reads and writes records itself,
+//     with no goroutine: the transport's Read returns a net.Error whose
+//     Temporary() is true when it has nothing more, and crypto/tls keeps its
+//     state on such an error (readRecordOrCCS does not record it as the
+//     connection's error; readFromUntil keeps the partial record), so the
+//     next Read, once more bytes arrived, carries on where it stopped.
+//     TestTLSTemporaryReadContract pins that.
+//   - Conn.Write encrypts at once into the connection's output queue, which
+//     never blocks.
+
+// ErrTLSHandshakeTimeout is wrapped by the TLSHandshakeError of a connection
+// whose handshake did not finish within Options.TLSHandshakeTimeout (the
+// wait for a free handshake slot included). It matches
+// os.ErrDeadlineExceeded with errors.Is.
+var ErrTLSHandshakeTimeout = fmt.Errorf("loop: TLS handshake timed out: %w", os.ErrDeadlineExceeded)
+
+// ErrTLSNoCloseNotify is the close reason of a TLS connection whose peer
+// closed the TCP connection without sending close_notify first, so the end
+// of the data cannot be told from a truncation. It matches
+// io.ErrUnexpectedEOF with errors.Is.
+var ErrTLSNoCloseNotify = fmt.Errorf("loop: TLS peer closed without close_notify: %w", io.ErrUnexpectedEOF)
+
+// TLSHandshakeError is the close reason of a connection whose TLS handshake
+// failed. Err is crypto/tls's own error where it has one, so errors.As
+// finds tls.RecordHeaderError, tls.AlertError, *tls.CertificateVerificationError
+// and the like through it; or ErrTLSHandshakeTimeout, or the I/O error.
+type TLSHandshakeError struct {
+	Err error
+}
+
+func (e *TLSHandshakeError) Error() string { return "loop: TLS handshake: " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *TLSHandshakeError) Unwrap() error { return e.Err }
+
+// tlsState is what a TLS connection keeps, in connAux.
+type tlsState struct {
+	c      *Conn
+	cfg    *tls.Config
+	client bool
+	tc     *tls.Conn
+	tr     *tlsTransport
+	timer  *Timer // the handshake deadline
+	pre    []byte // plaintext written before the handshake finished
+	done   bool   // handshake finished: records are read and written on the loop
+	broken bool   // crypto/tls failed: no close_notify may follow
+
+	submitted bool // handed to the handshake pool
+	heard     bool // the peer sent something during the handshake
+}
+
+// ListenTLS is Listen for TLS: every connection accepted on address does a
+// TLS handshake with cfg as the server before the handler hears of it.
+// OnOpen is called only once the handshake has succeeded; a connection whose
+// handshake fails is closed and logged once (not one that closes without
+// sending a byte, as health checks do), and the handler hears nothing of it
+// (no OnOpen, no OnClose). After that the handler sees plaintext in
+// Inbound, Write encrypts, Conn.TLS reports the negotiated state, and Close
+// sends close_notify after the pending output. cfg must not be modified
+// afterwards; it needs Certificates, GetCertificate or GetConfigForClient.
+func (e *Engine) ListenTLS(network, address string, cfg *tls.Config) (net.Addr, error) {
+	if cfg == nil || (len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil) {
+		return nil, errors.New("loop: ListenTLS needs a tls.Config with a certificate")
+	}
+	return e.listen(network, address, cfg)
+}
+
+// WithTLS makes Dial do a TLS handshake with cfg as the client once
+// connected; OnOpen follows the handshake, and a failed handshake ends in
+// OnClose with a *TLSHandshakeError. If cfg has no ServerName (and does not
+// skip verification), the host of Dial's address is used, as tls.Dial does.
+// Writes made before the handshake finishes are encrypted and sent once it
+// has; a Close before then drops them. Dial's ctx bounds the connect only;
+// Options.TLSHandshakeTimeout bounds the handshake.
+func WithTLS(cfg *tls.Config) DialOption { return func(o *dialOptions) { o.tls = cfg } }
+
+// dialTLS prepares a dialing connection for TLS.
+func (c *Conn) dialTLS(cfg *tls.Config, address string) {
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		if host, _, err := net.SplitHostPort(address); err == nil {
+			cfg = cfg.Clone()
+			cfg.ServerName = host
+		}
+	}
+	c.flags |= flagTLS
+	c.extra().tls = &tlsState{c: c, cfg: cfg, client: true}
+}
+
+// acceptTLS prepares an accepted connection for TLS.
+func (c *Conn) acceptTLS(cfg *tls.Config) {
+	c.flags |= flagTLS
+	c.aux = &connAux{}
+	c.aux.tls = &tlsState{c: c, cfg: cfg}
+}
+
+// TLS returns the connection's TLS state (version, cipher suite, ALPN
+// protocol, peer certificates...) and true once its handshake has
+// succeeded; false for a plaintext connection or before then.
+func (c *Conn) TLS() (tls.ConnectionState, bool) {
+	if c.flags&flagTLS == 0 || c.aux == nil || c.aux.tls == nil || !c.aux.tls.done {
+		return tls.ConnectionState{}, false
+	}
+	return c.aux.tls.tc.ConnectionState(), true
+}
+
+// tlsStart begins the handshake of a connection that is up.
+func (l *Loop) tlsStart(c *Conn) {
+	st := c.aux.tls
+	c.flags |= flagHandshake
+	st.tr = &tlsTransport{st: st, wake: make(chan struct{}, 1), local: c.LocalAddr(), remote: c.RemoteAddr()}
+	if st.client {
+		st.tc = tls.Client(st.tr, st.cfg)
+	} else {
+		st.tc = tls.Server(st.tr, st.cfg)
+	}
+	st.timer = l.AfterFunc(l.e.opts.TLSHandshakeTimeout, func() {
+		if c.flags&flagHandshake != 0 && !c.closed.Load() {
+			l.tlsFailed(c, ErrTLSHandshakeTimeout, true)
+		}
+	})
+	if st.client {
+		st.submitted = true
+		l.e.handshakes.submit(l.e, st)
+	}
+	// A server's handshake waits for a whole first record (the ClientHello)
+	// before it takes a goroutine: a peer that connects and says nothing
+	// holds none, and two engines' pools dialing each other cannot lock
+	// each other up, since only the clients whose handshakes run have sent
+	// one (see readTLS).
+}
+
+// tlsFailed closes a connection whose handshake failed, logging it once.
+func (l *Loop) tlsFailed(c *Conn, err error, now bool) {
+	if c.flags&flagHandshake == 0 {
+		return // failed already
+	}
+	c.flags &^= flagHandshake
+	c.aux.tls.broken = true
+	l.stats.tlsFailed.Add(1)
+	l.e.log.Warn("loop: TLS handshake failed", "loop", l.id, "remote", c.RemoteAddr(), "err", err)
+	// Graceful unless timed out, so that the alert crypto/tls queued goes out.
+	c.closeWith(&TLSHandshakeError{Err: err}, now)
+}
+
+// tlsHandshakeDone runs on the loop when the handshake goroutine is done.
+func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
+	st := c.aux.tls
+	st.timer.Stop()
+	if err != nil {
+		l.tlsFailed(c, err, false)
+		return
+	}
+	c.flags &^= flagHandshake | flagHsFull
+	st.done = true
+	st.tr.toLoop()
+	l.stats.tlsHandshakes.Add(1)
+	if c.flags&flagClosing != 0 {
+		return // closed while handshaking (Stop, a dial given up): say nothing
+	}
+	if len(st.pre) > 0 {
+		pre := st.pre
+		st.pre = nil
+		if _, err := c.writeTLS(pre); err != nil {
+			return
+		}
+	}
+	l.open(c)
+	if !c.closed.Load() && c.flags&flagCloseNow == 0 {
+		// Application data may have come with the end of the handshake.
+		l.tlsInput(c)
+	}
+	if c.flags&(flagEOF|flagClosing) == flagEOF {
+		c.closeWith(ErrTLSNoCloseNotify, false) // the socket's EOF came during the handshake
+	}
+}
+
+// readTLS is read for a TLS connection: the socket's bytes go to crypto/tls
+// (or to the handshake goroutine), and the plaintext to Inbound.
+func (l *Loop) readTLS(c *Conn) {
+	n, err := c.sock.Read(l.buf)
+	st := c.aux.tls
+	switch {
+	case err == nil:
+	case err == evsel.ErrWouldBlock:
+		return
+	case err == io.EOF:
+		c.flags |= flagEOF // settle stops watching READ
+		if !st.done && !st.client && !st.submitted {
+			if !st.heard {
+				// Connected and left without a byte: a port probe or a load
+				// balancer's health check, not a handshake worth a log line.
+				c.flags &^= flagHandshake
+				c.closeWith(&TLSHandshakeError{Err: io.EOF}, false)
+				return
+			}
+			l.tlsFailed(c, io.ErrUnexpectedEOF, false) // no goroutine to tell
+			return
+		}
+		if !st.done {
+			// The handshake's own error (the alert that came before the
+			// EOF, say) makes the better reason: let it end first.
+			st.tr.feedEOF()
+			return
+		}
+		// A close_notify would have been seen by the read that brought it:
+		// every read drains what crypto/tls can decrypt.
+		c.closeWith(ErrTLSNoCloseNotify, false)
+		return
+	default:
+		c.fail(err)
+		return
+	}
+	l.stats.reads.Add(1)
+	l.stats.bytesIn.Add(int64(n))
+	c.flags &^= flagAwaitFirst
+	c.touch()
+	if !st.done {
+		st.heard = true
+		ready, full := st.tr.feed(l.buf[:n])
+		if full {
+			c.flags |= flagHsFull // see handshakeInputLimit
+		}
+		if ready && !st.submitted {
+			st.submitted = true
+			l.e.handshakes.submit(l.e, st)
+		}
+		return
+	}
+	st.tr.in = l.buf[:n] // taken by crypto/tls before tlsInput returns
+	l.tlsInput(c)
+	st.tr.in = nil
+}
+
+// tlsInput decrypts every complete record crypto/tls has or can take from
+// the transport, hands the plaintext to OnData, and acts on close_notify
+// and errors.
+func (l *Loop) tlsInput(c *Conn) {
+	st := c.aux.tls
+	if len(c.in) == 0 {
+		if l.plain == nil {
+			l.plain = make([]byte, max(len(l.buf), 2*minRead))
+		}
+		c.in = l.plain[:0]
+		c.flags |= flagShared
+	}
+	got := len(c.in)
+	var fault error
+	for {
+		if cap(c.in)-len(c.in) < minRead {
+			grown := make([]byte, len(c.in), max(2*cap(c.in), len(c.in)+len(l.buf)))
+			copy(grown, c.in)
+			c.in = grown
+			c.flags &^= flagShared
+		}
+		n, err := st.tc.Read(c.in[len(c.in):cap(c.in)])
+		c.in = c.in[:len(c.in)+n]
+		if err != nil {
+			if err != errTLSWouldBlock {
+				fault = err
+			}
+			break
+		}
+	}
+	if len(c.in) > got {
+		l.callData(c)
+	}
+	l.keepInput(c)
+	switch {
+	case fault == nil:
+	case fault == io.EOF: // the peer's close_notify
+		c.flags |= flagEOF
+		c.closeWith(io.EOF, false)
+	default:
+		st.broken = true
+		c.closeWith(fault, false) // the alert crypto/tls queued goes out first
+	}
+}
+
+// writeTLS is Write on a TLS connection: encrypt into the output queue,
+// or keep the plaintext until the handshake is done.
+func (c *Conn) writeTLS(p []byte) (int, error) {
+	st := c.aux.tls
+	if !st.done {
+		if len(st.pre)+len(p) > c.loop.e.opts.MaxOutput {
+			c.fail(ErrOutputOverflow)
+			return 0, ErrOutputOverflow
+		}
+		st.pre = append(st.pre, p...)
+		return len(p), nil
+	}
+	n, err := st.tc.Write(p)
+	if err != nil {
+		st.broken = true
+		c.fail(err)
+	}
+	return n, err
+}
+
+// tlsCloseNotify sends close_notify on a graceful close; it follows the
+// pending output since Write encrypts into the queue at once.
+func (c *Conn) tlsCloseNotify() {
+	st := c.aux.tls
+	if st.done && !st.broken {
+		st.broken = true // once
+		_ = st.tc.CloseWrite()
+	}
+}
+
+// tlsFinish releases a closing TLS connection's handshake resources.
+func (c *Conn) tlsFinish() {
+	st := c.aux.tls
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	if st.tr != nil {
+		st.tr.close()
+	}
+	st.pre = nil
+}
+
+// tlsReported says whether the handler hears of a closing TLS connection:
+// not of an accepted one whose handshake failed, since it never saw it open.
+func (c *Conn) tlsReported() bool {
+	return c.aux.tls.client || c.flags&flagOpen != 0
+}
+
+// defaultTLSHandshakeTimeout and defaultMaxTLSHandshakes are the defaults of
+// the Options of the same names.
+const (
+	defaultTLSHandshakeTimeout = 10 * time.Second
+	defaultMaxTLSHandshakes    = 256
+)

@@ -1,0 +1,242 @@
+package loop
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// tlsTransport is the net.Conn crypto/tls reads and writes. It has two
+// modes. During the handshake it is a pipe between the loop and the
+// handshake goroutine: the loop feeds the bytes it reads, the goroutine's
+// Read waits for them, and its writes are handed to the loop as tasks.
+// After the handshake only the loop uses it, without locks: Read gives what
+// the current socket read brought and then errTLSWouldBlock, and Write
+// queues the records on the connection.
+type tlsTransport struct {
+	st     *tlsState
+	onLoop atomic.Bool // the handshake is over
+	in     []byte      // on the loop: received bytes crypto/tls has not taken
+
+	mu     sync.Mutex // guards hsIn, eof and closed during the handshake
+	hsIn   []byte
+	full   bool // the loop stopped reading: hsIn reached handshakeInputLimit
+	eof    bool // the peer closed during the handshake
+	closed bool
+	wake   chan struct{} // a token when hsIn grew or the transport closed
+
+	local, remote net.Addr
+}
+
+// tlsWouldBlock is what the transport's Read says on the loop when it has
+// nothing more: crypto/tls keeps its state on a Temporary net.Error.
+type tlsWouldBlock struct{}
+
+func (tlsWouldBlock) Error() string   { return "loop: no more TLS input buffered" }
+func (tlsWouldBlock) Timeout() bool   { return false }
+func (tlsWouldBlock) Temporary() bool { return true }
+
+var errTLSWouldBlock net.Error = tlsWouldBlock{}
+
+// handshakeInputLimit bounds what a connection buffers for its handshake
+// goroutine: past it the loop stops reading the socket until the goroutine
+// has taken half, so a peer that streams data at a handshake (one waiting
+// for a slot, say) cannot make it grow without bound. A peer's flight is
+// far smaller; data sent right behind it just waits in the kernel.
+const handshakeInputLimit = 64 << 10
+
+// feed passes bytes read by the loop to the handshake goroutine. It
+// reports whether a whole record, or what cannot begin one, is buffered:
+// enough for a server's handshake to start (see tlsStart); and whether the
+// loop must stop reading (see handshakeInputLimit).
+func (t *tlsTransport) feed(p []byte) (ready, full bool) {
+	t.mu.Lock()
+	t.hsIn = append(t.hsIn, p...)
+	b := t.hsIn
+	ready = len(b) > 0 && b[0] != 0x16 || // not a handshake record: crypto/tls will say so at once
+		len(b) >= 5 && len(b) >= 5+(int(b[3])<<8|int(b[4]))
+	if len(b) >= handshakeInputLimit {
+		t.full, full = true, true
+	}
+	t.mu.Unlock()
+	t.signal()
+	return ready, full
+}
+
+// drained lets the loop read again once the handshake goroutine has taken
+// enough; t.mu is held.
+func (t *tlsTransport) drained() {
+	if !t.full || len(t.hsIn) > handshakeInputLimit/2 {
+		return
+	}
+	t.full = false
+	c := t.st.c
+	c.loop.enqueue(task{conn: c, fn: func() {
+		c.flags &^= flagHsFull
+		c.markDirty()
+	}})
+}
+
+func (t *tlsTransport) signal() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// feedEOF passes the peer's EOF to the handshake goroutine.
+func (t *tlsTransport) feedEOF() {
+	t.mu.Lock()
+	t.eof = true
+	t.mu.Unlock()
+	t.signal()
+}
+
+// toLoop switches to the loop's mode once the handshake goroutine is done;
+// what it did not read stays for crypto/tls to take.
+func (t *tlsTransport) toLoop() {
+	t.mu.Lock()
+	t.in, t.hsIn = t.hsIn, nil
+	t.mu.Unlock()
+	t.onLoop.Store(true)
+}
+
+// close ends a handshake in progress: its Read and Write fail from now on.
+func (t *tlsTransport) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.hsIn = nil
+	t.mu.Unlock()
+	t.signal()
+}
+
+// Read implements net.Conn for crypto/tls.
+func (t *tlsTransport) Read(p []byte) (int, error) {
+	if t.onLoop.Load() {
+		if len(t.in) == 0 {
+			return 0, errTLSWouldBlock
+		}
+		n := copy(p, t.in)
+		t.in = t.in[n:]
+		return n, nil
+	}
+	t.mu.Lock()
+	for len(t.hsIn) == 0 && !t.closed && !t.eof {
+		t.mu.Unlock()
+		<-t.wake
+		t.mu.Lock()
+	}
+	defer t.mu.Unlock()
+	if t.closed {
+		return 0, net.ErrClosed
+	}
+	if len(t.hsIn) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, t.hsIn)
+	t.hsIn = t.hsIn[n:]
+	if len(t.hsIn) == 0 {
+		t.hsIn = nil
+	}
+	t.drained()
+	return n, nil
+}
+
+// Write implements net.Conn for crypto/tls.
+func (t *tlsTransport) Write(p []byte) (int, error) {
+	c := t.st.c
+	if t.onLoop.Load() {
+		return c.writeRaw(p)
+	}
+	t.mu.Lock()
+	closed := t.closed
+	t.mu.Unlock()
+	if closed {
+		return 0, net.ErrClosed
+	}
+	buf := append([]byte(nil), p...)
+	if err := c.loop.enqueue(task{conn: c, fn: func() { c.writeRaw(buf) }}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Close implements net.Conn; the loop owns the socket, so crypto/tls
+// closing its transport (as HandshakeContext would) only ends the handshake.
+func (t *tlsTransport) Close() error {
+	t.close()
+	return nil
+}
+
+// LocalAddr implements net.Conn with the address known when the handshake
+// began (the socket belongs to the loop).
+func (t *tlsTransport) LocalAddr() net.Addr { return t.local }
+
+// RemoteAddr implements net.Conn, as LocalAddr.
+func (t *tlsTransport) RemoteAddr() net.Addr { return t.remote }
+
+// SetDeadline and its kin are no-ops: Options.TLSHandshakeTimeout bounds the
+// handshake and the loop's deadlines the rest. crypto/tls sets a write
+// deadline around close_notify, which never blocks here.
+func (t *tlsTransport) SetDeadline(time.Time) error      { return nil }
+func (t *tlsTransport) SetReadDeadline(time.Time) error  { return nil }
+func (t *tlsTransport) SetWriteDeadline(time.Time) error { return nil }
+
+// handshakePool runs handshakes on at most Options.MaxTLSHandshakes
+// goroutines. A connection that finds them all busy waits in a queue,
+// holding no goroutine; a goroutine that finishes takes the next one.
+type handshakePool struct {
+	mu      sync.Mutex
+	running int
+	waiting []*tlsState
+}
+
+func (p *handshakePool) submit(e *Engine, st *tlsState) {
+	p.mu.Lock()
+	if p.running < e.opts.MaxTLSHandshakes {
+		p.running++
+		p.mu.Unlock()
+		go p.work(st)
+		return
+	}
+	p.waiting = append(p.waiting, st)
+	p.mu.Unlock()
+}
+
+// work runs handshakes until none is waiting.
+func (p *handshakePool) work(st *tlsState) {
+	for st != nil {
+		err := st.tc.Handshake()
+		c := st.c
+		// Dropped with the connection if it closed meanwhile.
+		c.loop.enqueue(task{conn: c, fn: func() { c.loop.tlsHandshakeDone(c, err) }})
+		st = p.next()
+	}
+}
+
+// next takes the next waiting handshake whose connection is still there,
+// or gives the goroutine's slot back.
+func (p *handshakePool) next() *tlsState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.waiting) > 0 {
+		st := p.waiting[0]
+		p.waiting[0] = nil
+		p.waiting = p.waiting[1:]
+		if len(p.waiting) == 0 {
+			p.waiting = nil // let a burst's backing array go
+		}
+		st.tr.mu.Lock()
+		closed := st.tr.closed
+		st.tr.mu.Unlock()
+		if !closed {
+			return st
+		}
+	}
+	p.running--
+	return nil
+}
+
+var _ net.Conn = (*tlsTransport)(nil)
