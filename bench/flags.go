@@ -28,6 +28,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.pipeSize, "pipe-size", 64, "message size of the pipelined cell")
 	fs.IntVar(&o.appConns, "app-conns", 64, "connections of the app-protocol cell (evsel and net); 0 leaves it out")
 	fs.IntVar(&o.idle, "idle", 10000, "idle connections for the memory test; 0 leaves it out (-quick: 1000)")
+	fs.BoolVar(&o.idleApps, "idle-apps", true, "also measure apps/multiconn-server, as users run it, in the memory test")
 	fs.StringVar(&servers, "servers", strings.Join(defaultServers, ","), "servers to compare (-baseline adds evsel-base after evsel)")
 	fs.IntVar(&o.rounds, "rounds", 2, "times each server runs each cell (the tables show medians; -quick: 1)")
 	fs.IntVar(&o.serverCores, "server-cores", 1, "event loops, or GOMAXPROCS, of every server; the server gets that many CPUs and the load generator the rest")

@@ -56,6 +56,7 @@ type options struct {
 	pipeSize        int
 	appConns        int // 0: no app cell
 	idle            int // 0: no idle-memory test
+	idleApps        bool
 	servers         []string
 	rounds          int
 	serverCores     int
@@ -123,7 +124,11 @@ func plan(o *options) []plannedCell {
 		}
 	}
 	if o.idle > 0 {
-		cells = append(cells, plannedCell{report.Cell{Kind: "idle", Conns: o.idle}, o.servers})
+		s := o.servers
+		if o.idleApps {
+			s = append(slices.Clone(s), report.Multiconn)
+		}
+		cells = append(cells, plannedCell{report.Cell{Kind: "idle", Conns: o.idle}, s})
 	}
 	return cells
 }
@@ -167,6 +172,10 @@ func build(ctx context.Context, root, dir string, progs []string, gnetTags strin
 	var plain, tagged []string
 	for _, p := range progs {
 		pkg := "./cmd/" + p
+		if p == multiconnProgram {
+			plain = append(plain, multiconnPkg)
+			continue
+		}
 		if p == cProgram {
 			if err := buildC(ctx, root, dir); err != nil {
 				return err
@@ -335,7 +344,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		fmt.Fprintln(stderr)
 	}
 
-	rows := report.Aggregate(runs, o.servers)
+	shown := o.servers
+	if o.idle > 0 && o.idleApps {
+		shown = append(slices.Clone(shown), report.Multiconn)
+	}
+	rows := report.Aggregate(runs, shown)
 	meta := report.Meta{
 		Title:   "evsel benchmark",
 		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),

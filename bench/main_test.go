@@ -75,7 +75,7 @@ func TestSmoke(t *testing.T) {
 	for kind, want := range map[string][]string{
 		"echo": peers,
 		"app":  {report.Evsel, report.EvselBase, report.Net},
-		"idle": peers,
+		"idle": append(slices.Clone(peers), report.Multiconn),
 	} {
 		for _, s := range want {
 			if !seen[kind][s] {
@@ -87,6 +87,7 @@ func TestSmoke(t *testing.T) {
 		"| echo c=4 64B | evsel |", "| echo c=4 64B | net |", "| echo c=4 64B | gnet |", "| echo c=2 64B d=4 |", "| app c=2 search |",
 		"| echo c=4 64B | evsel@" + short + " |", "p99 ÷base |", "-baseline HEAD", "- Baseline: evsel@" + short,
 		"| echo c=4 64B | nbio |", "CPU/msg ÷C |", "| CPU µs/msg | ÷C |",
+		"| 50 | multiconn-server |",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q", want)
@@ -217,7 +218,7 @@ func TestParseFlags(t *testing.T) {
 	if app := cells[13]; app.cell.Kind != "app" || len(app.servers) != 2 {
 		t.Errorf("app cell %+v", app)
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c app-evsel app-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c app-evsel app-net multiconn-server" {
 		t.Errorf("programs %q", got)
 	}
 
@@ -235,11 +236,11 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("%s: evsel and evsel-base do not run together: %v", pc.cell.Name(), pc.servers)
 		}
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet echo-nbio echo-c app-evsel app-evsel-base app-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet echo-nbio echo-c app-evsel app-evsel-base app-net multiconn-server" {
 		t.Errorf("programs %q", got)
 	}
 	cur, base := splitBaseline(programs(cells))
-	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c app-evsel app-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
+	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c app-evsel app-net multiconn-server" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
 		t.Errorf("splitBaseline: %q %q", cur, base)
 	}
 	o, err = parseFlags([]string{"-baseline", "abc123", "-servers", "evsel-base,evsel"}, &bytes.Buffer{})

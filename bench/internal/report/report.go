@@ -24,6 +24,9 @@ const (
 	// C is the one-thread C epoll echo server (bench/cserver): the floor
 	// of what the kernel costs, which every table relates servers to (÷C).
 	C = "c"
+	// Multiconn is apps/multiconn-server, the engine inside a real
+	// program, as users run it: it takes part in the idle-memory test only.
+	Multiconn = "multiconn-server"
 	// EvselBase is evsel built from another revision of the repository
 	// (bench -baseline), so that a change is measured against what it
 	// changes in the same run, on the same machine state.

@@ -132,8 +132,9 @@ func IdleTable(b *strings.Builder, rows []Row, cells []Cell, labels Labels) {
 	fmt.Fprintf(b, "\nbytes/conn is (RSS after − RSS before) ÷ connections, as the server runs; "+
 		"after GC is the same with a forced collection (runtime.GC, debug.FreeOSMemory) before each reading, "+
 		"so garbage not yet collected does not count. evsel ÷ this and ÷C compare bytes/conn "+
-		"(the C floor keeps a 24-byte record per connection, so ÷C is how much a server adds to what any server must keep). "+
-		"Target: evsel ≤ %d bytes of user-space RSS per idle connection.\n", TargetIdleBytes)
+		"(the C floor mallocs a 32-byte record per connection, so ÷C is how much a server adds to what any server must keep). "+
+		"Target: evsel, and multiconn-server (apps/, run with its defaults: a line printed per connection, every bound on; "+
+		"it has no command for a forced collection, so no after-GC figure), ≤ %d bytes of user-space RSS per idle connection.\n", TargetIdleBytes)
 }
 
 func failures(rows []Row, labels Labels) string {
