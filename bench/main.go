@@ -268,8 +268,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	}
 	var notes []string
 	if slices.Contains(o.servers, report.C) {
+		// The floor is epoll's: Linux only, and built with gcc.
+		note := ""
 		if _, err := exec.LookPath("gcc"); err != nil {
-			note := "no gcc on PATH: the C epoll floor (server c) was left out, and the ÷C columns are empty"
+			note = "no gcc on PATH: the C epoll floor (server c) was left out, and the ÷C columns are empty"
+		} else if runtime.GOOS != "linux" {
+			note = "the C floor is an epoll server, Linux only: left out, and the ÷C columns are empty"
+		}
+		if note != "" {
 			warnf("%s", note)
 			notes = append(notes, note)
 			o.servers = slices.DeleteFunc(o.servers, func(s string) bool { return s == report.C })
