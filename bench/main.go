@@ -1,5 +1,7 @@
 // Command bench measures evsel's engine against goroutine-per-connection
-// servers on the standard net package and against gnet: `cd bench && go run .`
+// servers on the standard net package, against the event-loop engines gnet
+// and nbio, and against a one-thread C epoll server as the floor of what
+// the kernel costs: `cd bench && go run .`
 // (or `go run . -quick` for a CI-sized smoke run). bench is a module of its
 // own, so that gnet, gonum/plot and the rest stay out of the library's
 // dependencies; its go.mod replaces the library with the directory above.
@@ -15,10 +17,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +29,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -61,6 +62,7 @@ type options struct {
 	// runs only then, since revisions before it have no udp-evsel to build.
 	udpExplicit bool
 	idle        int // 0: no idle-memory test
+	idleApps    bool
 	tlsConns    []int
 	tlsSizes    []int
 	tlsIdle     int // 0: no TLS idle-memory test
@@ -68,6 +70,8 @@ type options struct {
 	rounds      int
 	serverCores int
 	pin         bool
+	serverCPUs  string // -server-cpus: taskset list overriding the computed one
+	clientCPUs  string // -client-cpus: the same for the load generator
 	out         string
 	jsonPath    string
 	progress    bool
@@ -100,119 +104,6 @@ func main() {
 	}
 }
 
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := &options{}
-	var conns, sizes, servers, tlsConns, tlsSizes string
-	fs.BoolVar(&o.quick, "quick", false, "CI-sized run: short windows, small matrix (a smoke test, not a measurement)")
-	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up per server per cell (-quick: 200ms)")
-	fs.DurationVar(&o.measure, "measure", 3*time.Second, "measured window per server per cell (-quick: 500ms)")
-	fs.StringVar(&conns, "conns", "1,64,1024,8192", "connection counts of the echo matrix (-quick: 1,64)")
-	fs.StringVar(&sizes, "sizes", "64,1024,16384", "message sizes of the echo matrix, bytes (-quick: 64,1024)")
-	fs.IntVar(&o.depth, "depth", 16, "pipeline depth of the extra pipelined echo cell; 0 leaves it out")
-	fs.IntVar(&o.pipeConns, "pipe-conns", 64, "connections of the pipelined cell")
-	fs.IntVar(&o.pipeSize, "pipe-size", 64, "message size of the pipelined cell")
-	fs.IntVar(&o.appConns, "app-conns", 64, "connections of the app-protocol cell (evsel and net); 0 leaves it out")
-	fs.IntVar(&o.udpConns, "udp-conns", 64, "UDP sockets of the datagram cell (evsel, net, gnet); 0 leaves it out")
-	fs.IntVar(&o.udpSize, "udp-size", 64, "datagram size of the datagram cell, bytes (at least 20)")
-	fs.IntVar(&o.udpDepth, "udp-depth", 8, "datagrams in flight per socket in the datagram cell (at most 64)")
-	fs.IntVar(&o.idle, "idle", 10000, "idle connections for the memory test; 0 leaves it out (-quick: 1000)")
-	fs.StringVar(&tlsConns, "tls-conns", "64,1024", "connection counts of the TLS echo cells (evsel and net only); \"\" leaves them out (-quick: 64)")
-	fs.StringVar(&tlsSizes, "tls-sizes", "64,4096", "message sizes of the TLS echo cells, bytes (-quick: 64)")
-	fs.IntVar(&o.tlsIdle, "tls-idle", 2000, "idle TLS connections for the TLS memory test; 0 leaves it out (-quick: 200)")
-	fs.StringVar(&servers, "servers", "evsel,net,gnet", "servers to compare (-baseline: evsel,evsel-base,net,gnet)")
-	fs.IntVar(&o.rounds, "rounds", 2, "times each server runs each cell (the tables show medians; -quick: 1)")
-	fs.IntVar(&o.serverCores, "server-cores", 1, "event loops, or GOMAXPROCS, of every server; the server gets that many CPUs and the load generator the rest")
-	fs.BoolVar(&o.pin, "pin", true, "pin the server and the load generator to different CPUs with taskset")
-	fs.StringVar(&o.out, "out", "", "directory for latest.md and latest.svg (quick.md, quick.svg with -quick); default bench/results; \"-\" writes none")
-	fs.StringVar(&o.jsonPath, "json", "", "also write every run's raw figures to this JSON file")
-	fs.BoolVar(&o.progress, "progress", true, "show a progress bar on stderr")
-	fs.StringVar(&o.gnetTags, "gnet-tags", "", "build tags for the gnet server (e.g. poll_opt)")
-	fs.BoolVar(&o.verbose, "v", false, "copy the children's diagnostics to stderr")
-	fs.StringVar(&o.baseline, "baseline", "", "git revision to build evsel from as the extra server evsel-base, to measure a change against it in the same run")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	o.udpExplicit = set["udp-conns"]
-	if strings.HasPrefix(o.baseline, "-") {
-		return nil, fmt.Errorf("-baseline: %q is not a revision", o.baseline)
-	}
-	if o.baseline != "" && !set["servers"] {
-		servers = strings.Join([]string{report.Evsel, report.EvselBase, report.Net, report.Gnet}, ",")
-	}
-	if o.quick {
-		quick := map[string]string{
-			"warmup": "200ms", "measure": "500ms", "conns": "1,64", "sizes": "64,1024",
-			"idle": "1000", "rounds": "1", "tls-conns": "64", "tls-sizes": "64", "tls-idle": "200",
-		}
-		for name, v := range quick {
-			if !set[name] {
-				if err := fs.Set(name, v); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	var err error
-	if o.conns, err = intList(conns); err != nil {
-		return nil, fmt.Errorf("-conns: %w", err)
-	}
-	if o.sizes, err = intList(sizes); err != nil {
-		return nil, fmt.Errorf("-sizes: %w", err)
-	}
-	if o.tlsConns, err = intList(tlsConns); err != nil {
-		return nil, fmt.Errorf("-tls-conns: %w", err)
-	}
-	if o.tlsSizes, err = intList(tlsSizes); err != nil {
-		return nil, fmt.Errorf("-tls-sizes: %w", err)
-	}
-	for _, s := range strings.Split(servers, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		if s == report.EvselBase && o.baseline == "" {
-			return nil, fmt.Errorf("-servers: %s needs -baseline REV", s)
-		}
-		if !slices.Contains([]string{report.Evsel, report.EvselBase, report.Net, report.Gnet}, s) {
-			return nil, fmt.Errorf("-servers: unknown server %q (evsel, net, gnet; evsel-base with -baseline)", s)
-		}
-		o.servers = append(o.servers, s)
-	}
-	if len(o.servers) == 0 {
-		return nil, errors.New("-servers: none")
-	}
-	if o.baseline != "" && !slices.Contains(o.servers, report.EvselBase) {
-		return nil, fmt.Errorf("-baseline: -servers must include %s", report.EvselBase)
-	}
-	if o.measure <= 0 || o.warmup < 0 || o.rounds < 1 || o.serverCores < 1 {
-		return nil, errors.New("need -measure > 0, -warmup ≥ 0, -rounds ≥ 1, -server-cores ≥ 1")
-	}
-	return o, nil
-}
-
-func intList(s string) ([]int, error) {
-	var v []int
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		n, err := strconv.Atoi(f)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%q is not a positive number", f)
-		}
-		v = append(v, n)
-	}
-	return v, nil
-}
-
 // plan lists the cells: the echo matrix, the pipelined cell, the app
 // cell, the datagram cell and the idle-memory test, each with the servers that take part.
 type plannedCell struct {
@@ -231,10 +122,9 @@ func plan(o *options) []plannedCell {
 		cells = append(cells, plannedCell{report.Cell{Kind: "echo", Conns: o.pipeConns, Size: o.pipeSize, Depth: o.depth}, o.servers})
 	}
 	if o.appConns > 0 {
-		// There is no gnet app server: the protocol codec is evsel's.
 		var s []string
 		for _, srv := range o.servers {
-			if srv != report.Gnet {
+			if slices.Contains(appServers, srv) {
 				s = append(s, srv)
 			}
 		}
@@ -244,10 +134,20 @@ func plan(o *options) []plannedCell {
 	}
 	if o.udpConns > 0 && (o.baseline == "" || o.udpExplicit) {
 		cell := report.Cell{Kind: "udp", Conns: o.udpConns, Size: max(o.udpSize, 20), Depth: min(max(o.udpDepth, 1), 64)}
-		cells = append(cells, plannedCell{cell, o.servers})
+		var s []string
+		for _, srv := range o.servers {
+			if slices.Contains(udpServers, srv) {
+				s = append(s, srv)
+			}
+		}
+		cells = append(cells, plannedCell{cell, s})
 	}
 	if o.idle > 0 {
-		cells = append(cells, plannedCell{report.Cell{Kind: "idle", Conns: o.idle}, o.servers})
+		s := o.servers
+		if o.idleApps {
+			s = append(slices.Clone(s), report.Multiconn)
+		}
+		cells = append(cells, plannedCell{report.Cell{Kind: "idle", Conns: o.idle}, s})
 	}
 	// TLS: evsel against net+crypto/tls. gnet has no TLS, and a baseline
 	// revision may predate evsel's.
@@ -309,6 +209,16 @@ func build(ctx context.Context, root, dir string, progs []string, gnetTags strin
 	var plain, tagged []string
 	for _, p := range progs {
 		pkg := "./cmd/" + p
+		if p == multiconnProgram {
+			plain = append(plain, multiconnPkg)
+			continue
+		}
+		if p == cProgram {
+			if err := buildC(ctx, root, dir); err != nil {
+				return err
+			}
+			continue
+		}
 		if p == "echo-gnet" && gnetTags != "" {
 			tagged = append(tagged, pkg)
 		} else {
@@ -343,6 +253,14 @@ func pinning(o *options, logf func(string, ...any)) (srv, lg, desc string) {
 	switch {
 	case !o.pin:
 		return "", "", "not pinned (-pin=false)"
+	case o.serverCPUs != "" || o.clientCPUs != "":
+		if _, err := exec.LookPath("taskset"); err != nil {
+			logf("taskset not found: not pinning")
+			return "", "", "not pinned (no taskset)"
+		}
+		desc = fmt.Sprintf("server on CPU %s, load generator on CPU %s (taskset, -server-cpus/-client-cpus)",
+			cmp.Or(o.serverCPUs, "any"), cmp.Or(o.clientCPUs, "any"))
+		return o.serverCPUs, o.clientCPUs, desc
 	case n < o.serverCores+1:
 		logf("only %d CPUs: not pinning (server and load generator share the CPUs)", n)
 		return "", "", fmt.Sprintf("not pinned (%d CPU)", n)
@@ -383,6 +301,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	if o.baseline != "" {
 		if base, err = resolveBaseline(ctx, root, o.baseline); err != nil {
 			return nil, err
+		}
+	}
+	var notes []string
+	if slices.Contains(o.servers, report.C) {
+		// The floor is epoll's: Linux only, and built with gcc.
+		note := ""
+		if _, err := exec.LookPath("gcc"); err != nil {
+			note = "no gcc on PATH: the C epoll floor (server c) was left out, and the ÷C columns are empty"
+		} else if runtime.GOOS != "linux" {
+			note = "the C floor is an epoll server, Linux only: left out, and the ÷C columns are empty"
+		}
+		if note != "" {
+			warnf("%s", note)
+			notes = append(notes, note)
+			o.servers = slices.DeleteFunc(o.servers, func(s string) bool { return s == report.C })
 		}
 	}
 	cells := plan(o)
@@ -454,7 +387,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		fmt.Fprintln(stderr)
 	}
 
-	rows := report.Aggregate(runs, o.servers)
+	shown := o.servers
+	if o.idle > 0 && o.idleApps {
+		shown = append(slices.Clone(shown), report.Multiconn)
+	}
+	rows := report.Aggregate(runs, shown)
 	meta := report.Meta{
 		Title:   "evsel benchmark",
 		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),
@@ -465,6 +402,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 			pinDesc, o.serverCores, o.serverCores, o.warmup, o.measure, o.rounds),
 		Quick:  o.quick,
 		Labels: report.Labels{},
+		Notes:  notes,
 	}
 	if base != nil {
 		meta.Baseline = base.describe()

@@ -22,8 +22,9 @@ import (
 
 // TestSmoke runs the whole orchestrator end to end in a tiny
 // configuration: it builds the programs, evsel also from HEAD as the
-// baseline, runs every server in one echo cell, a pipelined cell, the app
-// cell, the datagram cell and the idle test, and checks that every server reported verified
+// baseline (and the C floor when gcc is there), runs every server in one
+// echo cell, a pipelined cell, the app cell, the datagram cell, the TLS
+// cells and the idle tests, and checks that every server reported verified
 // bytes and no error. It measures nothing.
 func TestSmoke(t *testing.T) {
 	if runtime.GOOS != "linux" || !procinfo.Available() {
@@ -67,11 +68,17 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s / %s: no RSS figure", r.Cell.Name(), r.Server)
 		}
 	}
+	peers := []string{report.Evsel, report.EvselBase, report.Net, report.Gnet, report.Nbio}
+	if haveGCC() {
+		peers = append(peers, report.C)
+	} else if !strings.Contains(stdout.String(), "- Note: no gcc on PATH") {
+		t.Error("without gcc the report must say the C floor was left out")
+	}
 	for kind, want := range map[string][]string{
-		"echo":     {report.Evsel, report.EvselBase, report.Net, report.Gnet},
+		"echo":     peers,
 		"app":      {report.Evsel, report.EvselBase, report.Net},
 		"udp":      {report.Evsel, report.EvselBase, report.Net, report.Gnet},
-		"idle":     {report.Evsel, report.EvselBase, report.Net, report.Gnet},
+		"idle":     append(slices.Clone(peers), report.Multiconn),
 		"tls":      {report.Evsel, report.Net},
 		"tls-idle": {report.Evsel, report.Net},
 	} {
@@ -85,6 +92,8 @@ func TestSmoke(t *testing.T) {
 		"| echo c=4 64B | evsel |", "| echo c=4 64B | net |", "| echo c=4 64B | gnet |", "| echo c=2 64B d=4 |", "| app c=2 search |",
 		"| udp c=2 64B d=8 | evsel |", "| udp c=2 64B d=8 | gnet |",
 		"| echo c=4 64B | evsel@" + short + " |", "| tls c=2 64B | evsel |", "| tls c=2 64B | net |", "p99 ÷base |", "-baseline HEAD", "- Baseline: evsel@" + short,
+		"| echo c=4 64B | nbio |", "CPU/msg ÷C |", "| CPU µs/msg | ÷C |",
+		"| 50 | multiconn-server |",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q", want)
@@ -224,7 +233,7 @@ func TestParseFlags(t *testing.T) {
 	if app := cells[13]; app.cell.Kind != "app" || len(app.servers) != 2 {
 		t.Errorf("app cell %+v", app)
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net udp-evsel udp-net udp-gnet tls-evsel tls-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c app-evsel app-net udp-evsel udp-net udp-gnet multiconn-server tls-evsel tls-net" {
 		t.Errorf("programs %q", got)
 	}
 
@@ -234,7 +243,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(o.servers, ","); got != "evsel,evsel-base,net,gnet" || o.baseline != "HEAD~3" {
+	if got := strings.Join(o.servers, ","); got != "evsel,evsel-base,net,gnet,nbio,c" || o.baseline != "HEAD~3" {
 		t.Errorf("-baseline: servers %q baseline %q", got, o.baseline)
 	}
 	cells = plan(o)
@@ -246,11 +255,11 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("%s: evsel and evsel-base do not run together: %v", pc.cell.Name(), pc.servers)
 		}
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet app-evsel app-evsel-base app-net tls-evsel tls-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet echo-nbio echo-c app-evsel app-evsel-base app-net multiconn-server tls-evsel tls-net" {
 		t.Errorf("programs %q", got)
 	}
 	cur, base := splitBaseline(programs(cells))
-	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet app-evsel app-net tls-evsel tls-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
+	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c app-evsel app-net multiconn-server tls-evsel tls-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
 		t.Errorf("splitBaseline: %q %q", cur, base)
 	}
 	o, err = parseFlags([]string{"-baseline", "abc123", "-servers", "evsel-base,evsel"}, &bytes.Buffer{})
@@ -263,10 +272,25 @@ func TestParseFlags(t *testing.T) {
 		{"-servers", "evsel,evsel-base"},               // evsel-base without -baseline
 		{"-baseline", "HEAD", "-servers", "evsel,net"}, // -baseline without evsel-base
 		{"-baseline", "--all"},
+		{"-server-cpus", "1-0"}, {"-client-cpus", "x"}, {"-server-cpus", "0,,1"},
 	} {
 		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestPinningFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-server-cores", "8", "-server-cpus", "0-7", "-client-cpus", "8-15,24"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("needs taskset")
+	}
+	srv, lg, desc := pinning(o, t.Logf)
+	if srv != "0-7" || lg != "8-15,24" || !strings.Contains(desc, "-server-cpus") {
+		t.Errorf("pinning = %q, %q, %q", srv, lg, desc)
 	}
 }
 

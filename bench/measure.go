@@ -72,11 +72,16 @@ func (h *harness) startServer(ctx context.Context, prog string, commands bool) (
 	ready := make(chan struct{})
 	var once sync.Once
 	args := []string{"-addr", s.addr, "-cores", strconv.Itoa(h.opts.serverCores)}
+	readyLine := "listening "
+	if prog == multiconnProgram {
+		// Its loops default to GOMAXPROCS, which env sets.
+		args, readyLine = []string{"127.0.0.1", strconv.Itoa(port)}, "Listening on "
+	}
 	env := []string{"GOMAXPROCS=" + strconv.Itoa(h.opts.serverCores)}
 	srv, err := spawn(ctx, prog, h.srvCPUs, h.bin(prog), args, env, stdin,
 		func(line string) {
 			switch {
-			case strings.HasPrefix(line, "listening "):
+			case strings.HasPrefix(line, readyLine):
 				once.Do(func() { close(ready) })
 			case line == "gc-done":
 				select {
@@ -121,14 +126,25 @@ func (h *harness) bin(prog string) string {
 
 // program names the server binary for a cell kind and server.
 func program(kind, server string) string {
-	switch kind {
-	case "app", "udp":
+	switch {
+	case server == report.Multiconn:
+		return multiconnProgram
+	case kind == "app", kind == "udp":
 		return kind + "-" + server
-	case "tls", "tls-idle":
+	case kind == "tls", kind == "tls-idle":
 		return "tls-" + server
 	}
 	return "echo-" + server
 }
+
+// multiconnProgram is apps/multiconn-server, built from the library module
+// (bench's go.mod replaces it with the checkout) and run as users run it:
+// host and port as arguments, "Listening on ('127.0.0.1', PORT)" when
+// ready, no commands on stdin.
+const (
+	multiconnProgram = "multiconn-server"
+	multiconnPkg     = "github.com/evsel/evsel/apps/multiconn-server"
+)
 
 // runLoad measures one server in one echo or app cell.
 func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) report.Run {
@@ -268,7 +284,9 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 	if cell.Kind == "tls-idle" {
 		kind = cell.Kind
 	}
-	srv, err := h.startServer(ctx, program(kind, server), true)
+	// multiconn-server takes no commands: it has no after-GC figure.
+	gcable := server != report.Multiconn
+	srv, err := h.startServer(ctx, program(kind, server), gcable)
 	if err != nil {
 		run.Err = err.Error()
 		return run
@@ -281,11 +299,11 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 	// the collector has not got to yet).
 	sleep(ctx, 300*time.Millisecond) // let the runtime settle after start-up
 	before, err := procinfo.Read(srv.pid)
-	if err == nil {
+	if err == nil && gcable {
 		err = srv.gc(ctx)
 	}
 	var beforeGC procinfo.Sample
-	if err == nil {
+	if err == nil && gcable {
 		beforeGC, err = procinfo.Read(srv.pid)
 	}
 	if err != nil {
@@ -352,11 +370,11 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 		sleep(ctx, 50*time.Millisecond)
 	}
 	after, err := stableRSS(ctx, srv.pid)
-	if err == nil {
+	if err == nil && gcable {
 		err = srv.gc(ctx)
 	}
 	var afterGC procinfo.Sample
-	if err == nil {
+	if err == nil && gcable {
 		afterGC, err = procinfo.Read(srv.pid)
 	}
 	if err != nil {
@@ -397,7 +415,9 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 	}
 	if res.Connected > 0 {
 		idle.BytesPerConn = float64(after-before.RSS) / float64(res.Connected)
-		idle.BytesPerConnGC = float64(afterGC.RSS-beforeGC.RSS) / float64(res.Connected)
+		if gcable {
+			idle.BytesPerConnGC = float64(afterGC.RSS-beforeGC.RSS) / float64(res.Connected)
+		}
 	} else {
 		run.Err = "no connection opened"
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/loop"
 )
@@ -27,7 +28,8 @@ import (
 type Printer struct {
 	mu   sync.Mutex
 	w    io.Writer
-	held []string // lines kept back by Hold
+	lw   *linelog.Writer // w, when it is one: lineBytes writes to it without a copy
+	held []string        // lines kept back by Hold
 	hold bool
 }
 
@@ -64,7 +66,10 @@ func (p *Printer) Release(first string) {
 }
 
 // NewPrinter returns a Printer writing to w (nil: print nothing).
-func NewPrinter(w io.Writer) *Printer { return &Printer{w: w} }
+func NewPrinter(w io.Writer) *Printer {
+	lw, _ := w.(*linelog.Writer)
+	return &Printer{w: w, lw: lw}
+}
 
 // Line writes s and a newline as one write.
 func (p *Printer) Line(s string) {
@@ -80,6 +85,26 @@ func (p *Printer) Line(s string) {
 		p.held = append(p.held, sb.String())
 	} else {
 		io.WriteString(p.w, sb.String())
+	}
+	p.mu.Unlock()
+}
+
+// lineBytes is Line for a line already built, newline included, in b,
+// which it does not keep: a caller can build it on its stack. Through a
+// linelog.Writer (the programs' output) it allocates nothing.
+func (p *Printer) lineBytes(b []byte) {
+	if p == nil || p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	switch {
+	case p.hold:
+		p.held = append(p.held, string(b))
+	case p.lw != nil:
+		p.lw.Write(b)
+	default:
+		// A copy, so that b does not escape through the interface.
+		io.WriteString(p.w, string(b))
 	}
 	p.mu.Unlock()
 }

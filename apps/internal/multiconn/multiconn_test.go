@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/loop"
 )
 
@@ -286,5 +287,20 @@ func TestPrinterHold(t *testing.T) {
 	quiet.Release("y")
 	if quiet.On() {
 		t.Error("nil printer is on")
+	}
+}
+
+// TestPeer4 checks that the packed IPv4 peer prints exactly as the
+// formatted address it replaces (pyfmt's repr of the address).
+func TestPeer4(t *testing.T) {
+	for _, tc := range []struct {
+		ip   [4]byte
+		port int
+	}{{[4]byte{127, 0, 0, 1}, 50000}, {[4]byte{255, 255, 255, 255}, 65535}, {[4]byte{10, 0, 0, 0}, 1}, {[4]byte{0, 0, 0, 0}, 80}} {
+		p := peer4(uint64(tc.ip[0])<<40 | uint64(tc.ip[1])<<32 | uint64(tc.ip[2])<<24 | uint64(tc.ip[3])<<16 | uint64(tc.port))
+		want := pyfmt.Addr(&net.TCPAddr{IP: net.IPv4(tc.ip[0], tc.ip[1], tc.ip[2], tc.ip[3]), Port: tc.port})
+		if got := p.String(nil); got != want {
+			t.Errorf("peer4 %v:%d = %q, want %q", tc.ip, tc.port, got, want)
+		}
 	}
 }

@@ -26,6 +26,9 @@ var serverStyle = map[string]struct {
 	Evsel: {color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, nil, draw.CircleGlyph{}},
 	Net:   {color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, []vg.Length{vg.Points(4), vg.Points(2)}, draw.SquareGlyph{}},
 	Gnet:  {color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, []vg.Length{vg.Points(1), vg.Points(2)}, draw.TriangleGlyph{}},
+	Nbio:  {color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, []vg.Length{vg.Points(5), vg.Points(2), vg.Points(1), vg.Points(2)}, draw.PlusGlyph{}},
+	// The floor: black, solid, crosses.
+	C: {color.Black, nil, draw.CrossGlyph{}},
 	// The baseline is evsel's colour, lighter, with long dashes and open
 	// rings: the eye pairs it with evsel and still tells them apart.
 	EvselBase: {color.RGBA{R: 0xf0, G: 0x90, B: 0x80, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}, draw.RingGlyph{}},

@@ -19,6 +19,14 @@ const (
 	Evsel = "evsel"
 	Net   = "net"
 	Gnet  = "gnet"
+	// Nbio is github.com/lesismal/nbio, a second Go event-loop engine.
+	Nbio = "nbio"
+	// C is the one-thread C epoll echo server (bench/cserver): the floor
+	// of what the kernel costs, which every table relates servers to (÷C).
+	C = "c"
+	// Multiconn is apps/multiconn-server, the engine inside a real
+	// program, as users run it: it takes part in the idle-memory test only.
+	Multiconn = "multiconn-server"
 	// EvselBase is evsel built from another revision of the repository
 	// (bench -baseline), so that a change is measured against what it
 	// changes in the same run, on the same machine state.
@@ -43,6 +51,9 @@ const (
 	TargetThroughput = 1.0 // evsel msgs/s ≥ gnet's
 	TargetP99        = 1.0 // evsel p99 ≤ gnet's
 	TargetIdleBytes  = 256 // evsel bytes of RSS per idle connection
+	// TargetCPUvsC is issue 13's: evsel's CPU/msg ≤ 1.05× the C floor's
+	// in every echo cell, and never above net's.
+	TargetCPUvsC = 1.05
 )
 
 // Cell is one point of the matrix.
@@ -151,6 +162,9 @@ type Meta struct {
 	// Labels are the servers' display names.
 	Labels Labels
 	Quick  bool
+	// Notes are shown under the heading, e.g. that the C floor could not
+	// be built.
+	Notes []string
 }
 
 // Aggregate groups runs by cell and server, in the order cells first
@@ -315,6 +329,9 @@ func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
 			fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
 		}
 	}
+	for _, n := range meta.Notes {
+		fmt.Fprintf(&b, "- Note: %s\n", n)
+	}
 	b.WriteString("\n")
 	if cells := cellsOf(rows, "echo", "app", "udp", "tls"); len(cells) > 0 {
 		b.WriteString("## evsel compared (ratio = evsel ÷ other)\n\n")
@@ -344,119 +361,4 @@ func baselineLine(meta Meta) string {
 	}
 	return fmt.Sprintf("%s is evsel built from %s (÷base columns: evsel ÷ %s)",
 		meta.Labels.Of(EvselBase), meta.Baseline, meta.Labels.Of(EvselBase))
-}
-
-// RatioTable writes one row per cell: evsel ÷ net and evsel ÷ gnet for
-// CPU per message, throughput and p99, and the target check against gnet.
-// When evsel-base ran, three more columns give evsel ÷ evsel-base: the
-// change being measured.
-func RatioTable(b *strings.Builder, rows []Row, cells []Cell) {
-	base := slices.ContainsFunc(rows, func(r Row) bool { return r.Server == EvselBase })
-	b.WriteString("| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet |")
-	if base {
-		b.WriteString(" CPU/msg ÷base | msgs/s ÷base | p99 ÷base |")
-	}
-	b.WriteString("\n|---|--:|--:|--:|--:|--:|--:|---|")
-	if base {
-		b.WriteString("--:|--:|--:|")
-	}
-	b.WriteString("\n")
-	for _, c := range cells {
-		ev, ok := find(rows, c, Evsel)
-		if !ok {
-			continue
-		}
-		ratios := func(other string) (cpu, thr, p99 float64) {
-			o, ok := find(rows, c, other)
-			if !ok {
-				return math.NaN(), math.NaN(), math.NaN()
-			}
-			return Ratio(ev.CPUPerMsg, o.CPUPerMsg), Ratio(ev.MsgsPerS, o.MsgsPerS), Ratio(ev.P99, o.P99)
-		}
-		nc, nt, np := ratios(Net)
-		gc, gt, gp := ratios(Gnet)
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |", c.Name(),
-			FormatRatio(nc), FormatRatio(gc), FormatRatio(nt), FormatRatio(gt),
-			FormatRatio(np), FormatRatio(gp), TargetCheck(gc, gt, gp))
-		if base {
-			bc, bt, bp := ratios(EvselBase)
-			fmt.Fprintf(b, " %s | %s | %s |", FormatRatio(bc), FormatRatio(bt), FormatRatio(bp))
-		}
-		b.WriteString("\n")
-	}
-}
-
-// TargetCheck marks each target met (✓) or missed (✗); "–" without gnet.
-func TargetCheck(cpu, thr, p99 float64) string {
-	if math.IsNaN(cpu) && math.IsNaN(thr) && math.IsNaN(p99) {
-		return "–"
-	}
-	mark := func(ok bool, v float64) string {
-		switch {
-		case math.IsNaN(v):
-			return "?"
-		case ok:
-			return "✓"
-		}
-		return "✗"
-	}
-	return fmt.Sprintf("cpu %s thr %s p99 %s",
-		mark(cpu <= TargetCPURatio, cpu), mark(thr >= TargetThroughput, thr), mark(p99 <= TargetP99, p99))
-}
-
-// DetailTable writes one row per cell and server, servers named by labels.
-func DetailTable(b *strings.Builder, rows []Row, cells []Cell, labels Labels) {
-	b.WriteString("| cell | server | CPU µs/msg | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | server CPU | loadgen CPU | server RSS | errors |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, c := range cells {
-		for _, r := range rows {
-			if r.Cell != c {
-				continue
-			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
-				c.Name(), labels.Of(r.Server), FormatFloat(r.CPUPerMsg, 2), FormatCount(r.MsgsPerS),
-				FormatFloat(r.MBPerS, 1), FormatLatency(r.P50), FormatLatency(r.P99), FormatLatency(r.P999),
-				FormatPercent(r.SrvCPUPct), FormatPercent(r.LoadCPUPct), FormatBytes(r.SrvRSS), r.Errors)
-		}
-	}
-}
-
-// IdleTable writes the idle-connection memory rows, servers named by labels.
-func IdleTable(b *strings.Builder, rows []Row, cells []Cell, labels Labels) {
-	b.WriteString("| conns | server | RSS before | RSS after | bytes/conn | bytes/conn after GC | evsel ÷ this |\n")
-	b.WriteString("|--:|---|--:|--:|--:|--:|--:|\n")
-	for _, c := range cells {
-		ev, _ := find(rows, c, Evsel)
-		for _, r := range rows {
-			if r.Cell != c {
-				continue
-			}
-			ratio := "–"
-			if r.Server != Evsel {
-				ratio = FormatRatio(Ratio(ev.BytesPerConn, r.BytesPerConn))
-			}
-			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s |\n", c.Conns, labels.Of(r.Server),
-				FormatBytes(r.RSSBefore), FormatBytes(r.RSSAfter), FormatFloat(r.BytesPerConn, 0),
-				FormatFloat(r.BytesPerConnGC, 0), ratio)
-		}
-	}
-	fmt.Fprintf(b, "\nbytes/conn is (RSS after − RSS before) ÷ connections, as the server runs; "+
-		"after GC is the same with a forced collection (runtime.GC, debug.FreeOSMemory) before each reading, "+
-		"so garbage not yet collected does not count. evsel ÷ this compares bytes/conn. "+
-		"Target: evsel ≤ %d bytes of user-space RSS per idle connection.\n", TargetIdleBytes)
-}
-
-func failures(rows []Row, labels Labels) string {
-	var b strings.Builder
-	for _, r := range rows {
-		if r.Errors == 0 && len(r.Failures) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, "- %s / %s: %d errors", r.Cell.Name(), labels.Of(r.Server), r.Errors)
-		if len(r.Failures) > 0 {
-			fmt.Fprintf(&b, "; e.g. %s", strings.Join(r.Failures, "; "))
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
 }

@@ -155,12 +155,12 @@ func TestWriteMarkdown(t *testing.T) {
 		"Quick run",
 		"`cd bench && go run .`",
 		// evsel ÷ net and ÷ gnet: CPU 5/8, 5/5; msgs/s 110k/80k, 110k/100k; p99 60/100, 60/40.
-		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ |",
-		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ |",
-		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – |",
-		"| echo c=64 64B | net | 8.00 | 80.0k | 5.1 | 50.0 | 100 | 200 | 90% | 99% | 8.0 MiB | 0 |",
-		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | 150 | – |",
-		"| 10000 | net | 4.0 MiB | 42.1 MiB | 4000 | – | 0.05× |",
+		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | – | – |",
+		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | – | – |",
+		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | – | – |",
+		"| echo c=64 64B | net | 8.00 | – | 80.0k | 5.1 | 50.0 | 100 | 200 | 90% | 99% | 8.0 MiB | 0 |",
+		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | 150 | – | – |",
+		"| 10000 | net | 4.0 MiB | 42.1 MiB | 4000 | – | 0.05× | – |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
@@ -265,14 +265,14 @@ func TestWriteMarkdownBaseline(t *testing.T) {
 	for _, want := range []string{
 		"`cd bench && go run . -baseline 5638839`",
 		"- Baseline: evsel@5638839 is evsel built from 5638839 \"loop: no tick timer\"",
-		"| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷base | msgs/s ÷base | p99 ÷base |",
+		"| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C | CPU/msg ÷base | msgs/s ÷base | p99 ÷base |",
 		// evsel ÷ evsel-base: CPU 5/10, msgs/s 110k/100k, p99 60/120.
-		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | 0.50× | 1.10× | 0.50× |",
-		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | 0.50× | 0.50× | 2.00× |",
-		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | 0.50× | 1.25× | 0.50× |",
-		"| echo c=64 64B | evsel@5638839 | 10.00 | 100.0k |",
-		"| app c=64 search | evsel@5638839 | 40.00 | 4.00k |",
-		"| 10000 | evsel@5638839 | 4.0 MiB | 7.8 MiB | 400 | – | 0.50× |",
+		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | – | – | 0.50× | 1.10× | 0.50× |",
+		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | – | – | 0.50× | 0.50× | 2.00× |",
+		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | – | – | 0.50× | 1.25× | 0.50× |",
+		"| echo c=64 64B | evsel@5638839 | 10.00 | – | 100.0k |",
+		"| app c=64 search | evsel@5638839 | 40.00 | – | 4.00k |",
+		"| 10000 | evsel@5638839 | 4.0 MiB | 7.8 MiB | 400 | – | 0.50× | – |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
@@ -316,5 +316,43 @@ func TestLabels(t *testing.T) {
 	l := Labels{EvselBase: "evsel@abc"}
 	if none.Of(EvselBase) != EvselBase || l.Of(EvselBase) != "evsel@abc" || l.Of(Net) != Net {
 		t.Error("Labels.Of")
+	}
+}
+
+// TestWriteMarkdownFloor: with the C floor and nbio in the run, every
+// table relates each server to C (÷C), and the ratio table checks issue
+// 13's target (≤ 1.05× C, ≤ net).
+func TestWriteMarkdownFloor(t *testing.T) {
+	runs := append(sampleRuns(),
+		echoRun(64, 64, C, 130000, 30, 4),
+		echoRun(64, 64, C, 130000, 30, 4),
+		echoRun(64, 64, Nbio, 90000, 60, 6),
+		echoRun(1, 1024, C, 20000, 30, 9.6),
+		Run{Cell: Cell{Kind: "idle", Conns: 10000}, Server: C, Idle: &Idle{Conns: 10000, Connected: 10000, RSSBefore: 1 << 20, RSSAfter: 1<<20 + 400_000, BytesPerConn: 40}},
+	)
+	servers := []string{Evsel, Net, Gnet, Nbio, C}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, Meta{Notes: []string{"a note"}}, Aggregate(runs, servers)); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"- Note: a note\n",
+		// evsel 5 µs ÷ C 4 µs: 1.25×, over the target; at 1 KiB 10 ÷ 9.6 = 1.04×, met.
+		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | 1.25× | cpu ✗ |",
+		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | 1.04× | cpu ✓ |",
+		"| echo c=64 64B | nbio | 6.00 | 1.50× | 90.0k |",
+		"| echo c=64 64B | c | 4.00 | 1.00× | 130.0k |",
+		"| app c=64 search | evsel | 20.00 | – |",
+		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | 150 | – | 5.00× |",
+		"| 10000 | c | 1.0 MiB | 1.4 MiB | 40 | – | 5.00× | 1.00× |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	checkColumns(t, md)
+	if got := TargetCheckC(1.04, 1.01); got != "cpu ✗" {
+		t.Errorf("above net must miss the target: %q", got)
 	}
 }
