@@ -598,11 +598,17 @@ func TestBalancing(t *testing.T) {
 func TestReusePortKeepsConnections(t *testing.T) {
 	e, addr := start(t, echo, Options{Loops: 2, ReusePort: true})
 	l1 := e.Loops()[1]
+	var own int
 	require.NoError(t, e.onLoop(l1, func() error {
-		require.Len(t, l1.listeners, 1)
-		l1.listeners[0].close()
+		// No require here: FailNow on a loop goroutine would end the loop.
+		if own = len(l1.listeners); own == 1 {
+			l1.listeners[0].close()
+		}
 		return nil
 	}))
+	if own == 0 {
+		t.Skip("no SO_REUSEPORT on this platform: one listener deals out every connection")
+	}
 	release := make(chan struct{})
 	require.NoError(t, l1.Do(func() { <-release }))
 	defer close(release)
