@@ -39,7 +39,7 @@ func startPacket(t *testing.T, network, address string, h PacketHandler, opts Op
 
 // udpExchange sends msg from c and waits for the echo, resending on a
 // timeout (loopback UDP may drop under load).
-func udpExchange(t *testing.T, c *net.UDPConn, msg []byte) []byte {
+func udpExchange(t *testing.T, c udpPeer, msg []byte) []byte {
 	t.Helper()
 	buf := make([]byte, 64<<10)
 	for try := 0; try < 20; try++ {
@@ -55,14 +55,6 @@ func udpExchange(t *testing.T, c *net.UDPConn, msg []byte) []byte {
 	}
 	t.Fatalf("no answer to a %d-byte datagram", len(msg))
 	return nil
-}
-
-func dialUDP(t *testing.T, addr net.Addr) *net.UDPConn {
-	t.Helper()
-	c, err := net.DialUDP("udp", nil, addr.(*net.UDPAddr))
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // TestListenPacketEcho: several clients at once, every datagram echoed to
@@ -157,33 +149,21 @@ func TestPacketTruncated(t *testing.T) {
 	assert.Equal(t, "sixteen bytes ok", string(udpExchange(t, c, []byte("sixteen bytes ok"))))
 }
 
-// TestDialPacket: a connected datagram socket on the engine talks to a
-// net.UDPConn echo server; AsyncWriteTo works from outside the loops.
+// TestDialPacket: a connected datagram socket on the engine talks to an
+// echo server outside it (net's); AsyncWriteTo works from outside the loops.
 func TestDialPacket(t *testing.T) {
-	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	defer srv.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := srv.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			srv.WriteToUDP(buf[:n], from)
-		}
-	}()
+	srvAddr := udpEchoServer(t)
 	e, err := New(Funcs{}, Options{Loops: 2, Logger: quietLog})
 	require.NoError(t, err)
 	defer stop(t, e)
 	got := make(chan string, 64)
-	pc, err := e.DialPacket(context.Background(), "udp", srv.LocalAddr().String(),
+	pc, err := e.DialPacket(context.Background(), "udp", srvAddr.String(),
 		PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
-			assert.Equal(t, srv.LocalAddr().String(), from.String())
+			assert.Equal(t, srvAddr.String(), from.String())
 			got <- string(data)
 		}))
 	require.NoError(t, err)
-	assert.Equal(t, srv.LocalAddr().String(), pc.RemoteAddr().String())
+	assert.Equal(t, srvAddr.String(), pc.RemoteAddr().String())
 	for i := range 5 {
 		msg := fmt.Sprintf("hello %d", i)
 		for try := 0; ; try++ {
@@ -237,9 +217,7 @@ func TestListenPacketStop(t *testing.T) {
 	addr, err := e.ListenPacket("udp", "127.0.0.1:0", packetEcho)
 	require.NoError(t, err)
 	stop(t, e)
-	l, err := net.ListenPacket("udp", addr.String())
-	require.NoError(t, err, "the engine let go of the port")
-	l.Close()
+	require.NoError(t, bindUDP(addr.String()), "the engine let go of the port")
 	_, err = e.ListenPacket("udp", "127.0.0.1:0", packetEcho)
 	assert.ErrorIs(t, err, ErrStopped)
 }

@@ -29,11 +29,20 @@ type peer struct {
 	all   []string
 }
 
-func startPeer(t *testing.T, name string, args ...string) *peer {
+// needTool skips the test when the outside program name is missing (under
+// Wine neither python3 nor openssl is on the Windows path). Tests call it
+// before writing their files: Wine cannot remove a test's temporary
+// directory once it holds files.
+func needTool(t *testing.T, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		t.Skipf("%s is not installed (.ci/run installs it)", name)
 	}
+}
+
+func startPeer(t *testing.T, name string, args ...string) *peer {
+	t.Helper()
+	needTool(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	p := &peer{cmd: exec.CommandContext(ctx, name, args...), lines: make(chan string, 1024), done: make(chan error, 1)}
 	out, w := io.Pipe()
@@ -117,6 +126,7 @@ func (p *peer) expect(t *testing.T, s string) string {
 // over a selector, as the multiconn client), TLS 1.2 and 1.3, 1 MiB each
 // way on several connections, and close_notify both ways via unwrap().
 func TestTLSPythonClient(t *testing.T) {
+	needTool(t, "python3")
 	p := getPKI(t)
 	ca, _, _ := p.files(t)
 	closes := make(chan error, 16)
@@ -143,6 +153,7 @@ func TestTLSPythonClient(t *testing.T) {
 // TestTLSPythonServer: WithTLS against Python's ssl server; the server sees
 // our close_notify.
 func TestTLSPythonServer(t *testing.T) {
+	needTool(t, "python3")
 	p := getPKI(t)
 	ca, cert, key := p.files(t)
 	_ = ca
@@ -169,6 +180,7 @@ func TestTLSPythonServer(t *testing.T) {
 // client asks us to answer (a post-handshake message handled on the loop),
 // and TLS 1.2.
 func TestTLSOpenSSLClient(t *testing.T) {
+	needTool(t, "openssl")
 	p := getPKI(t)
 	ca, _, _ := p.files(t)
 	closes := make(chan error, 4)
@@ -200,6 +212,7 @@ func TestTLSOpenSSLClient(t *testing.T) {
 // renegotiation; crypto/tls refuses it (its default), which closes that
 // connection with crypto/tls's error.
 func TestTLSRenegotiationRefused(t *testing.T) {
+	needTool(t, "openssl")
 	p := getPKI(t)
 	ca, _, _ := p.files(t)
 	closes := make(chan error, 4)
