@@ -1,8 +1,10 @@
 package loop
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -32,4 +34,48 @@ func TestTLSHostileOversizedFirstRecord(t *testing.T) {
 	require.Len(t, errs, 1)
 	var rh tls.RecordHeaderError
 	assert.True(t, errors.As(errs[0], &rh), "crypto/tls's own error: %v", errs[0])
+}
+
+// TestTLSHostileAfterHandshake: after a good handshake, a record header
+// claiming too much, and raw bytes after close_notify, each close that
+// connection only; the handler hears of each close once.
+func TestTLSHostileAfterHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		act  func(c *tls.Conn, raw net.Conn)
+	}{
+		{"oversized record", func(c *tls.Conn, raw net.Conn) {
+			raw.Write([]byte{0x17, 0x03, 0x03, 0xff, 0xff, 1, 2, 3})
+		}},
+		{"data after close_notify", func(c *tls.Conn, raw net.Conn) {
+			c.CloseWrite()
+			raw.Write(bytes.Repeat([]byte{0x17, 0x03, 0x03, 0x00, 0x10}, 100))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := getPKI(t)
+			closes := make(chan error, 4)
+			h := Funcs{Data: echo.Data, Close: func(c *Conn, err error) { closes <- err }}
+			_, addr := startTLS(t, h, Options{Loops: 1, TLSHandshakeTimeout: 5 * time.Second}, p.serverConfig())
+			good := dialTLS(t, addr, p.clientConfig())
+			raw := dial(t, addr)
+			c := tls.Client(raw, p.clientConfig())
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			require.NoError(t, c.Handshake())
+			assert.Equal(t, "ok", string(roundTrip(t, c, []byte("ok"))))
+			tc.act(c, raw)
+			closedByServer(t, raw, 5*time.Second)
+			select {
+			case <-closes:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no OnClose")
+			}
+			assert.Equal(t, "still", string(roundTrip(t, good, []byte("still"))))
+			select {
+			case err := <-closes:
+				t.Fatalf("a second OnClose: %v", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		})
+	}
 }
