@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -211,7 +212,9 @@ func (e *Engine) ServePacket(s *evsel.Socket, h PacketHandler) (*PacketConn, err
 // on one of the loops: it receives only the peer's datagrams, and Write
 // sends to the peer. A datagram connect completes at once, so DialPacket
 // returns the socket without waiting for the loop; ctx bounds only the
-// resolution of a host name. Safe from any goroutine: from outside the
+// resolution of a host name, which runs on the caller's goroutine. Safe
+// from any goroutine, but on a loop only with a numeric address (a host
+// name returns ErrOnLoop rather than stall the loop): from outside the
 // owning loop, write with AsyncWriteTo. A "unixgram" socket is bound to
 // no path, so the peer cannot answer it.
 func (e *Engine) DialPacket(ctx context.Context, network, address string, h PacketHandler) (*PacketConn, error) {
@@ -260,6 +263,11 @@ func (e *Engine) resolvePacket(ctx context.Context, network, address string) (st
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return address, nil
+	}
+	if e.onEngineGoroutine() {
+		// The socket is returned at once, so the lookup would run right
+		// here and stall every connection of the loop meanwhile.
+		return "", fmt.Errorf("loop: DialPacket resolves %q on the calling goroutine: %w", host, ErrOnLoop)
 	}
 	ipNet := map[string]string{"udp": "ip", "udp4": "ip4", "udp6": "ip6"}[network]
 	if ipNet == "" {
