@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -128,7 +127,7 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 	if e.onEngineGoroutine() {
 		return nil, ErrOnLoop
 	}
-	spread := runtime.GOOS == "linux" && network != "unixgram" && len(e.loops) > 1
+	spread := reusePortSpreadsDatagrams && network != "unixgram" && len(e.loops) > 1
 	lc := evsel.ListenConfig{ReusePort: spread}
 	first, err := lc.ListenPacket(network, address)
 	if err != nil {

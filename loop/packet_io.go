@@ -2,7 +2,6 @@ package loop
 
 import (
 	"net/netip"
-	"runtime"
 	"runtime/debug"
 	"slices"
 
@@ -28,7 +27,7 @@ const packetBatch = 16
 func (l *Loop) packets() *packetLoop {
 	if l.pk == nil {
 		n := 1
-		if runtime.GOOS == "linux" {
+		if batchedReceive {
 			n = min(packetBatch, l.e.opts.DatagramBatch)
 		}
 		pk := &packetLoop{in: evsel.NewBatch(n), out: evsel.NewBatch(packetBatch)}
