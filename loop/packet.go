@@ -133,23 +133,11 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 	if err != nil {
 		return nil, err
 	}
-	addr, err := first.LocalAddr()
+	addr, socks, err := e.openPerLoop(first, spread, func(at string) (*evsel.Socket, error) {
+		return lc.ListenPacket(network, at)
+	})
 	if err != nil {
-		first.Close()
 		return nil, err
-	}
-	socks := []*evsel.Socket{first}
-	if spread {
-		for range e.loops[1:] {
-			s, err := lc.ListenPacket(network, addr.String())
-			if err != nil {
-				for _, s := range socks {
-					s.Close()
-				}
-				return nil, err
-			}
-			socks = append(socks, s)
-		}
 	}
 	start := 0
 	if !spread {
