@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -167,3 +168,63 @@ type packetErrFuncs struct {
 
 func (h *packetErrFuncs) OnPacket(pc *PacketConn, d []byte, from PacketAddr) { h.data(pc, d, from) }
 func (h *packetErrFuncs) OnPacketError(pc *PacketConn, err error)            { h.err(pc, err) }
+
+// TestPacketUnreadPeerAndStop: replies to a Unix datagram peer that never
+// reads fill its queue (the kernel then refuses more: EAGAIN, unlike UDP
+// which drops), so the loop holds them up to MaxPacketQueue, drops and
+// counts the rest, and Stop drops and counts those still queued.
+func TestPacketUnreadPeerAndStop(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix datagram sockets on Windows")
+	}
+	dir := t.TempDir()
+	const queue = 64
+	results := make(chan error, 1024)
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog, MaxPacketQueue: queue})
+	require.NoError(t, err)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop(t, e)
+		}
+	}()
+	srv := filepath.Join(dir, "srv")
+	_, err = e.ListenPacket("unixgram", srv, PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		for range 200 {
+			select {
+			case results <- pc.WriteTo(bytes.Repeat([]byte("r"), 1024), from):
+			default:
+			}
+		}
+	}))
+	require.NoError(t, err)
+	cl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "cl"), Net: "unixgram"})
+	require.NoError(t, err)
+	defer cl.Close()
+	// Never read by cl: three rounds of 200 replies are far more than its
+	// receive queue holds.
+	for range 3 {
+		_, err = cl.WriteToUnix([]byte("go"), &net.UnixAddr{Name: srv, Net: "unixgram"})
+		require.NoError(t, err)
+	}
+	waitFor(t, "the replies", func() bool { return len(results) == 600 })
+	var sent, refused int
+	for range 600 {
+		if err := <-results; err == nil {
+			sent++
+		} else {
+			require.ErrorIs(t, err, ErrDatagramDropped)
+			refused++
+		}
+	}
+	assert.Positive(t, refused, "the queue bound held nothing back")
+	st := e.Stats()
+	queued := int64(sent) - st.DatagramsOut
+	assert.LessOrEqual(t, queued, int64(queue), "queued past MaxPacketQueue")
+	assert.Positive(t, queued, "the peer's queue never filled")
+	assert.Equal(t, int64(refused), st.DatagramsDropped)
+	stop(t, e)
+	stopped = true
+	st = e.Stats()
+	assert.Equal(t, int64(600), st.DatagramsOut+st.DatagramsDropped, "every reply sent or counted as dropped")
+}
