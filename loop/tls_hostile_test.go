@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,4 +80,84 @@ func TestTLSHostileAfterHandshake(t *testing.T) {
 			}
 		})
 	}
+}
+
+// coalescingConn gathers writes until flush, so that the server reads
+// many records at once.
+type coalescingConn struct {
+	net.Conn
+	mu  sync.Mutex // the handshake writes on a goroutine of its own
+	buf []byte
+}
+
+func (c *coalescingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = append(c.buf, p...)
+	return len(p), nil
+}
+
+func (c *coalescingConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := c.Conn.Write(c.buf)
+	c.buf = c.buf[:0]
+	return err
+}
+
+func (c *coalescingConn) buffered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.buf)
+}
+
+// TestTLSHostileTinyRecords: thousands of one-byte records in one burst
+// are all decrypted and handed over, in order.
+func TestTLSHostileTinyRecords(t *testing.T) {
+	p := getPKI(t)
+	_, addr := startTLS(t, echo, Options{Loops: 1}, p.serverConfig())
+	raw := dial(t, addr)
+	cc := &coalescingConn{Conn: raw}
+	c := tls.Client(cc, p.clientConfig())
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	hs := make(chan error, 1)
+	go func() { hs <- c.Handshake() }()
+	// The client's flights pass through cc: push them out as they come.
+	for done := false; !done; {
+		select {
+		case err := <-hs:
+			require.NoError(t, err)
+			done = true
+		case <-time.After(5 * time.Millisecond):
+		}
+		require.NoError(t, cc.flush())
+	}
+	const n = 5000
+	want := make([]byte, n)
+	for i := range want {
+		want[i] = byte('a' + i%26)
+		_, err := c.Write(want[i : i+1]) // one record each
+		require.NoError(t, err)
+	}
+	require.Greater(t, cc.buffered(), n*20, "one record a byte")
+	require.NoError(t, cc.flush())
+	got := make([]byte, n)
+	_, err := io.ReadFull(c, got)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
+// TestTLSHostileUnreadClose: a server that closes with megabytes of
+// records queued to a peer that never reads is cut at the linger deadline,
+// close_notify and all, like a plaintext connection.
+func TestTLSHostileUnreadClose(t *testing.T) {
+	p := getPKI(t)
+	h := Funcs{Open: func(c *Conn) {
+		c.Write(make([]byte, 4<<20))
+		c.Close()
+	}}
+	e, addr := startTLS(t, h, Options{Loops: 1, LingerTimeout: 300 * time.Millisecond}, p.serverConfig())
+	dialTLS(t, addr, p.clientConfig()) // and never read
+	waitFor(t, "the linger cut", func() bool { return e.Stats().LingerClosed == 1 })
+	waitFor(t, "the connection to go", func() bool { return e.Stats().Open == 0 })
 }
