@@ -228,3 +228,19 @@ func TestPacketUnreadPeerAndStop(t *testing.T) {
 	st = e.Stats()
 	assert.Equal(t, int64(600), st.DatagramsOut+st.DatagramsDropped, "every reply sent or counted as dropped")
 }
+
+// TestPacketRepliesToGonePeers: replies to senders whose ports have
+// closed draw ICMP port unreachable; the listening socket, unconnected,
+// keeps serving the others (on Windows this needs SIO_UDP_CONNRESET off).
+func TestPacketRepliesToGonePeers(t *testing.T) {
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", packetEcho, Options{Loops: 1})
+	for range 50 {
+		c, err := net.DialUDP("udp", nil, addr.(*net.UDPAddr))
+		require.NoError(t, err)
+		_, err = c.Write([]byte("gone"))
+		require.NoError(t, err)
+		c.Close()
+	}
+	waitFor(t, "the replies", func() bool { return e.Stats().DatagramsOut+e.Stats().DatagramsDropped >= 50 })
+	assert.Equal(t, "here", string(udpExchange(t, dialUDP(t, addr), []byte("here"))))
+}
