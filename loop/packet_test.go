@@ -294,3 +294,20 @@ func TestDialPacketOnLoop(t *testing.T) {
 	named := <-res
 	assert.ErrorIs(t, named.err, ErrOnLoop)
 }
+
+// TestPacketNilHandler: a datagram socket without a handler is refused up
+// front, not served with a panic, logged with its stack, per datagram.
+func TestPacketNilHandler(t *testing.T) {
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	_, err = e.ListenPacket("udp", "127.0.0.1:0", nil)
+	assert.Error(t, err)
+	_, err = e.DialPacket(context.Background(), "udp", "127.0.0.1:9", nil)
+	assert.Error(t, err)
+	s, err := evsel.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer s.Close() // refused, so still the caller's
+	_, err = e.ServePacket(s, nil)
+	assert.Error(t, err)
+}
