@@ -24,6 +24,10 @@ import (
 // any datagram, and counted in Stats.DatagramsDropped.
 var ErrDatagramDropped = errors.New("loop: datagram queue full, datagram dropped")
 
+// errNoPacketHandler refuses a datagram socket without a handler, which
+// would otherwise panic, and log its stack, for every datagram.
+var errNoPacketHandler = errors.New("loop: a datagram socket needs a PacketHandler")
+
 // PacketAddr is the address of a datagram's peer: an IP address and port
 // for UDP, or for a Unix datagram socket the path its sender is bound to
 // ("" for an unnamed sender, which cannot be answered). The zero value, in
@@ -121,6 +125,9 @@ func (pc *PacketConn) SetData(v any) { pc.data = v }
 // end of each loop iteration (sendmmsg on Linux). Like Listen, it waits
 // for the loops, so on a loop it returns ErrOnLoop.
 func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Addr, error) {
+	if h == nil {
+		return nil, errNoPacketHandler
+	}
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
@@ -171,6 +178,9 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 // one of the loops, and takes it over: the engine closes it. Like
 // ListenPacket it waits for the loop, so on a loop it returns ErrOnLoop.
 func (e *Engine) ServePacket(s *evsel.Socket, h PacketHandler) (*PacketConn, error) {
+	if h == nil {
+		return nil, errNoPacketHandler
+	}
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
@@ -205,6 +215,9 @@ func (e *Engine) ServePacket(s *evsel.Socket, h PacketHandler) (*PacketConn, err
 // owning loop, write with AsyncWriteTo. A "unixgram" socket is bound to
 // no path, so the peer cannot answer it.
 func (e *Engine) DialPacket(ctx context.Context, network, address string, h PacketHandler) (*PacketConn, error) {
+	if h == nil {
+		return nil, errNoPacketHandler
+	}
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
