@@ -137,6 +137,11 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 	spread := reusePortSpreadsDatagrams && network != "unixgram" && len(e.loops) > 1
 	lc := evsel.ListenConfig{ReusePort: spread}
 	first, err := lc.ListenPacket(network, address)
+	if err != nil && spread {
+		// No SO_REUSEPORT here (a kernel before 3.9): one socket, as Listen.
+		spread, lc.ReusePort = false, false
+		first, err = lc.ListenPacket(network, address)
+	}
 	if err != nil {
 		return nil, err
 	}
