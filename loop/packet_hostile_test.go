@@ -244,3 +244,38 @@ func TestPacketRepliesToGonePeers(t *testing.T) {
 	waitFor(t, "the replies", func() bool { return e.Stats().DatagramsOut+e.Stats().DatagramsDropped >= 50 })
 	assert.Equal(t, "here", string(udpExchange(t, dialUDP(t, addr), []byte("here"))))
 }
+
+// TestPacketCloseInOnPacket: a handler that closes its socket in the
+// middle of a batch of datagrams stops being called, its later WriteTo
+// says ErrClosed, and the port is let go of.
+func TestPacketCloseInOnPacket(t *testing.T) {
+	var calls atomic.Int32
+	after := make(chan error, 1)
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		if calls.Add(1) == 1 {
+			pc.WriteTo(data, from) // queued, then dropped or sent by Close
+			assert.NoError(t, pc.Close())
+			after <- pc.WriteTo(data, from)
+		}
+	}), Options{Loops: 1})
+	c := dialUDP(t, addr)
+	for range 20 {
+		c.Write([]byte("burst"))
+	}
+	select {
+	case err := <-after:
+		assert.ErrorIs(t, err, ErrClosed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler was not called")
+	}
+	waitFor(t, "the port to be free", func() bool {
+		l, err := net.ListenPacket("udp", addr.String())
+		if err == nil {
+			l.Close()
+		}
+		return err == nil
+	})
+	assert.Equal(t, int32(1), calls.Load())
+	st := e.Stats()
+	assert.Equal(t, int64(1), st.DatagramsOut+st.DatagramsDropped)
+}
