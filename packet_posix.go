@@ -203,3 +203,17 @@ func (s *Socket) membership(ifi *net.Interface, group netip.Addr, join bool) err
 	}
 	return wrapErr("setsockopt", sysMembership(s.fd, ifi, group.Unmap(), join))
 }
+
+// ifaceAddr4 is the first IPv4 address of ifi, which is how IPv4's
+// membership request names an interface.
+func ifaceAddr4(ifi *net.Interface) [4]byte {
+	addrs, _ := ifi.Addrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if ip4 := ipn.IP.To4(); ip4 != nil {
+				return [4]byte(ip4)
+			}
+		}
+	}
+	return [4]byte{}
+}

@@ -41,17 +41,3 @@ func sysMembership(fd int, ifi *net.Interface, group netip.Addr, join bool) erro
 	}
 	return unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, opt, mreq)
 }
-
-// ifaceAddr4 is the first IPv4 address of ifi, which is how IPv4's
-// membership request names an interface.
-func ifaceAddr4(ifi *net.Interface) [4]byte {
-	addrs, _ := ifi.Addrs()
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if ip4 := ipn.IP.To4(); ip4 != nil {
-				return [4]byte(ip4)
-			}
-		}
-	}
-	return [4]byte{}
-}

@@ -129,13 +129,7 @@ func sysMembership(fd int, ifi *net.Interface, group netip.Addr, join bool) erro
 	if group.Is4() {
 		mreq := &windows.IPMreq{Multiaddr: group.As4()}
 		if ifi != nil {
-			addrs, _ := ifi.Addrs()
-			for _, a := range addrs {
-				if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
-					mreq.Interface = [4]byte(ipn.IP.To4())
-					break
-				}
-			}
+			mreq.Interface = ifaceAddr4(ifi)
 		}
 		opt := windows.IP_ADD_MEMBERSHIP
 		if !join {

@@ -60,7 +60,7 @@ var errNotDatagram = errors.New("loop: not a datagram socket (a listener is serv
 
 func (e *Engine) servePacketSocket(dup func() (*evsel.Socket, error), h PacketHandler) (*PacketConn, error) {
 	if h == nil {
-		return nil, errors.New("loop: a datagram socket needs a PacketHandler")
+		return nil, errNoPacketHandler // before taking a duplicate
 	}
 	s, err := dup()
 	if err != nil {

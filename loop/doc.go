@@ -168,7 +168,8 @@
 //     Write, Close, Data, SetData; Loop.AfterFunc, Loop.Every and the
 //     Timer methods.
 //   - From anywhere, callbacks included (they queue and return): Dial,
-//     Adopt, DialPacket, StopAsync, Conn.AsyncWrite, AsyncWritev,
+//     Adopt, DialPacket (on a loop with a numeric address only: it
+//     resolves a name on the caller's goroutine), StopAsync, Conn.AsyncWrite, AsyncWritev,
 //     AsyncClose, Do, Wake, PacketConn.AsyncWriteTo, AsyncClose, Loop.Do,
 //     and the read-only Stats, Addrs, Options, Loops, Done.
 //   - Outside the loops only (they wait for the loops): Engine.Stop,

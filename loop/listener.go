@@ -42,24 +42,11 @@ func (e *Engine) listen(network, address string, cfg *tls.Config) (net.Addr, err
 	if err != nil {
 		return nil, err
 	}
-	addr, err := first.LocalAddr()
+	addr, socks, err := e.openPerLoop(first, lc.ReusePort, func(at string) (*evsel.Socket, error) {
+		return lc.Listen(network, at)
+	})
 	if err != nil {
-		first.Close()
 		return nil, err
-	}
-	socks := []*evsel.Socket{first}
-	if lc.ReusePort {
-		// Bind the others to the port the first one got, in case it was 0.
-		for range e.loops[1:] {
-			s, err := lc.Listen(network, addr.String())
-			if err != nil {
-				for _, s := range socks {
-					s.Close()
-				}
-				return nil, err
-			}
-			socks = append(socks, s)
-		}
 	}
 	if err := e.serve(socks, 0, cfg); err != nil {
 		return nil, err
@@ -68,6 +55,32 @@ func (e *Engine) listen(network, address string, cfg *tls.Config) (net.Addr, err
 	e.addrs = append(e.addrs, addr)
 	e.mu.Unlock()
 	return addr, nil
+}
+
+// openPerLoop returns first's address and, with perLoop, one more socket
+// for each other loop made by open on the port first got (in case the
+// address asked for port 0): Listen's and ListenPacket's SO_REUSEPORT
+// sockets. On error it closes first and the others.
+func (e *Engine) openPerLoop(first *evsel.Socket, perLoop bool, open func(addr string) (*evsel.Socket, error)) (net.Addr, []*evsel.Socket, error) {
+	addr, err := first.LocalAddr()
+	if err != nil {
+		first.Close()
+		return nil, nil, err
+	}
+	socks := []*evsel.Socket{first}
+	if perLoop {
+		for range e.loops[1:] {
+			s, err := open(addr.String())
+			if err != nil {
+				for _, s := range socks {
+					s.Close()
+				}
+				return nil, nil, err
+			}
+			socks = append(socks, s)
+		}
+	}
+	return addr, socks, nil
 }
 
 // serve puts listening sockets on the loops, socks[i] on loop first+i

@@ -3,9 +3,9 @@ package loop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -23,6 +23,10 @@ import (
 // MaxPacketQueueBytes): the datagram is dropped, as the network may drop
 // any datagram, and counted in Stats.DatagramsDropped.
 var ErrDatagramDropped = errors.New("loop: datagram queue full, datagram dropped")
+
+// errNoPacketHandler refuses a datagram socket without a handler, which
+// would otherwise panic, and log its stack, for every datagram.
+var errNoPacketHandler = errors.New("loop: a datagram socket needs a PacketHandler")
 
 // PacketAddr is the address of a datagram's peer: an IP address and port
 // for UDP, or for a Unix datagram socket the path its sender is bound to
@@ -121,35 +125,31 @@ func (pc *PacketConn) SetData(v any) { pc.data = v }
 // end of each loop iteration (sendmmsg on Linux). Like Listen, it waits
 // for the loops, so on a loop it returns ErrOnLoop.
 func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Addr, error) {
+	if h == nil {
+		return nil, errNoPacketHandler
+	}
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
 	if e.onEngineGoroutine() {
 		return nil, ErrOnLoop
 	}
-	spread := runtime.GOOS == "linux" && network != "unixgram" && len(e.loops) > 1
+	spread := reusePortSpreadsDatagrams && network != "unixgram" && len(e.loops) > 1
 	lc := evsel.ListenConfig{ReusePort: spread}
 	first, err := lc.ListenPacket(network, address)
+	if err != nil && spread {
+		// No SO_REUSEPORT here (a kernel before 3.9): one socket, as Listen.
+		spread, lc.ReusePort = false, false
+		first, err = lc.ListenPacket(network, address)
+	}
 	if err != nil {
 		return nil, err
 	}
-	addr, err := first.LocalAddr()
+	addr, socks, err := e.openPerLoop(first, spread, func(at string) (*evsel.Socket, error) {
+		return lc.ListenPacket(network, at)
+	})
 	if err != nil {
-		first.Close()
 		return nil, err
-	}
-	socks := []*evsel.Socket{first}
-	if spread {
-		for range e.loops[1:] {
-			s, err := lc.ListenPacket(network, addr.String())
-			if err != nil {
-				for _, s := range socks {
-					s.Close()
-				}
-				return nil, err
-			}
-			socks = append(socks, s)
-		}
 	}
 	start := 0
 	if !spread {
@@ -183,6 +183,9 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 // one of the loops, and takes it over: the engine closes it. Like
 // ListenPacket it waits for the loop, so on a loop it returns ErrOnLoop.
 func (e *Engine) ServePacket(s *evsel.Socket, h PacketHandler) (*PacketConn, error) {
+	if h == nil {
+		return nil, errNoPacketHandler
+	}
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
@@ -211,10 +214,15 @@ func (e *Engine) ServePacket(s *evsel.Socket, h PacketHandler) (*PacketConn, err
 // on one of the loops: it receives only the peer's datagrams, and Write
 // sends to the peer. A datagram connect completes at once, so DialPacket
 // returns the socket without waiting for the loop; ctx bounds only the
-// resolution of a host name. Safe from any goroutine: from outside the
+// resolution of a host name, which runs on the caller's goroutine. Safe
+// from any goroutine, but on a loop only with a numeric address (a host
+// name returns ErrOnLoop rather than stall the loop): from outside the
 // owning loop, write with AsyncWriteTo. A "unixgram" socket is bound to
 // no path, so the peer cannot answer it.
 func (e *Engine) DialPacket(ctx context.Context, network, address string, h PacketHandler) (*PacketConn, error) {
+	if h == nil {
+		return nil, errNoPacketHandler
+	}
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
@@ -260,6 +268,11 @@ func (e *Engine) resolvePacket(ctx context.Context, network, address string) (st
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return address, nil
+	}
+	if e.onEngineGoroutine() {
+		// The socket is returned at once, so the lookup would run right
+		// here and stall every connection of the loop meanwhile.
+		return "", fmt.Errorf("loop: DialPacket resolves %q on the calling goroutine: %w", host, ErrOnLoop)
 	}
 	ipNet := map[string]string{"udp": "ip", "udp4": "ip4", "udp6": "ip6"}[network]
 	if ipNet == "" {

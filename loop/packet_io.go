@@ -2,7 +2,6 @@ package loop
 
 import (
 	"net/netip"
-	"runtime"
 	"runtime/debug"
 	"slices"
 
@@ -28,7 +27,7 @@ const packetBatch = 16
 func (l *Loop) packets() *packetLoop {
 	if l.pk == nil {
 		n := 1
-		if runtime.GOOS == "linux" {
+		if batchedReceive {
 			n = min(packetBatch, l.e.opts.DatagramBatch)
 		}
 		pk := &packetLoop{in: evsel.NewBatch(n), out: evsel.NewBatch(packetBatch)}
@@ -237,10 +236,13 @@ func (pc *PacketConn) flush() {
 		}
 		if err != nil {
 			// This datagram cannot go (too long, no route, refused): drop
-			// it and go on with the next.
+			// it and go on with the next. It is dropped before the handler
+			// hears of it, so that a handler that closes the socket there
+			// finds the queue as it is and empties it, which ends this loop.
 			l.stats.datagramsDropped.Add(1)
-			n = 1
+			pc.advance(1)
 			l.packetError(pc, err)
+			continue
 		}
 		pc.advance(n)
 	}
@@ -343,12 +345,14 @@ func (pc *PacketConn) Close() error {
 		return ErrClosed
 	}
 	l := pc.loop
+	// Closed before the last flush: a handler told of its errors that
+	// writes or closes again is refused instead of re-entering it.
+	pc.closed.Store(true)
 	pc.flush()
 	if n := len(pc.queue) - pc.head; n > 0 {
 		l.stats.datagramsDropped.Add(int64(n))
 		pc.advance(n)
 	}
-	pc.closed.Store(true)
 	_ = l.poller.Delete(pc.fd)
 	pk := l.pk
 	pk.conns = slices.DeleteFunc(pk.conns, func(x *PacketConn) bool { return x == pc })

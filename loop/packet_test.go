@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -239,5 +240,52 @@ func TestServePacket(t *testing.T) {
 	require.NoError(t, err)
 	defer ln.Close()
 	_, err = e.ServePacket(ln, packetEcho)
+	assert.Error(t, err)
+}
+
+// TestDialPacketOnLoop: on a loop, DialPacket takes a numeric address but
+// refuses a host name, whose lookup would stall the loop.
+func TestDialPacketOnLoop(t *testing.T) {
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	e.lookupIP = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+		<-ctx.Done() // a resolver that does not answer
+		return nil, ctx.Err()
+	}
+	type result struct {
+		pc  *PacketConn
+		err error
+	}
+	res := make(chan result, 2)
+	require.NoError(t, e.Loops()[0].Do(func() {
+		for _, addr := range []string{"127.0.0.1:9", "resolver.invalid:9"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			pc, err := e.DialPacket(ctx, "udp", addr, packetEcho)
+			cancel()
+			res <- result{pc, err}
+		}
+	}))
+	numeric := <-res
+	require.NoError(t, numeric.err)
+	numeric.pc.AsyncClose()
+	named := <-res
+	assert.ErrorIs(t, named.err, ErrOnLoop)
+}
+
+// TestPacketNilHandler: a datagram socket without a handler is refused up
+// front, not served with a panic, logged with its stack, per datagram.
+func TestPacketNilHandler(t *testing.T) {
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	_, err = e.ListenPacket("udp", "127.0.0.1:0", nil)
+	assert.Error(t, err)
+	_, err = e.DialPacket(context.Background(), "udp", "127.0.0.1:9", nil)
+	assert.Error(t, err)
+	s, err := evsel.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer s.Close() // refused, so still the caller's
+	_, err = e.ServePacket(s, nil)
 	assert.Error(t, err)
 }

@@ -48,6 +48,7 @@ type TLSHandshakeError struct {
 	Err error
 }
 
+// Error says that the handshake failed, and why.
 func (e *TLSHandshakeError) Error() string { return "loop: TLS handshake: " + e.Err.Error() }
 
 // Unwrap returns the cause.

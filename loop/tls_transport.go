@@ -47,6 +47,11 @@ var errTLSWouldBlock net.Error = tlsWouldBlock{}
 // far smaller; data sent right behind it just waits in the kernel.
 const handshakeInputLimit = 64 << 10
 
+// maxTLSCiphertext is the longest record crypto/tls accepts before a
+// version is agreed (its maxCiphertext: 2^14 bytes and 2,048 of expansion).
+// TestTLSHostileOversizedFirstRecord fails if that changes.
+const maxTLSCiphertext = 16384 + 2048
+
 // feed passes bytes read by the loop to the handshake goroutine. It
 // reports whether a whole record, or what cannot begin one, is buffered:
 // enough for a server's handshake to start (see tlsStart); and whether the
@@ -55,8 +60,15 @@ func (t *tlsTransport) feed(p []byte) (ready, full bool) {
 	t.mu.Lock()
 	t.hsIn = append(t.hsIn, p...)
 	b := t.hsIn
-	ready = len(b) > 0 && b[0] != 0x16 || // not a handshake record: crypto/tls will say so at once
-		len(b) >= 5 && len(b) >= 5+(int(b[3])<<8|int(b[4]))
+	if len(b) > 0 && b[0] != 0x16 {
+		ready = true // not a handshake record: crypto/tls will say so at once
+	} else if len(b) >= 5 {
+		n := int(b[3])<<8 | int(b[4])
+		// A length no record may have is refused by crypto/tls from the
+		// header alone; waiting for that many bytes would hold the
+		// connection until the handshake timeout.
+		ready = len(b) >= 5+n || n > maxTLSCiphertext
+	}
 	if len(b) >= handshakeInputLimit {
 		t.full, full = true, true
 	}

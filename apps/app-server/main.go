@@ -91,11 +91,7 @@ func main() {
 	}
 	stopped := shutdown.OnSignal()
 	stdout, stderr := linelog.New(os.Stdout, 0, 0), linelog.New(os.Stderr, 0, 0)
-	fail := func(err error) {
-		stderr.Println("app-server:", err)
-		linelog.Finish(stdout, stderr)
-		os.Exit(1)
-	}
+	fail := func(err error) { linelog.Fail("app-server", stdout, stderr, err) }
 
 	opts := msgloop.ServerOptions{
 		Loop: loop.Options{Loops: *loops, NoDelay: true},

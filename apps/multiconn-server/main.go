@@ -86,11 +86,7 @@ func main() {
 	if !*quiet {
 		srv.Out = out
 	}
-	fail := func(err error) {
-		stderr.Println("multiconn-server:", err)
-		linelog.Finish(stdout, stderr)
-		os.Exit(1)
-	}
+	fail := func(err error) { linelog.Fail("multiconn-server", stdout, stderr, err) }
 	opts := loop.Options{Loops: *loops, NoDelay: true}
 	limits.Apply(&opts)
 	eng, err := loop.New(srv, opts)

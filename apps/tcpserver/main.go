@@ -69,11 +69,7 @@ func main() {
 	}
 	stopped := shutdown.OnSignal()
 	stdout, stderr := linelog.New(os.Stdout, 0, 0), linelog.New(os.Stderr, 0, 0)
-	fail := func(err error) {
-		stderr.Println("tcpserver:", err)
-		linelog.Finish(stdout, stderr)
-		os.Exit(1)
-	}
+	fail := func(err error) { linelog.Fail("tcpserver", stdout, stderr, err) }
 	opts := loop.Options{Loops: *loops}
 	limits.Apply(&opts)
 	eng, err := loop.New(handler(stdout, stderr), opts)

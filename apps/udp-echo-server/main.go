@@ -62,11 +62,7 @@ func main() {
 	// Lines go through a queue, so that a stdout nobody reads drops lines
 	// rather than stopping the loops.
 	stdout, stderr := linelog.New(os.Stdout, 0, 0), linelog.New(os.Stderr, 0, 0)
-	fail := func(err error) {
-		stderr.Println("udp-echo-server:", err)
-		linelog.Finish(stdout, stderr)
-		os.Exit(1)
-	}
+	fail := func(err error) { linelog.Fail("udp-echo-server", stdout, stderr, err) }
 	opts := loop.Options{Loops: *loops}
 	limits.Apply(&opts)
 	eng, err := loop.New(loop.Funcs{}, opts)

@@ -13,6 +13,7 @@ package linelog
 import (
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 )
@@ -222,4 +223,13 @@ func Finish(out, errs *Writer) {
 	if errs != nil {
 		errs.Close(FlushTimeout)
 	}
+}
+
+// Fail is a program's exit on a fatal error: "prog: err" on errs, then
+// Finish, then exit status 1. The servers share it so that every fatal
+// error still reports the lines a full stdout dropped.
+func Fail(prog string, out, errs *Writer, err error) {
+	errs.Println(prog+":", err)
+	Finish(out, errs)
+	os.Exit(1)
 }

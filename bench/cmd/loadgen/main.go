@@ -93,22 +93,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *ack {
-		stdin := bufio.NewReader(os.Stdin)
-		emit := event
-		event = func(s string) {
-			emit(s)
-			if s == "measure-end" {
-				got := make(chan struct{})
-				go func() {
-					stdin.ReadString('\n')
-					close(got)
-				}()
-				select {
-				case <-got:
-				case <-time.After(30 * time.Second):
-				}
-			}
-		}
+		event = awaitingAck(event)
 	}
 	res, err := load.Run(ctx, load.Config{
 		Addr: *addr, Conns: *conns, Depth: *depth, Warmup: *warmup, Measure: *measure,
@@ -128,22 +113,7 @@ func main() {
 func runUDP(ctx context.Context, addr string, conns, size, depth int, warmup, measure time.Duration,
 	ack bool, event func(string), out *json.Encoder) {
 	if ack {
-		stdin := bufio.NewReader(os.Stdin)
-		emit := event
-		event = func(s string) {
-			emit(s)
-			if s == "measure-end" {
-				got := make(chan struct{})
-				go func() {
-					stdin.ReadString('\n')
-					close(got)
-				}()
-				select {
-				case <-got:
-				case <-time.After(30 * time.Second):
-				}
-			}
-		}
+		event = awaitingAck(event)
 	}
 	res, err := load.RunUDP(ctx, load.Config{
 		Addr: addr, Conns: conns, Depth: depth, Warmup: warmup, Measure: measure, Event: event,
@@ -154,5 +124,26 @@ func runUDP(ctx context.Context, addr string, conns, size, depth int, warmup, me
 	}
 	if err := out.Encode(res); err != nil {
 		os.Exit(1)
+	}
+}
+
+// awaitingAck wraps event so that, after "measure-end", loadgen waits for
+// a line on stdin (at most 30 s) before it stops the load: the harness
+// reads the server's counters while the load is still on (-ack).
+func awaitingAck(event func(string)) func(string) {
+	stdin := bufio.NewReader(os.Stdin)
+	return func(s string) {
+		event(s)
+		if s == "measure-end" {
+			got := make(chan struct{})
+			go func() {
+				stdin.ReadString('\n')
+				close(got)
+			}()
+			select {
+			case <-got:
+			case <-time.After(30 * time.Second):
+			}
+		}
 	}
 }

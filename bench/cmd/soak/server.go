@@ -44,7 +44,7 @@ func startServer(bin string, flags []string) (*server, error) {
 	args := append(append([]string{"-quiet"}, flags...), "127.0.0.1", "0")
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	s := &server{cmd: cmd, stderr: new(bytes.Buffer), done: make(chan struct{})}
 	cmd.Stderr = s.stderr
 	out, err := cmd.StdoutPipe()

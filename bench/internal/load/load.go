@@ -130,10 +130,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Drain <= 0 {
 		cfg.Drain = 3 * time.Second
 	}
-	event := cfg.Event
-	if event == nil {
-		event = func(string) {}
-	}
 	st := newStats()
 	conns := dialAll(ctx, cfg, st)
 
@@ -152,14 +148,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	close(start)
 
-	sleep(ctx, cfg.Warmup)
-	st.measuring.Store(true)
-	t0 := time.Now()
-	event("measure-start")
-	sleep(ctx, cfg.Measure)
-	st.measuring.Store(false)
-	window := time.Since(t0)
-	event("measure-end")
+	window := measure(ctx, cfg, st)
 
 	// Stop: no new requests; replies still owed must arrive within Drain.
 	stop.Store(true)
@@ -205,6 +194,25 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Errors = st.errs.Load()
 	res.ErrorSamples = st.samples
 	return res, nil
+}
+
+// measure waits out the warm-up, then the measured window, during which
+// st counts; it tells cfg.Event of the window's ends and returns its
+// length. Run and RunUDP share it so that their windows mean the same.
+func measure(ctx context.Context, cfg Config, st *stats) time.Duration {
+	event := cfg.Event
+	if event == nil {
+		event = func(string) {}
+	}
+	sleep(ctx, cfg.Warmup)
+	st.measuring.Store(true)
+	t0 := time.Now()
+	event("measure-start")
+	sleep(ctx, cfg.Measure)
+	st.measuring.Store(false)
+	window := time.Since(t0)
+	event("measure-end")
+	return window
 }
 
 func sleep(ctx context.Context, d time.Duration) {

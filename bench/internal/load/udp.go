@@ -40,10 +40,6 @@ func RunUDP(ctx context.Context, cfg Config, size int) (Result, error) {
 	if cfg.Drain <= 0 {
 		cfg.Drain = time.Second
 	}
-	event := cfg.Event
-	if event == nil {
-		event = func(string) {}
-	}
 	st := newStats()
 	var lost atomic.Int64
 	socks := make([]*net.UDPConn, cfg.Conns)
@@ -68,14 +64,7 @@ func RunUDP(ctx context.Context, cfg Config, size int) (Result, error) {
 		w := &udpWorker{id: uint32(id), c: c, size: size, depth: cfg.Depth, st: st, stop: &stop, lost: &lost}
 		wg.Go(w.run)
 	}
-	sleep(ctx, cfg.Warmup)
-	st.measuring.Store(true)
-	t0 := time.Now()
-	event("measure-start")
-	sleep(ctx, cfg.Measure)
-	st.measuring.Store(false)
-	window := time.Since(t0)
-	event("measure-end")
+	window := measure(ctx, cfg, st)
 	stop.Store(true)
 	deadline := time.Now().Add(cfg.Drain)
 	for _, c := range socks {

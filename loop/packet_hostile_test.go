@@ -1,0 +1,281 @@
+package loop
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// closingOnError closes its socket from OnPacketError, as a handler that
+// gives up on the first error would.
+type closingOnError struct {
+	big    []byte
+	errors atomic.Int32
+	closed chan error
+}
+
+func (h *closingOnError) OnPacket(pc *PacketConn, data []byte, from PacketAddr) {
+	pc.WriteTo(h.big, from) // longer than any UDP datagram: the send fails
+	pc.WriteTo(data, from)
+}
+
+func (h *closingOnError) OnPacketError(pc *PacketConn, err error) {
+	if h.errors.Add(1) > 1 {
+		return // a second report would mean Close re-entered the failed send
+	}
+	h.closed <- pc.Close()
+}
+
+// TestPacketCloseFromErrorHandler: a handler that closes its socket when a
+// queued datagram cannot be sent hears of the error once, the datagrams
+// behind it still go, and the loop goes on serving.
+func TestPacketCloseFromErrorHandler(t *testing.T) {
+	h := &closingOnError{big: make([]byte, 70000), closed: make(chan error, 1)}
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", h, Options{Loops: 1})
+	c := dialUDP(t, addr)
+	_, err := c.Write([]byte("x"))
+	require.NoError(t, err)
+	select {
+	case err := <-h.closed:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no send error")
+	}
+	// Close still sends what is queued behind the failed datagram.
+	buf := make([]byte, 64)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := c.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "x", string(buf[:n]))
+	assert.Equal(t, int64(1), e.Stats().DatagramsDropped)
+	assert.Equal(t, int32(1), h.errors.Load())
+	// The loop still serves: a second socket on it echoes.
+	addr2, err := e.ListenPacket("udp", "127.0.0.1:0", packetEcho)
+	require.NoError(t, err)
+	assert.Equal(t, "alive", string(udpExchange(t, dialUDP(t, addr2), []byte("alive"))))
+}
+
+// TestPacketHostileFloods: a flood of zero-length datagrams reaches the
+// handler as empty datagrams, a flood of oversized ones is counted and
+// dropped, and a well-behaved client is answered after both.
+func TestPacketHostileFloods(t *testing.T) {
+	var empty, other atomic.Int64
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		if len(data) == 0 {
+			empty.Add(1)
+			return
+		}
+		other.Add(1)
+		pc.WriteTo(data, from)
+	}), Options{Loops: 1, DatagramSize: 512})
+	flood := dialUDP(t, addr)
+	const n = 2000
+	big := bytes.Repeat([]byte("z"), 4096)
+	for range n {
+		flood.Write(nil)
+		flood.Write(big)
+	}
+	// Loopback may drop some of a flood; what arrived is accounted for.
+	waitFor(t, "the floods", func() bool {
+		st := e.Stats()
+		return st.DatagramsIn > 0 && st.DatagramsIn == empty.Load()+st.DatagramsTruncated
+	})
+	good := dialUDP(t, addr)
+	assert.Equal(t, "good", string(udpExchange(t, good, []byte("good"))))
+	st := e.Stats()
+	assert.LessOrEqual(t, empty.Load(), int64(n))
+	assert.LessOrEqual(t, st.DatagramsTruncated, int64(n))
+	assert.Positive(t, st.DatagramsTruncated)
+	assert.Zero(t, st.DatagramsDropped)
+}
+
+// TestPacketConnectedRefused: on a connected socket whose peer is gone,
+// the ICMP port unreachable comes back as ECONNREFUSED through
+// OnPacketError, and the socket keeps serving once a peer is there.
+func TestPacketConnectedRefused(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIO_UDP_CONNRESET is turned off on Windows")
+	}
+	gone, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	addr := gone.LocalAddr().(*net.UDPAddr)
+	gone.Close()
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	errs := make(chan error, 64)
+	got := make(chan string, 64)
+	h := &packetErrFuncs{
+		data: func(pc *PacketConn, data []byte, from PacketAddr) { got <- string(data) },
+		err:  func(pc *PacketConn, err error) { errs <- err },
+	}
+	pc, err := e.DialPacket(context.Background(), "udp", addr.String(), h)
+	require.NoError(t, err)
+	defer pc.AsyncClose()
+	deadline := time.After(10 * time.Second)
+	for refused := false; !refused; {
+		require.NoError(t, pc.AsyncWriteTo([]byte("anyone?"), PacketAddr{}))
+		select {
+		case err := <-errs:
+			refused = errors.Is(err, syscall.ECONNREFUSED)
+			require.True(t, refused, "error %v", err)
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no ECONNREFUSED")
+		}
+	}
+	// The peer comes back on the same port.
+	srv, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		t.Skipf("port taken meanwhile: %v", err)
+	}
+	defer srv.Close()
+	for try := 0; ; try++ {
+		require.NoError(t, pc.AsyncWriteTo([]byte("back"), PacketAddr{}))
+		srv.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		buf := make([]byte, 64)
+		n, from, err := srv.ReadFromUDP(buf)
+		if err == nil {
+			assert.Equal(t, "back", string(buf[:n]))
+			_, err = srv.WriteToUDP([]byte("welcome"), from)
+			require.NoError(t, err)
+			break
+		}
+		require.Less(t, try, 25, "the socket no longer sends")
+	}
+	select {
+	case m := <-got:
+		assert.Equal(t, "welcome", m)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the socket no longer receives")
+	}
+}
+
+type packetErrFuncs struct {
+	data func(*PacketConn, []byte, PacketAddr)
+	err  func(*PacketConn, error)
+}
+
+func (h *packetErrFuncs) OnPacket(pc *PacketConn, d []byte, from PacketAddr) { h.data(pc, d, from) }
+func (h *packetErrFuncs) OnPacketError(pc *PacketConn, err error)            { h.err(pc, err) }
+
+// TestPacketUnreadPeerAndStop: replies to a Unix datagram peer that never
+// reads fill its queue (the kernel then refuses more: EAGAIN, unlike UDP
+// which drops), so the loop holds them up to MaxPacketQueue, drops and
+// counts the rest, and Stop drops and counts those still queued.
+func TestPacketUnreadPeerAndStop(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix datagram sockets on Windows")
+	}
+	dir := t.TempDir()
+	const queue = 64
+	results := make(chan error, 1024)
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog, MaxPacketQueue: queue})
+	require.NoError(t, err)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop(t, e)
+		}
+	}()
+	srv := filepath.Join(dir, "srv")
+	_, err = e.ListenPacket("unixgram", srv, PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		for range 200 {
+			select {
+			case results <- pc.WriteTo(bytes.Repeat([]byte("r"), 1024), from):
+			default:
+			}
+		}
+	}))
+	require.NoError(t, err)
+	cl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "cl"), Net: "unixgram"})
+	require.NoError(t, err)
+	defer cl.Close()
+	// Never read by cl: three rounds of 200 replies are far more than its
+	// receive queue holds.
+	for range 3 {
+		_, err = cl.WriteToUnix([]byte("go"), &net.UnixAddr{Name: srv, Net: "unixgram"})
+		require.NoError(t, err)
+	}
+	waitFor(t, "the replies", func() bool { return len(results) == 600 })
+	var sent, refused int
+	for range 600 {
+		if err := <-results; err == nil {
+			sent++
+		} else {
+			require.ErrorIs(t, err, ErrDatagramDropped)
+			refused++
+		}
+	}
+	assert.Positive(t, refused, "the queue bound held nothing back")
+	st := e.Stats()
+	queued := int64(sent) - st.DatagramsOut
+	assert.LessOrEqual(t, queued, int64(queue), "queued past MaxPacketQueue")
+	assert.Positive(t, queued, "the peer's queue never filled")
+	assert.Equal(t, int64(refused), st.DatagramsDropped)
+	stop(t, e)
+	stopped = true
+	st = e.Stats()
+	assert.Equal(t, int64(600), st.DatagramsOut+st.DatagramsDropped, "every reply sent or counted as dropped")
+}
+
+// TestPacketRepliesToGonePeers: replies to senders whose ports have
+// closed draw ICMP port unreachable; the listening socket, unconnected,
+// keeps serving the others (on Windows this needs SIO_UDP_CONNRESET off).
+func TestPacketRepliesToGonePeers(t *testing.T) {
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", packetEcho, Options{Loops: 1})
+	for range 50 {
+		c, err := net.DialUDP("udp", nil, addr.(*net.UDPAddr))
+		require.NoError(t, err)
+		_, err = c.Write([]byte("gone"))
+		require.NoError(t, err)
+		c.Close()
+	}
+	waitFor(t, "the replies", func() bool { return e.Stats().DatagramsOut+e.Stats().DatagramsDropped >= 50 })
+	assert.Equal(t, "here", string(udpExchange(t, dialUDP(t, addr), []byte("here"))))
+}
+
+// TestPacketCloseInOnPacket: a handler that closes its socket in the
+// middle of a batch of datagrams stops being called, its later WriteTo
+// says ErrClosed, and the port is let go of.
+func TestPacketCloseInOnPacket(t *testing.T) {
+	var calls atomic.Int32
+	after := make(chan error, 1)
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		if calls.Add(1) == 1 {
+			pc.WriteTo(data, from) // queued, then dropped or sent by Close
+			assert.NoError(t, pc.Close())
+			after <- pc.WriteTo(data, from)
+		}
+	}), Options{Loops: 1})
+	c := dialUDP(t, addr)
+	for range 20 {
+		c.Write([]byte("burst"))
+	}
+	select {
+	case err := <-after:
+		assert.ErrorIs(t, err, ErrClosed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler was not called")
+	}
+	waitFor(t, "the port to be free", func() bool {
+		l, err := net.ListenPacket("udp", addr.String())
+		if err == nil {
+			l.Close()
+		}
+		return err == nil
+	})
+	assert.Equal(t, int32(1), calls.Load())
+	st := e.Stats()
+	assert.Equal(t, int64(1), st.DatagramsOut+st.DatagramsDropped)
+}
