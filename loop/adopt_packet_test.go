@@ -91,3 +91,36 @@ func TestServePacketAdoption(t *testing.T) {
 	_, ok := os.LookupEnv(HandoffEnv)
 	require.False(t, ok)
 }
+
+// TestPacketHandoff: ListenerFiles hands over a served datagram socket
+// (not a connected one) and StopAccepting stops receiving on it, so the
+// successor — another engine here, a child process in production — answers
+// every datagram to the address from then on.
+func TestPacketHandoff(t *testing.T) {
+	tagged := func(tag string) PacketHandler {
+		return PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+			pc.WriteTo(append([]byte(tag), data...), from)
+		})
+	}
+	old := newEngine(t, echo)
+	addr, err := old.ListenPacket("udp", "127.0.0.1:0", tagged("old "))
+	require.NoError(t, err)
+	peer := udpEchoServer(t)
+	_, err = old.DialPacket(t.Context(), "udp", peer.String(), packetEcho)
+	require.NoError(t, err)
+	require.Equal(t, "old hi", udpRoundTrip(t, addr, "hi"))
+
+	files, err := old.ListenerFiles()
+	require.NoError(t, err)
+	require.Len(t, files, len(old.Loops()), "one socket per loop, and not the connected one")
+	successor := newEngine(t, echo)
+	for _, f := range files {
+		_, err := successor.ServePacketFile(f, tagged("new "))
+		require.NoError(t, err)
+	}
+	require.NoError(t, old.StopAccepting())
+	for i := range 20 {
+		msg := "after " + strconv.Itoa(i)
+		require.Equal(t, "new "+msg, udpRoundTrip(t, addr, msg))
+	}
+}

@@ -35,8 +35,9 @@ const HandoffEnv = "EVSEL_LISTEN_FDS"
 var ErrNoInherited = errors.New("loop: no inherited listening sockets (" + HandoffEnv + " or systemd's LISTEN_FDS)")
 
 // ListenerFiles returns a duplicate of every listening socket the engine
-// serves (one per loop for a ReusePort Listen), for another process to
-// serve. The caller closes them; the engine keeps serving its own.
+// serves (one per loop for a ReusePort Listen), and of every datagram
+// socket it serves an address on (not those DialPacket connected), for
+// another process to serve (ServeInherited takes both kinds). The caller closes them; the engine keeps serving its own.
 // Unsupported on Windows. Like Listen, it must be called from outside the
 // loops.
 func (e *Engine) ListenerFiles() ([]*os.File, error) {
@@ -51,6 +52,13 @@ func (e *Engine) ListenerFiles() ([]*os.File, error) {
 					continue
 				}
 				f, err := ln.sock.File()
+				if err != nil {
+					return err
+				}
+				files = append(files, f)
+			}
+			for _, pc := range servedPackets(l) {
+				f, err := pc.sock.File()
 				if err != nil {
 					return err
 				}
@@ -94,8 +102,9 @@ func (e *Engine) PassListeners(cmd *exec.Cmd) ([]*os.File, error) {
 	return files, nil
 }
 
-// StopAccepting closes the engine's listeners and keeps serving the
-// connections it holds; Addrs is empty afterwards. A socket that another
+// StopAccepting closes the engine's listeners and the datagram sockets
+// ListenerFiles hands over, and keeps serving the connections it holds;
+// Addrs is empty afterwards. A socket that another
 // process holds too (PassListeners, or the systemd manager) stays open
 // there, with the connections waiting in its backlog. It must be called
 // from outside the loops. When it returns, every connection the engine
@@ -110,6 +119,11 @@ func (e *Engine) StopAccepting() error {
 				ln.close()
 			}
 			l.listeners = nil
+			// A served datagram socket stops receiving: its successor,
+			// holding the same socket, takes the datagrams from now on.
+			for _, pc := range servedPackets(l) {
+				pc.Close()
+			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, ErrStopped) {
@@ -237,4 +251,20 @@ func (e *Engine) ServeInherited(h PacketHandler) ([]net.Addr, error) {
 		addrs = append(addrs, addr)
 	}
 	return addrs, nil
+}
+
+// servedPackets are the loop's datagram sockets that serve an address
+// (ListenPacket, ServePacket...), not those DialPacket connected to a
+// peer: the ones a successor process takes over.
+func servedPackets(l *Loop) []*PacketConn {
+	if l.pk == nil {
+		return nil
+	}
+	var served []*PacketConn
+	for _, pc := range l.pk.conns {
+		if pc.remote == nil {
+			served = append(served, pc)
+		}
+	}
+	return served
 }
