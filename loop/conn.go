@@ -76,6 +76,8 @@ const (
 	flagMemPaused                        // reading stopped by the memory budget (Options.MaxMemory)
 	flagMemListed                        // in Loop.memPausedConns
 	flagUnwatched                        // out of the poller: paused with nothing to send
+	flagSending                          // io_uring: a send of out is in flight (out's bytes are pinned)
+	flagRecv                             // io_uring: a multishot receive is armed
 )
 
 // fd is the socket's descriptor, as the poller knows it.
