@@ -77,7 +77,7 @@ const (
 	flagMemListed                        // in Loop.memPausedConns
 	flagUnwatched                        // out of the poller: paused with nothing to send
 	flagSending                          // io_uring: a send of out is in flight (out's bytes are pinned)
-	flagRecv                             // io_uring: a multishot receive is armed
+	flagRecv                             // io_uring: a receive is in flight
 )
 
 // fd is the socket's descriptor, as the poller knows it.

@@ -100,8 +100,8 @@ func (e *Engine) chooseDriver() string {
 		return name
 	}
 	if err := evsel.UringAvailable(uringRequired...); err != nil {
-		e.log.Warn("loop: io_uring unavailable, falling back to epoll", "err", err)
-		return "epoll"
+		e.log.Warn("loop: io_uring unavailable, falling back to the readiness driver", "err", err)
+		return "" // the platform's best poller: epoll on Linux
 	}
 	return name
 }

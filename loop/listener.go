@@ -133,6 +133,8 @@ type listener struct {
 	// so the kernel has already spread the connections and this loop
 	// serves what it accepts instead of dealing it to the others.
 	keep bool
+	// armed: the completion driver has a multishot accept in flight.
+	armed bool
 }
 
 func (ln *listener) accept() {

@@ -107,7 +107,18 @@ func (l *Loop) run(started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.e.wg.Done()
-	if err := l.drv.start(); err != nil {
+	err := l.drv.start()
+	if err != nil && l.drv.name() == DriverIOUring {
+		// The probe passed but this ring could not be set up (out of
+		// locked memory, descriptors...): serve on epoll rather than not.
+		l.e.log.Warn("loop: io_uring setup failed, falling back to the readiness driver", "loop", l.id, "err", err)
+		l.drv.close()
+		var p evsel.Poller
+		if p, err = newPoller(""); err == nil {
+			l.drv = newPollDriver(l, p)
+		}
+	}
+	if err != nil {
 		l.drv.close()
 		l.tasks.close()
 		started <- err
@@ -199,6 +210,41 @@ func (l *Loop) read(c *Conn) {
 	}
 	l.callData(c)
 	l.keepInput(c)
+}
+
+// input hands bytes a completion delivered (in a buffer the driver takes
+// back once this returns) to the handler: alone, as the shared read
+// buffer is, or behind a partial message waiting in the connection's own
+// buffer, which grows by doubling, or only as much as p needs when tight
+// (the memory budget refused the doubling, but the bytes are received).
+func (l *Loop) input(c *Conn, p []byte, tight bool) {
+	l.stats.reads.Add(1)
+	l.stats.bytesIn.Add(int64(len(p)))
+	c.flags &^= flagAwaitFirst
+	c.touch()
+	if len(c.in) > 0 {
+		if cap(c.in)-len(c.in) < len(p) {
+			size := len(c.in) + len(p)
+			if !tight {
+				size = inputGrowth(c, len(p))
+			}
+			grown := make([]byte, len(c.in), size)
+			copy(grown, c.in)
+			c.in = grown
+		}
+		c.in = append(c.in, p...)
+	} else {
+		c.in = p
+		c.flags |= flagShared
+	}
+	l.callData(c)
+	l.keepInput(c)
+}
+
+// inputGrowth is the size a connection's input buffer holding a partial
+// message grows to for n more bytes, doubling as read does.
+func inputGrowth(c *Conn, n int) int {
+	return max(2*len(c.in), len(c.in)+n, len(c.in)+minRead)
 }
 
 // minRead is the least free space a connection's own input buffer must have
