@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/evsel/evsel"
+	"github.com/evsel/evsel/internal/testdriver"
 )
 
 // driver is how a loop talks to the kernel about its sockets. Two exist:
@@ -75,11 +76,6 @@ const (
 // force the fallback.
 var uringRequired []evsel.UringOp
 
-// testDriver, when set (by the test binary, from EVSEL_TEST_DRIVER),
-// replaces Options.Driver "" so that every test of the package runs on
-// that driver.
-var testDriver string
-
 // chooseDriver decides what the engine's loops run on and logs a fallback
 // once.
 //
@@ -94,7 +90,7 @@ func (e *Engine) chooseDriver() string {
 		name = e.opts.Backend
 	}
 	if name == "" {
-		name = testDriver
+		name = testdriver.Name // a test binary running its suite on one driver
 	}
 	if name != DriverIOUring {
 		return name

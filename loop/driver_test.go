@@ -11,13 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evsel/evsel"
+	"github.com/evsel/evsel/internal/testdriver"
 )
 
 // TestDriverReported: Engine.Driver says what the loops run on: the
-// driver the suite runs on (testDriver), else the platform's best poller.
+// driver the suite runs on (testdriver.Name), else the platform's best poller.
 func TestDriverReported(t *testing.T) {
 	e, addr := start(t, echo, Options{Loops: 2})
-	want := testDriver
+	want := testdriver.Name
 	if want == "" {
 		want = evsel.Backends()[0]
 	}

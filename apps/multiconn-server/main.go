@@ -41,6 +41,7 @@ import (
 
 	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
+	"github.com/evsel/evsel/apps/internal/driverflag"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
 	"github.com/evsel/evsel/apps/internal/shutdown"
@@ -51,6 +52,7 @@ func main() {
 	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
 	quiet := flag.Bool("quiet", false, "do not print a line per connection event")
 	limits := bounds.Register(flag.CommandLine)
+	drv := driverflag.Register(flag.CommandLine)
 	inherited := activation.Register(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() != 2 && !(*inherited && flag.NArg() == 0) {
@@ -87,6 +89,7 @@ func main() {
 	}
 	opts := loop.Options{Loops: *loops, NoDelay: true}
 	limits.Apply(&opts)
+	driverflag.Apply(drv, &opts)
 	eng, err := loop.New(srv, opts)
 	if err != nil {
 		fail(err)
