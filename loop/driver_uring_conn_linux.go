@@ -1,0 +1,231 @@
+package loop
+
+import (
+	"io"
+	"net"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/evsel/evsel"
+)
+
+// The completion driver's connections: receives, sends, connects and
+// closes (see uringDriver).
+
+// received serves a completion of a connection's receive.
+func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
+	l := d.l
+	c := l.fds.get(fd)
+	live := c != nil && !c.closed.Load()
+	if live && !cqe.More() {
+		c.flags &^= flagRecv
+		c.markDirty() // settle arms the next if still wanted
+	}
+	id, hasBuf := cqe.Buffer()
+	if cqe.Res > 0 && hasBuf {
+		if live && c.flags&(flagCloseNow|flagClosing|flagEOF|flagDialing) == 0 {
+			d.take(c, d.br.Buffer(id)[:cqe.Res])
+		}
+		d.br.Recycle(id)
+		return
+	}
+	if hasBuf {
+		d.br.Recycle(id)
+	}
+	if !live {
+		return
+	}
+	switch err := cqe.Err(); {
+	case cqe.Res == 0:
+		c.flags |= flagEOF
+		c.closeWith(io.EOF, false)
+	case err == unix.ENOBUFS, err == unix.ECANCELED:
+		// Out of buffers (recycled by now) or stopped on purpose: settle
+		// decides whether to arm it again.
+	default:
+		c.fail(err)
+	}
+}
+
+// take hands received bytes to the handler. A receive cannot be undone:
+// bytes that arrive after the loop stopped wanting them (the connection
+// was paused meanwhile by output a timer or task wrote, or by the memory
+// budget) are handed over all the same, one receive's worth at most, since
+// a paused connection's receive is not armed again.
+func (d *uringDriver) take(c *Conn, data []byte) {
+	l := d.l
+	c.markDirty()
+	tight := false
+	if l.e.opts.MaxMemory > 0 {
+		// What the read path asks the budget before it reads: the bytes
+		// alone, or the larger buffer a partial message grows into.
+		grow := len(data)
+		if len(c.in) > 0 && cap(c.in)-len(c.in) < len(data) {
+			grow = inputGrowth(c, len(data)) - cap(c.in)
+		}
+		tight = l.memRefuse(c, grow) // pauses c, or closes the largest
+	}
+	if c.flags&flagCloseNow == 0 {
+		l.input(c, data, tight)
+	}
+}
+
+// sent serves the completion of a connection's send.
+func (d *uringDriver) sent(fd int, cqe evsel.UringCQE) {
+	f := d.fd(fd)
+	if s := f.send; s != nil {
+		f.send = nil
+		s.msg = unix.Msghdr{}
+		clear(s.iov[:])
+		d.sends = append(d.sends, s)
+	}
+	l := d.l
+	c := l.fds.get(fd)
+	if c == nil || c.closed.Load() || c.flags&flagSending == 0 {
+		return // closed meanwhile: its output went with it
+	}
+	c.flags &^= flagSending
+	c.events &^= evsel.EventWrite
+	c.markDirty()
+	if cqe.Res < 0 {
+		c.fail(cqe.Err())
+		return
+	}
+	l.stats.writes.Add(1)
+	l.stats.bytesOut.Add(int64(cqe.Res))
+	c.touch()
+	c.advance(int(cqe.Res))
+}
+
+// flush sends the output queue, as much of it as one sendmsg takes; the
+// chunks stay pinned until its completion, and writes meanwhile go behind
+// them (Conn.queue only appends past what is in flight).
+func (d *uringDriver) flush(c *Conn) {
+	if c.flags&flagSending != 0 || c.outLen == 0 {
+		return
+	}
+	fd := c.fd()
+	var err error
+	if len(c.out) == 1 {
+		err = d.r.PrepSend(ud(kSend, fd), fd, c.out[0])
+	} else {
+		var s *uringSend
+		if k := len(d.sends); k > 0 {
+			s, d.sends = d.sends[k-1], d.sends[:k-1]
+		} else {
+			s = new(uringSend)
+		}
+		n := 0
+		for _, b := range c.out {
+			if n == uringMaxIovec {
+				break
+			}
+			if len(b) > 0 {
+				s.iov[n].Base = unsafe.SliceData(b)
+				s.iov[n].SetLen(len(b))
+				n++
+			}
+		}
+		s.msg.Iov = &s.iov[0]
+		s.msg.SetIovlen(n)
+		d.fd(fd).send = s
+		err = d.r.PrepSendmsg(ud(kSend, fd), fd, &s.msg)
+	}
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	d.started(fd)
+	c.flags |= flagSending
+	c.events |= evsel.EventWrite
+}
+
+func (d *uringDriver) watch(c *Conn, ev evsel.Events) error {
+	d.l.fds.set(c.fd(), c)
+	c.events = 0
+	return d.update(c, ev)
+}
+
+// update arms the connection's receive while the loop wants to read;
+// WRITE needs nothing, flush sends. c.events has READ while the receive is
+// wanted, flagRecv while one is in flight (a cancelled one until its last
+// completion).
+//
+// Receives are one-shot by default: each takes one buffer and is armed
+// again by the settle that follows its completion, unless the connection
+// is paused by then, which is backpressure's "do not re-arm" and bounds
+// what a paused connection takes to one receive, as one read on epoll.
+// A multishot receive (uringMultishotRecv) saves that SQE per message, but
+// the kernel runs up to 32 receives per wake-up of the socket before the
+// loop sees any of them, so a fast sender pushes the output that many
+// buffers past HighWater before the cancel lands (TestSlowReaderBounded:
+// 811 KB pending against a bound of 272 KB).
+func (d *uringDriver) update(c *Conn, want evsel.Events) error {
+	if c.flags&flagDialing != 0 {
+		return nil // the connect is in flight
+	}
+	fd := c.fd()
+	switch {
+	case want&evsel.EventRead != 0 && c.flags&flagRecv == 0:
+		var err error
+		if uringMultishotRecv {
+			err = d.r.PrepRecvMultishot(ud(kRecv, fd), fd, uringGroup)
+		} else {
+			err = d.r.PrepRecvSelect(ud(kRecv, fd), fd, uringGroup)
+		}
+		if err != nil {
+			return err
+		}
+		d.started(fd)
+		c.flags |= flagRecv
+		c.events |= evsel.EventRead
+	case want&evsel.EventRead != 0:
+		c.events |= evsel.EventRead
+	case c.events&evsel.EventRead != 0:
+		c.events &^= evsel.EventRead
+		if uringMultishotRecv && c.flags&flagRecv != 0 {
+			if err := d.r.PrepCancel(ud(kCancel, fd), ud(kRecv, fd)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// connect hands the connect to the ring; connected follows.
+func (d *uringDriver) connect(c *Conn, s *evsel.Socket, a net.Addr) error {
+	sa, err := evsel.NewUringSockaddr(a)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	fd := int(s.Fd())
+	if err := d.r.PrepConnect(ud(kConnect, fd), fd, sa); err != nil {
+		s.Close()
+		return err
+	}
+	d.started(fd)
+	c.sock = *s
+	c.flags &^= flagNoSock
+	d.l.fds.set(fd, c)
+	c.events = evsel.EventWrite
+	return nil
+}
+
+func (d *uringDriver) connected(fd int, cqe evsel.UringCQE) {
+	c := d.l.fds.get(fd)
+	if c == nil || c.closed.Load() || c.flags&flagDialing == 0 {
+		return
+	}
+	c.events = 0
+	d.l.connectDone(c, cqe.Err())
+	c.markDirty()
+}
+
+func (d *uringDriver) release(c *Conn) {
+	fd := c.fd()
+	d.l.fds.set(fd, nil)
+	c.events = 0
+	d.closeFd(fd, c.sock)
+}
