@@ -24,10 +24,14 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 	}
 	id, hasBuf := cqe.Buffer()
 	if cqe.Res > 0 && hasBuf {
+		buf := d.br.Buffer(id)
 		if live && c.flags&(flagCloseNow|flagClosing|flagEOF|flagDialing) == 0 {
-			d.take(c, d.br.Buffer(id)[:cqe.Res])
+			d.take(c, buf[:cqe.Res])
 		}
 		d.br.Recycle(id)
+		if live && int(cqe.Res) == len(buf) {
+			d.readMore(c)
+		}
 		return
 	}
 	if hasBuf {
@@ -46,6 +50,24 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 	default:
 		c.fail(err)
 	}
+}
+
+// readMore follows a receive that filled its buffer with a plain read of
+// what else is waiting, into the loop's read buffer, as the readiness
+// driver takes up to ReadBufferSize at once. Without it a message larger
+// than a provided buffer would take one iteration per buffer, and with
+// Nagle's algorithm each piece after the first waits for the peer's
+// delayed acknowledgement (40 ms on Linux) before it is echoed. It is
+// skipped for a connection that should not read now, as on epoll, and
+// with multishot receives, which are still armed and would race it.
+func (d *uringDriver) readMore(c *Conn) {
+	l := d.l
+	if uringMultishotRecv || c.flags&(flagCloseNow|flagClosing|flagEOF|flagPaused|flagMemPaused) != 0 ||
+		c.outLen > l.e.opts.HighWater ||
+		(l.e.opts.MaxMemory > 0 && l.memRefuse(c, len(l.buf))) {
+		return
+	}
+	l.read(c)
 }
 
 // take hands received bytes to the handler. A receive cannot be undone:
