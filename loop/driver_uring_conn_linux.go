@@ -95,12 +95,11 @@ func (d *uringDriver) take(c *Conn, data []byte) {
 
 // sent serves the completion of a connection's send.
 func (d *uringDriver) sent(fd int, cqe evsel.UringCQE) {
-	f := d.fd(fd)
-	if s := f.send; s != nil {
-		f.send = nil
+	if slot := int32(cqe.UserData>>udSlotShift&udSlotMask) - 1; slot >= 0 {
+		s := d.sends[slot]
 		s.msg = unix.Msghdr{}
-		clear(s.iov[:])
-		d.sends = append(d.sends, s)
+		clear(s.iov[:]) // no reference to the chunks is kept
+		d.free = append(d.free, slot)
 	}
 	l := d.l
 	c := l.fds.get(fd)
@@ -132,12 +131,14 @@ func (d *uringDriver) flush(c *Conn) {
 	if len(c.out) == 1 {
 		err = d.r.PrepSend(ud(kSend, fd), fd, c.out[0])
 	} else {
-		var s *uringSend
-		if k := len(d.sends); k > 0 {
-			s, d.sends = d.sends[k-1], d.sends[:k-1]
+		var slot int32
+		if k := len(d.free); k > 0 {
+			slot, d.free = d.free[k-1], d.free[:k-1]
 		} else {
-			s = new(uringSend)
+			slot = int32(len(d.sends))
+			d.sends = append(d.sends, new(uringSend))
 		}
+		s := d.sends[slot]
 		n := 0
 		for _, b := range c.out {
 			if n == uringMaxIovec {
@@ -151,8 +152,10 @@ func (d *uringDriver) flush(c *Conn) {
 		}
 		s.msg.Iov = &s.iov[0]
 		s.msg.SetIovlen(n)
-		d.fd(fd).send = s
-		err = d.r.PrepSendmsg(ud(kSend, fd), fd, &s.msg)
+		err = d.r.PrepSendmsg(ud(kSend, fd)|uint64(slot+1)<<udSlotShift, fd, &s.msg)
+		if err != nil {
+			d.free = append(d.free, slot)
+		}
 	}
 	if err != nil {
 		c.fail(err)

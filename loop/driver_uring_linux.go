@@ -45,17 +45,17 @@ type uringDriver struct {
 	wakeFd  int
 	wakeBuf [8]byte
 	fds     []uringFd
-	sends   []*uringSend // free
+	sends   []*uringSend // sendmsgs, by slot (user_data's middle bits); nil while free
+	free    []int32      // free slots of sends
 	onCQE   func(evsel.UringCQE)
 }
 
-// uringFd is what the driver knows of one descriptor.
+// uringFd is what the driver knows of one descriptor; 4 bytes, as the
+// table has a slot for every descriptor number a connection has had.
 type uringFd struct {
-	ops     int32      // requests in flight whose last completion is not reaped
-	send    *uringSend // the connection's send in flight
-	pollEv  uint32     // a datagram socket's armed poll, 0 if none
-	closing bool       // close sock once ops is 0
-	sock    evsel.Socket
+	ops     uint8  // requests in flight whose last completion is not reaped (at most 3)
+	closing bool   // close the descriptor once ops is 0
+	pollEv  uint16 // a datagram socket's armed poll, 0 if none
 }
 
 // uringSend is the kernel's view of one connection's output: a msghdr
@@ -74,10 +74,13 @@ const uringMultishotRecv = false
 // 64 chunks are 1 MiB, HighWater's default.
 const uringMaxIovec = 64
 
-// user_data: the request's kind in the top byte, its descriptor below.
+// user_data: the request's kind in the top byte, its descriptor in the
+// low 32 bits, and for a sendmsg its slot in d.sends plus one in between.
 const (
 	udKindShift        = 56
+	udSlotShift        = 32
 	udFdMask    uint64 = 1<<32 - 1
+	udSlotMask  uint64 = 1<<24 - 1
 )
 
 func ud(kind uint64, fd int) uint64 { return kind<<udKindShift | uint64(uint32(fd)) }
@@ -194,7 +197,7 @@ func (d *uringDriver) ended(fd int) {
 	f := d.fd(fd)
 	f.ops--
 	if f.ops == 0 && f.closing {
-		f.sock.Close()
+		unix.Close(fd) // what Socket.Close does on Linux
 		*f = uringFd{}
 	}
 }
@@ -208,7 +211,7 @@ func (d *uringDriver) closeFd(fd int, s evsel.Socket) {
 		*f = uringFd{}
 		return
 	}
-	f.closing, f.sock = true, s
+	f.closing = true
 	if err := d.r.PrepCancelFd(ud(kCancel, fd), fd); err != nil {
 		d.l.e.log.Error("loop: io_uring cancel", "loop", d.l.id, "fd", fd, "err", err)
 	}
@@ -250,9 +253,9 @@ func (d *uringDriver) close() error {
 	if d.r != nil {
 		err = d.r.Close()
 	}
-	for i := range d.fds {
-		if f := &d.fds[i]; f.closing {
-			f.sock.Close()
+	for fd := range d.fds {
+		if d.fds[fd].closing {
+			unix.Close(fd)
 		}
 	}
 	d.fds = nil

@@ -74,14 +74,14 @@ func (d *uringDriver) addPacket(pc *PacketConn) error {
 }
 
 func (d *uringDriver) pollPacket(pc *PacketConn, want evsel.Events) error {
-	var mask uint32
+	var mask uint16
 	if want&evsel.EventRead != 0 {
 		mask |= unix.POLLIN
 	}
 	if want&evsel.EventWrite != 0 {
 		mask |= unix.POLLOUT
 	}
-	if err := d.r.PrepPoll(ud(kPoll, pc.fd), pc.fd, mask); err != nil {
+	if err := d.r.PrepPoll(ud(kPoll, pc.fd), pc.fd, uint32(mask)); err != nil {
 		return err
 	}
 	d.started(pc.fd)
