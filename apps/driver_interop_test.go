@@ -70,3 +70,15 @@ func TestAppServerIOUring(t *testing.T) {
 	}
 	checkDriver(t, srv)
 }
+
+// TestUDPServerIOUring: the datagram server on io_uring, two loops, under
+// the Go client's load.
+func TestUDPServerIOUring(t *testing.T) {
+	udpBins(t)
+	srv, port := startServer(t, goCmd("udp-echo-server", "-loops", "2", "-driver", "io_uring", "127.0.0.1", "0")...)
+	checkUDPLoad(t, run(t, 60*time.Second, goCmd("udp-echo-client", "-port", strconv.Itoa(port), "-c", "20", "-n", "500", "-size", "1400", "load")...), 20, 10000)
+	checkDriver(t, srv)
+	if code := srv.Interrupt(); code != 0 {
+		t.Errorf("server exit code %d: %s", code, srv.describe())
+	}
+}
