@@ -249,7 +249,6 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 // opens, or the next address is tried.
 func (l *Loop) connectDone(c *Conn, err error) {
 	if err != nil {
-		l.fds.set(c.fd(), nil)
 		l.drv.release(c)
 		c.flags |= flagNoSock
 		c.aux.dial.failed(err)
