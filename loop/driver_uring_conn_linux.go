@@ -158,7 +158,9 @@ func (d *uringDriver) flush(c *Conn) {
 		}
 	}
 	if err != nil {
-		c.fail(err)
+		if !d.ringBusy(c, err) {
+			c.fail(err)
+		}
 		return
 	}
 	d.started(fd)
@@ -200,6 +202,9 @@ func (d *uringDriver) update(c *Conn, want evsel.Events) error {
 			err = d.r.PrepRecvSelect(ud(kRecv, fd), fd, uringGroup)
 		}
 		if err != nil {
+			if d.ringBusy(c, err) {
+				return nil
+			}
 			return err
 		}
 		d.started(fd)

@@ -45,6 +45,7 @@ type uringDriver struct {
 	wakeFd  int
 	wakeBuf [8]byte
 	fds     []uringFd
+	retry   []*Conn      // connections whose request found the ring full (ringBusy)
 	sends   []*uringSend // sendmsgs, by slot (user_data's middle bits); nil while free
 	free    []int32      // free slots of sends
 	onCQE   func(evsel.UringCQE)
@@ -109,6 +110,10 @@ const (
 	uringBufSize = 4 << 10
 	uringGroup   = 1
 	uringEntries = 1024
+	// uringCQEntries is room for a receive's and a send's completion of
+	// 4,096 connections in one iteration (128 KiB): more wait in the
+	// kernel's overflow list, which costs an extra io_uring_enter.
+	uringCQEntries = 8192
 )
 
 func newUringDriver(l *Loop) (driver, error) {
@@ -129,7 +134,7 @@ func (d *uringDriver) name() string { return DriverIOUring }
 
 // start sets the ring up on the loop's thread (see the type's comment).
 func (d *uringDriver) start() error {
-	r, err := evsel.NewUring(evsel.UringOptions{Entries: uringEntries, Require: uringRequired})
+	r, err := evsel.NewUring(evsel.UringOptions{Entries: uringEntries, CQEntries: uringCQEntries, Require: uringRequired})
 	if err != nil {
 		return err
 	}
@@ -169,6 +174,9 @@ func (d *uringDriver) wake() error {
 
 // poll submits what the iteration queued and waits for a completion.
 func (d *uringDriver) poll(timeout time.Duration, busy bool) (int, error) {
+	if len(d.retry) > 0 {
+		timeout = 0
+	}
 	err := d.r.SubmitAndWait(timeout)
 	if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EAGAIN) {
 		err = nil // the completion queue overflowed: reap, then submit again
@@ -176,7 +184,26 @@ func (d *uringDriver) poll(timeout time.Duration, busy bool) (int, error) {
 	return d.r.Ready(), err
 }
 
-func (d *uringDriver) dispatch(int) { d.r.ForEachCQE(d.onCQE) }
+func (d *uringDriver) dispatch(int) {
+	d.r.ForEachCQE(d.onCQE)
+	// Completions reaped: room for the requests that found none.
+	for i, c := range d.retry {
+		c.markDirty()
+		d.retry[i] = nil
+	}
+	d.retry = d.retry[:0]
+}
+
+// ringBusy reports a request refused because the ring is full for now
+// (the kernel's completion overflow list is full until the loop reaps):
+// the connection is settled again next iteration instead of failing.
+func (d *uringDriver) ringBusy(c *Conn, err error) bool {
+	if !errors.Is(err, evsel.ErrUringSQFull) && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN) {
+		return false
+	}
+	d.retry = append(d.retry, c)
+	return true
+}
 
 // fd returns the state of descriptor fd, growing the table.
 func (d *uringDriver) fd(fd int) *uringFd {
