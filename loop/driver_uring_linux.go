@@ -16,7 +16,8 @@ import (
 // connection holds no input memory), and an eventfd polled through the
 // ring for wake-ups. Per connection: a receive while the loop
 // wants to read, and at most one send (or sendmsg of the whole output
-// queue) in flight. Per listener: a multishot accept. Datagram sockets
+// queue) in flight. Per listener: a poll, then accepts (see
+// uringMultishotAccept). Datagram sockets
 // keep the readiness code: a one-shot poll through the ring says when to
 // run it. Timers bound the one wait (SubmitAndWait's timeout).
 //
@@ -95,6 +96,7 @@ const (
 	kConnect
 	kPoll
 	kCancel
+	kListen
 )
 
 // The ring's size and the provided buffers: uringBufs of up to
@@ -270,6 +272,8 @@ func (d *uringDriver) complete(cqe evsel.UringCQE) {
 		d.connected(fd, cqe)
 	case kPoll:
 		d.polled(fd, cqe)
+	case kListen:
+		d.readable(fd, cqe)
 	}
 }
 

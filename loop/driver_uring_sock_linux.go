@@ -6,11 +6,33 @@ import (
 	"github.com/evsel/evsel"
 )
 
-// The completion driver's listeners (multishot accepts) and datagram
-// sockets (see uringDriver).
+// The completion driver's listeners and datagram sockets (see
+// uringDriver).
+
+// uringMultishotAccept chooses a multishot accept per listener over a
+// one-shot poll of it followed by the readiness driver's accept loop.
+//
+// The kernel waits for connections of an accept request exclusively
+// (EPOLLEXCLUSIVE: one waiter is woken per connection, against the
+// thundering herd). When a listening socket is shared with another
+// process, as in a handoff (PassListeners, ServeInherited), a wake-up
+// handed to the draining process's accept just as it is cancelled is
+// lost: the connection waits in the backlog, and the successor's accept
+// is not woken until another one arrives (TestHandoff on io_uring: the
+// clients stalled in 1 run in 20). A poll request waits like epoll, not
+// exclusively, and the accept loop then takes the backlog whole, so
+// listeners are polled; what multishot accept saves is one accept4 system
+// call per connection, not per message.
+const uringMultishotAccept = false
 
 func (d *uringDriver) listen(ln *listener) error {
-	if err := d.r.PrepAcceptMultishot(ud(kAccept, ln.fd), ln.fd); err != nil {
+	var err error
+	if uringMultishotAccept {
+		err = d.r.PrepAcceptMultishot(ud(kAccept, ln.fd), ln.fd)
+	} else {
+		err = d.r.PrepPoll(ud(kListen, ln.fd), ln.fd, unix.POLLIN)
+	}
+	if err != nil {
 		return err
 	}
 	d.started(ln.fd)
@@ -18,18 +40,41 @@ func (d *uringDriver) listen(ln *listener) error {
 	return nil
 }
 
+// listener returns the live listener of descriptor fd, or nil.
+func (d *uringDriver) listener(fd int) *listener {
+	for _, ln := range d.l.listeners {
+		if ln.fd == fd && ln.sock != nil {
+			return ln
+		}
+	}
+	return nil
+}
+
+// readable serves the completion of a listener's poll: the accept loop
+// takes what is pending, and the poll is queued again (level-triggered:
+// it completes at once if the loop left connections in the backlog).
+func (d *uringDriver) readable(fd int, cqe evsel.UringCQE) {
+	ln := d.listener(fd)
+	if ln == nil {
+		return
+	}
+	ln.armed = false
+	if cqe.Res > 0 && !ln.paused {
+		ln.accept()
+	}
+	if ln.sock != nil && !ln.paused && !ln.armed {
+		if err := d.listen(ln); err != nil {
+			d.l.e.log.Error("loop: re-arming listener", "loop", d.l.id, "err", err)
+		}
+	}
+}
+
 // accepted serves a completion of a listener's multishot accept. An error
 // (EMFILE ...) ends the accept; it is armed again at once unless
 // acceptFailed paused the listener, whose resume arms it after
 // acceptBackoff.
 func (d *uringDriver) accepted(fd int, cqe evsel.UringCQE) {
-	var ln *listener
-	for _, x := range d.l.listeners {
-		if x.fd == fd && x.sock != nil {
-			ln = x
-			break
-		}
-	}
+	ln := d.listener(fd)
 	if ln != nil && !cqe.More() {
 		ln.armed = false
 	}
@@ -50,7 +95,11 @@ func (d *uringDriver) accepted(fd int, cqe evsel.UringCQE) {
 
 func (d *uringDriver) pauseListener(ln *listener) {
 	if ln.armed {
-		d.r.PrepCancel(ud(kCancel, ln.fd), ud(kAccept, ln.fd))
+		target := ud(kListen, ln.fd)
+		if uringMultishotAccept {
+			target = ud(kAccept, ln.fd)
+		}
+		d.r.PrepCancel(ud(kCancel, ln.fd), target)
 	}
 }
 
