@@ -60,6 +60,9 @@ type driver interface {
 	addPacket(pc *PacketConn) error
 	watchPacket(pc *PacketConn, want evsel.Events) error
 	closePacket(pc *PacketConn) error
+	// closing reports whether a descriptor released is still open,
+	// waiting for the requests on it to complete (next iteration).
+	closing() bool
 	// close releases the driver when the loop exits.
 	close() error
 }

@@ -30,6 +30,9 @@ func (d *pollDriver) start() error { return nil }
 func (d *pollDriver) wake() error  { return d.p.Wake() }
 func (d *pollDriver) close() error { return d.p.Close() }
 
+// closing is false: release closes at once.
+func (d *pollDriver) closing() bool { return false }
+
 // unlockWhileWaiting: on Windows the loop stays on its thread throughout.
 // The IOCP backend submits its AFD polls from the loop's thread as a wait
 // begins, and Windows ties an I/O request to the thread that issued it.

@@ -47,6 +47,7 @@ type uringDriver struct {
 	wakeBuf [8]byte
 	fds     []uringFd
 	retry   []*Conn      // connections whose request found the ring full (ringBusy)
+	pending int          // descriptors waiting to be closed (uringFd.closing)
 	sends   []*uringSend // sendmsgs, by slot (user_data's middle bits); nil while free
 	free    []int32      // free slots of sends
 	onCQE   func(evsel.UringCQE)
@@ -228,6 +229,7 @@ func (d *uringDriver) ended(fd int) {
 	if f.ops == 0 && f.closing {
 		unix.Close(fd) // what Socket.Close does on Linux
 		*f = uringFd{}
+		d.pending--
 	}
 }
 
@@ -241,6 +243,7 @@ func (d *uringDriver) closeFd(fd int, s evsel.Socket) {
 		return
 	}
 	f.closing = true
+	d.pending++
 	if err := d.r.PrepCancelFd(ud(kCancel, fd), fd); err != nil {
 		d.l.e.log.Error("loop: io_uring cancel", "loop", d.l.id, "fd", fd, "err", err)
 	}
@@ -276,6 +279,10 @@ func (d *uringDriver) complete(cqe evsel.UringCQE) {
 		d.readable(fd, cqe)
 	}
 }
+
+// closing reports descriptors waiting for their requests to complete
+// before they are closed.
+func (d *uringDriver) closing() bool { return d.pending > 0 }
 
 // close releases the ring (which cancels and reaps what is still in
 // flight), then closes the descriptors that waited for that.

@@ -160,8 +160,13 @@ func (ln *listener) acceptFailed(err error) bool {
 	l, e := ln.loop, ln.loop.e
 	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
 		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
-		if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && ln.outOfDescriptors() {
-			return true
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			switch ln.outOfDescriptors() {
+			case shedNow:
+				return true
+			case shedLater:
+				return false
+			}
 		}
 		e.log.Warn("loop: accept: out of resources, pausing the listener",
 			"loop", l.id, "err", err, "pause", acceptBackoff)
