@@ -113,6 +113,7 @@ func (d *uringDriver) resumeListener(ln *listener) error {
 func (d *uringDriver) closeListener(ln *listener) {
 	ln.armed = false
 	d.closeFd(ln.fd, *ln.sock)
+	d.settleClose(ln.fd)
 }
 
 // Datagram sockets: a one-shot poll, queued again after each completion,
@@ -183,5 +184,6 @@ func (d *uringDriver) polled(fd int, cqe evsel.UringCQE) {
 
 func (d *uringDriver) closePacket(pc *PacketConn) error {
 	d.closeFd(pc.fd, *pc.sock)
+	d.settleClose(pc.fd)
 	return nil
 }
