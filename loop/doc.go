@@ -143,8 +143,8 @@
 // which takes a buffer of the loop's provided-buffer ring only when bytes
 // arrive (an idle connection holds no input memory), and one send or
 // sendmsg of its whole output queue, whose chunks stay untouched until the
-// completion; listeners accept with a multishot accept, Dial connects
-// through the ring, datagram sockets are polled through it, and one
+// completion; listeners and datagram sockets are polled through the ring
+// (then accepted from and read as on epoll), Dial connects through it, and one
 // io_uring_enter per iteration carries it all, the wait for timers and
 // Do/Async wake-ups included. A descriptor is closed only once nothing is
 // in flight on it. With it the loop goroutine stays locked to its thread
