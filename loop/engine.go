@@ -135,8 +135,8 @@ type Options struct {
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool
 	// Driver chooses how the loops do their I/O: "io_uring" (Linux's
-	// completion API: receives, sends, accepts and connects are handed to
-	// the kernel and one system call per loop iteration carries them all),
+	// completion API: receives, sends and connects are handed to the
+	// kernel and one system call per loop iteration carries them all),
 	// or a readiness poller, "epoll", "kqueue", "poll" or "iocp" (see
 	// evsel.Backends). The default ("") is the platform's best poller.
 	// Where io_uring is asked for but the kernel lacks it (or an operation
