@@ -91,6 +91,19 @@ func (r *Uring) PrepRecvMultishot(userData uint64, fd int, group uint16) error {
 	return nil
 }
 
+// PrepRecvSelect queues one receive on fd into a buffer the kernel takes
+// from the provided-buffer ring of group when data arrives (so a waiting
+// receive holds no memory): one completion, as PrepRecvMultishot's.
+func (r *Uring) PrepRecvSelect(userData uint64, fd int, group uint16) error {
+	sqe, err := r.queue(UringOpRecv, userData, fd)
+	if err != nil {
+		return err
+	}
+	sqe.flags = uringSQEBufferSelect
+	sqe.bufIndex = group
+	return nil
+}
+
 // PrepRecv queues one receive into b; Res is the length received, 0 at end
 // of stream.
 func (r *Uring) PrepRecv(userData uint64, fd int, b []byte) error {
@@ -192,6 +205,23 @@ func (r *Uring) PrepPollMultishot(userData uint64, fd int, events uint32) error 
 	sqe.opFlags = pollEvents32(events)
 	return nil
 }
+
+// PrepPoll queues a one-shot poll of fd for events: one completion, Res
+// the events, as soon as the file is ready (at once if it is already),
+// which gives level-triggered readiness when it is queued again after
+// each completion.
+func (r *Uring) PrepPoll(userData uint64, fd int, events uint32) error {
+	sqe, err := r.queue(UringOpPollAdd, userData, fd)
+	if err != nil {
+		return err
+	}
+	sqe.opFlags = pollEvents32(events)
+	return nil
+}
+
+// UringSocket wraps a descriptor a multishot accept delivered (already
+// non-blocking and close-on-exec) as a Socket, without a system call.
+func UringSocket(fd int) Socket { return Socket{fd: fd} }
 
 // pollEvents32 lays events out as poll32_events: big-endian kernels read
 // the field with its 16-bit halves swapped, for compatibility with the

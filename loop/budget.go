@@ -26,7 +26,12 @@ import "time"
 //     first, with ErrMemoryBudget, until the total is under the budget:
 //     every memSweepEvery, and at most once an iteration when its reads find
 //     the engine over budget. Each loop closes only its own, so loops doing
-//     it at once may close a few more than strictly needed.
+//     it at once may close a few more than strictly needed. A connection is
+//     held to its share when it is settled, so one that passed its share
+//     while the total was under the budget and has had no event since is
+//     found by the sweep, which a loop also runs while it sees the engine
+//     over budget with nothing paused: it pauses the loop's connections
+//     over their share, then closes as above (sweepSoon, pauseOverShare).
 //
 // A connection that stays within its share is never paused or closed by
 // the budget. The total can pass the budget by what such connections read
@@ -74,9 +79,13 @@ func (e *Engine) memShare() int64 {
 func (l *Loop) budget(c *Conn) {
 	e := l.e
 	if c.flags&flagMemPaused == 0 {
-		if c.held > e.memShare() && e.memHeld.Load() > e.opts.MaxMemory {
-			l.memPause(c)
-			l.overBudget()
+		if e.memHeld.Load() > e.opts.MaxMemory {
+			if c.held > e.memShare() {
+				l.memPause(c)
+				l.overBudget()
+			} else {
+				l.sweepSoon()
+			}
 		}
 		return
 	}
@@ -149,6 +158,9 @@ func (l *Loop) memForget(c *Conn) {
 func (l *Loop) sweepMemory() {
 	e := l.e
 	total, budget := l.closeLargest(), e.opts.MaxMemory
+	if total > budget && l.pauseOverShare() {
+		total = l.closeLargest()
+	}
 	share := e.memShare()
 	for _, c := range l.memPausedConns {
 		if c.flags&(flagMemPaused|flagCloseNow) == flagMemPaused && (total <= budget/8*7 || c.held <= share/2) {
@@ -158,7 +170,47 @@ func (l *Loop) sweepMemory() {
 	if len(l.memPausedConns) == 0 {
 		l.memSweep.Stop()
 		l.memSweep = nil
+		if total > budget {
+			// The excess is another loop's: have it look (each loop
+			// pauses and closes only its own).
+			for _, o := range e.loops {
+				if o != l {
+					o.Do(o.sweepSoon)
+				}
+			}
+		}
 	}
+}
+
+// sweepSoon starts the sweep of a loop that saw the engine over budget
+// while settling a connection within its share. A connection is checked
+// against its share only when it is settled, so one that went over its
+// share while the engine was under budget, and has had no event since
+// (a peer that neither reads nor sends any more), would otherwise hold its
+// excess for ever; the sweep finds it (pauseOverShare).
+func (l *Loop) sweepSoon() {
+	if l.memSweep == nil && l.e.memHeld.Load() > l.e.opts.MaxMemory {
+		l.memSweep = l.Every(memSweepEvery, l.sweepMemory)
+	}
+}
+
+// pauseOverShare pauses the loop's connections that hold more than their
+// share, for closeLargest to close while the engine is over budget, and
+// reports whether it found any. It looks at every connection of the loop,
+// which the sweep does only while the engine is over budget with nothing
+// paused to close.
+func (l *Loop) pauseOverShare() bool {
+	if len(l.memPausedConns) > 0 {
+		return false // closeLargest had paused ones to close
+	}
+	share, found := l.e.memShare(), false
+	for c := range l.fds.all() {
+		if c.flags&(flagMemPaused|flagCloseNow) == 0 && !c.closed.Load() && c.held > share {
+			l.memPause(c)
+			found = true
+		}
+	}
+	return found
 }
 
 // overBudget is called when the read path finds the engine over budget:

@@ -62,7 +62,7 @@ func (c *Conn) reason() error {
 	return nil
 }
 
-type connFlags uint16
+type connFlags uint32
 
 const (
 	flagDialing    connFlags = 1 << iota // connect in progress
@@ -81,6 +81,8 @@ const (
 	flagTLS                              // records are decrypted and encrypted (tls.go)
 	flagHandshake                        // TLS handshake in progress
 	flagHsFull                           // not read: the handshake goroutine has enough input waiting (tls_transport.go)
+	flagSending                          // io_uring: a send of out is in flight (out's bytes are pinned)
+	flagRecv                             // io_uring: a receive is in flight
 )
 
 // fd is the socket's descriptor, as the poller knows it.

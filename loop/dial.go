@@ -230,8 +230,8 @@ func (d *dialState) failed(err error) {
 	d.errs = append(d.errs, &net.OpError{Op: "dial", Net: d.target.network, Addr: d.cur, Err: err})
 }
 
-// connect starts a non-blocking connect to a and watches it for WRITE,
-// which says it ended.
+// connect opens a socket for a and starts connecting it; the driver
+// calls connectDone when that ends.
 func (l *Loop) connect(c *Conn, a net.Addr) error {
 	family := evsel.Unix
 	if a, ok := a.(*net.TCPAddr); ok {
@@ -247,30 +247,14 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 	if l.e.opts.NoDelay && family != evsel.Unix {
 		s.SetNoDelay(true)
 	}
-	if err := s.Connect(a); err != nil && !errors.Is(err, evsel.ErrInProgress) {
-		s.Close()
-		return err
-	}
-	c.sock = *s
-	c.flags &^= flagNoSock
-	if err := l.watch(c, evsel.EventWrite); err != nil {
-		c.sock.Close()
-		c.flags |= flagNoSock
-		return err
-	}
-	return nil
+	return l.drv.connect(c, s, a)
 }
 
-// connected completes a connect attempt once the socket is writable: the
-// connection opens, or the next address is tried.
-func (l *Loop) connected(c *Conn) {
-	err := c.sock.ConnectResult()
-	if errors.Is(err, evsel.ErrInProgress) {
-		return // spurious wake-up: keep waiting
-	}
+// connectDone completes a connect attempt with its result: the connection
+// opens, or the next address is tried.
+func (l *Loop) connectDone(c *Conn, err error) {
 	if err != nil {
-		l.unwatch(c)
-		c.sock.Close()
+		l.drv.release(c)
 		c.flags |= flagNoSock
 		c.aux.dial.failed(err)
 		l.nextAttempt(c)

@@ -3,8 +3,8 @@
 //
 // An Engine runs N loops (GOMAXPROCS by default). Each loop is a goroutine,
 // locked to its OS thread while it handles events (on unix not while it
-// waits in the kernel, which measured cheaper; see Loop.poll), that owns one
-// evsel.Poller and every connection assigned to it; connection state lives
+// waits in the kernel, which measured cheaper; see pollDriver.poll), that owns one
+// driver (see "Drivers") and every connection assigned to it; connection state lives
 // in user space, so an idle connection costs about 130 bytes instead of a
 // goroutine stack. Application code is a Handler (or Funcs) whose callbacks
 // run on the owning loop:
@@ -154,6 +154,28 @@
 // a restart without refused connections, PassListeners gives a successor
 // the engine's listening sockets and Drain then stops accepting, waits for
 // the open connections to end and stops (see handoff.go).
+//
+// # Drivers
+//
+// Options.Driver chooses how a loop talks to the kernel. A readiness
+// driver ("epoll", "kqueue", "poll", "iocp": the evsel.Poller of that name)
+// is told which sockets are ready and reads, writes and accepts itself. The
+// completion driver, "io_uring" on Linux, hands that work to the kernel:
+// each connection has a receive in flight while the loop wants input,
+// which takes a buffer of the loop's provided-buffer ring only when bytes
+// arrive (an idle connection holds no input memory), and one send or
+// sendmsg of its whole output queue, whose chunks stay untouched until the
+// completion; listeners and datagram sockets are polled through the ring
+// (then accepted from and read as on epoll), Dial connects through it, and one
+// io_uring_enter per iteration carries it all, the wait for timers and
+// Do/Async wake-ups included. A descriptor is closed only once nothing is
+// in flight on it. With it the loop goroutine stays locked to its thread
+// throughout (the ring is tied to the thread that made it). Everything
+// above the driver (Handler, Conn, backpressure, budgets, deadlines) is
+// the same on both. The default is the platform's best poller; io_uring
+// asked for where it cannot run (an old kernel, kernel.io_uring_disabled,
+// seccomp, a missing operation) falls back to it with one log line, and
+// Engine.Driver reports what runs.
 //
 // # Which calls are safe where
 //

@@ -52,7 +52,8 @@ func TestIdleTimeoutClosesStuckClose(t *testing.T) {
 	}
 }
 
-// TestPollKeepsWakeOfQueuedTask: after a busy iteration poll first looks
+// TestPollKeepsWakeOfQueuedTask: after a busy iteration the readiness
+// driver's poll first looks
 // without blocking, and that look can consume the wake-up of a task queued
 // meanwhile. poll must then return rather than block with the task stranded
 // (and every later one: their enqueue sees a non-empty queue and does not
@@ -61,11 +62,13 @@ func TestPollKeepsWakeOfQueuedTask(t *testing.T) {
 	p, err := evsel.NewPoller()
 	require.NoError(t, err)
 	defer p.Close()
-	l := &Loop{poller: p, events: make([]evsel.Event, eventBatch)}
+	l := &Loop{}
+	d := newPollDriver(l, p)
+	l.drv = d
 	require.NoError(t, l.enqueue(task{fn: func() {}})) // queues and wakes
 	returned := make(chan struct{})
 	go func() {
-		l.poll(-1, true)
+		d.poll(-1, true)
 		close(returned)
 	}()
 	select {

@@ -141,8 +141,17 @@ type Options struct {
 	MaxTLSHandshakes int
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool
-	// Backend names the poller backend ("epoll", "poll", ...); default the
-	// platform's best.
+	// Driver chooses how the loops do their I/O: "io_uring" (Linux's
+	// completion API: receives, sends and connects are handed to the
+	// kernel and one system call per loop iteration carries them all),
+	// or a readiness poller, "epoll", "kqueue", "poll" or "iocp" (see
+	// evsel.Backends). The default ("") is the platform's best poller.
+	// Where io_uring is asked for but the kernel lacks it (or an operation
+	// it needs, or it is disabled or blocked), the engine logs why once
+	// and runs on epoll; Engine.Driver reports what runs.
+	Driver string
+	// Backend is the former name of Driver for the readiness pollers; it
+	// applies when Driver is "".
 	Backend string
 	// Logger receives fault reports; default slog.Default().
 	Logger *slog.Logger
@@ -237,23 +246,24 @@ func New(h Handler, opts Options) (*Engine, error) {
 		h: h, opts: opts, log: opts.Logger, done: make(chan struct{}),
 		lookupIP: net.DefaultResolver.LookupNetIP,
 	}
+	name := e.chooseDriver()
 	for i := 0; i < opts.Loops; i++ {
-		p, err := newPoller(opts.Backend)
+		l := newLoop(e, i)
+		d, err := newDriver(l, name)
 		if err != nil {
 			for _, l := range e.loops {
-				l.poller.Close()
+				l.drv.close()
 			}
 			return nil, err
 		}
-		l := newLoop(e, i, p)
+		l.drv = d
 		if opts.OnTick != nil {
 			l.Every(opts.TickInterval, func() { opts.OnTick(l) })
 		}
 		e.loops = append(e.loops, l)
 	}
-	e.wg.Add(len(e.loops))
-	for _, l := range e.loops {
-		go l.run()
+	if err := e.startLoops(); err != nil {
+		return nil, err
 	}
 	go func() {
 		e.shutdownGID.Store(goid())
@@ -267,6 +277,31 @@ func New(h Handler, opts Options) (*Engine, error) {
 		e.protect("OnBoot", opts.OnBoot)
 	}
 	return e, nil
+}
+
+// startLoops starts the loop goroutines and waits until each has started
+// its driver (an io_uring is set up on the thread that will use it). If
+// one cannot, the loops that did are stopped and the error returned.
+func (e *Engine) startLoops() error {
+	started := make(chan error, len(e.loops))
+	e.wg.Add(len(e.loops))
+	for _, l := range e.loops {
+		go l.run(started)
+	}
+	var err error
+	for range e.loops {
+		if serr := <-started; serr != nil && err == nil {
+			err = serr
+		}
+	}
+	if err != nil {
+		for _, l := range e.loops {
+			l.Do(l.beginStop)
+		}
+		e.wg.Wait()
+		return err
+	}
+	return nil
 }
 
 // protect runs an engine hook, logging a panic instead of crashing the

@@ -94,7 +94,7 @@ func (e *Engine) serve(socks []*evsel.Socket, first int, cfg *tls.Config) error 
 			if l.stopping {
 				return ErrStopped
 			}
-			if err := l.poller.Add(ln.fd, evsel.EventRead); err != nil {
+			if err := l.drv.listen(ln); err != nil {
 				return err
 			}
 			l.listeners = append(l.listeners, ln)
@@ -153,45 +153,68 @@ type listener struct {
 	// serves what it accepts instead of dealing it to the others.
 	keep bool
 	tls  *tls.Config // non-nil for ListenTLS
+	// armed: the completion driver has a multishot accept in flight.
+	armed bool
 }
 
 func (ln *listener) accept() {
-	l, e := ln.loop, ln.loop.e
 	for i := 0; i < 64 && !ln.paused; i++ {
 		s, err := ln.sock.AcceptSocket()
 		if err == evsel.ErrWouldBlock {
 			return
 		}
 		if err != nil {
-			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-				errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
-				if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && ln.outOfDescriptors() {
-					continue // an idle connection was shed: its descriptor is free
-				}
-				e.log.Warn("loop: accept: out of resources, pausing the listener",
-					"loop", l.id, "err", err, "pause", acceptBackoff)
-				ln.pause()
-				return
+			if ln.acceptFailed(err) {
+				continue
 			}
-			e.log.Warn("loop: accept failed", "loop", l.id, "err", err)
 			return
 		}
-		if e.opts.NoDelay {
-			s.SetNoDelay(true)
+		ln.accepted(s)
+	}
+}
+
+// acceptFailed handles an accept's error: out of descriptors or memory,
+// it sheds or pauses the listener. It reports whether to accept again at
+// once (an idle connection was shed: its descriptor is free).
+func (ln *listener) acceptFailed(err error) bool {
+	l, e := ln.loop, ln.loop.e
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			switch ln.outOfDescriptors() {
+			case shedNow:
+				return true
+			case shedLater:
+				return false
+			}
 		}
-		target := l
-		if !ln.keep {
-			target = e.pick(l)
-		}
-		c := &Conn{sock: s, loop: target}
-		if ln.tls != nil {
-			c.acceptTLS(ln.tls)
-		}
-		if target == l {
-			l.register(c)
-		} else if err := target.enqueue(task{kind: taskRegister, conn: c}); err != nil {
-			c.sock.Close()
-		}
+		e.log.Warn("loop: accept: out of resources, pausing the listener",
+			"loop", l.id, "err", err, "pause", acceptBackoff)
+		ln.pause()
+		return false
+	}
+	e.log.Warn("loop: accept failed", "loop", l.id, "err", err)
+	return false
+}
+
+// accepted serves a new connection's socket, here or on another loop.
+func (ln *listener) accepted(s evsel.Socket) {
+	l, e := ln.loop, ln.loop.e
+	if e.opts.NoDelay {
+		s.SetNoDelay(true)
+	}
+	target := l
+	if !ln.keep {
+		target = e.pick(l)
+	}
+	c := &Conn{sock: s, loop: target}
+	if ln.tls != nil {
+		c.acceptTLS(ln.tls)
+	}
+	if target == l {
+		l.register(c)
+	} else if err := target.enqueue(task{kind: taskRegister, conn: c}); err != nil {
+		c.sock.Close()
 	}
 }
 
@@ -199,13 +222,13 @@ func (ln *listener) accept() {
 // wait in the kernel's backlog until descriptors are free again.
 func (ln *listener) pause() {
 	ln.paused = true
-	ln.loop.poller.Delete(ln.fd)
+	ln.loop.drv.pauseListener(ln)
 	ln.loop.AfterFunc(acceptBackoff, func() {
 		if ln.sock == nil { // closed meanwhile (Stop)
 			return
 		}
 		ln.paused = false
-		if err := ln.loop.poller.Add(ln.fd, evsel.EventRead); err != nil {
+		if err := ln.loop.drv.resumeListener(ln); err != nil {
 			ln.loop.e.log.Error("loop: re-registering listener", "err", err)
 		}
 	})
@@ -215,9 +238,6 @@ func (ln *listener) close() {
 	if ln.sock == nil {
 		return
 	}
-	if !ln.paused {
-		ln.loop.poller.Delete(ln.fd)
-	}
-	ln.sock.Close()
+	ln.loop.drv.closeListener(ln)
 	ln.sock = nil
 }

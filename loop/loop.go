@@ -13,17 +13,17 @@ import (
 )
 
 // Loop is one event loop: a goroutine locked to an OS thread while it
-// handles events, one poller, and the connections assigned to it.
+// handles events, one driver (a poller or an io_uring), and the
+// connections assigned to it.
 type Loop struct {
-	e      *Engine
-	id     int
-	poller evsel.Poller
-	events []evsel.Event // what the last Wait reported
-	fds    fdTable       // the registered connections, by descriptor
-	buf    []byte        // shared read buffer
-	plain  []byte        // shared buffer for decrypted TLS input, made on first use
-	clock  int64         // unix ns at the start of the current iteration
-	now    time.Time
+	e     *Engine
+	id    int
+	drv   driver
+	fds   fdTable // the registered connections, by descriptor
+	buf   []byte  // shared read buffer
+	plain []byte  // shared buffer for decrypted TLS input, made on first use
+	clock int64   // unix ns at the start of the current iteration
+	now   time.Time
 
 	conns     int        // connections on this loop (dialing ones included)
 	dirty     []*Conn    // connections to settle before the next poll
@@ -48,24 +48,11 @@ type Loop struct {
 	gid   atomic.Uint64 // the loop goroutine's id, for Engine.onEngineGoroutine
 }
 
-// eventBatch is how many ready descriptors one poll takes at most; the rest
-// are reported by the next (readiness is level-triggered).
-const eventBatch = 256
-
-func newLoop(e *Engine, id int, p evsel.Poller) *Loop {
+func newLoop(e *Engine, id int) *Loop {
 	now := time.Now()
 	return &Loop{
-		e: e, id: id, poller: p, events: make([]evsel.Event, eventBatch),
-		buf: make([]byte, e.opts.ReadBufferSize), now: now, clock: now.UnixNano(),
+		e: e, id: id, buf: make([]byte, e.opts.ReadBufferSize), now: now, clock: now.UnixNano(),
 	}
-}
-
-// newPoller opens the named backend, or the platform's best for "".
-func newPoller(backend string) (evsel.Poller, error) {
-	if backend == "" {
-		return evsel.NewPoller()
-	}
-	return evsel.NewPollerNamed(backend)
 }
 
 // ID is the loop's index in Engine.Loops.
@@ -114,27 +101,38 @@ func (l *Loop) recoverPanic(c *Conn) {
 	}
 }
 
-// unlockWhileWaiting: on Windows the loop stays on its thread throughout.
-// The IOCP backend submits its AFD polls from the loop's thread as a wait
-// begins, and Windows ties an I/O request to the thread that issued it.
-// The stalls once blamed on unlocking under Wine (2 of 4 runs unlocked, 0 of
-// 4 locked) were later found in locked runs too, and came from wineserver's
-// cost per socket call (see internal/testenv), so the choice is unmeasured
-// on Windows; the saving was measured on Linux only.
-const unlockWhileWaiting = runtime.GOOS != "windows"
-
-func (l *Loop) run() {
+// run is the loop goroutine. started gets the driver's start error (nil
+// once the loop serves); on error the loop has exited.
+func (l *Loop) run(started chan<- error) {
 	l.gid.Store(goid())
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.e.wg.Done()
+	err := l.drv.start()
+	if err != nil && l.drv.name() == DriverIOUring {
+		// The probe passed but this ring could not be set up (out of
+		// locked memory, descriptors...): serve on epoll rather than not.
+		l.e.log.Warn("loop: io_uring setup failed, falling back to the readiness driver", "loop", l.id, "err", err)
+		l.drv.close()
+		var p evsel.Poller
+		if p, err = newPoller(""); err == nil {
+			l.drv = newPollDriver(l, p)
+		}
+	}
+	if err != nil {
+		l.drv.close()
+		l.tasks.close()
+		started <- err
+		return
+	}
+	started <- nil
 	busy := false // the last iteration had work
 	for {
 		timeout := l.untilNextTimer()
 		if l.tasks.pending() {
 			timeout = 0
 		}
-		n, err := l.poll(timeout, busy)
+		n, err := l.drv.poll(timeout, busy)
 		busy = n > 0
 		l.now = time.Now()
 		l.clock = l.now.UnixNano()
@@ -142,9 +140,7 @@ func (l *Loop) run() {
 			l.e.log.Error("loop: poll failed", "loop", l.id, "err", err)
 			time.Sleep(10 * time.Millisecond) // never spin on a broken poller
 		}
-		for _, ev := range l.events[:n] {
-			l.dispatch(ev)
-		}
+		l.drv.dispatch(n)
 		l.runTasks()
 		l.runTimers()
 		l.settleDirty()
@@ -158,67 +154,9 @@ func (l *Loop) run() {
 	l.shutdown()
 }
 
-// poll waits for readiness. Two measured choices (server CPU per 64-byte
-// echo, one loop, GOMAXPROCS=1, quiet 2-core machine; see the commit):
-//
-// After a busy iteration it first looks without blocking and, finding
-// nothing, yields once before blocking, as gnet does. Blocking at once for
-// every short gap between a peer's messages costs more: the Go runtime's
-// monitor takes the P from a thread blocked in a system call for over ~20µs
-// and wakes another thread to hold it (64 connections: 6.86 → 6.40 µs).
-//
-// The loop goroutine is locked to its OS thread while it handles events,
-// but (except on Windows, see unlockWhileWaiting) not while it yields or
-// blocks in the kernel: for a locked goroutine
-// both make the scheduler park the thread and pass the P to another one
-// and back, two futex calls and context switches per wait (1 connection:
-// 29.2 µs locked throughout, 24.4 µs unlocked around the wait; gnet 23.8).
-func (l *Loop) poll(timeout time.Duration, busy bool) (int, error) {
-	if timeout == 0 { // tasks are waiting: just look
-		return l.wait(0)
-	}
-	if busy {
-		if n, err := l.wait(0); n > 0 || err != nil {
-			return n, err
-		}
-		// That look may have consumed the wake-up of a task queued since
-		// run checked the queue; blocking now would strand the task (and
-		// every later one, whose enqueue sees a non-empty queue and does
-		// not wake us).
-		if l.tasks.pending() {
-			return 0, nil
-		}
-	}
-	if unlockWhileWaiting {
-		runtime.UnlockOSThread()
-		defer runtime.LockOSThread()
-	}
-	if busy {
-		runtime.Gosched()
-	}
-	return l.wait(timeout)
-}
-
-// wait fills l.events from the poller.
-func (l *Loop) wait(timeout time.Duration) (int, error) {
-	n, err := l.poller.Wait(l.events, timeout)
-	if err != nil {
-		return 0, err
-	}
-	return n, nil
-}
-
-// dispatch hands one readiness report to its connection or listener.
-func (l *Loop) dispatch(ev evsel.Event) {
-	if c := l.fds.get(ev.Fd); c != nil {
-		// Masked by the interest the connection has now, not when the poll
-		// began: one that an earlier entry of this batch closed, or made
-		// give up an event, must not act on the stale report.
-		if ready := ev.Events & c.events; ready != 0 {
-			l.handle(c, ready)
-		}
-		return
-	}
+// dispatchOther serves a readiness report of a listener or a datagram
+// socket.
+func (l *Loop) dispatchOther(ev evsel.Event) {
 	for _, ln := range l.listeners {
 		if ln.fd == ev.Fd && ln.sock != nil && !ln.paused {
 			ln.accept()
@@ -228,26 +166,6 @@ func (l *Loop) dispatch(ev evsel.Event) {
 	if l.pk != nil {
 		l.dispatchPacket(ev)
 	}
-}
-
-// handle serves one readiness report of a connection.
-func (l *Loop) handle(c *Conn, ev evsel.Events) {
-	if c.closed.Load() {
-		return
-	}
-	if ev&evsel.EventWrite != 0 {
-		switch {
-		case c.flags&flagDialing != 0:
-			l.connected(c)
-		case c.flags&flagCloseNow == 0: // Abort drops what is pending
-			l.flush(c)
-		}
-	}
-	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing) == 0 &&
-		(l.e.opts.MaxMemory <= 0 || !l.memRefuse(c, len(l.buf))) {
-		l.read(c)
-	}
-	l.settle(c)
 }
 
 // read reads once (level-triggered readiness brings us back if more is
@@ -299,6 +217,41 @@ func (l *Loop) read(c *Conn) {
 	l.keepInput(c)
 }
 
+// input hands bytes a completion delivered (in a buffer the driver takes
+// back once this returns) to the handler: alone, as the shared read
+// buffer is, or behind a partial message waiting in the connection's own
+// buffer, which grows by doubling, or only as much as p needs when tight
+// (the memory budget refused the doubling, but the bytes are received).
+func (l *Loop) input(c *Conn, p []byte, tight bool) {
+	l.stats.reads.Add(1)
+	l.stats.bytesIn.Add(int64(len(p)))
+	c.flags &^= flagAwaitFirst
+	c.touch()
+	if len(c.in) > 0 {
+		if cap(c.in)-len(c.in) < len(p) {
+			size := len(c.in) + len(p)
+			if !tight {
+				size = inputGrowth(c, len(p))
+			}
+			grown := make([]byte, len(c.in), size)
+			copy(grown, c.in)
+			c.in = grown
+		}
+		c.in = append(c.in, p...)
+	} else {
+		c.in = p
+		c.flags |= flagShared
+	}
+	l.callData(c)
+	l.keepInput(c)
+}
+
+// inputGrowth is the size a connection's input buffer holding a partial
+// message grows to for n more bytes, doubling as read does.
+func inputGrowth(c *Conn, n int) int {
+	return max(2*len(c.in), len(c.in)+n, len(c.in)+minRead)
+}
+
 // minRead is the least free space a connection's own input buffer must have
 // before a read goes into it.
 const minRead = 4 << 10
@@ -328,7 +281,7 @@ func (l *Loop) settle(c *Conn) {
 		return
 	}
 	if c.flags&flagCloseNow == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0 && c.flags&flagDialing == 0 {
-		l.flush(c)
+		l.drv.flush(c)
 	}
 	// A closing connection goes once its output is out; a dialing one with
 	// nothing to send need not wait for its connect.
@@ -361,35 +314,10 @@ func (l *Loop) settle(c *Conn) {
 	// want is empty only for a connection the memory budget paused with
 	// nothing to send: a dialing connection wants WRITE, a closing one with
 	// nothing to send was finished above, and one paused by backpressure has
-	// output pending. Watching nothing is not portable (poll and epoll still
-	// report hang-ups, which would spin the loop), so it leaves the poller
-	// until it is resumed.
-	if want == 0 {
-		if c.flags&flagUnwatched == 0 {
-			_ = l.poller.Delete(c.fd()) // an error only means it is gone already
-			c.flags |= flagUnwatched
-			c.events = 0
-		}
-		return
-	}
-	if c.flags&flagUnwatched != 0 {
-		if err := l.poller.Add(c.fd(), want); err != nil {
-			c.fail(err)
-			l.finish(c)
-			return
-		}
-		c.flags &^= flagUnwatched
-		c.events = want
-		return
-	}
-	if want != c.events {
-		if err := l.poller.Modify(c.fd(), want); err != nil {
-			c.events = 0
-			c.fail(err)
-			l.finish(c)
-			return
-		}
-		c.events = want
+	// output pending.
+	if err := l.drv.update(c, want); err != nil {
+		c.fail(err)
+		l.finish(c)
 	}
 }
 
@@ -411,26 +339,8 @@ func (l *Loop) settleDirty() {
 	}
 }
 
-// watch registers a connection's socket with the poller for ev.
-func (l *Loop) watch(c *Conn, ev evsel.Events) error {
-	fd := c.fd()
-	if err := l.poller.Add(fd, ev); err != nil {
-		return err
-	}
-	l.fds.set(fd, c)
-	c.events = ev
-	return nil
-}
-
-// unwatch removes a connection's socket from the poller, before it is
-// closed.
-func (l *Loop) unwatch(c *Conn) {
-	fd := c.fd()
-	l.fds.set(fd, nil)
-	// An error only means the kernel forgot the descriptor already.
-	_ = l.poller.Delete(fd)
-	c.events = 0
-}
+// watch starts serving a connection's socket for ev.
+func (l *Loop) watch(c *Conn, ev evsel.Events) error { return l.drv.watch(c, ev) }
 
 // adopt counts a connection in as this loop's.
 func (l *Loop) adopt(c *Conn) {
@@ -490,7 +400,11 @@ func (l *Loop) finish(c *Conn) {
 	c.endDial()
 	hasSock := c.flags&flagNoSock == 0
 	if hasSock {
-		l.unwatch(c)
+		// Out of the descriptor table before OnClose, which may open
+		// another connection; the descriptor itself stays open (the
+		// driver closes it in release) so the handler can ask for
+		// addresses.
+		l.fds.set(c.fd(), nil)
 	}
 	if c.flags&flagTLS != 0 {
 		c.tlsFinish()
@@ -500,14 +414,16 @@ func (l *Loop) finish(c *Conn) {
 		l.callClose(c, err)
 	}
 	if hasSock {
-		c.sock.Close()
+		l.drv.release(c)
 		c.flags |= flagNoSock
 	}
-	for _, b := range c.out {
-		l.putChunk(b)
-	}
-	if c.out != nil {
-		l.putVec(c.out)
+	if c.flags&flagSending == 0 { // else a send in flight still reads them
+		for _, b := range c.out {
+			l.putChunk(b)
+		}
+		if c.out != nil {
+			l.putVec(c.out)
+		}
 	}
 	c.out, c.outLen, c.events = nil, 0, 0
 	l.memForget(c)

@@ -4,10 +4,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/evsel/evsel"
 	"github.com/evsel/evsel/internal/leakcheck"
+	"github.com/evsel/evsel/internal/testdriver"
 )
 
 func TestMain(m *testing.M) {
+	testdriver.Name = os.Getenv(testdriver.Env) // children of the tests inherit it
 	if os.Getenv(childEnv) != "" {
 		runChild() // the re-executed test binary of TestAcceptUnderFdExhaustion
 		return
@@ -15,6 +18,13 @@ func TestMain(m *testing.M) {
 	if os.Getenv(handoffChildEnv) != "" {
 		runHandoffChild() // the successor process of TestHandoff
 		return
+	}
+	// Where the kernel has io_uring, the suite runs on the completion
+	// driver too, in a child, before this run on the default driver.
+	if testdriver.Name == "" && evsel.UringAvailable() == nil {
+		if code := leakcheck.Rerun(testdriver.Env, DriverIOUring); code != 0 {
+			os.Exit(code)
+		}
 	}
 	leakcheck.Main(m)
 }

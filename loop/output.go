@@ -153,45 +153,6 @@ func (c *Conn) AsyncWritev(bufs [][]byte) error {
 	return c.loop.enqueue(task{kind: taskWrite, conn: c, buf: buf})
 }
 
-// flush writes pending output until it is all sent or the kernel is full.
-func (l *Loop) flush(c *Conn) {
-	for c.outLen > 0 {
-		var n int
-		var err error
-		if len(c.out) == 1 {
-			n, err = c.sock.Write(c.out[0])
-		} else {
-			n, err = c.sock.Writev(c.out[:min(len(c.out), maxIovec)])
-		}
-		if err == evsel.ErrWouldBlock {
-			return
-		}
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		l.stats.writes.Add(1)
-		l.stats.bytesOut.Add(int64(n))
-		c.touch()
-		full := n < c.outLen && n < batchBytes(c.out)
-		c.advance(n)
-		if full {
-			return // a short write: the next one would only say EAGAIN
-		}
-	}
-}
-
-// maxIovec bounds one writev; x/sys builds up to 8 iovecs on the stack.
-const maxIovec = 8
-
-func batchBytes(out [][]byte) int {
-	n := 0
-	for _, b := range out[:min(len(out), maxIovec)] {
-		n += len(b)
-	}
-	return n
-}
-
 // Output chunks are recycled per loop so a busy connection does not
 // allocate for every response.
 const chunkSize = 16 << 10

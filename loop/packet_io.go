@@ -45,7 +45,7 @@ func (l *Loop) addPacket(pc *PacketConn) error {
 	if l.stopping {
 		return ErrStopped
 	}
-	if err := l.poller.Add(pc.fd, evsel.EventRead); err != nil {
+	if err := l.drv.addPacket(pc); err != nil {
 		return err
 	}
 	pc.events = evsel.EventRead
@@ -319,7 +319,7 @@ func (pc *PacketConn) compact() {
 	pc.head = 0
 }
 
-// watch asks the poller for WRITE while datagrams wait for room.
+// watch asks the driver for WRITE while datagrams wait for room.
 func (pc *PacketConn) watch() {
 	if pc.closed.Load() {
 		return
@@ -329,7 +329,7 @@ func (pc *PacketConn) watch() {
 		want |= evsel.EventWrite
 	}
 	if want != pc.events {
-		if err := pc.loop.poller.Modify(pc.fd, want); err != nil {
+		if err := pc.loop.drv.watchPacket(pc, want); err != nil {
 			pc.loop.packetError(pc, err)
 			return
 		}
@@ -353,11 +353,10 @@ func (pc *PacketConn) Close() error {
 		l.stats.datagramsDropped.Add(int64(n))
 		pc.advance(n)
 	}
-	_ = l.poller.Delete(pc.fd)
 	pk := l.pk
 	pk.conns = slices.DeleteFunc(pk.conns, func(x *PacketConn) bool { return x == pc })
 	pc.arena, pc.queue, pc.head = nil, nil, 0
-	return pc.sock.Close()
+	return l.drv.closePacket(pc)
 }
 
 // AsyncClose is Close from any goroutine.

@@ -111,14 +111,29 @@ func (l *Loop) closeReserve() {
 	}
 }
 
-// outOfDescriptors handles an accept that failed with EMFILE or ENFILE. It
-// reports whether the accept should be retried: a connection was shed, so
-// a descriptor is free. Otherwise it refuses one pending connection with
-// the reserve descriptor, and the caller pauses the listener.
-func (ln *listener) outOfDescriptors() bool {
+// shedResult is what outOfDescriptors did.
+type shedResult uint8
+
+const (
+	shedNone  shedResult = iota // nothing to shed: the caller pauses the listener
+	shedNow                     // a connection was shed and its descriptor is free: accept again
+	shedLater                   // shed, but its descriptor is freed only next iteration
+)
+
+// outOfDescriptors handles an accept that failed with EMFILE or ENFILE. A
+// connection shed frees a descriptor: at once on the readiness driver,
+// and on the completion driver once the requests it cancelled have
+// completed, in the next iteration, where the listener's (level-triggered)
+// poll brings the accept back. With nothing to shed it refuses one pending
+// connection with the reserve descriptor, and the caller pauses the
+// listener.
+func (ln *listener) outOfDescriptors() shedResult {
 	l := ln.loop
 	if l.shedOne() {
-		return true
+		if l.drv.closing() {
+			return shedLater
+		}
+		return shedNow
 	}
 	if l.reserve != nil {
 		l.closeReserve()
@@ -127,5 +142,5 @@ func (ln *listener) outOfDescriptors() bool {
 		}
 		l.openReserve()
 	}
-	return false
+	return shedNone
 }

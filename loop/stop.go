@@ -93,7 +93,7 @@ func (l *Loop) forceStop() {
 }
 
 // shutdown runs when the loop exits: refuse new tasks, drop queued ones
-// (their connections are closed), release the poller.
+// (their connections are closed), release the driver.
 func (l *Loop) shutdown() {
 	for _, t := range l.tasks.close() {
 		// Connection tasks die with their (closed) connections; loop tasks,
@@ -109,7 +109,7 @@ func (l *Loop) shutdown() {
 	l.timers = nil
 	l.fds = fdTable{}
 	l.closeReserve()
-	if err := l.poller.Close(); err != nil {
-		l.e.log.Warn("loop: closing poller", "loop", l.id, "err", err)
+	if err := l.drv.close(); err != nil {
+		l.e.log.Warn("loop: closing driver", "loop", l.id, "err", err)
 	}
 }

@@ -80,7 +80,7 @@ func (l *Loop) enqueue(t task) error {
 	if first {
 		// A Wake failing because the loop exited meanwhile is no error: the
 		// exiting loop took the task with the rest (see shutdown).
-		l.poller.Wake()
+		l.drv.wake()
 	}
 	return err
 }

@@ -199,11 +199,22 @@ func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 // (or to the handshake goroutine), and the plaintext to Inbound.
 func (l *Loop) readTLS(c *Conn) {
 	n, err := c.sock.Read(l.buf)
+	if err == evsel.ErrWouldBlock {
+		return
+	}
+	l.tlsReceived(c, l.buf[:n], err)
+}
+
+// tlsReceived takes what a read of a TLS connection brought: bytes p, or
+// the error that ended it (io.EOF for the peer's close). The readiness
+// driver reads into the loop's buffer, the completion driver hands over a
+// provided buffer; either way p is only borrowed, for the duration of the
+// call.
+func (l *Loop) tlsReceived(c *Conn, p []byte, err error) {
+	n := len(p)
 	st := c.aux.tls
 	switch {
 	case err == nil:
-	case err == evsel.ErrWouldBlock:
-		return
 	case err == io.EOF:
 		c.flags |= flagEOF // settle stops watching READ
 		if !st.done && !st.client && !st.submitted {
@@ -237,7 +248,7 @@ func (l *Loop) readTLS(c *Conn) {
 	c.touch()
 	if !st.done {
 		st.heard = true
-		ready, full := st.tr.feed(l.buf[:n])
+		ready, full := st.tr.feed(p)
 		if full {
 			c.flags |= flagHsFull // see handshakeInputLimit
 		}
@@ -247,7 +258,7 @@ func (l *Loop) readTLS(c *Conn) {
 		}
 		return
 	}
-	st.tr.in = l.buf[:n] // taken by crypto/tls before tlsInput returns
+	st.tr.in = p // taken by crypto/tls before tlsInput returns
 	l.tlsInput(c)
 	st.tr.in = nil
 }

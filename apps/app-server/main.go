@@ -56,6 +56,7 @@ import (
 
 	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
+	"github.com/evsel/evsel/apps/internal/driverflag"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/apps/internal/shutdown"
@@ -74,6 +75,7 @@ func main() {
 	maxJSON := flag.Int("max-json-content", message.DefaultMaxJSONContentLength, "largest text/json request content-length accepted")
 	msgTimeout := flag.Duration("message-timeout", 10*time.Second, "time a started request may take to arrive in full")
 	limits := bounds.Register(flag.CommandLine)
+	drv := driverflag.Register(flag.CommandLine)
 	inherited := activation.Register(flag.CommandLine)
 	tlsFlags := tlsflags.RegisterServer(flag.CommandLine)
 	flag.Parse()
@@ -104,6 +106,7 @@ func main() {
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	}
 	limits.Apply(&opts.Loop)
+	driverflag.Apply(drv, &opts.Loop)
 	if !*quiet {
 		opts.Hooks = printHooks(stdout)
 	}

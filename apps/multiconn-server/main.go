@@ -45,6 +45,7 @@ import (
 
 	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
+	"github.com/evsel/evsel/apps/internal/driverflag"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
 	"github.com/evsel/evsel/apps/internal/shutdown"
@@ -56,6 +57,7 @@ func main() {
 	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
 	quiet := flag.Bool("quiet", false, "do not print a line per connection event")
 	limits := bounds.Register(flag.CommandLine)
+	drv := driverflag.Register(flag.CommandLine)
 	inherited := activation.Register(flag.CommandLine)
 	tlsFlags := tlsflags.RegisterServer(flag.CommandLine)
 	flag.Parse()
@@ -89,6 +91,7 @@ func main() {
 	fail := func(err error) { linelog.Fail("multiconn-server", stdout, stderr, err) }
 	opts := loop.Options{Loops: *loops, NoDelay: true}
 	limits.Apply(&opts)
+	driverflag.Apply(drv, &opts)
 	eng, err := loop.New(srv, opts)
 	if err != nil {
 		fail(err)

@@ -38,6 +38,7 @@ import (
 
 	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
+	"github.com/evsel/evsel/apps/internal/driverflag"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/apps/internal/shutdown"
@@ -50,6 +51,7 @@ const recvSize = 1024
 func main() {
 	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
 	limits := bounds.Register(flag.CommandLine)
+	drv := driverflag.Register(flag.CommandLine)
 	inherited := activation.Register(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() > 2 || (*inherited && flag.NArg() > 0) {
@@ -72,6 +74,7 @@ func main() {
 	fail := func(err error) { linelog.Fail("tcpserver", stdout, stderr, err) }
 	opts := loop.Options{Loops: *loops}
 	limits.Apply(&opts)
+	driverflag.Apply(drv, &opts)
 	eng, err := loop.New(handler(stdout, stderr), opts)
 	if err != nil {
 		fail(err)

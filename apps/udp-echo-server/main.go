@@ -36,6 +36,7 @@ import (
 
 	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
+	"github.com/evsel/evsel/apps/internal/driverflag"
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/pyfmt"
 	"github.com/evsel/evsel/apps/internal/shutdown"
@@ -46,6 +47,7 @@ func main() {
 	loops := flag.Int("loops", 0, "number of event loops (default GOMAXPROCS)")
 	verbose := flag.Bool("verbose", false, "print a line per datagram")
 	limits := bounds.RegisterPacket(flag.CommandLine)
+	drv := driverflag.Register(flag.CommandLine)
 	inherited := activation.Register(flag.CommandLine)
 	flag.Parse()
 	host, port := "127.0.0.1", "10000"
@@ -65,6 +67,7 @@ func main() {
 	fail := func(err error) { linelog.Fail("udp-echo-server", stdout, stderr, err) }
 	opts := loop.Options{Loops: *loops}
 	limits.Apply(&opts)
+	driverflag.Apply(drv, &opts)
 	eng, err := loop.New(loop.Funcs{}, opts)
 	if err != nil {
 		fail(err)

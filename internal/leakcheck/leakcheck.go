@@ -4,9 +4,11 @@
 package leakcheck
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -75,4 +77,27 @@ func newFDs(before, after []string) []string {
 		leaked = append(leaked, fd+" -> "+target)
 	}
 	return leaked
+}
+
+// Rerun runs the test binary again, with the same flags, with the
+// environment variable env set to value, its output going to this
+// process's, and returns its exit code: the way a suite runs once more
+// under another configuration (loop's on the io_uring driver) within one
+// go test. It runs nothing when benchmarks are asked for, which choose
+// their configuration themselves.
+func Rerun(env, value string) int {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "--- the suite with %s=%s\n", env, value)
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), env+"="+value)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "--- the suite failed with %s=%s: %v\n", env, value, err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "--- the suite passed with %s=%s; now without\n", env, value)
+	return 0
 }

@@ -10,7 +10,7 @@ import (
 
 func main() {
 	f := serve.Parse()
-	e, err := loop.New(loop.Funcs{}, loop.Options{Loops: f.Cores})
+	e, err := loop.New(loop.Funcs{}, loop.Options{Loops: f.Cores, Driver: f.Driver})
 	if err != nil {
 		serve.Fatal(err)
 	}

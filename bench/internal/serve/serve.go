@@ -20,6 +20,7 @@ type Flags struct {
 	Addr      string // host:port to listen on
 	Cores     int    // event loops, or GOMAXPROCS for goroutine-per-connection
 	ReusePort bool   // one SO_REUSEPORT listener per loop (engines only)
+	Driver    string // evsel's loop driver: "epoll", "poll", "io_uring" ("": the default)
 }
 
 // Parse reads the command line and sets GOMAXPROCS to -cores, so every
@@ -29,6 +30,7 @@ func Parse() Flags {
 	flag.StringVar(&f.Addr, "addr", "127.0.0.1:9000", "address to listen on")
 	flag.IntVar(&f.Cores, "cores", 1, "event loops (engines) or GOMAXPROCS (goroutine per connection)")
 	flag.BoolVar(&f.ReusePort, "reuseport", true, "engines: every loop accepts on its own SO_REUSEPORT listener")
+	flag.StringVar(&f.Driver, "driver", "", "evsel servers: loop driver, epoll, poll or io_uring (default: the engine's)")
 	flag.Parse()
 	if f.Cores < 1 {
 		f.Cores = 1

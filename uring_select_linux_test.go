@@ -1,0 +1,100 @@
+package evsel_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/evsel/evsel"
+)
+
+// TestUringRecvSelect: a one-shot receive takes a buffer from the ring only
+// when data arrives, completes once, and reports which buffer; with the
+// ring empty it fails with ENOBUFS.
+func TestUringRecvSelect(t *testing.T) {
+	r := newUring(t, evsel.UringOptions{Entries: 8})
+	a, b, err := evsel.Socketpair()
+	require.NoError(t, err)
+	cleanupClose(t, a)
+	cleanupClose(t, b)
+	br, err := r.NewBufRing(5, 2)
+	require.NoError(t, err)
+	br.Add(1, make([]byte, 64))
+	fd := int(a.Fd())
+	require.NoError(t, r.PrepRecvSelect(1, fd, 5))
+	require.NoError(t, r.Submit())
+	require.Zero(t, r.ForEachCQE(func(evsel.UringCQE) {}), "completed with no data")
+	_, err = b.Write([]byte("hello"))
+	require.NoError(t, err)
+	got := waitCQEs(t, r, 1)
+	require.False(t, got[0].More(), "a one-shot receive ends with its completion")
+	require.EqualValues(t, 5, got[0].Res)
+	id, ok := got[0].Buffer()
+	require.True(t, ok)
+	require.EqualValues(t, 1, id)
+	require.Equal(t, "hello", string(br.Buffer(id)[:5]))
+
+	// The ring is empty now (buffer 1 not recycled).
+	_, err = b.Write([]byte("again"))
+	require.NoError(t, err)
+	require.NoError(t, r.PrepRecvSelect(2, fd, 5))
+	got = waitCQEs(t, r, 1)
+	require.ErrorIs(t, got[0].Err(), unix.ENOBUFS)
+	br.Recycle(id)
+	require.NoError(t, r.PrepRecvSelect(3, fd, 5))
+	got = waitCQEs(t, r, 1)
+	require.EqualValues(t, 5, got[0].Res)
+	require.NoError(t, br.Close())
+}
+
+// TestUringPollOnce: a one-shot poll of a socket already readable completes
+// at once, and again when queued again while the data is still unread:
+// level-triggered readiness.
+func TestUringPollOnce(t *testing.T) {
+	r := newUring(t, evsel.UringOptions{Entries: 8})
+	a, b, err := evsel.Socketpair()
+	require.NoError(t, err)
+	cleanupClose(t, a)
+	cleanupClose(t, b)
+	fd := int(a.Fd())
+	require.NoError(t, r.PrepPoll(1, fd, unix.POLLIN))
+	require.NoError(t, r.Submit())
+	require.Zero(t, r.ForEachCQE(func(evsel.UringCQE) {}), "readable with nothing sent")
+	_, err = b.Write([]byte("x"))
+	require.NoError(t, err)
+	for i := range 2 {
+		if i > 0 {
+			require.NoError(t, r.PrepPoll(1, fd, unix.POLLIN))
+		}
+		got := waitCQEs(t, r, 1)
+		require.False(t, got[0].More())
+		require.NotZero(t, got[0].Res&unix.POLLIN, "round %d: %+v", i, got[0])
+	}
+	require.Zero(t, r.InFlight())
+}
+
+// TestUringSocket: a descriptor a multishot accept delivered becomes a
+// working Socket without a system call.
+func TestUringSocket(t *testing.T) {
+	r := newUring(t, evsel.UringOptions{Entries: 8})
+	ln, err := evsel.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cleanupClose(t, ln)
+	addr, err := ln.LocalAddr()
+	require.NoError(t, err)
+	require.NoError(t, r.PrepAcceptMultishot(9, int(ln.Fd())))
+	require.NoError(t, r.Submit())
+	cl, err := evsel.Dial("tcp", addr.String())
+	require.NoError(t, err)
+	cleanupClose(t, cl)
+	got := waitCQEs(t, r, 1)
+	require.NoError(t, got[0].Err())
+	s := evsel.UringSocket(int(got[0].Res))
+	defer s.Close()
+	peer, err := s.RemoteAddr()
+	require.NoError(t, err)
+	local, err := cl.LocalAddr()
+	require.NoError(t, err)
+	require.Equal(t, local.String(), peer.String())
+}
