@@ -127,6 +127,13 @@ func (d *uringDriver) sent(fd int, cqe evsel.UringCQE) {
 	c.advance(int(cqe.Res))
 }
 
+// uringMaxSend caps what one send hands the kernel, about what a socket's
+// send buffer holds. The kernel finishes a stream send it has taken even
+// if that means waiting for the peer, so everything submitted is beyond
+// recall: uncapped, a 32 MiB Write followed by Abort would still send all
+// 32 MiB, where on epoll Abort drops what the socket has not taken.
+const uringMaxSend = 256 << 10
+
 // flush sends the output queue, as much of it as one sendmsg takes; the
 // chunks stay pinned until its completion, and writes meanwhile go behind
 // them (Conn.queue only appends past what is in flight).
@@ -137,7 +144,11 @@ func (d *uringDriver) flush(c *Conn) {
 	fd := c.fd()
 	var err error
 	if len(c.out) == 1 {
-		err = d.r.PrepSend(ud(kSend, fd), fd, c.out[0])
+		b := c.out[0]
+		if len(b) > uringMaxSend {
+			b = b[:uringMaxSend]
+		}
+		err = d.r.PrepSend(ud(kSend, fd), fd, b)
 	} else {
 		var slot int32
 		if k := len(d.free); k > 0 {
@@ -147,11 +158,15 @@ func (d *uringDriver) flush(c *Conn) {
 			d.sends = append(d.sends, new(uringSend))
 		}
 		s := d.sends[slot]
-		n := 0
+		n, total := 0, 0
 		for _, b := range c.out {
-			if n == uringMaxIovec {
+			if n == uringMaxIovec || total == uringMaxSend {
 				break
 			}
+			if len(b) > uringMaxSend-total {
+				b = b[:uringMaxSend-total]
+			}
+			total += len(b)
 			if len(b) > 0 {
 				s.iov[n].Base = unsafe.SliceData(b)
 				s.iov[n].SetLen(len(b))
