@@ -137,16 +137,16 @@ func intList(s string) ([]int, error) {
 // defaultServers are compared unless -servers says otherwise; allServers
 // also has evsel-base, which only -baseline builds.
 var (
-	defaultServers = []string{report.Evsel, report.Net, report.Gnet, report.Nbio, report.C}
+	defaultServers = []string{report.Evsel, report.EvselUring, report.Net, report.Gnet, report.Nbio, report.C}
 	allServers     = append(slices.Clone(defaultServers), report.EvselBase)
 )
 
 // appServers have a server of the application protocol: it is evsel's
 // codec, so gnet, nbio and the C floor have none.
-var appServers = []string{report.Evsel, report.EvselBase, report.Net}
+var appServers = []string{report.Evsel, report.EvselUring, report.EvselBase, report.Net}
 
 // udpServers have a datagram echo server; nbio and the C floor have none.
-var udpServers = []string{report.Evsel, report.EvselBase, report.Net, report.Gnet}
+var udpServers = []string{report.Evsel, report.EvselUring, report.EvselBase, report.Net, report.Gnet}
 
 // validCPUList reports whether s is a taskset CPU list: numbers and
 // ranges separated by commas.

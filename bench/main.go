@@ -153,7 +153,7 @@ func plan(o *options) []plannedCell {
 	// revision may predate evsel's.
 	var tlsServers []string
 	for _, srv := range o.servers {
-		if srv == report.Evsel || srv == report.Net {
+		if srv == report.Evsel || srv == report.EvselUring || srv == report.Net {
 			tlsServers = append(tlsServers, srv)
 		}
 	}

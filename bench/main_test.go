@@ -68,7 +68,7 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s / %s: no RSS figure", r.Cell.Name(), r.Server)
 		}
 	}
-	peers := []string{report.Evsel, report.EvselBase, report.Net, report.Gnet, report.Nbio}
+	peers := []string{report.Evsel, report.EvselUring, report.EvselBase, report.Net, report.Gnet, report.Nbio}
 	if haveGCC() {
 		peers = append(peers, report.C)
 	} else if !strings.Contains(stdout.String(), "- Note: no gcc on PATH") {
@@ -76,11 +76,11 @@ func TestSmoke(t *testing.T) {
 	}
 	for kind, want := range map[string][]string{
 		"echo":     peers,
-		"app":      {report.Evsel, report.EvselBase, report.Net},
-		"udp":      {report.Evsel, report.EvselBase, report.Net, report.Gnet},
+		"app":      {report.Evsel, report.EvselUring, report.EvselBase, report.Net},
+		"udp":      {report.Evsel, report.EvselUring, report.EvselBase, report.Net, report.Gnet},
 		"idle":     append(slices.Clone(peers), report.Multiconn),
-		"tls":      {report.Evsel, report.Net},
-		"tls-idle": {report.Evsel, report.Net},
+		"tls":      {report.Evsel, report.EvselUring, report.Net},
+		"tls-idle": {report.Evsel, report.EvselUring, report.Net},
 	} {
 		for _, s := range want {
 			if !seen[kind][s] {
@@ -222,15 +222,15 @@ func TestParseFlags(t *testing.T) {
 	if len(cells) != 21 {
 		t.Errorf("full plan has %d cells, want 21", len(cells))
 	}
-	if udp := cells[14]; udp.cell.Kind != "udp" || len(udp.servers) != 3 || udp.cell.Name() != "udp c=64 64B d=8" {
+	if udp := cells[14]; udp.cell.Kind != "udp" || len(udp.servers) != 4 || udp.cell.Name() != "udp c=64 64B d=8" {
 		t.Errorf("udp cell %+v", udp)
 	}
 	for _, pc := range cells[16:] {
-		if !strings.HasPrefix(pc.cell.Kind, "tls") || strings.Join(pc.servers, ",") != "evsel,net" {
+		if !strings.HasPrefix(pc.cell.Kind, "tls") || strings.Join(pc.servers, ",") != "evsel,evsel-uring,net" {
 			t.Errorf("TLS cell %+v", pc)
 		}
 	}
-	if app := cells[13]; app.cell.Kind != "app" || len(app.servers) != 2 {
+	if app := cells[13]; app.cell.Kind != "app" || len(app.servers) != 3 {
 		t.Errorf("app cell %+v", app)
 	}
 	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c app-evsel app-net udp-evsel udp-net udp-gnet multiconn-server tls-evsel tls-net" {
@@ -243,7 +243,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(o.servers, ","); got != "evsel,evsel-base,net,gnet,nbio,c" || o.baseline != "HEAD~3" {
+	if got := strings.Join(o.servers, ","); got != "evsel,evsel-base,evsel-uring,net,gnet,nbio,c" || o.baseline != "HEAD~3" {
 		t.Errorf("-baseline: servers %q baseline %q", got, o.baseline)
 	}
 	cells = plan(o)

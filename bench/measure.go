@@ -54,7 +54,7 @@ func (s *server) gc(ctx context.Context) error {
 // startServer starts program prog (e.g. "echo-evsel") on a fresh port and
 // waits until it says it is listening. With commands, the server reads
 // commands (gc) from a pipe.
-func (h *harness) startServer(ctx context.Context, prog string, commands bool) (*server, error) {
+func (h *harness) startServer(ctx context.Context, prog string, commands bool, extra ...string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func (h *harness) startServer(ctx context.Context, prog string, commands bool) (
 	}
 	ready := make(chan struct{})
 	var once sync.Once
-	args := []string{"-addr", s.addr, "-cores", strconv.Itoa(h.opts.serverCores)}
+	args := append([]string{"-addr", s.addr, "-cores", strconv.Itoa(h.opts.serverCores)}, extra...)
 	readyLine := "listening "
 	if prog == multiconnProgram {
 		// Its loops default to GOMAXPROCS, which env sets.
@@ -124,8 +124,20 @@ func (h *harness) bin(prog string) string {
 	return h.bins + string(os.PathSeparator) + prog + exeSuffix
 }
 
+// serverArgs are the flags that make a server of the program it shares
+// with another: evsel-uring is evsel's program on the io_uring driver.
+func serverArgs(server string) []string {
+	if server == report.EvselUring {
+		return []string{"-driver", "io_uring"}
+	}
+	return nil
+}
+
 // program names the server binary for a cell kind and server.
 func program(kind, server string) string {
+	if server == report.EvselUring {
+		server = report.Evsel
+	}
 	switch {
 	case server == report.Multiconn:
 		return multiconnProgram
@@ -149,7 +161,7 @@ const (
 // runLoad measures one server in one echo or app cell.
 func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) report.Run {
 	run := report.Run{Cell: cell, Server: server}
-	srv, err := h.startServer(ctx, program(cell.Kind, server), false)
+	srv, err := h.startServer(ctx, program(cell.Kind, server), false, serverArgs(server)...)
 	if err != nil {
 		run.Err = err.Error()
 		return run
@@ -286,7 +298,7 @@ func (h *harness) runIdle(ctx context.Context, cell report.Cell, server string) 
 	}
 	// multiconn-server takes no commands: it has no after-GC figure.
 	gcable := server != report.Multiconn
-	srv, err := h.startServer(ctx, program(kind, server), gcable)
+	srv, err := h.startServer(ctx, program(kind, server), gcable, serverArgs(server)...)
 	if err != nil {
 		run.Err = err.Error()
 		return run

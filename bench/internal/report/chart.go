@@ -32,6 +32,8 @@ var serverStyle = map[string]struct {
 	// The baseline is evsel's colour, lighter, with long dashes and open
 	// rings: the eye pairs it with evsel and still tells them apart.
 	EvselBase: {color.RGBA{R: 0xf0, G: 0x90, B: 0x80, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}, draw.RingGlyph{}},
+	// io_uring: evsel's colour, darker, dotted, filled squares.
+	EvselUring: {color.RGBA{R: 0x8c, G: 0x10, B: 0x10, A: 0xff}, []vg.Length{vg.Points(2), vg.Points(2)}, draw.BoxGlyph{}},
 }
 
 // otherStyle is for a server without a style of its own.

@@ -31,6 +31,9 @@ const (
 	// (bench -baseline), so that a change is measured against what it
 	// changes in the same run, on the same machine state.
 	EvselBase = "evsel-base"
+	// EvselUring is evsel's servers on the io_uring completion driver
+	// (-driver io_uring); Evsel runs the default, epoll.
+	EvselUring = "evsel-uring"
 )
 
 // Labels maps server names to how the tables and the chart show them
