@@ -68,7 +68,13 @@ func (l *Loop) dispatchPacket(ev evsel.Event) bool {
 		if ready&evsel.EventRead != 0 && !pc.closed.Load() {
 			pc.receive()
 		}
-		pc.watch()
+		// Replies queued by the handlers are flushed at the end of the
+		// iteration, which then sets the interest: asking for WRITE now,
+		// for datagrams about to be sent anyway, cost two epoll_ctl calls
+		// per iteration.
+		if !pc.dirty {
+			pc.watch()
+		}
 		return true
 	}
 	return false
