@@ -1,3 +1,5 @@
+//go:build !(netbsd || openbsd || dragonfly)
+
 // Command echo-nbio is the echo server on github.com/lesismal/nbio, a second
 // established Go event-loop engine beside gnet. It runs -cores pollers
 // (nbio's event loops; it accepts on a listener goroutine of its own) and
