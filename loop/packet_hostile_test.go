@@ -235,9 +235,8 @@ func TestPacketUnreadPeerAndStop(t *testing.T) {
 func TestPacketRepliesToGonePeers(t *testing.T) {
 	e, addr := startPacket(t, "udp", "127.0.0.1:0", packetEcho, Options{Loops: 1})
 	for range 50 {
-		c, err := net.DialUDP("udp", nil, addr.(*net.UDPAddr))
-		require.NoError(t, err)
-		_, err = c.Write([]byte("gone"))
+		c := dialUDP(t, addr)
+		_, err := c.Write([]byte("gone"))
 		require.NoError(t, err)
 		c.Close()
 	}
@@ -268,13 +267,7 @@ func TestPacketCloseInOnPacket(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the handler was not called")
 	}
-	waitFor(t, "the port to be free", func() bool {
-		l, err := net.ListenPacket("udp", addr.String())
-		if err == nil {
-			l.Close()
-		}
-		return err == nil
-	})
+	waitFor(t, "the port to be free", func() bool { return bindUDP(addr.String()) == nil })
 	assert.Equal(t, int32(1), calls.Load())
 	st := e.Stats()
 	assert.Equal(t, int64(1), st.DatagramsOut+st.DatagramsDropped)
