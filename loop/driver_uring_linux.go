@@ -33,11 +33,16 @@ import (
 // loop goroutine, which stays locked to its thread from there to close,
 // waits included. The readiness driver unlocks around its wait (measured,
 // see pollDriver.poll); here unlocking would let the goroutine resume on
-// another thread, where every io_uring_enter fails with EEXIST. The cost
-// of staying locked across the wait is the benchmark's to show (issue 14);
-// a sanity check on the loaded 2-core development machine, not a
-// measurement (BenchmarkEchoRoundTrip, 2,000 round trips, one run): 64 B
-// 24.5 µs on io_uring against 48.2 µs on epoll, 4 KiB 73.1 against 72.8.
+// another thread, where every io_uring_enter fails with EEXIST. The
+// alternative was measured: a ring without SINGLE_ISSUER (so without
+// DEFER_TASKRUN) and the thread unlocked around the wait, as on epoll.
+// Server CPU µs per 64-byte echo, bench, 3 rounds, quiet 2-core machine,
+// io_uring ÷ epoll in the same run to cancel the drift between the runs:
+// one connection 56.31 (1.88×) unlocked against 58.16 (1.88×) locked,
+// 64 connections 8.44 (1.00×) against 8.42 (0.98×), 1,024 connections
+// 11.92 (1.09×) against 9.80 (0.91×). Unlocking gains nothing where
+// io_uring loses (one connection: each message is a wake-up either way)
+// and costs where it wins, so the ring stays single-issuer and locked.
 type uringDriver struct {
 	l        *Loop
 	r        *evsel.Uring
