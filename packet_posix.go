@@ -201,7 +201,31 @@ func (s *Socket) membership(ifi *net.Interface, group netip.Addr, join bool) err
 	if !group.IsMulticast() {
 		return wrapErr("setsockopt", errInval)
 	}
-	return wrapErr("setsockopt", sysMembership(s.fd, ifi, group.Unmap(), join))
+	group = group.Unmap()
+	var err error
+	if group.Is4() {
+		// IPv4 names the interface by an address of it, IPv6 by index.
+		var iface [4]byte
+		if ifi != nil {
+			iface = ifaceAddr4(ifi)
+		}
+		opt := ipAddMembership
+		if !join {
+			opt = ipDropMembership
+		}
+		err = sysMembership4(s.fd, opt, group.As4(), iface)
+	} else {
+		var iface uint32
+		if ifi != nil {
+			iface = uint32(ifi.Index)
+		}
+		opt := ipv6JoinGroup
+		if !join {
+			opt = ipv6LeaveGroup
+		}
+		err = sysMembership6(s.fd, opt, group.As16(), iface)
+	}
+	return wrapErr("setsockopt", err)
 }
 
 // ifaceAddr4 is the first IPv4 address of ifi, which is how IPv4's

@@ -2,42 +2,29 @@
 
 package evsel
 
-import (
-	"net"
-	"net/netip"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 const (
 	sockDgram         = unix.SOCK_DGRAM
 	soType            = unix.SO_TYPE
 	soBroadcast       = unix.SO_BROADCAST
 	unixgramSupported = true
+
+	ipAddMembership  = unix.IP_ADD_MEMBERSHIP
+	ipDropMembership = unix.IP_DROP_MEMBERSHIP
+	ipv6JoinGroup    = unix.IPV6_JOIN_GROUP
+	ipv6LeaveGroup   = unix.IPV6_LEAVE_GROUP
 )
 
 // sysDatagramSetup prepares a new datagram socket: nothing on unix.
 func sysDatagramSetup(int) error { return nil }
 
-func sysMembership(fd int, ifi *net.Interface, group netip.Addr, join bool) error {
-	if group.Is4() {
-		mreq := &unix.IPMreq{Multiaddr: group.As4()}
-		if ifi != nil {
-			mreq.Interface = ifaceAddr4(ifi)
-		}
-		opt := unix.IP_ADD_MEMBERSHIP
-		if !join {
-			opt = unix.IP_DROP_MEMBERSHIP
-		}
-		return unix.SetsockoptIPMreq(fd, unix.IPPROTO_IP, opt, mreq)
-	}
-	mreq := &unix.IPv6Mreq{Multiaddr: group.As16()}
-	if ifi != nil {
-		mreq.Interface = uint32(ifi.Index)
-	}
-	opt := unix.IPV6_JOIN_GROUP
-	if !join {
-		opt = unix.IPV6_LEAVE_GROUP
-	}
-	return unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, opt, mreq)
+// sysMembership4 and sysMembership6 set a multicast membership option;
+// Socket.membership chooses which.
+func sysMembership4(fd, opt int, group, iface [4]byte) error {
+	return unix.SetsockoptIPMreq(fd, unix.IPPROTO_IP, opt, &unix.IPMreq{Multiaddr: group, Interface: iface})
+}
+
+func sysMembership6(fd, opt int, group [16]byte, iface uint32) error {
+	return unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, opt, &unix.IPv6Mreq{Multiaddr: group, Interface: iface})
 }

@@ -3,7 +3,6 @@
 package evsel
 
 import (
-	"net"
 	"net/netip"
 	"syscall"
 	"unsafe"
@@ -25,6 +24,11 @@ const (
 	sockDgram         = windows.SOCK_DGRAM
 	soBroadcast       = windows.SO_BROADCAST
 	unixgramSupported = false
+
+	ipAddMembership  = windows.IP_ADD_MEMBERSHIP
+	ipDropMembership = windows.IP_DROP_MEMBERSHIP
+	ipv6JoinGroup    = windows.IPV6_JOIN_GROUP
+	ipv6LeaveGroup   = windows.IPV6_LEAVE_GROUP
 )
 
 // sysDatagramSetup turns off SIO_UDP_CONNRESET: otherwise an ICMP "port
@@ -124,26 +128,12 @@ func newBatchState(int) batchState { return batchState{} }
 func (*batchState) recv(fd int, msgs []Message) (int, error) { return recvOne(fd, msgs) }
 func (*batchState) send(fd int, msgs []Message) (int, error) { return sendEach(fd, msgs) }
 
-func sysMembership(fd int, ifi *net.Interface, group netip.Addr, join bool) error {
-	h := windows.Handle(fd)
-	if group.Is4() {
-		mreq := &windows.IPMreq{Multiaddr: group.As4()}
-		if ifi != nil {
-			mreq.Interface = ifaceAddr4(ifi)
-		}
-		opt := windows.IP_ADD_MEMBERSHIP
-		if !join {
-			opt = windows.IP_DROP_MEMBERSHIP
-		}
-		return windows.SetsockoptIPMreq(h, windows.IPPROTO_IP, opt, mreq)
-	}
-	mreq := &windows.IPv6Mreq{Multiaddr: group.As16()}
-	if ifi != nil {
-		mreq.Interface = uint32(ifi.Index)
-	}
-	opt := windows.IPV6_JOIN_GROUP
-	if !join {
-		opt = windows.IPV6_LEAVE_GROUP
-	}
-	return windows.SetsockoptIPv6Mreq(h, windows.IPPROTO_IPV6, opt, mreq)
+// sysMembership4 and sysMembership6 set a multicast membership option;
+// Socket.membership chooses which.
+func sysMembership4(fd, opt int, group, iface [4]byte) error {
+	return windows.SetsockoptIPMreq(windows.Handle(fd), windows.IPPROTO_IP, opt, &windows.IPMreq{Multiaddr: group, Interface: iface})
+}
+
+func sysMembership6(fd, opt int, group [16]byte, iface uint32) error {
+	return windows.SetsockoptIPv6Mreq(windows.Handle(fd), windows.IPPROTO_IPV6, opt, &windows.IPv6Mreq{Multiaddr: group, Interface: iface})
 }
