@@ -46,7 +46,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -128,9 +127,7 @@ func main() {
 
 	<-stopped.Done()
 	stdout.Line(shutdown.Line(shutdown.Caught(stopped)))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	srv.Stop(ctx)
+	shutdown.Stop(srv)
 	if *quiet {
 		st := srv.Engine().Stats()
 		stdout.Printf("Server: accepted=%d closed=%d bytes_in=%d bytes_out=%d\n",

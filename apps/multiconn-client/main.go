@@ -33,12 +33,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/evsel/evsel/apps/internal/linelog"
 	"github.com/evsel/evsel/apps/internal/multiconn"
@@ -101,9 +99,7 @@ func main() {
 		stdout.Line(shutdown.Line(shutdown.Caught(stopped)))
 		interrupted = true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	eng.Stop(ctx)
-	cancel()
+	shutdown.Stop(eng)
 	res := cl.Result()
 	stdout.Line(res.Summary())
 	linelog.Finish(stdout, stderr)

@@ -35,13 +35,11 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
@@ -108,9 +106,7 @@ func main() {
 
 	<-stopped.Done()
 	out.Line(shutdown.Line(shutdown.Caught(stopped)))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	eng.Stop(ctx)
+	shutdown.Stop(eng)
 	if *quiet {
 		st, es := srv.Stats(), eng.Stats()
 		stdout.Printf("Server: accepted=%d closed=%d bytes_echoed=%d errors=%d reads=%d writes=%d\n",

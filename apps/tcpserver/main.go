@@ -26,7 +26,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,7 +33,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
@@ -85,9 +83,7 @@ func main() {
 
 	<-stopped.Done()
 	stdout.Line(shutdown.Line(shutdown.Caught(stopped)))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	eng.Stop(ctx)
+	shutdown.Stop(eng)
 	linelog.Finish(stdout, stderr)
 }
 

@@ -27,7 +27,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -84,9 +83,7 @@ func main() {
 			fmt.Println(shutdown.Line(shutdown.Caught(stopped)))
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	eng.Stop(ctx)
-	cancel()
+	shutdown.Stop(eng)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "udp-echo-client:", err)
 		os.Exit(1)

@@ -26,13 +26,11 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/evsel/evsel/apps/internal/activation"
 	"github.com/evsel/evsel/apps/internal/bounds"
@@ -102,9 +100,7 @@ func main() {
 
 	<-stopped.Done()
 	stdout.Println(shutdown.Line(shutdown.Caught(stopped)))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	eng.Stop(ctx)
+	shutdown.Stop(eng)
 	st := eng.Stats()
 	stdout.Printf("Server: datagrams_in=%d datagrams_out=%d bytes_in=%d bytes_out=%d dropped=%d truncated=%d\n",
 		st.DatagramsIn, st.DatagramsOut, st.BytesIn, st.BytesOut, st.DatagramsDropped, st.DatagramsTruncated)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // Signals are the signals that stop the programs.
@@ -66,4 +67,15 @@ func Line(sig os.Signal) string {
 		return "Caught SIGTERM, exiting"
 	}
 	return "Caught signal " + sig.String() + ", exiting"
+}
+
+// Grace is how long a stopping program lets its engine send the output
+// its connections still hold before what is left is closed.
+const Grace = 2 * time.Second
+
+// Stop stops s, an engine or a server on one, waiting at most Grace.
+func Stop(s interface{ Stop(context.Context) error }) error {
+	ctx, cancel := context.WithTimeout(context.Background(), Grace)
+	defer cancel()
+	return s.Stop(ctx)
 }

@@ -4,6 +4,7 @@ package shutdown
 
 import (
 	"context"
+	"errors"
 	"syscall"
 	"testing"
 	"time"
@@ -34,5 +35,26 @@ func TestOnSignal(t *testing.T) {
 		assert.Equal(t, 130, code)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the second signal did not exit")
+	}
+}
+
+type stopper func(ctx context.Context) error
+
+func (f stopper) Stop(ctx context.Context) error { return f(ctx) }
+
+// TestStopGivesGrace: Stop hands the engine a deadline Grace away and
+// returns what its Stop says.
+func TestStopGivesGrace(t *testing.T) {
+	start := time.Now()
+	errLate := errors.New("late")
+	err := Stop(stopper(func(ctx context.Context) error {
+		deadline, ok := ctx.Deadline()
+		if !ok || deadline.Before(start.Add(Grace)) || deadline.After(time.Now().Add(Grace)) {
+			t.Errorf("deadline %v after the call, want %v", deadline.Sub(start), Grace)
+		}
+		return errLate
+	}))
+	if err != errLate {
+		t.Errorf("Stop returned %v", err)
 	}
 }
