@@ -137,15 +137,15 @@ func intList(s string) ([]int, error) {
 // defaultServers are compared unless -servers says otherwise; allServers
 // also has evsel-base, which only -baseline builds.
 var (
-	defaultServers = []string{report.Evsel, report.EvselUring, report.Net, report.Gnet, report.Nbio, report.C}
+	defaultServers = []string{report.Evsel, report.EvselUring, report.Net, report.Gnet, report.Nbio, report.C, report.CUring}
 	allServers     = append(slices.Clone(defaultServers), report.EvselBase)
 )
 
 // appServers have a server of the application protocol: it is evsel's
-// codec, so gnet, nbio and the C floor have none.
+// codec, so gnet, nbio and the C floors have none.
 var appServers = []string{report.Evsel, report.EvselUring, report.EvselBase, report.Net}
 
-// udpServers have a datagram echo server; nbio and the C floor have none.
+// udpServers have a datagram echo server; nbio and the C floors have none.
 var udpServers = []string{report.Evsel, report.EvselUring, report.EvselBase, report.Net, report.Gnet}
 
 // validCPUList reports whether s is a taskset CPU list: numbers and
