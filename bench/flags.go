@@ -45,6 +45,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write every run's raw figures to this JSON file")
 	fs.BoolVar(&o.progress, "progress", true, "show a progress bar on stderr")
 	fs.StringVar(&o.gnetTags, "gnet-tags", "", "build tags for the gnet server (e.g. poll_opt)")
+	fs.BoolVar(&o.syscalls, "syscalls", true, "count each server's system calls over the echo cells' window with perf (syscalls/msg)")
 	fs.BoolVar(&o.verbose, "v", false, "copy the children's diagnostics to stderr")
 	fs.StringVar(&o.baseline, "baseline", "", "git revision to build evsel from as the extra server evsel-base, to measure a change against it in the same run")
 	if err := fs.Parse(args); err != nil {

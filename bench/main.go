@@ -78,6 +78,7 @@ type options struct {
 	gnetTags    string
 	verbose     bool
 	baseline    string // -baseline: a git revision; "" for none
+	syscalls    bool   // count the servers' system calls with perf (echo cells)
 }
 
 // summary is what a run produced, for the smoke test.
@@ -354,6 +355,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 
 	srvCPUs, lgCPUs, pinDesc := pinning(o, warnf)
 	h := &harness{opts: o, bins: bins, srvCPUs: srvCPUs, loadCPUs: lgCPUs, haveProcs: procinfo.Available(), logf: logf}
+	if !o.syscalls {
+		notes = append(notes, "system calls not counted (-syscalls=false): the syscalls/msg column is empty")
+	} else if why := perfCheck(ctx); why != "" {
+		warnf("%s", why)
+		notes = append(notes, why)
+	} else {
+		h.syscalls = true
+	}
 	if !h.haveProcs {
 		warnf("no /proc: CPU and memory figures are left out")
 	}

@@ -22,7 +22,9 @@ type harness struct {
 	srvCPUs   string // taskset lists; empty: not pinned
 	loadCPUs  string
 	haveProcs bool
-	logf      func(format string, args ...any)
+	// syscalls: count the servers' system calls with perf in echo cells.
+	syscalls bool
+	logf     func(format string, args ...any)
 }
 
 // server is a running server program.
@@ -169,6 +171,14 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 	defer srv.stop()
 	addr := srv.addr
 
+	var sc *syscallCounter
+	if h.syscalls && cell.Kind == "echo" {
+		if sc, err = startSyscalls(srv.pid); err != nil {
+			h.logf("counting system calls: %v", err)
+		}
+		defer sc.stop()
+	}
+
 	// After "measure-end" the load generator keeps the load on until it
 	// reads a line from this pipe: the last samples see the same load as
 	// the first.
@@ -219,10 +229,20 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 				if h.haveProcs {
 					s0, l0 = sample(srv.pid), sample(lg.pid)
 				}
+				if sc != nil {
+					if err := sc.enable(); err != nil {
+						h.logf("counting system calls: %v", err)
+					}
+				}
 				started = true
 			case "measure-end":
 				if h.haveProcs {
 					s1, l1 = sample(srv.pid), sample(lg.pid)
+				}
+				if sc != nil {
+					if err := sc.disable(); err != nil {
+						h.logf("counting system calls: %v", err)
+					}
 				}
 				ended = true
 				ackW.WriteString("ack\n")
@@ -280,6 +300,17 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 		}
 	} else if sampleErr != nil {
 		h.logf("sampling /proc: %v", sampleErr)
+	}
+	if sc != nil {
+		// Per message as CPU is: the count's rate over perf's window
+		// over the message rate over the load generator's.
+		n, window, err := sc.finish()
+		if err == nil && window > 0 && run.Load.MsgsPerS > 0 {
+			run.Syscalls, run.SyscallsWindow = n, window
+			run.SyscallsPerMsg = float64(n) / window / run.Load.MsgsPerS
+		} else if err != nil {
+			h.logf("counting system calls: %v", err)
+		}
 	}
 	return run
 }
