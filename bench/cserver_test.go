@@ -187,7 +187,6 @@ func echoSized(addr string, id, size, rounds int) error {
 	return nil
 }
 
-
 // TestPerfCheck: without perf the syscalls/msg column is empty, and the
 // reason given says so.
 func TestPerfCheck(t *testing.T) {
