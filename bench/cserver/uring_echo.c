@@ -360,6 +360,8 @@ static int setup(void) {
 	}
 	if (ring_fd < 0)
 		return err;
+	if (p.flags != (tries[0] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL))
+		fprintf(stderr, "uring_echo: the kernel refused SINGLE_ISSUER|DEFER_TASKRUN; flags %#x\n", p.flags);
 	if (!(p.features & IORING_FEAT_SINGLE_MMAP) || !(p.features & IORING_FEAT_NODROP))
 		return EOPNOTSUPP; /* older than 5.5: no multishot either */
 	size_t sq_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
