@@ -229,23 +229,30 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 				if h.haveProcs {
 					s0, l0 = sample(srv.pid), sample(lg.pid)
 				}
-				if sc != nil {
-					if err := sc.enable(); err != nil {
-						h.logf("counting system calls: %v", err)
-					}
-				}
 				started = true
 			case "measure-end":
 				if h.haveProcs {
 					s1, l1 = sample(srv.pid), sample(lg.pid)
 				}
-				if sc != nil {
+				ended = true
+				if sc == nil {
+					ackW.WriteString("ack\n")
+					break
+				}
+				// The system calls are counted after the window, the load
+				// still on: the tracepoint makes every call dearer, which
+				// must not show in the CPU figure.
+				go func() {
+					defer ackW.WriteString("ack\n")
+					if err := sc.enable(); err != nil {
+						h.logf("counting system calls: %v", err)
+						return
+					}
+					time.Sleep(syscallWindow)
 					if err := sc.disable(); err != nil {
 						h.logf("counting system calls: %v", err)
 					}
-				}
-				ended = true
-				ackW.WriteString("ack\n")
+				}()
 			default:
 				h.logf("loadgen: %s", line)
 			}
@@ -302,12 +309,13 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 		h.logf("sampling /proc: %v", sampleErr)
 	}
 	if sc != nil {
-		// Per message as CPU is: the count's rate over perf's window
-		// over the message rate over the load generator's.
+		// The count's rate over perf's window, over the message rate
+		// the load generator saw while the harness held it after the
+		// window (perf's window lies inside that).
 		n, window, err := sc.finish()
-		if err == nil && window > 0 && run.Load.MsgsPerS > 0 {
+		if err == nil && window > 0 && run.Load.AfterMessages > 0 && run.Load.AfterSeconds > 0 {
 			run.Syscalls, run.SyscallsWindow = n, window
-			run.SyscallsPerMsg = float64(n) / window / run.Load.MsgsPerS
+			run.SyscallsPerMsg = float64(n) / window / (float64(run.Load.AfterMessages) / run.Load.AfterSeconds)
 		} else if err != nil {
 			h.logf("counting system calls: %v", err)
 		}

@@ -36,8 +36,8 @@ func perfCheck(ctx context.Context) string {
 // syscallCounter is a perf stat attached to a server, counting its system
 // calls while enabled. It is attached before the load starts (perf takes
 // tens of milliseconds to attach) and switched on and off through its
-// control pipe at the window's edges, each switch acknowledged, so the
-// count covers the window the CPU samples cover.
+// control pipe for one second after the measured window, each switch
+// acknowledged, while the load generator holds the load (-ack).
 type syscallCounter struct {
 	cmd     *exec.Cmd
 	ctl     *os.File      // commands to perf
@@ -47,6 +47,10 @@ type syscallCounter struct {
 	done    chan struct{}
 	on, off time.Time // when enable and disable were acknowledged
 }
+
+// syscallWindow is how long the system calls are counted, after the
+// measured window.
+const syscallWindow = time.Second
 
 // startSyscalls attaches perf to pid with its counter disabled.
 func startSyscalls(pid int) (*syscallCounter, error) {
