@@ -45,6 +45,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write every run's raw figures to this JSON file")
 	fs.BoolVar(&o.progress, "progress", true, "show a progress bar on stderr")
 	fs.StringVar(&o.gnetTags, "gnet-tags", "", "build tags for the gnet server (e.g. poll_opt)")
+	fs.BoolVar(&o.syscalls, "syscalls", true, "count each server's system calls over the echo cells' window with perf (syscalls/msg)")
 	fs.BoolVar(&o.verbose, "v", false, "copy the children's diagnostics to stderr")
 	fs.StringVar(&o.baseline, "baseline", "", "git revision to build evsel from as the extra server evsel-base, to measure a change against it in the same run")
 	if err := fs.Parse(args); err != nil {
@@ -137,15 +138,15 @@ func intList(s string) ([]int, error) {
 // defaultServers are compared unless -servers says otherwise; allServers
 // also has evsel-base, which only -baseline builds.
 var (
-	defaultServers = []string{report.Evsel, report.EvselUring, report.Net, report.Gnet, report.Nbio, report.C}
+	defaultServers = []string{report.Evsel, report.EvselUring, report.Net, report.Gnet, report.Nbio, report.C, report.CUring}
 	allServers     = append(slices.Clone(defaultServers), report.EvselBase)
 )
 
 // appServers have a server of the application protocol: it is evsel's
-// codec, so gnet, nbio and the C floor have none.
+// codec, so gnet, nbio and the C floors have none.
 var appServers = []string{report.Evsel, report.EvselUring, report.EvselBase, report.Net}
 
-// udpServers have a datagram echo server; nbio and the C floor have none.
+// udpServers have a datagram echo server; nbio and the C floors have none.
 var udpServers = []string{report.Evsel, report.EvselUring, report.EvselBase, report.Net, report.Gnet}
 
 // validCPUList reports whether s is a taskset CPU list: numbers and

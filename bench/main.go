@@ -78,6 +78,7 @@ type options struct {
 	gnetTags    string
 	verbose     bool
 	baseline    string // -baseline: a git revision; "" for none
+	syscalls    bool   // count the servers' system calls with perf (echo cells)
 }
 
 // summary is what a run produced, for the smoke test.
@@ -213,8 +214,8 @@ func build(ctx context.Context, root, dir string, progs []string, gnetTags strin
 			plain = append(plain, multiconnPkg)
 			continue
 		}
-		if p == cProgram {
-			if err := buildC(ctx, root, dir); err != nil {
+		if _, ok := cSources[p]; ok {
+			if err := buildC(ctx, root, dir, p); err != nil {
 				return err
 			}
 			continue
@@ -303,28 +304,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 			return nil, err
 		}
 	}
-	var notes []string
-	if slices.Contains(o.servers, report.C) {
-		// The floor is epoll's: Linux only, and built with gcc.
-		note := ""
-		if _, err := exec.LookPath("gcc"); err != nil {
-			note = "no gcc on PATH: the C epoll floor (server c) was left out, and the ÷C columns are empty"
-		} else if runtime.GOOS != "linux" {
-			note = "the C floor is an epoll server, Linux only: left out, and the ÷C columns are empty"
-		}
-		if note != "" {
-			warnf("%s", note)
-			notes = append(notes, note)
-			o.servers = slices.DeleteFunc(o.servers, func(s string) bool { return s == report.C })
-		}
-	}
-	cells := plan(o)
 	bins, err := os.MkdirTemp("", "evsel-bench-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(bins)
+	var notes []string
+	leaveOut := func(server, note string) {
+		warnf("%s", note)
+		notes = append(notes, note)
+		o.servers = slices.DeleteFunc(o.servers, func(s string) bool { return s == server })
+	}
+	if slices.Contains(o.servers, report.C) {
+		// The floor is epoll's: Linux only, and built with gcc.
+		if _, err := exec.LookPath("gcc"); err != nil {
+			leaveOut(report.C, "no gcc on PATH: the C epoll floor (server c) was left out, and the ÷C columns are empty")
+		} else if runtime.GOOS != "linux" {
+			leaveOut(report.C, "the C floor is an epoll server, Linux only: left out, and the ÷C columns are empty")
+		}
+	}
+	cUringBuilt := false
+	if slices.Contains(o.servers, report.CUring) {
+		// The io_uring floor also needs a kernel that lets it run: built
+		// and asked (-probe) before the plan is made.
+		if _, err := exec.LookPath("gcc"); err != nil {
+			leaveOut(report.CUring, "no gcc on PATH: the C io_uring floor (server c-uring) was left out, and the ÷C-uring columns are empty")
+		} else if runtime.GOOS != "linux" {
+			leaveOut(report.CUring, "the C io_uring floor is Linux only: left out, and the ÷C-uring columns are empty")
+		} else if err := probeCUring(ctx, root, bins); err != nil {
+			leaveOut(report.CUring, fmt.Sprintf("the C io_uring floor (server c-uring) was left out (%v), and the ÷C-uring columns are empty", err))
+		} else {
+			cUringBuilt = true
+		}
+	}
+	cells := plan(o)
 	current, baseProgs := splitBaseline(programs(cells))
+	if cUringBuilt {
+		current = slices.DeleteFunc(current, func(p string) bool { return p == cUringProgram })
+	}
 	fmt.Fprintf(stderr, "bench: building %d programs...\n", len(current))
 	if err := build(ctx, root, bins, current, o.gnetTags); err != nil {
 		return nil, err
@@ -338,6 +355,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 
 	srvCPUs, lgCPUs, pinDesc := pinning(o, warnf)
 	h := &harness{opts: o, bins: bins, srvCPUs: srvCPUs, loadCPUs: lgCPUs, haveProcs: procinfo.Available(), logf: logf}
+	if !o.syscalls {
+		notes = append(notes, "system calls not counted (-syscalls=false): the syscalls/msg column is empty")
+	} else if why := perfCheck(ctx); why != "" {
+		warnf("%s", why)
+		notes = append(notes, why)
+	} else {
+		h.syscalls = true
+	}
 	if !h.haveProcs {
 		warnf("no /proc: CPU and memory figures are left out")
 	}

@@ -22,10 +22,11 @@ import (
 
 // TestSmoke runs the whole orchestrator end to end in a tiny
 // configuration: it builds the programs, evsel also from HEAD as the
-// baseline (and the C floor when gcc is there), runs every server in one
-// echo cell, a pipelined cell, the app cell, the datagram cell, the TLS
-// cells and the idle tests, and checks that every server reported verified
-// bytes and no error. It measures nothing.
+// baseline (and the C floors when gcc and io_uring are there), runs every
+// server in one echo cell, a pipelined cell, the app cell, the datagram
+// cell, the TLS cells and the idle tests, and checks that every server
+// reported verified bytes and no error, and system calls per message where
+// perf may count them. It measures nothing.
 func TestSmoke(t *testing.T) {
 	if runtime.GOOS != "linux" || !procinfo.Available() {
 		t.Skip("the harness samples servers through Linux's /proc")
@@ -74,6 +75,22 @@ func TestSmoke(t *testing.T) {
 	} else if !strings.Contains(stdout.String(), "- Note: no gcc on PATH") {
 		t.Error("without gcc the report must say the C floor was left out")
 	}
+	if slices.ContainsFunc(sum.Rows, func(r report.Row) bool { return r.Server == report.CUring }) {
+		peers = append(peers, report.CUring)
+	} else if !strings.Contains(stdout.String(), "(server c-uring) was left out") {
+		t.Error("without the C io_uring floor the report must say why it was left out")
+	}
+	// System calls are counted in the echo cells where perf may, and the
+	// report says once why not where it may not.
+	if why := perfCheck(ctx); why == "" {
+		for _, r := range sum.Rows {
+			if r.Cell.Kind == "echo" && !(r.SyscallsPerMsg > 0) {
+				t.Errorf("%s / %s: no syscalls/msg", r.Cell.Name(), r.Server)
+			}
+		}
+	} else if strings.Count(stdout.String(), "syscalls/msg column is empty") != 1 {
+		t.Errorf("perf unusable (%s) and the report does not say so once", why)
+	}
 	for kind, want := range map[string][]string{
 		"echo":     peers,
 		"app":      {report.Evsel, report.EvselUring, report.EvselBase, report.Net},
@@ -92,7 +109,7 @@ func TestSmoke(t *testing.T) {
 		"| echo c=4 64B | evsel |", "| echo c=4 64B | net |", "| echo c=4 64B | gnet |", "| echo c=2 64B d=4 |", "| app c=2 search |",
 		"| udp c=2 64B d=8 | evsel |", "| udp c=2 64B d=8 | gnet |",
 		"| echo c=4 64B | evsel@" + short + " |", "| tls c=2 64B | evsel |", "| tls c=2 64B | net |", "p99 ÷base |", "-baseline HEAD", "- Baseline: evsel@" + short,
-		"| echo c=4 64B | nbio |", "CPU/msg ÷C |", "| CPU µs/msg | ÷C |",
+		"| echo c=4 64B | nbio |", "CPU/msg ÷C |", "| CPU µs/msg | ÷C | ÷C-uring | syscalls/msg |", "evsel-uring CPU/msg ÷C-uring |",
 		"| 50 | multiconn-server |",
 	} {
 		if !strings.Contains(stdout.String(), want) {
@@ -233,7 +250,7 @@ func TestParseFlags(t *testing.T) {
 	if app := cells[13]; app.cell.Kind != "app" || len(app.servers) != 3 {
 		t.Errorf("app cell %+v", app)
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c app-evsel app-net udp-evsel udp-net udp-gnet multiconn-server tls-evsel tls-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c echo-c-uring app-evsel app-net udp-evsel udp-net udp-gnet multiconn-server tls-evsel tls-net" {
 		t.Errorf("programs %q", got)
 	}
 
@@ -243,7 +260,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(o.servers, ","); got != "evsel,evsel-base,evsel-uring,net,gnet,nbio,c" || o.baseline != "HEAD~3" {
+	if got := strings.Join(o.servers, ","); got != "evsel,evsel-base,evsel-uring,net,gnet,nbio,c,c-uring" || o.baseline != "HEAD~3" {
 		t.Errorf("-baseline: servers %q baseline %q", got, o.baseline)
 	}
 	cells = plan(o)
@@ -255,11 +272,11 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("%s: evsel and evsel-base do not run together: %v", pc.cell.Name(), pc.servers)
 		}
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet echo-nbio echo-c app-evsel app-evsel-base app-net multiconn-server tls-evsel tls-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet echo-nbio echo-c echo-c-uring app-evsel app-evsel-base app-net multiconn-server tls-evsel tls-net" {
 		t.Errorf("programs %q", got)
 	}
 	cur, base := splitBaseline(programs(cells))
-	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c app-evsel app-net multiconn-server tls-evsel tls-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
+	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c echo-c-uring app-evsel app-net multiconn-server tls-evsel tls-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
 		t.Errorf("splitBaseline: %q %q", cur, base)
 	}
 	o, err = parseFlags([]string{"-baseline", "abc123", "-servers", "evsel-base,evsel"}, &bytes.Buffer{})

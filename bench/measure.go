@@ -22,7 +22,9 @@ type harness struct {
 	srvCPUs   string // taskset lists; empty: not pinned
 	loadCPUs  string
 	haveProcs bool
-	logf      func(format string, args ...any)
+	// syscalls: count the servers' system calls with perf in echo cells.
+	syscalls bool
+	logf     func(format string, args ...any)
 }
 
 // server is a running server program.
@@ -169,6 +171,14 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 	defer srv.stop()
 	addr := srv.addr
 
+	var sc *syscallCounter
+	if h.syscalls && cell.Kind == "echo" {
+		if sc, err = startSyscalls(srv.pid); err != nil {
+			h.logf("counting system calls: %v", err)
+		}
+		defer sc.stop()
+	}
+
 	// After "measure-end" the load generator keeps the load on until it
 	// reads a line from this pipe: the last samples see the same load as
 	// the first.
@@ -225,7 +235,24 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 					s1, l1 = sample(srv.pid), sample(lg.pid)
 				}
 				ended = true
-				ackW.WriteString("ack\n")
+				if sc == nil {
+					ackW.WriteString("ack\n")
+					break
+				}
+				// The system calls are counted after the window, the load
+				// still on: the tracepoint makes every call dearer, which
+				// must not show in the CPU figure.
+				go func() {
+					defer ackW.WriteString("ack\n")
+					if err := sc.enable(); err != nil {
+						h.logf("counting system calls: %v", err)
+						return
+					}
+					time.Sleep(syscallWindow)
+					if err := sc.disable(); err != nil {
+						h.logf("counting system calls: %v", err)
+					}
+				}()
 			default:
 				h.logf("loadgen: %s", line)
 			}
@@ -280,6 +307,18 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 		}
 	} else if sampleErr != nil {
 		h.logf("sampling /proc: %v", sampleErr)
+	}
+	if sc != nil {
+		// The count's rate over perf's window, over the message rate
+		// the load generator saw while the harness held it after the
+		// window (perf's window lies inside that).
+		n, window, err := sc.finish()
+		if err == nil && window > 0 && run.Load.AfterMessages > 0 && run.Load.AfterSeconds > 0 {
+			run.Syscalls, run.SyscallsWindow = n, window
+			run.SyscallsPerMsg = float64(n) / window / (float64(run.Load.AfterMessages) / run.Load.AfterSeconds)
+		} else if err != nil {
+			h.logf("counting system calls: %v", err)
+		}
 	}
 	return run
 }

@@ -21,9 +21,10 @@ func haveGCC() bool {
 	return err == nil
 }
 
-// TestPeerServers builds the two reference servers that are not evsel's
-// nor the standard library's, nbio's and the C floor (skipped without
-// gcc), and checks each echoes correctly: small messages on several
+// TestPeerServers builds the reference servers that are not evsel's nor
+// the standard library's, nbio's and the C floors (skipped without gcc;
+// the io_uring one also without a usable io_uring), and checks each echoes
+// correctly: small messages on several
 // connections, and 32 MiB written before a byte is read back (more than
 // loopback's socket buffers hold both ways, ~20 MiB), so the
 // server meets a peer that does not read and must hold the rest (the C
@@ -40,14 +41,19 @@ func TestPeerServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	progs := []string{"echo-nbio"}
-	if haveGCC() {
-		progs = append(progs, cProgram)
-	} else {
-		t.Log("no gcc: the C floor is not tested")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	bins := t.TempDir()
+	if haveGCC() {
+		progs = append(progs, cProgram)
+		if err := probeCUring(ctx, root, bins); err == nil {
+			progs = append(progs, cUringProgram)
+		} else {
+			t.Logf("the C io_uring floor is not tested: %v", err)
+		}
+	} else {
+		t.Log("no gcc: the C floors are not tested")
+	}
 	if err := build(ctx, root, bins, progs, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +91,7 @@ func TestPeerServers(t *testing.T) {
 	if kids := children(); len(kids) > 0 {
 		t.Errorf("processes left behind: %v", kids)
 	}
-	if program("echo", report.C) != cProgram || program("echo", report.Nbio) != "echo-nbio" {
+	if program("echo", report.C) != cProgram || program("echo", report.CUring) != cUringProgram || program("echo", report.Nbio) != "echo-nbio" {
 		t.Error("server names do not map to the programs built")
 	}
 }

@@ -62,6 +62,13 @@ type Result struct {
 	MaxUs     float64 `json:"max_us"`
 	MeanUs    float64 `json:"mean_us"`
 	Errors    int64   `json:"errors"`
+	// AfterMessages counts the replies verified after the window, while
+	// the load stays on until the harness acknowledges the window's end
+	// (-ack), and AfterSeconds is how long that was: the harness counts the
+	// server's system calls then, not in the window, since counting makes
+	// each call dearer.
+	AfterMessages int64   `json:"after_messages,omitempty"`
+	AfterSeconds  float64 `json:"after_seconds,omitempty"`
 	// Lost counts datagrams of the udp workload never answered (UDP may
 	// drop them); they are not errors.
 	Lost int64 `json:"lost,omitempty"`
@@ -76,11 +83,13 @@ const histShards = 16
 // lock, plus the error log.
 type stats struct {
 	measuring atomic.Bool
+	after     atomic.Bool // between the window's end and the load's stop
 	shards    [histShards]struct {
 		mu    sync.Mutex
 		h     *hdrhistogram.Histogram
 		bytes int64
-		_     [40]byte // keep shards on separate cache lines
+		after int64    // replies verified while after is set
+		_     [32]byte // keep shards on separate cache lines
 	}
 	errs    atomic.Int64
 	errMu   sync.Mutex
@@ -97,10 +106,15 @@ func newStats() *stats {
 }
 
 func (s *stats) record(id int, lat time.Duration, n int) {
+	sh := &s.shards[id%histShards]
 	if !s.measuring.Load() {
+		if s.after.Load() {
+			sh.mu.Lock()
+			sh.after++
+			sh.mu.Unlock()
+		}
 		return
 	}
-	sh := &s.shards[id%histShards]
 	sh.mu.Lock()
 	_ = sh.h.RecordValue(max(int64(lat), 1)) // values above 60 s are dropped
 	sh.bytes += int64(n)
@@ -148,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	close(start)
 
-	window := measure(ctx, cfg, st)
+	window, after := measure(ctx, cfg, st)
 
 	// Stop: no new requests; replies still owed must arrive within Drain.
 	stop.Store(true)
@@ -193,13 +207,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.MBPerS = float64(res.Bytes) / res.Seconds / 1e6
 	res.Errors = st.errs.Load()
 	res.ErrorSamples = st.samples
+	res.afterCounts(st, after)
 	return res, nil
 }
 
 // measure waits out the warm-up, then the measured window, during which
 // st counts; it tells cfg.Event of the window's ends and returns its
 // length. Run and RunUDP share it so that their windows mean the same.
-func measure(ctx context.Context, cfg Config, st *stats) time.Duration {
+func measure(ctx context.Context, cfg Config, st *stats) (window, after time.Duration) {
 	event := cfg.Event
 	if event == nil {
 		event = func(string) {}
@@ -209,10 +224,21 @@ func measure(ctx context.Context, cfg Config, st *stats) time.Duration {
 	t0 := time.Now()
 	event("measure-start")
 	sleep(ctx, cfg.Measure)
+	st.after.Store(true)
 	st.measuring.Store(false)
-	window := time.Since(t0)
-	event("measure-end")
-	return window
+	t1 := time.Now()
+	window = t1.Sub(t0)
+	event("measure-end") // with -ack, returns when the harness says so
+	st.after.Store(false)
+	return window, time.Since(t1)
+}
+
+// afterCounts fills in what st counted after the window.
+func (res *Result) afterCounts(st *stats, after time.Duration) {
+	for i := range st.shards {
+		res.AfterMessages += st.shards[i].after
+	}
+	res.AfterSeconds = after.Seconds()
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -102,6 +102,30 @@ func TestEchoSerialAndPipelined(t *testing.T) {
 	}
 }
 
+// TestAfterWindow: the replies verified while the harness holds the load
+// after the window (to count system calls then) are counted apart, and
+// not in the window's figures.
+func TestAfterWindow(t *testing.T) {
+	addr := server(t, echo)
+	cfg := quick(addr, NewEcho(64), 2, 1)
+	cfg.Event = func(e string) {
+		if e == "measure-end" {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, res, 2)
+	if res.AfterMessages <= 0 || res.AfterSeconds < 0.2 {
+		t.Errorf("after the window: %d messages in %.3fs", res.AfterMessages, res.AfterSeconds)
+	}
+	if res.Messages <= 0 || res.Seconds > cfg.Measure.Seconds()+0.1 {
+		t.Errorf("window: %d messages in %.3fs", res.Messages, res.Seconds)
+	}
+}
+
 // TestVerifyCatchesCorruption: a server that changes one byte in every
 // hundred 64-byte messages must produce errors, not verified bytes.
 func TestVerifyCatchesCorruption(t *testing.T) {

@@ -64,7 +64,7 @@ func RunUDP(ctx context.Context, cfg Config, size int) (Result, error) {
 		w := &udpWorker{id: uint32(id), c: c, size: size, depth: cfg.Depth, st: st, stop: &stop, lost: &lost}
 		wg.Go(w.run)
 	}
-	window := measure(ctx, cfg, st)
+	window, after := measure(ctx, cfg, st)
 	stop.Store(true)
 	deadline := time.Now().Add(cfg.Drain)
 	for _, c := range socks {
@@ -94,6 +94,7 @@ func RunUDP(ctx context.Context, cfg Config, size int) (Result, error) {
 	res.MsgsPerS = float64(res.Messages) / res.Seconds
 	res.MBPerS = float64(res.Bytes) / res.Seconds / 1e6
 	res.Errors, res.ErrorSamples, res.Lost = st.errs.Load(), st.samples, lost.Load()
+	res.afterCounts(st, after)
 	return res, nil
 }
 

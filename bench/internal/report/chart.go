@@ -29,6 +29,8 @@ var serverStyle = map[string]struct {
 	Nbio:  {color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, []vg.Length{vg.Points(5), vg.Points(2), vg.Points(1), vg.Points(2)}, draw.PlusGlyph{}},
 	// The floor: black, solid, crosses.
 	C: {color.Black, nil, draw.CrossGlyph{}},
+	// The io_uring floor: black, dotted like evsel-uring, boxes.
+	CUring: {color.Black, []vg.Length{vg.Points(2), vg.Points(2)}, draw.BoxGlyph{}},
 	// The baseline is evsel's colour, lighter, with long dashes and open
 	// rings: the eye pairs it with evsel and still tells them apart.
 	EvselBase: {color.RGBA{R: 0xf0, G: 0x90, B: 0x80, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}, draw.RingGlyph{}},

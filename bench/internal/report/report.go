@@ -24,6 +24,9 @@ const (
 	// C is the one-thread C epoll echo server (bench/cserver): the floor
 	// of what the kernel costs, which every table relates servers to (÷C).
 	C = "c"
+	// CUring is the one-thread C io_uring echo server (bench/cserver):
+	// the floor issue 14 measures evsel's io_uring driver against (÷C-uring).
+	CUring = "c-uring"
 	// Multiconn is apps/multiconn-server, the engine inside a real
 	// program, as users run it: it takes part in the idle-memory test only.
 	Multiconn = "multiconn-server"
@@ -57,6 +60,9 @@ const (
 	// TargetCPUvsC is issue 13's: evsel's CPU/msg ≤ 1.05× the C floor's
 	// in every echo cell, and never above net's.
 	TargetCPUvsC = 1.05
+	// TargetCPUvsCUring is issue 14's: evsel on io_uring ≤ 1.05× the C
+	// io_uring floor's CPU/msg in every echo cell.
+	TargetCPUvsCUring = 1.05
 )
 
 // Cell is one point of the matrix.
@@ -116,7 +122,15 @@ type Run struct {
 	SrvCPUPct   float64 `json:"server_cpu_pct"`  // of one core
 	LoadCPUPct  float64 `json:"loadgen_cpu_pct"` // of one core
 	SrvRSS      int64   `json:"server_rss_bytes"`
-	Idle        *Idle   `json:"idle,omitempty"`
+	// Syscalls is the system calls the server entered over the window (all
+	// threads, counted by perf's raw_syscalls:sys_enter tracepoint), and
+	// SyscallsPerMsg the same per verified message, computed as
+	// CPUPerMsgUs is; both absent when they were not counted (not an echo
+	// cell, or no perf).
+	Syscalls       int64   `json:"server_syscalls,omitempty"`
+	SyscallsWindow float64 `json:"server_syscalls_window_s,omitempty"`
+	SyscallsPerMsg float64 `json:"server_syscalls_per_msg,omitempty"`
+	Idle           *Idle   `json:"idle,omitempty"`
 	// Err is set when the run failed as a whole (the server died, the load
 	// generator did not report).
 	Err string `json:"error,omitempty"`
@@ -145,6 +159,7 @@ type Row struct {
 	// Medians over rounds.
 	MsgsPerS, MBPerS, P50, P99, P999, CPUPerMsg, SrvCPUPct, LoadCPUPct float64
 	SrvRSS                                                             float64
+	SyscallsPerMsg                                                     float64 // NaN when not counted
 	BytesPerConn, BytesPerConnGC, RSSBefore, RSSAfter                  float64
 	// Sums over rounds.
 	Errors, Bytes int64
@@ -243,6 +258,12 @@ func aggregate(c Cell, s string, g []Run) Row {
 	row.CPUPerMsg = med(sampled(func(r Run) float64 { return r.CPUPerMsgUs }))
 	row.SrvCPUPct = med(sampled(func(r Run) float64 { return r.SrvCPUPct }))
 	row.LoadCPUPct = med(sampled(func(r Run) float64 { return r.LoadCPUPct }))
+	row.SyscallsPerMsg = med(func(r Run) float64 {
+		if r.SyscallsPerMsg <= 0 {
+			return math.NaN()
+		}
+		return r.SyscallsPerMsg
+	})
 	row.SrvRSS = med(func(r Run) float64 {
 		if r.SrvRSS <= 0 {
 			return math.NaN()

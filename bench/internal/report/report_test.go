@@ -158,7 +158,7 @@ func TestWriteMarkdown(t *testing.T) {
 		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | – | – |",
 		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | – | – |",
 		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | – | – |",
-		"| echo c=64 64B | net | 8.00 | – | 80.0k | 5.1 | 50.0 | 100 | 200 | 90% | 99% | 8.0 MiB | 0 |",
+		"| echo c=64 64B | net | 8.00 | – | – | – | 80.0k | 5.1 | 50.0 | 100 | 200 | 90% | 99% | 8.0 MiB | 0 |",
 		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | 150 | – | – |",
 		"| 10000 | net | 4.0 MiB | 42.1 MiB | 4000 | – | 0.05× | – |",
 	} {
@@ -265,13 +265,13 @@ func TestWriteMarkdownBaseline(t *testing.T) {
 	for _, want := range []string{
 		"`cd bench && go run . -baseline 5638839`",
 		"- Baseline: evsel@5638839 is evsel built from 5638839 \"loop: no tick timer\"",
-		"| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C | CPU/msg ÷base | msgs/s ÷base | p99 ÷base |",
+		"| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C | evsel-uring CPU/msg ÷C-uring | target vs C-uring | CPU/msg ÷base | msgs/s ÷base | p99 ÷base |",
 		// evsel ÷ evsel-base: CPU 5/10, msgs/s 110k/100k, p99 60/120.
-		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | – | – | 0.50× | 1.10× | 0.50× |",
-		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | – | – | 0.50× | 0.50× | 2.00× |",
-		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | – | – | 0.50× | 1.25× | 0.50× |",
-		"| echo c=64 64B | evsel@5638839 | 10.00 | – | 100.0k |",
-		"| app c=64 search | evsel@5638839 | 40.00 | – | 4.00k |",
+		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | – | – | – | – | 0.50× | 1.10× | 0.50× |",
+		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | – | – | – | – | 0.50× | 0.50× | 2.00× |",
+		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | – | – | – | – | 0.50× | 1.25× | 0.50× |",
+		"| echo c=64 64B | evsel@5638839 | 10.00 | – | – | – | 100.0k |",
+		"| app c=64 search | evsel@5638839 | 40.00 | – | – | – | 4.00k |",
 		"| 10000 | evsel@5638839 | 4.0 MiB | 7.8 MiB | 400 | – | 0.50× | – |",
 	} {
 		if !strings.Contains(md, want) {
@@ -341,8 +341,8 @@ func TestWriteMarkdownFloor(t *testing.T) {
 		// evsel 5 µs ÷ C 4 µs: 1.25×, over the target; at 1 KiB 10 ÷ 9.6 = 1.04×, met.
 		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | 1.25× | cpu ✗ |",
 		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | 1.04× | cpu ✓ |",
-		"| echo c=64 64B | nbio | 6.00 | 1.50× | 90.0k |",
-		"| echo c=64 64B | c | 4.00 | 1.00× | 130.0k |",
+		"| echo c=64 64B | nbio | 6.00 | 1.50× | – | – | 90.0k |",
+		"| echo c=64 64B | c | 4.00 | 1.00× | – | – | 130.0k |",
 		"| app c=64 search | evsel | 20.00 | – |",
 		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | 150 | – | 5.00× |",
 		"| 10000 | c | 1.0 MiB | 1.4 MiB | 40 | – | 5.00× | 1.00× |",
@@ -354,5 +354,47 @@ func TestWriteMarkdownFloor(t *testing.T) {
 	checkColumns(t, md)
 	if got := TargetCheckC(1.04, 1.01); got != "cpu ✗" {
 		t.Errorf("above net must miss the target: %q", got)
+	}
+}
+
+// TestWriteMarkdownUringFloor: with the C io_uring floor and evsel-uring
+// in the run, the detail table relates every server to it (÷C-uring), the
+// ratio table checks issue 14's target for evsel-uring (≤ 1.05× C-uring),
+// even in a run without evsel on epoll, and syscalls/msg shows where
+// counted and "–" where not.
+func TestWriteMarkdownUringFloor(t *testing.T) {
+	withSyscalls := func(r Run, perMsg float64) Run {
+		r.SyscallsPerMsg = perMsg
+		return r
+	}
+	runs := []Run{
+		withSyscalls(echoRun(64, 64, EvselUring, 120000, 30, 6.3), 0.12),
+		withSyscalls(echoRun(64, 64, CUring, 130000, 30, 6), 0.1),
+		echoRun(64, 64, C, 130000, 30, 5),
+		withSyscalls(echoRun(1, 1024, EvselUring, 20000, 30, 9), 1.5),
+		withSyscalls(echoRun(1, 1024, CUring, 20000, 30, 10), 1),
+	}
+	servers := []string{EvselUring, C, CUring}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, Meta{}, Aggregate(runs, servers)); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		// 6.3 ÷ 6 = 1.05×: met; 9 ÷ 10: met. No evsel: its columns are empty.
+		"| echo c=64 64B | – | – | – | – | – | – | – | – | – | 1.05× | cpu ✓ |",
+		"| echo c=1 1KiB | – | – | – | – | – | – | – | – | – | 0.90× | cpu ✓ |",
+		"| echo c=64 64B | evsel-uring | 6.30 | 1.26× | 1.05× | 0.12 | 120.0k |",
+		"| echo c=64 64B | c | 5.00 | 1.00× | 0.83× | – | 130.0k |",
+		"| echo c=64 64B | c-uring | 6.00 | 1.20× | 1.00× | 0.10 | 130.0k |",
+		"| echo c=1 1KiB | evsel-uring | 9.00 | – | 0.90× | 1.50 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	checkColumns(t, md)
+	if TargetCheckCUring(1.06) != "cpu ✗" || TargetCheckCUring(math.NaN()) != "–" {
+		t.Error("TargetCheckCUring")
 	}
 }

@@ -10,23 +10,28 @@ import (
 // RatioTable writes one row per cell: evsel ÷ net and evsel ÷ gnet for
 // CPU per message, throughput and p99, the target check against gnet, and
 // evsel's CPU per message ÷ the C floor's with issue 13's check (≤ 1.05× C
-// and ≤ net). When evsel-base ran, three more columns give evsel ÷
+// and ≤ net), and evsel-uring's ÷ the C io_uring floor's with issue 14's
+// (≤ 1.05× C-uring). When evsel-base ran, three more columns give evsel ÷
 // evsel-base: the change being measured.
 func RatioTable(b *strings.Builder, rows []Row, cells []Cell) {
 	base := slices.ContainsFunc(rows, func(r Row) bool { return r.Server == EvselBase })
-	b.WriteString("| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C |")
+	b.WriteString("| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C | evsel-uring CPU/msg ÷C-uring | target vs C-uring |")
 	if base {
 		b.WriteString(" CPU/msg ÷base | msgs/s ÷base | p99 ÷base |")
 	}
-	b.WriteString("\n|---|--:|--:|--:|--:|--:|--:|---|--:|---|")
+	b.WriteString("\n|---|--:|--:|--:|--:|--:|--:|---|--:|---|--:|---|")
 	if base {
 		b.WriteString("--:|--:|--:|")
 	}
 	b.WriteString("\n")
 	for _, c := range cells {
 		ev, ok := find(rows, c, Evsel)
-		if !ok {
+		uring, uok := find(rows, c, EvselUring)
+		if !ok && !uok {
 			continue
+		}
+		if !ok {
+			ev = Row{MsgsPerS: math.NaN(), P99: math.NaN(), CPUPerMsg: math.NaN()}
 		}
 		ratios := func(other string) (cpu, thr, p99 float64) {
 			o, ok := find(rows, c, other)
@@ -38,9 +43,14 @@ func RatioTable(b *strings.Builder, rows []Row, cells []Cell) {
 		nc, nt, np := ratios(Net)
 		gc, gt, gp := ratios(Gnet)
 		cc, _, _ := ratios(C)
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c.Name(),
+		uc := math.NaN()
+		if floor, ok := find(rows, c, CUring); ok && uok {
+			uc = Ratio(uring.CPUPerMsg, floor.CPUPerMsg)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c.Name(),
 			FormatRatio(nc), FormatRatio(gc), FormatRatio(nt), FormatRatio(gt),
-			FormatRatio(np), FormatRatio(gp), TargetCheck(gc, gt, gp), FormatRatio(cc), TargetCheckC(cc, nc))
+			FormatRatio(np), FormatRatio(gp), TargetCheck(gc, gt, gp), FormatRatio(cc), TargetCheckC(cc, nc),
+			FormatRatio(uc), TargetCheckCUring(uc))
 		if base {
 			bc, bt, bp := ratios(EvselBase)
 			fmt.Fprintf(b, " %s | %s | %s |", FormatRatio(bc), FormatRatio(bt), FormatRatio(bp))
@@ -81,23 +91,42 @@ func TargetCheckC(vsC, vsNet float64) string {
 	return fmt.Sprintf("cpu %s", mark)
 }
 
+// TargetCheckCUring marks issue 14's target for evsel-uring's CPU per
+// message: at most TargetCPUvsCUring × the C io_uring floor's; "–" when
+// either did not run.
+func TargetCheckCUring(vsCUring float64) string {
+	if math.IsNaN(vsCUring) {
+		return "–"
+	}
+	if vsCUring > TargetCPUvsCUring {
+		return "cpu ✗"
+	}
+	return "cpu ✓"
+}
+
 // DetailTable writes one row per cell and server, servers named by labels;
-// ÷C is the server's CPU per message over the C floor's in the same cell.
+// ÷C and ÷C-uring are the server's CPU per message over the C floors' in
+// the same cell, syscalls/msg the system calls it made per message.
 func DetailTable(b *strings.Builder, rows []Row, cells []Cell, labels Labels) {
-	b.WriteString("| cell | server | CPU µs/msg | ÷C | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | server CPU | loadgen CPU | server RSS | errors |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| cell | server | CPU µs/msg | ÷C | ÷C-uring | syscalls/msg | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | server CPU | loadgen CPU | server RSS | errors |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, c := range cells {
 		floor, haveC := find(rows, c, C)
+		uringFloor, haveCUring := find(rows, c, CUring)
 		for _, r := range rows {
 			if r.Cell != c {
 				continue
 			}
-			vsC := math.NaN()
+			vsC, vsCUring := math.NaN(), math.NaN()
 			if haveC {
 				vsC = Ratio(r.CPUPerMsg, floor.CPUPerMsg)
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
-				c.Name(), labels.Of(r.Server), FormatFloat(r.CPUPerMsg, 2), FormatRatio(vsC), FormatCount(r.MsgsPerS),
+			if haveCUring {
+				vsCUring = Ratio(r.CPUPerMsg, uringFloor.CPUPerMsg)
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
+				c.Name(), labels.Of(r.Server), FormatFloat(r.CPUPerMsg, 2), FormatRatio(vsC), FormatRatio(vsCUring),
+				FormatFloat(r.SyscallsPerMsg, 2), FormatCount(r.MsgsPerS),
 				FormatFloat(r.MBPerS, 1), FormatLatency(r.P50), FormatLatency(r.P99), FormatLatency(r.P999),
 				FormatPercent(r.SrvCPUPct), FormatPercent(r.LoadCPUPct), FormatBytes(r.SrvRSS), r.Errors)
 		}
