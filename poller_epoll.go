@@ -3,7 +3,9 @@
 package evsel
 
 import (
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,7 +102,11 @@ func (p *epollPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 	buf := p.buf[:len(events)]
 	dl := newDeadline(timeout)
 	n, err := ignoringEINTR(func() (int, error) {
-		return unix.EpollWait(p.epfd, buf, timeoutMillis(dl.remaining()))
+		ms := timeoutMillis(dl.remaining())
+		if ms == 0 {
+			return epollLook(p.epfd, buf)
+		}
+		return unix.EpollWait(p.epfd, buf, ms)
 	})
 	if err != nil {
 		return 0, wrapErr("epoll_wait", err)
@@ -145,4 +151,17 @@ func (p *epollPoller) Close() error {
 		return err2
 	}
 	return wrapErr("close", err)
+}
+
+// epollLook is epoll_wait with a zero timeout, which returns at once, so
+// it is made without telling the scheduler (RawSyscall), as the sockets'
+// Try calls are: see socket_try.go. An event loop looks this way after
+// every busy iteration.
+func epollLook(epfd int, buf []unix.EpollEvent) (int, error) {
+	r, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd),
+		uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }

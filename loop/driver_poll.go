@@ -140,9 +140,9 @@ func (d *pollDriver) flush(c *Conn) {
 		var n int
 		var err error
 		if len(c.out) == 1 {
-			n, err = c.sock.Write(c.out[0])
+			n, err = c.sock.TryWrite(c.out[0])
 		} else {
-			n, err = c.sock.Writev(c.out[:min(len(c.out), maxIovec)])
+			n, err = c.sock.TryWritev(c.out[:min(len(c.out), maxIovec)])
 		}
 		if err == evsel.ErrWouldBlock {
 			return

@@ -191,7 +191,7 @@ func (l *Loop) read(c *Conn) {
 	} else {
 		dst = l.buf
 	}
-	n, err := c.sock.Read(dst)
+	n, err := c.sock.TryRead(dst)
 	switch {
 	case err == evsel.ErrWouldBlock:
 		return

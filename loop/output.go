@@ -29,7 +29,7 @@ func (c *Conn) writeRaw(p []byte) (int, error) {
 	l := c.loop
 	n := 0
 	if c.outLen == 0 && len(p) >= directWrite && c.flags&flagDialing == 0 && c.events&evsel.EventWrite == 0 {
-		w, err := c.sock.Write(p)
+		w, err := c.sock.TryWrite(p)
 		switch {
 		case err == nil:
 			l.stats.writes.Add(1)

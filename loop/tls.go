@@ -198,7 +198,7 @@ func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 // readTLS is read for a TLS connection: the socket's bytes go to crypto/tls
 // (or to the handshake goroutine), and the plaintext to Inbound.
 func (l *Loop) readTLS(c *Conn) {
-	n, err := c.sock.Read(l.buf)
+	n, err := c.sock.TryRead(l.buf)
 	if err == evsel.ErrWouldBlock {
 		return
 	}

@@ -1,0 +1,66 @@
+//go:build unix || windows
+
+package evsel
+
+import "io"
+
+// The Try methods are Read, Write and Writev for an event loop: they do not
+// wait, and on Linux they enter the kernel without telling the Go scheduler
+// first. A system call made through the
+// usual path (entersyscall) leaves the goroutine's P in the "in a system
+// call" state, and when the runtime's monitor finds it there on two ticks
+// it hands the P to another thread (a futex wake, a thread that spins and
+// parks again, on the loop's own core). A call that cannot block has no
+// need of that, and an event loop makes two per message. Measured on the
+// bench's echo server at 1,024 connections × 64 B (server CPU µs/msg,
+// medians of 5 interleaved rounds, see the commit): 13.61 before, 10.37
+// after.
+//
+// Linux passes MSG_DONTWAIT, so they do not wait whatever the socket's
+// mode: a socket that another holder of its file description switched to
+// blocking (os.File.Fd does that) still cannot stall the loop's thread.
+// Elsewhere they are Read, Write and Writev, and rely on the socket being
+// non-blocking, as every socket the package creates or adopts is.
+
+// TryRead reads what has arrived, without waiting: ErrWouldBlock if
+// nothing has, io.EOF once the peer has shut down its side.
+func (s *Socket) TryRead(p []byte) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	n, err := ignoringEINTR(func() (int, error) { return sysTryRead(s, p) })
+	switch {
+	case err != nil:
+		return 0, wrapErr("read", err)
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// TryWrite writes as much of p as the kernel takes now, without waiting: a
+// short count is not an error, ErrWouldBlock means it took nothing.
+func (s *Socket) TryWrite(p []byte) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	n, err := ignoringEINTR(func() (int, error) { return sysTryWrite(s, p) })
+	if err != nil {
+		return 0, wrapErr("write", err)
+	}
+	return n, nil
+}
+
+// TryWritev is TryWrite for several buffers, written in order with one
+// system call where the platform gathers; it may write fewer buffers than
+// given (at most maxTryIovec at once on Linux), which is a short count.
+func (s *Socket) TryWritev(bufs [][]byte) (int, error) {
+	if err := s.ok(); err != nil {
+		return 0, err
+	}
+	n, err := ignoringEINTR(func() (int, error) { return sysTryWritev(s, bufs) })
+	if err != nil {
+		return 0, wrapErr("writev", err)
+	}
+	return n, nil
+}

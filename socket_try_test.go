@@ -1,0 +1,97 @@
+package evsel_test
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/evsel/evsel"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestTry: the Try methods read, write and gather as Read, Write and Writev
+// do, answer ErrWouldBlock unwrapped instead of waiting, and see the peer's
+// shutdown as io.EOF.
+func TestTry(t *testing.T) {
+	client, server := tcpPair(t)
+	buf := make([]byte, 64)
+	_, err := server.TryRead(buf)
+	assert.Equal(t, evsel.ErrWouldBlock, err, "nothing has arrived")
+
+	n, err := client.TryWrite([]byte("ping"))
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+	waitOnce(t, server, evsel.EventRead)
+	n, err = server.TryRead(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(buf[:n]))
+
+	// More buffers than one call gathers: a short count, in order.
+	var bufs [][]byte
+	var all bytes.Buffer
+	for i := range 40 {
+		b := bytes.Repeat([]byte{byte('a' + i%26)}, i+1)
+		bufs = append(bufs, b, nil)
+		all.Write(b)
+	}
+	sent := 0
+	for sent < all.Len() {
+		n, err := client.TryWritev(skip(bufs, sent))
+		require.NoError(t, err)
+		require.Positive(t, n)
+		sent += n
+	}
+	assert.Equal(t, all.Bytes(), readFull(t, server, all.Len()))
+	n, err = client.TryWritev(nil)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+
+	require.NoError(t, client.Shutdown(evsel.ShutWrite))
+	waitOnce(t, server, evsel.EventRead)
+	_, err = server.TryRead(buf)
+	assert.Equal(t, io.EOF, err, "the peer shut its side down")
+
+	require.NoError(t, client.Close())
+	_, err = client.TryRead(buf)
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+	_, err = client.TryWrite(buf)
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+	_, err = client.TryWritev([][]byte{buf})
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+}
+
+// TestTryFillSendBuffer: TryWrite stops with ErrWouldBlock, unwrapped, once
+// the kernel holds all it will take, and not a byte is lost.
+func TestTryFillSendBuffer(t *testing.T) {
+	client, server := tcpPair(t)
+	require.NoError(t, client.SetWriteBuffer(16<<10))
+	chunk := make([]byte, 64<<10)
+	var sent bytes.Buffer
+	for i := 0; ; i++ {
+		require.Less(t, i, 10000, "the send buffer never filled")
+		for j := range chunk {
+			chunk[j] = byte(sent.Len() + j)
+		}
+		n, err := client.TryWrite(chunk)
+		if err != nil {
+			require.Equal(t, evsel.ErrWouldBlock, err)
+			break
+		}
+		sent.Write(chunk[:n])
+	}
+	require.True(t, bytes.Equal(sent.Bytes(), readFull(t, server, sent.Len())), "data corrupted")
+}
+
+// skip drops the first n bytes of bufs.
+func skip(bufs [][]byte, n int) [][]byte {
+	for len(bufs) > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if len(bufs) == 0 {
+		return nil
+	}
+	out := append([][]byte{bufs[0][n:]}, bufs[1:]...)
+	return out
+}
