@@ -4,6 +4,7 @@ package evsel
 
 import (
 	"net/netip"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -164,6 +165,9 @@ func (b *batchState) release(n int) {
 	}
 }
 
+// recv and send never wait (MSG_DONTWAIT, whatever the socket's mode), so
+// they enter the kernel without telling the scheduler, as the Try calls
+// do (socket_try.go).
 func (b *batchState) recv(fd int, msgs []Message) (int, error) {
 	b.prepare(msgs)
 	defer b.release(len(msgs))
@@ -171,8 +175,8 @@ func (b *batchState) recv(fd int, msgs []Message) (int, error) {
 		b.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
 		b.hdrs[i].Hdr.Namelen = uint32(sizeofInet6)
 	}
-	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])),
-		uintptr(len(msgs)), 0, 0, 0)
+	r, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])),
+		uintptr(len(msgs)), tryRecvFlags, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
@@ -197,8 +201,8 @@ func (b *batchState) send(fd int, msgs []Message) (int, error) {
 			b.hdrs[i].Hdr.Namelen = uint32(b.names[i].put(unmapAddrPort(to), false))
 		}
 	}
-	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])),
-		uintptr(len(msgs)), 0, 0, 0)
+	r, _, e := syscall.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])),
+		uintptr(len(msgs)), trySendFlags, 0, 0)
 	if e != 0 {
 		return 0, e
 	}

@@ -112,8 +112,10 @@ func (s *Socket) RecvFromPath(p []byte) (int, string, RecvFlags, error) {
 // RecvBatch receives up to len(b.Msgs) datagrams, filling each message's
 // N, Addr and Flags, and returns how many came: with one recvmmsg on
 // Linux, elsewhere one datagram per call. It returns ErrWouldBlock when
-// none is queued. It is for UDP sockets; Unix datagram sockets use
-// RecvFromPath.
+// none is queued: on Linux it does not wait even on a socket in blocking
+// mode (MSG_DONTWAIT); elsewhere it relies on the socket being
+// non-blocking, as every socket the package creates or adopts is. It is
+// for UDP sockets; Unix datagram sockets use RecvFromPath.
 func (s *Socket) RecvBatch(b *Batch) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err
@@ -131,9 +133,10 @@ func (s *Socket) RecvBatch(b *Batch) (int, error) {
 // SendBatch sends the messages of b in order, each to its Addr, and
 // returns how many were sent (setting their N): with one sendmmsg on
 // Linux, elsewhere one datagram per call. A short count means the send
-// buffer filled; ErrWouldBlock means it was full before the first. An
-// error on a later message ends the batch early without being returned;
-// sending from the first unsent one reports it.
+// buffer filled; ErrWouldBlock means it was full before the first (it does
+// not wait, as RecvBatch does not). An error on a later message ends the
+// batch early without being returned; sending from the first unsent one
+// reports it.
 func (s *Socket) SendBatch(b *Batch) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err

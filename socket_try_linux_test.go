@@ -30,3 +30,16 @@ func TestTryOnBlockingSocket(t *testing.T) {
 	_, err = client.TryWritev([][]byte{chunk, chunk})
 	assert.Equal(t, evsel.ErrWouldBlock, err)
 }
+
+// TestBatchOnBlockingSocket: RecvBatch does not wait on Linux either, even
+// on a datagram socket in blocking mode.
+func TestBatchOnBlockingSocket(t *testing.T) {
+	_, server := udpPair(t, "127.0.0.1")
+	require.NoError(t, server.SetBlocking(true))
+	in := evsel.NewBatch(4)
+	for i := range in.Msgs {
+		in.Msgs[i].Buf = make([]byte, 64)
+	}
+	_, err := server.RecvBatch(in)
+	assert.Equal(t, evsel.ErrWouldBlock, err)
+}
