@@ -272,11 +272,26 @@ func (s *Socket) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysRead(s.fd, p) })
+	return readDone(n, err, len(p))
+}
+
+// readDone turns what a read call returned into Read's answer: the failed
+// call named, and nothing read into a non-empty buffer the peer's io.EOF.
+// TryRead shares it.
+func readDone(n int, err error, asked int) (int, error) {
 	switch {
 	case err != nil:
 		return 0, wrapErr("read", err)
-	case n == 0 && len(p) > 0:
+	case n == 0 && asked > 0:
 		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// writeDone is readDone for the writes, whose call op names.
+func writeDone(op string, n int, err error) (int, error) {
+	if err != nil {
+		return 0, wrapErr(op, err)
 	}
 	return n, nil
 }
@@ -288,10 +303,7 @@ func (s *Socket) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysWrite(s.fd, p) })
-	if err != nil {
-		return 0, wrapErr("write", err)
-	}
-	return n, nil
+	return writeDone("write", n, err)
 }
 
 // Writev writes the buffers in order, with one system call where the
@@ -302,10 +314,7 @@ func (s *Socket) Writev(bufs [][]byte) (int, error) {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return s.sys.writev(s.fd, bufs) })
-	if err != nil {
-		return 0, wrapErr("writev", err)
-	}
-	return n, nil
+	return writeDone("writev", n, err)
 }
 
 // Shutdown closes one or both directions of the connection.

@@ -202,41 +202,47 @@ func TestShutdownRead(t *testing.T) {
 
 // TestFillSendBuffer writes until the kernel says ErrWouldBlock, checks the
 // poller agrees the socket is not writable, then drains the peer and checks
-// every byte arrives in order.
+// every byte arrives in order; with Write and with TryWrite.
 func TestFillSendBuffer(t *testing.T) {
-	client, server := tcpPair(t)
-	require.NoError(t, client.SetWriteBuffer(16<<10))
-	require.NoError(t, server.SetReadBuffer(16<<10))
+	for name, write := range map[string]func(*evsel.Socket, []byte) (int, error){
+		"Write": (*evsel.Socket).Write, "TryWrite": (*evsel.Socket).TryWrite,
+	} {
+		t.Run(name, func(t *testing.T) {
+			client, server := tcpPair(t)
+			require.NoError(t, client.SetWriteBuffer(16<<10))
+			require.NoError(t, server.SetReadBuffer(16<<10))
 
-	chunk := make([]byte, 64<<10)
-	var sent bytes.Buffer
-	for i := 0; ; i++ {
-		require.Less(t, i, 10000, "the send buffer never filled")
-		for j := range chunk {
-			chunk[j] = byte(sent.Len() + j)
-		}
-		n, err := client.Write(chunk)
-		if err != nil {
-			require.Equal(t, evsel.ErrWouldBlock, err, "a full buffer is ErrWouldBlock, unwrapped")
-			break
-		}
-		require.Positive(t, n)
-		sent.Write(chunk[:n])
+			chunk := make([]byte, 64<<10)
+			var sent bytes.Buffer
+			for i := 0; ; i++ {
+				require.Less(t, i, 10000, "the send buffer never filled")
+				for j := range chunk {
+					chunk[j] = byte(sent.Len() + j)
+				}
+				n, err := write(client, chunk)
+				if err != nil {
+					require.Equal(t, evsel.ErrWouldBlock, err, "a full buffer is ErrWouldBlock, unwrapped")
+					break
+				}
+				require.Positive(t, n)
+				sent.Write(chunk[:n])
+			}
+			require.Positive(t, sent.Len())
+
+			p, err := evsel.NewPoller()
+			require.NoError(t, err)
+			defer p.Close()
+			require.NoError(t, p.Add(int(client.Fd()), evsel.EventWrite))
+			assert.Zero(t, readyNow(t, p, int(client.Fd())), "writable with a full send buffer")
+
+			got := readFull(t, server, sent.Len())
+			require.True(t, bytes.Equal(sent.Bytes(), got), "data corrupted")
+			waitFor(t, p, int(client.Fd()), evsel.EventWrite)
+			n, err := write(client, []byte("more"))
+			require.NoError(t, err)
+			assert.Equal(t, 4, n)
+		})
 	}
-	require.Positive(t, sent.Len())
-
-	p, err := evsel.NewPoller()
-	require.NoError(t, err)
-	defer p.Close()
-	require.NoError(t, p.Add(int(client.Fd()), evsel.EventWrite))
-	assert.Zero(t, readyNow(t, p, int(client.Fd())), "writable with a full send buffer")
-
-	got := readFull(t, server, sent.Len())
-	require.True(t, bytes.Equal(sent.Bytes(), got), "data corrupted")
-	waitFor(t, p, int(client.Fd()), evsel.EventWrite)
-	n, err := client.Write([]byte("more"))
-	require.NoError(t, err)
-	assert.Equal(t, 4, n)
 }
 
 func TestWritev(t *testing.T) {

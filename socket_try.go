@@ -2,8 +2,6 @@
 
 package evsel
 
-import "io"
-
 // The Try methods are Read, Write and Writev for an event loop: they do not
 // wait, and on Linux they enter the kernel without telling the Go scheduler
 // first. A system call made the usual way (entersyscall) leaves the
@@ -29,13 +27,7 @@ func (s *Socket) TryRead(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysTryRead(s, p) })
-	switch {
-	case err != nil:
-		return 0, wrapErr("read", err)
-	case n == 0 && len(p) > 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	return readDone(n, err, len(p))
 }
 
 // TryWrite writes as much of p as the kernel takes now, without waiting: a
@@ -45,10 +37,7 @@ func (s *Socket) TryWrite(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysTryWrite(s, p) })
-	if err != nil {
-		return 0, wrapErr("write", err)
-	}
-	return n, nil
+	return writeDone("write", n, err)
 }
 
 // TryWritev is TryWrite for several buffers, written in order with one
@@ -59,8 +48,5 @@ func (s *Socket) TryWritev(bufs [][]byte) (int, error) {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysTryWritev(s, bufs) })
-	if err != nil {
-		return 0, wrapErr("writev", err)
-	}
-	return n, nil
+	return writeDone("writev", n, err)
 }

@@ -61,28 +61,6 @@ func TestTry(t *testing.T) {
 	assert.ErrorIs(t, err, evsel.ErrClosed)
 }
 
-// TestTryFillSendBuffer: TryWrite stops with ErrWouldBlock, unwrapped, once
-// the kernel holds all it will take, and not a byte is lost.
-func TestTryFillSendBuffer(t *testing.T) {
-	client, server := tcpPair(t)
-	require.NoError(t, client.SetWriteBuffer(16<<10))
-	chunk := make([]byte, 64<<10)
-	var sent bytes.Buffer
-	for i := 0; ; i++ {
-		require.Less(t, i, 10000, "the send buffer never filled")
-		for j := range chunk {
-			chunk[j] = byte(sent.Len() + j)
-		}
-		n, err := client.TryWrite(chunk)
-		if err != nil {
-			require.Equal(t, evsel.ErrWouldBlock, err)
-			break
-		}
-		sent.Write(chunk[:n])
-	}
-	require.True(t, bytes.Equal(sent.Bytes(), readFull(t, server, sent.Len())), "data corrupted")
-}
-
 // skip drops the first n bytes of bufs.
 func skip(bufs [][]byte, n int) [][]byte {
 	for len(bufs) > 0 && n >= len(bufs[0]) {

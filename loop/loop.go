@@ -203,10 +203,7 @@ func (l *Loop) read(c *Conn) {
 		c.fail(err)
 		return
 	}
-	l.stats.reads.Add(1)
-	l.stats.bytesIn.Add(int64(n))
-	c.flags &^= flagAwaitFirst
-	c.touch()
+	l.received(c, n)
 	if len(c.in) > 0 {
 		c.in = c.in[:len(c.in)+n]
 	} else {
@@ -223,10 +220,7 @@ func (l *Loop) read(c *Conn) {
 // buffer, which grows by doubling, or only as much as p needs when tight
 // (the memory budget refused the doubling, but the bytes are received).
 func (l *Loop) input(c *Conn, p []byte, tight bool) {
-	l.stats.reads.Add(1)
-	l.stats.bytesIn.Add(int64(len(p)))
-	c.flags &^= flagAwaitFirst
-	c.touch()
+	l.received(c, len(p))
 	if len(c.in) > 0 {
 		if cap(c.in)-len(c.in) < len(p) {
 			size := len(c.in) + len(p)
@@ -244,6 +238,15 @@ func (l *Loop) input(c *Conn, p []byte, tight bool) {
 	}
 	l.callData(c)
 	l.keepInput(c)
+}
+
+// received counts n bytes that arrived on c, by whichever path: the
+// statistics, the first-byte deadline, the idle clock.
+func (l *Loop) received(c *Conn, n int) {
+	l.stats.reads.Add(1)
+	l.stats.bytesIn.Add(int64(n))
+	c.flags &^= flagAwaitFirst
+	c.touch()
 }
 
 // inputGrowth is the size a connection's input buffer holding a partial

@@ -242,10 +242,7 @@ func (l *Loop) tlsReceived(c *Conn, p []byte, err error) {
 		c.fail(err)
 		return
 	}
-	l.stats.reads.Add(1)
-	l.stats.bytesIn.Add(int64(n))
-	c.flags &^= flagAwaitFirst
-	c.touch()
+	l.received(c, n)
 	if !st.done {
 		st.heard = true
 		ready, full := st.tr.feed(p)
