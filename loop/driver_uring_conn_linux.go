@@ -64,7 +64,7 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 // with multishot receives, which are still armed and would race it.
 func (d *uringDriver) readMore(c *Conn) {
 	l := d.l
-	if uringMultishotRecv || c.flags&(flagCloseNow|flagClosing|flagEOF|flagPaused|flagMemPaused|flagHsFull) != 0 ||
+	if uringMultishotRecv || c.flags&(noRead|flagCloseNow) != 0 ||
 		c.outLen > l.e.opts.HighWater ||
 		(l.e.opts.MaxMemory > 0 && l.memRefuse(c, len(l.buf))) {
 		return

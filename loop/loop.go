@@ -274,6 +274,13 @@ func (l *Loop) keepInput(c *Conn) {
 	c.flags &^= flagShared
 }
 
+// noRead are the flags that stop a connection's reads: backpressure, the
+// memory budget, a close in progress, the peer's EOF (which sets
+// flagClosing too, but for a TLS handshake's end), a full handshake
+// buffer. settle stops watching READ for them, and the completion
+// driver's readMore does not read past them.
+const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull
+
 // settle brings a connection's kernel state in line with what its handler
 // did: send fresh output, close it if asked, and watch exactly the events it
 // needs — WRITE only while output is pending, READ only while not paused by
@@ -307,7 +314,7 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagDialing != 0 {
 		want = evsel.EventWrite
 	} else {
-		if c.flags&(flagPaused|flagMemPaused|flagClosing|flagEOF|flagHsFull) == 0 { // EOF sets flagClosing, but for a TLS handshake's end
+		if c.flags&noRead == 0 {
 			want |= evsel.EventRead
 		}
 		if c.outLen > 0 {
