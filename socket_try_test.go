@@ -70,6 +70,5 @@ func skip(bufs [][]byte, n int) [][]byte {
 	if len(bufs) == 0 {
 		return nil
 	}
-	out := append([][]byte{bufs[0][n:]}, bufs[1:]...)
-	return out
+	return append([][]byte{bufs[0][n:]}, bufs[1:]...)
 }
