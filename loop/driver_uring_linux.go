@@ -74,13 +74,16 @@ type uringDriver struct {
 }
 
 // uringYieldInterval is how often at most a busy loop yields before it
-// blocks (see the type's comment). Server CPU µs per 64-byte echo, one
-// loop pinned to a core, the same binary with and without the yield,
-// interleaved: one connection 41.95 → 30.44 (the C io_uring server:
-// about 29), 64 connections 7.91 → 7.40 and 7.34 → 6.84; sysmon's sleeps
-// fell from 7,400 to 100 a second. Once a millisecond bounds the yields'
-// own cost to about 1% of a core.
-const uringYieldInterval = time.Millisecond
+// blocks (see the type's comment); it must stay well under sysmon's 10 ms.
+// Server CPU µs per 64-byte echo, one loop pinned to a core, the same
+// binary with and without the yield, interleaved: one connection 32.97 →
+// 27.26 (the C io_uring server: 25.67), 8,192 connections 11.49 → 10.75;
+// sysmon's sleeps fell from 7,400 to 100 a second. Yielding every 4 ms
+// rather than every 1 ms, 3 interleaved rounds: one connection 32.87 →
+// 31.44, 64 connections 8.11 → 7.66, 8,192 connections 11.41 → 10.62. A
+// goroutine a handler makes runnable on the loop's P (when no other P is
+// idle to take it) waits at most this long while the loop is busy.
+const uringYieldInterval = 4 * time.Millisecond
 
 // uringFd is what the driver knows of one descriptor; 4 bytes, as the
 // table has a slot for every descriptor number a connection has had.
