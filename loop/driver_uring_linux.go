@@ -44,6 +44,8 @@ import (
 // 11.92 (1.09×) against 9.80 (0.91×). Unlocking gains nothing where
 // io_uring loses (one connection: each message is a wake-up either way)
 // and costs where it wins, so the ring stays single-issuer and locked.
+// (Both were measured before poll yielded, see below, which cut the one
+// connection figure by a sixth.)
 //
 // Yield. A goroutine that never passes through the scheduler looks to the
 // runtime's monitor (sysmon) like one that has run for over 10 ms, so it
@@ -80,9 +82,11 @@ type uringDriver struct {
 // 27.26 (the C io_uring server: 25.67), 8,192 connections 11.49 → 10.75;
 // sysmon's sleeps fell from 7,400 to 100 a second. Yielding every 4 ms
 // rather than every 1 ms, 3 interleaved rounds: one connection 32.87 →
-// 31.44, 64 connections 8.11 → 7.66, 8,192 connections 11.41 → 10.62. A
-// goroutine a handler makes runnable on the loop's P (when no other P is
-// idle to take it) waits at most this long while the loop is busy.
+// 31.44, 64 connections 8.11 → 7.66, 8,192 connections 11.41 → 10.62.
+// The cost: a goroutine that a handler makes runnable on the loop's P,
+// when no idle P can take it, runs at the loop's next yield or once sysmon
+// takes the P from the blocked loop, rather than before the loop blocks as
+// on epoll.
 const uringYieldInterval = 4 * time.Millisecond
 
 // uringFd is what the driver knows of one descriptor; 4 bytes, as the
