@@ -2,7 +2,10 @@ package evsel_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"runtime"
+	"syscall"
 	"testing"
 
 	"github.com/evsel/evsel"
@@ -71,4 +74,29 @@ func skip(bufs [][]byte, n int) [][]byte {
 		return nil
 	}
 	return append([][]byte{bufs[0][n:]}, bufs[1:]...)
+}
+
+// TestTryPeerReset: a reset reaches the Try calls as an error with its
+// errno reachable: ECONNRESET on the read that meets it, and on the writes
+// after it ECONNRESET or EPIPE (an error, not a SIGPIPE: MSG_NOSIGNAL on
+// Linux).
+func TestTryPeerReset(t *testing.T) {
+	client, server := tcpPair(t)
+	require.NoError(t, server.SetLinger(0))
+	require.NoError(t, server.Close())
+	waitOnce(t, client, evsel.EventRead)
+	_, err := client.TryRead(make([]byte, 8))
+	if err == io.EOF && runtime.GOOS == "windows" {
+		t.Skip("the reset was read as end of file (Wine)")
+	}
+	assert.ErrorIs(t, err, syscall.ECONNRESET)
+	for name, write := range map[string]func() (int, error){
+		"TryWrite":  func() (int, error) { return client.TryWrite([]byte("x")) },
+		"TryWritev": func() (int, error) { return client.TryWritev([][]byte{[]byte("x"), []byte("y")}) },
+	} {
+		n, err := write()
+		require.Error(t, err, name)
+		assert.Zero(t, n, name)
+		assert.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE), "%s: %v", name, err)
+	}
 }

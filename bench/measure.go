@@ -172,6 +172,7 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 	addr := srv.addr
 
 	var sc *syscallCounter
+	counted := make(chan struct{}) // closed when sc was switched on and off
 	if h.syscalls && cell.Kind == "echo" {
 		if sc, err = startSyscalls(srv.pid); err != nil {
 			h.logf("counting system calls: %v", err)
@@ -243,6 +244,7 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 				// still on: the tracepoint makes every call dearer, which
 				// must not show in the CPU figure.
 				go func() {
+					defer close(counted)
 					defer ackW.WriteString("ack\n")
 					if err := sc.enable(); err != nil {
 						h.logf("counting system calls: %v", err)
@@ -311,7 +313,9 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 	if sc != nil {
 		// The count's rate over perf's window, over the message rate
 		// the load generator saw while the harness held it after the
-		// window (perf's window lies inside that).
+		// window (perf's window lies inside that). The wait orders the
+		// switching goroutine's writes before finish reads them.
+		<-counted
 		n, window, err := sc.finish()
 		if err == nil && window > 0 && run.Load.AfterMessages > 0 && run.Load.AfterSeconds > 0 {
 			run.Syscalls, run.SyscallsWindow = n, window

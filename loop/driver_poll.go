@@ -162,7 +162,9 @@ func (d *pollDriver) flush(c *Conn) {
 	}
 }
 
-// maxIovec bounds one writev; x/sys builds up to 8 iovecs on the stack.
+// maxIovec bounds the chunks one writev is given, and so batchBytes' count
+// of what a full write takes: no more than any platform's gather takes in
+// one call (TryWritev's 16 on Linux, x/sys's 8 on the stack elsewhere).
 const maxIovec = 8
 
 func batchBytes(out [][]byte) int {
