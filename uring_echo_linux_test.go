@@ -102,7 +102,7 @@ func (s *echoServer) complete(c evsel.UringCQE) {
 		// waits for the client's delayed acknowledgements.
 		require.NoError(t, unix.SetsockoptInt(int(c.Res), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1))
 		s.conns[int(c.Res)] = &echoConn{fd: int(c.Res)}
-		require.NoError(t, s.r.PrepRecvMultishot(udRecv|uint64(c.Res), int(c.Res), echoGroup))
+		require.NoError(t, s.r.PrepRecvMultishot(udRecv|uint64(c.Res), int(c.Res), echoGroup, 0))
 	case udRecv:
 		conn := s.conns[fd]
 		switch {
@@ -114,7 +114,7 @@ func (s *echoServer) complete(c evsel.UringCQE) {
 			conn.received += int(c.Res)
 			s.send(conn)
 			if !c.More() {
-				require.NoError(t, s.r.PrepRecvMultishot(udRecv|uint64(fd), fd, echoGroup))
+				require.NoError(t, s.r.PrepRecvMultishot(udRecv|uint64(fd), fd, echoGroup, 0))
 			}
 		case c.Res == 0:
 			conn.eof = true
@@ -167,7 +167,7 @@ func (s *echoServer) rearm() {
 	for _, conn := range s.conns {
 		if conn.rearm && !conn.eof {
 			conn.rearm = false
-			require.NoError(s.t, s.r.PrepRecvMultishot(udRecv|uint64(conn.fd), conn.fd, echoGroup))
+			require.NoError(s.t, s.r.PrepRecvMultishot(udRecv|uint64(conn.fd), conn.fd, echoGroup, 0))
 		}
 	}
 }
@@ -302,7 +302,7 @@ func TestUringRecvNoBuffers(t *testing.T) {
 			}
 		}
 	}
-	require.NoError(t, r.PrepRecvMultishot(1, fd, 9))
+	require.NoError(t, r.PrepRecvMultishot(1, fd, 9, 0))
 	last := recvUntil(func(c evsel.UringCQE) bool { return !c.More() })
 	require.ErrorIs(t, last.Err(), unix.ENOBUFS)
 	require.Len(t, ids, 2)
@@ -314,7 +314,7 @@ func TestUringRecvNoBuffers(t *testing.T) {
 		br.Recycle(id)
 	}
 	ids = nil
-	require.NoError(t, r.PrepRecvMultishot(1, fd, 9))
+	require.NoError(t, r.PrepRecvMultishot(1, fd, 9, 0))
 	recvUntil(func(evsel.UringCQE) bool { return len(got) == len(msg) })
 	require.Equal(t, msg, got)
 
@@ -324,6 +324,71 @@ func TestUringRecvNoBuffers(t *testing.T) {
 	last = recvUntil(func(c evsel.UringCQE) bool { return !c.More() })
 	require.Zero(t, last.Res)
 	require.NoError(t, br.Close())
+}
+
+// TestUringRecvLimit: a multishot receive with a limit ends once it has
+// taken that many bytes (the last receive may take one buffer more), and
+// the rest waits in the socket; a kernel without the limit refuses the
+// request instead of ignoring the limit.
+func TestUringRecvLimit(t *testing.T) {
+	r := newUring(t, evsel.UringOptions{Entries: 8})
+	client, server := tcpPair(t)
+	fd := int(server.Fd())
+	if !r.RecvLimit() {
+		require.False(t, kernelAtLeast(t, 6, 17), "the probe missed the limit of a 6.17+ kernel")
+		require.NoError(t, r.PrepRecvMultishot(1, fd, 9, 1500))
+		c := waitCQEs(t, r, 1)[0]
+		require.ErrorIs(t, c.Err(), unix.EINVAL)
+		return
+	}
+	br, err := r.NewBufRing(9, 4)
+	require.NoError(t, err)
+	for id := range 4 {
+		br.Add(uint16(id), make([]byte, 1000))
+	}
+	msg := make([]byte, 3000)
+	for i := range msg {
+		msg[i] = byte(i % 251)
+	}
+	writeAll(t, client, msg)
+
+	// 1,500 bytes: the first receive leaves 500 to go, the second fills
+	// its buffer and ends the request.
+	require.NoError(t, r.PrepRecvMultishot(1, fd, 9, 1500))
+	var got []byte
+	for done := false; !done; {
+		for _, c := range waitCQEs(t, r, 1) {
+			require.Positive(t, c.Res, "%+v", c)
+			id, ok := c.Buffer()
+			require.True(t, ok)
+			got = append(got, br.Buffer(id)[:c.Res]...)
+			br.Recycle(id)
+			done = !c.More()
+			require.True(t, done || len(got) < 1500, "still armed past the limit: %+v", c)
+		}
+	}
+	require.Equal(t, msg[:2000], got)
+
+	// The rest is still in the socket for the next request.
+	require.NoError(t, r.PrepRecvMultishot(1, fd, 9, 1000))
+	c := waitCQEs(t, r, 1)[0]
+	require.EqualValues(t, 1000, c.Res)
+	require.False(t, c.More())
+	id, _ := c.Buffer()
+	require.Equal(t, msg[2000:], br.Buffer(id)[:c.Res])
+	br.Recycle(id)
+	require.NoError(t, br.Close())
+}
+
+// kernelAtLeast reports whether the running kernel's version is at least
+// major.minor.
+func kernelAtLeast(t *testing.T, major, minor int) bool {
+	var u unix.Utsname
+	require.NoError(t, unix.Uname(&u))
+	var ma, mi int
+	_, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
+	require.NoError(t, err)
+	return ma > major || ma == major && mi >= minor
 }
 
 func TestUringConnect(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -173,6 +174,8 @@ type Uring struct {
 	flags    uint32 // the setup flags the kernel accepted
 	features uint32
 	ops      [uringProbeOps / 64]uint64 // supported opcodes, from the probe
+	// recvLimit: multishot receives take a byte limit (probeRecvLimit).
+	recvLimit bool
 
 	sqMem, cqMem, sqeMem []byte // the mappings (cqMem aliases sqMem with SINGLE_MMAP)
 	sqHead, sqTail       *uint32
@@ -223,8 +226,31 @@ func NewUring(opts UringOptions) (*Uring, error) {
 		unix.Close(fd)
 		return nil, err
 	}
+	r.recvLimit = r.probeRecvLimit()
 	return r, nil
 }
+
+// probeRecvLimit asks the kernel whether a multishot receive takes a byte
+// limit (Linux 6.17), with one request on the new ring. The limit goes in
+// the field that older kernels know as file_index, which their receive
+// refuses at preparation (EINVAL); a kernel with the limit accepts it and
+// fails the request only when it runs, here with EBADF for descriptor -1.
+// The probe asks behaviour rather than the version, so a backport counts.
+func (r *Uring) probeRecvLimit() bool {
+	if err := r.PrepRecvMultishot(0, -1, 0xffff, 1); err != nil {
+		return false
+	}
+	if err := r.SubmitAndWait(time.Second); err != nil {
+		return false
+	}
+	res := int32(0)
+	r.ForEachCQE(func(c UringCQE) { res = c.Res })
+	return res == -int32(unix.EBADF)
+}
+
+// RecvLimit reports whether PrepRecvMultishot's limit is available; where
+// it is not, a request with a limit fails with EINVAL.
+func (r *Uring) RecvLimit() bool { return r.recvLimit }
 
 // uringSetupTiers are the setup flags tried, best first; a kernel that
 // does not know a flag fails with EINVAL and the next tier is tried.

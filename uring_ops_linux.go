@@ -80,7 +80,15 @@ func (r *Uring) PrepAcceptMultishot(userData uint64, fd int) error {
 // holds it. It ends (More clear) at end of stream (Res 0), on an error, on
 // ENOBUFS when the group's ring is empty (recycle buffers, then re-arm),
 // or when cancelled.
-func (r *Uring) PrepRecvMultishot(userData uint64, fd int, group uint16) error {
+//
+// A limit other than 0 ends it, too, once it has received that many bytes
+// (IORING_OP_RECV's optlen, Linux 6.17; see RecvLimit): the last receive
+// may take up to one buffer more. Without a limit the kernel runs up to 32
+// receives each time the socket becomes readable before the owner sees
+// any, so a limit is what bounds the bytes a multishot receive takes
+// before the owner can stop it. Kernels without it refuse the request
+// (EINVAL in the completion) rather than ignore the limit.
+func (r *Uring) PrepRecvMultishot(userData uint64, fd int, group uint16, limit uint32) error {
 	sqe, err := r.queue(UringOpRecv, userData, fd)
 	if err != nil {
 		return err
@@ -88,6 +96,7 @@ func (r *Uring) PrepRecvMultishot(userData uint64, fd int, group uint16) error {
 	sqe.ioprio = uringRecvMultishot
 	sqe.flags = uringSQEBufferSelect
 	sqe.bufIndex = group
+	sqe.fileIndex = limit // optlen
 	return nil
 }
 

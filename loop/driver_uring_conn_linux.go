@@ -2,6 +2,7 @@ package loop
 
 import (
 	"io"
+	"math"
 	"net"
 	"unsafe"
 
@@ -37,7 +38,9 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 	if hasBuf {
 		d.br.Recycle(id)
 	}
-	if !live {
+	if !live || c.flags&flagEOF != 0 {
+		// A multishot receive's completions queued behind the end of the
+		// stream, or behind a close_notify that ended it first.
 		return
 	}
 	switch err := cqe.Err(); {
@@ -64,7 +67,7 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 // with multishot receives, which are still armed and would race it.
 func (d *uringDriver) readMore(c *Conn) {
 	l := d.l
-	if uringMultishotRecv || c.flags&(noRead|flagCloseNow) != 0 ||
+	if d.multishot || c.flags&(noRead|flagCloseNow) != 0 ||
 		c.outLen > l.e.opts.HighWater ||
 		(l.e.opts.MaxMemory > 0 && l.memRefuse(c, len(l.buf))) {
 		return
@@ -75,8 +78,10 @@ func (d *uringDriver) readMore(c *Conn) {
 // take hands received bytes to the handler. A receive cannot be undone:
 // bytes that arrive after the loop stopped wanting them (the connection
 // was paused meanwhile by output a timer or task wrote, or by the memory
-// budget) are handed over all the same, one receive's worth at most, since
-// a paused connection's receive is not armed again.
+// budget) are handed over all the same: one receive's worth at most, since
+// a paused connection's receive is not armed again, or for a multishot
+// receive what it takes before the cancel the pause sends lands, at most
+// its limit.
 func (d *uringDriver) take(c *Conn, data []byte) {
 	l := d.l
 	c.markDirty()
@@ -202,16 +207,24 @@ func (d *uringDriver) watch(c *Conn, ev evsel.Events) error {
 // wanted, flagRecv while one is in flight (a cancelled one until its last
 // completion).
 //
-// Receives are one-shot by default: each takes one buffer and is armed
+// Receives are multishot where the kernel takes a limit on the bytes one
+// receives (Linux 6.17, evsel.Uring.RecvLimit): armed once, it completes
+// once per chunk received until it has taken what the connection may
+// still queue before HighWater (recvLimit), then ends, and settle arms the
+// next unless the connection is paused by then. That saves the SQE, and
+// the kernel's re-arming of its poll, that a one-shot receive costs per
+// message. The limit is what bounds it: the kernel runs up to 32 receives
+// per wake-up of the socket before the loop sees any, so without it a fast
+// sender pushed the output that many buffers past HighWater before the
+// cancel a pause sends could land (TestSlowReaderBounded: 811 KB pending
+// with 16 KiB buffers against a bound of 272 KB).
+//
+// A TLS handshake's receives stay one-shot: it buffers input up to
+// handshakeInputLimit, far less than HighWater, and takes little.
+// Elsewhere receives are one-shot: each takes one buffer and is armed
 // again by the settle that follows its completion, unless the connection
 // is paused by then, which is backpressure's "do not re-arm" and bounds
 // what a paused connection takes to one receive, as one read on epoll.
-// A multishot receive (uringMultishotRecv) saves that SQE per message, but
-// the kernel runs up to 32 receives per wake-up of the socket before the
-// loop sees any of them, so a fast sender pushes the output that many
-// buffers past HighWater before the cancel lands (TestSlowReaderBounded:
-// 811 KB pending with 16 KiB buffers, 405 KB with 4 KiB ones, against a
-// bound of 272 KB; the rest of the suite passes with it).
 func (d *uringDriver) update(c *Conn, want evsel.Events) error {
 	if c.flags&flagDialing != 0 {
 		return nil // the connect is in flight
@@ -220,8 +233,8 @@ func (d *uringDriver) update(c *Conn, want evsel.Events) error {
 	switch {
 	case want&evsel.EventRead != 0 && c.flags&flagRecv == 0:
 		var err error
-		if uringMultishotRecv {
-			err = d.r.PrepRecvMultishot(ud(kRecv, fd), fd, uringGroup)
+		if d.multishot && (c.flags&flagTLS == 0 || c.aux.tls.done) {
+			err = d.r.PrepRecvMultishot(ud(kRecv, fd), fd, uringGroup, d.recvLimit(c))
 		} else {
 			err = d.r.PrepRecvSelect(ud(kRecv, fd), fd, uringGroup)
 		}
@@ -232,19 +245,34 @@ func (d *uringDriver) update(c *Conn, want evsel.Events) error {
 			return err
 		}
 		d.started(fd)
+		d.armed++
 		c.flags |= flagRecv
 		c.events |= evsel.EventRead
 	case want&evsel.EventRead != 0:
 		c.events |= evsel.EventRead
 	case c.events&evsel.EventRead != 0:
 		c.events &^= evsel.EventRead
-		if uringMultishotRecv && c.flags&flagRecv != 0 {
+		if d.multishot && c.flags&flagRecv != 0 {
 			if err := d.r.PrepCancel(ud(kCancel, fd), ud(kRecv, fd)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// recvLimit is the most a multishot receive armed now may take: what c
+// may queue before HighWater (an echo's output stays within HighWater plus
+// one buffer, as on epoll within HighWater plus one read), at least one
+// byte; with a memory budget at most one read's worth, ReadBufferSize, as
+// a one-shot receive and its readMore take.
+func (d *uringDriver) recvLimit(c *Conn) uint32 {
+	o := &d.l.e.opts
+	n := max(o.HighWater-c.outLen, 1)
+	if o.MaxMemory > 0 {
+		n = min(n, o.ReadBufferSize)
+	}
+	return uint32(min(n, math.MaxUint32))
 }
 
 // connect hands the connect to the ring; connected follows.

@@ -73,6 +73,9 @@ type uringDriver struct {
 	settling int              // the descriptor settleClose waits for, or -1
 	inCQE    bool             // dispatch is serving completions
 	yielded  int64            // Loop.clock at poll's last yield
+	// multishot: receives are multishot, with a limit (see update).
+	multishot bool
+	armed     int // receives queued, for the tests
 }
 
 // uringYieldInterval is how often at most a busy loop yields before it
@@ -104,10 +107,6 @@ type uringSend struct {
 	msg unix.Msghdr
 	iov [uringMaxIovec]unix.Iovec
 }
-
-// uringMultishotRecv chooses multishot receives over one-shot ones (see
-// update).
-const uringMultishotRecv = false
 
 // uringMaxIovec bounds the chunks of the output queue one sendmsg takes;
 // 64 chunks are 1 MiB, HighWater's default.
@@ -188,6 +187,7 @@ func (d *uringDriver) start() error {
 		br.Add(uint16(id), make([]byte, size))
 	}
 	d.r, d.br = r, br
+	d.multishot = r.RecvLimit()
 	return d.armWake()
 }
 

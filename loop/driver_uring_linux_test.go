@@ -114,3 +114,46 @@ func TestUringOutputBehindSendInFlight(t *testing.T) {
 		}
 	}
 }
+
+// TestUringMultishotReceive: where the kernel bounds a multishot receive
+// (evsel.Uring.RecvLimit), one receive serves a connection's messages
+// until its limit, HighWater's room, is reached; elsewhere each message
+// takes a receive of its own.
+func TestUringMultishotReceive(t *testing.T) {
+	needUring(t)
+	e, addr := start(t, echo, Options{Loops: 1, Driver: DriverIOUring, HighWater: 64 << 10})
+	l := e.Loops()[0]
+	type state struct {
+		armed               int
+		multishot, hasLimit bool
+	}
+	read := func() state {
+		res := make(chan state, 1)
+		require.NoError(t, l.Do(func() {
+			d := l.drv.(*uringDriver)
+			res <- state{d.armed, d.multishot, d.r.RecvLimit()}
+		}))
+		return <-res
+	}
+	peer := dial(t, addr)
+	roundTrip(t, peer, []byte("first")) // the receive is armed
+	before := read()
+	require.Equal(t, before.hasLimit, before.multishot)
+	const rounds = 200
+	msg := make([]byte, 100)
+	for range rounds {
+		assert.Equal(t, msg, roundTrip(t, peer, msg))
+	}
+	after := read()
+	if !before.multishot {
+		assert.GreaterOrEqual(t, after.armed-before.armed, rounds)
+		return
+	}
+	// 20,000 bytes echoed against a limit of 64 KiB: no new receive.
+	assert.Zero(t, after.armed-before.armed)
+
+	// Past the limit, the receive ends and the next one is armed.
+	big := make([]byte, 256<<10)
+	assert.Equal(t, big, roundTrip(t, peer, big))
+	assert.GreaterOrEqual(t, read().armed-after.armed, 3, "256 KiB through receives limited to 64 KiB each")
+}
