@@ -67,6 +67,7 @@ const (
 	uringCQEBufferShift            = 16
 	uringCQEFlagBuffer      uint32 = 1 << 0
 	uringCQEFlagMore        uint32 = 1 << 1
+	uringCQEFlagBufMore     uint32 = 1 << 4 // IORING_CQE_F_BUF_MORE: an incremental buffer is not used up
 )
 
 // uringSQE is struct io_uring_sqe (64 bytes), its unions flattened to the

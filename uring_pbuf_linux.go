@@ -16,6 +16,16 @@ import (
 // (page-aligned, as the kernel requires, and outside Go's heap); the
 // buffers are the caller's, kept reachable by the UringBufRing (by id)
 // until Close, because the kernel may fill any buffer it was given.
+//
+// An incremental ring (IOU_PBUF_RING_INC, Linux 6.12) lets the kernel fill
+// one buffer over several receives, each taking what it needs from where
+// the last stopped, so large buffers serve small messages without wasting
+// the rest; a completion then says whether the buffer is used up
+// (IORING_CQE_F_BUF_MORE clear), and Take tracks where each one's bytes
+// start.
+
+// uringPbufRingInc is IOU_PBUF_RING_INC, in uringBufReg.flags.
+const uringPbufRingInc = 2
 
 // uringBuf is struct io_uring_buf. The ring's tail is the resv field of the
 // first entry (struct io_uring_buf_ring's union).
@@ -51,11 +61,29 @@ type UringBufRing struct {
 	tail    uint16
 	tailPtr *uint32  // the aligned word holding ring[0].bid and the tail
 	bufs    [][]byte // by id: every buffer the kernel may hold
+	// used: for an incremental ring, by id, how much of the buffer earlier
+	// completions reported; nil otherwise.
+	used []uint32
 }
 
 // NewBufRing registers a ring of entries buffer descriptions (a power of
 // two up to 32768) under group, empty until Add.
 func (r *Uring) NewBufRing(group uint16, entries int) (*UringBufRing, error) {
+	return r.newBufRing(group, entries, 0)
+}
+
+// NewIncBufRing is NewBufRing for an incremental ring (see UringBufRing).
+// Kernels before 6.12 refuse it with EINVAL.
+func (r *Uring) NewIncBufRing(group uint16, entries int) (*UringBufRing, error) {
+	b, err := r.newBufRing(group, entries, uringPbufRingInc)
+	if err != nil {
+		return nil, err
+	}
+	b.used = make([]uint32, entries)
+	return b, nil
+}
+
+func (r *Uring) newBufRing(group uint16, entries int, flags uint16) (*UringBufRing, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
@@ -72,7 +100,7 @@ func (r *Uring) NewBufRing(group uint16, entries int) (*UringBufRing, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("mmap", err)
 	}
-	reg := uringBufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))), ringEntries: uint32(entries), bgid: group}
+	reg := uringBufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))), ringEntries: uint32(entries), bgid: group, flags: flags}
 	if err := r.register(uringRegisterPbufRing, unsafe.Pointer(&reg), 1); err != nil {
 		unix.Munmap(mem)
 		return nil, os.NewSyscallError("io_uring_register(PBUF_RING)", err)
@@ -106,7 +134,8 @@ func (b *UringBufRing) Add(id uint16, buf []byte) {
 }
 
 // Buffer returns the buffer given under id, at its full length; a
-// completion's Res says how much of it the kernel filled.
+// completion's Res says how much of it the kernel filled (of a ring that
+// is not incremental; Take serves both kinds).
 func (b *UringBufRing) Buffer(id uint16) []byte {
 	if int(id) >= len(b.bufs) {
 		return nil
@@ -114,8 +143,39 @@ func (b *UringBufRing) Buffer(id uint16) []byte {
 	return b.bufs[id]
 }
 
+// Incremental reports whether the ring is incremental (NewIncBufRing).
+func (b *UringBufRing) Incremental() bool { return b.used != nil }
+
+// Take returns the bytes completion c reported in one of the ring's
+// buffers, the buffer's id, and whether the buffer is the caller's again,
+// to Recycle once the bytes are consumed: always for a ring that is not
+// incremental, once the kernel has used it up for one that is. The
+// capacity of data is the room the receive had, so a receive that filled
+// it has len(data) == cap(data). ok is false if c reports no buffer.
+// Completions must be taken in the order they are reaped.
+func (b *UringBufRing) Take(c UringCQE) (data []byte, id uint16, last, ok bool) {
+	id, ok = c.Buffer()
+	if !ok || int(id) >= len(b.bufs) {
+		return nil, id, false, false
+	}
+	buf := b.bufs[id]
+	n := uint32(max(c.Res, 0))
+	if b.used == nil {
+		return buf[:n], id, true, true
+	}
+	from := b.used[id]
+	data = buf[from : from+n]
+	if c.Flags&uringCQEFlagBufMore != 0 {
+		b.used[id] = from + n
+		return data, id, false, true
+	}
+	b.used[id] = 0
+	return data, id, true, true
+}
+
 // Recycle gives the buffer of id back to the kernel, once the data a
-// completion reported in it has been consumed.
+// completion reported in it has been consumed (and, for an incremental
+// ring, once Take said the kernel is done with it).
 func (b *UringBufRing) Recycle(id uint16) {
 	buf := b.Buffer(id)
 	if buf == nil {

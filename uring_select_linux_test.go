@@ -1,6 +1,8 @@
 package evsel_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -97,4 +99,69 @@ func TestUringSocket(t *testing.T) {
 	local, err := cl.LocalAddr()
 	require.NoError(t, err)
 	require.Equal(t, local.String(), peer.String())
+}
+
+// TestUringIncBufRing: an incremental ring's buffer serves several
+// receives, each from where the last stopped; Take reports each one's
+// bytes and says when the kernel has used the buffer up, and a receive
+// that meets the end of a buffer takes only the room left there.
+func TestUringIncBufRing(t *testing.T) {
+	r := newUring(t, evsel.UringOptions{Entries: 8})
+	a, b, err := evsel.Socketpair()
+	require.NoError(t, err)
+	cleanupClose(t, a)
+	cleanupClose(t, b)
+	br, err := r.NewIncBufRing(6, 2)
+	if errors.Is(err, unix.EINVAL) {
+		require.False(t, kernelAtLeast(t, 6, 12), "a 6.12+ kernel refused an incremental ring")
+		t.Logf("no incremental rings here: %v", err)
+		return
+	}
+	require.NoError(t, err)
+	require.True(t, br.Incremental())
+	br.Add(0, make([]byte, 100))
+	br.Add(1, make([]byte, 100))
+	fd := int(a.Fd())
+	recv := func(msg string) (string, uint16, bool, int) {
+		t.Helper()
+		_, err := b.Write([]byte(msg))
+		require.NoError(t, err)
+		require.NoError(t, r.PrepRecvSelect(1, fd, 6))
+		c := waitCQEs(t, r, 1)[0]
+		require.NoError(t, c.Err())
+		data, id, last, ok := br.Take(c)
+		require.True(t, ok)
+		return string(data), id, last, cap(data)
+	}
+	first := strings.Repeat("a", 30)
+	got, id, last, room := recv(first)
+	require.Equal(t, first, got)
+	require.EqualValues(t, 0, id)
+	require.False(t, last)
+	require.Equal(t, 100, room)
+
+	second := strings.Repeat("b", 50)
+	got, id, last, room = recv(second)
+	require.Equal(t, second, got, "the second receive starts where the first stopped")
+	require.EqualValues(t, 0, id)
+	require.False(t, last)
+	require.Equal(t, 70, room)
+
+	// 40 bytes against 20 left: the buffer is used up, the rest waits.
+	third := strings.Repeat("c", 40)
+	got, id, last, room = recv(third)
+	require.Equal(t, third[:20], got)
+	require.EqualValues(t, 0, id)
+	require.True(t, last)
+	require.Equal(t, 20, room)
+	br.Recycle(id)
+
+	require.NoError(t, r.PrepRecvSelect(2, fd, 6))
+	c := waitCQEs(t, r, 1)[0]
+	data, id, last, ok := br.Take(c)
+	require.True(t, ok)
+	require.Equal(t, third[20:], string(data))
+	require.EqualValues(t, 1, id, "the next buffer in the ring")
+	require.False(t, last)
+	require.NoError(t, br.Close())
 }

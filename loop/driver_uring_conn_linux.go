@@ -23,19 +23,20 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 		c.flags &^= flagRecv
 		c.markDirty() // settle arms the next if still wanted
 	}
-	id, hasBuf := cqe.Buffer()
+	data, id, last, hasBuf := d.br.Take(cqe)
 	if cqe.Res > 0 && hasBuf {
-		buf := d.br.Buffer(id)
 		if live && c.flags&(flagCloseNow|flagClosing|flagEOF|flagDialing) == 0 {
-			d.take(c, buf[:cqe.Res])
+			d.take(c, data)
 		}
-		d.br.Recycle(id)
-		if live && int(cqe.Res) == len(buf) {
-			d.readMore(c)
+		if last {
+			d.br.Recycle(id)
+		}
+		if live && len(data) == cap(data) {
+			d.readMore(c) // it filled the room it had
 		}
 		return
 	}
-	if hasBuf {
+	if hasBuf && last {
 		d.br.Recycle(id)
 	}
 	if !live || c.flags&flagEOF != 0 {

@@ -135,19 +135,24 @@ const (
 	kListen
 )
 
-// The ring's size and the provided buffers: uringBufs of up to
-// uringBufSize each, 4 MiB per loop. A receive takes a whole buffer however
-// little it gets, and receives that find the ring empty fail (ENOBUFS) and
-// wait for the next iteration, so the count is what bounds how many
-// connections one iteration can read: 1,024, the largest cell of issue 14's
-// benchmark. The size holds its messages (64 and 512 bytes) whole; a
-// receive that fills its buffer is followed by a plain read (readMore). Not
-// measured yet: the benchmark is to tune both.
+// The ring's size and the provided buffers, uringBufBytes per loop.
+// Where the kernel has incremental buffer rings (Linux 6.12), buffers of
+// ReadBufferSize, each filled by as many receives as fit: a receive takes
+// what it needs, so one 64 KiB buffer holds a thousand 64-byte messages,
+// and a 16 KiB message arrives in one receive, as one read takes it on
+// epoll. Elsewhere uringBufs of up to uringBufSize each: a receive takes a
+// whole buffer however little it gets, so the count bounds how many
+// connections one iteration can read (1,024, the largest cell of issue
+// 14's benchmark but one), and the size holds its small messages whole; a
+// receive that fills its buffer is followed by a plain read (readMore).
+// Receives that find the ring empty fail (ENOBUFS) and are armed again
+// next iteration.
 const (
-	uringBufs    = 1024
-	uringBufSize = 4 << 10
-	uringGroup   = 1
-	uringEntries = 1024
+	uringBufBytes = 4 << 20
+	uringBufs     = 1024
+	uringBufSize  = 4 << 10
+	uringGroup    = 1
+	uringEntries  = 1024
 	// uringCQEntries is room for a receive's and a send's completion of
 	// 4,096 connections in one iteration (128 KiB): more wait in the
 	// kernel's overflow list, which costs an extra io_uring_enter.
@@ -177,18 +182,33 @@ func (d *uringDriver) start() error {
 	if err != nil {
 		return err
 	}
-	br, err := r.NewBufRing(uringGroup, uringBufs)
+	br, size, err := newUringBufRing(r, d.l.e.opts.ReadBufferSize)
 	if err != nil {
 		r.Close()
 		return err
 	}
-	size := min(d.l.e.opts.ReadBufferSize, uringBufSize)
-	for id := range uringBufs {
+	for id := range br.Entries() {
 		br.Add(uint16(id), make([]byte, size))
 	}
 	d.r, d.br = r, br
 	d.multishot = r.RecvLimit()
 	return d.armWake()
+}
+
+// newUringBufRing registers the loop's provided buffers (see uringBufBytes)
+// and returns the size of each.
+func newUringBufRing(r *evsel.Uring, readSize int) (*evsel.UringBufRing, int, error) {
+	n := 16
+	for n*2*readSize <= uringBufBytes && n < 1<<15 {
+		n *= 2
+	}
+	if br, err := r.NewIncBufRing(uringGroup, n); err == nil {
+		return br, readSize, nil
+	} else if !errors.Is(err, unix.EINVAL) {
+		return nil, 0, err
+	}
+	br, err := r.NewBufRing(uringGroup, uringBufs)
+	return br, min(readSize, uringBufSize), err
 }
 
 func (d *uringDriver) armWake() error {
