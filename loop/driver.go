@@ -85,8 +85,11 @@ var uringRequired []evsel.UringOp
 // The default is the readiness driver: io_uring is taken only when asked
 // for. The default is to pick io_uring only where the kernel has it and
 // the benchmark shows it is not slower; on the machine the benchmark runs
-// on (README, Performance) it is slower than epoll in 11 of the 13 echo
-// cells, by up to 1.2×, so "" stays epoll.
+// on (README, Performance) it is 0.90–0.94× of epoll at 8,192 connections
+// with small messages and at 1,024 × 1 KiB, about even with up to 64
+// connections, and 1.09–1.10× with 16 KiB messages at 1,024 and 8,192, so
+// it is not faster everywhere and "" stays epoll. An engine cannot know
+// its connection count or message size when it picks.
 func (e *Engine) chooseDriver() string {
 	name := e.opts.Driver
 	if name == "" {
