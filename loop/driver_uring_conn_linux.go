@@ -26,7 +26,9 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 	data, id, last, hasBuf := d.br.Take(cqe)
 	if cqe.Res > 0 && hasBuf {
 		if live && c.flags&(flagCloseNow|flagClosing|flagEOF|flagDialing) == 0 {
-			d.take(c, data)
+			// Capped: past data, an incremental buffer is where the
+			// kernel's next receives write.
+			d.take(c, data[:len(data):len(data)])
 		}
 		if last {
 			d.br.Recycle(id)

@@ -137,7 +137,7 @@ const (
 
 // The ring's size and the provided buffers, uringBufBytes per loop.
 // Where the kernel has incremental buffer rings (Linux 6.12), buffers of
-// ReadBufferSize, each filled by as many receives as fit: a receive takes
+// ReadBufferSize (at most a sixteenth of the whole), each filled by as many receives as fit: a receive takes
 // what it needs, so one 64 KiB buffer holds a thousand 64-byte messages,
 // and a 16 KiB message arrives in one receive, as one read takes it on
 // epoll. Elsewhere uringBufs of up to uringBufSize each: a receive takes a
@@ -198,12 +198,13 @@ func (d *uringDriver) start() error {
 // newUringBufRing registers the loop's provided buffers (see uringBufBytes)
 // and returns the size of each.
 func newUringBufRing(r *evsel.Uring, readSize int) (*evsel.UringBufRing, int, error) {
+	size := min(readSize, uringBufBytes/16)
 	n := 16
-	for n*2*readSize <= uringBufBytes && n < 1<<15 {
+	for n*2*size <= uringBufBytes && n < 1<<15 {
 		n *= 2
 	}
 	if br, err := r.NewIncBufRing(uringGroup, n); err == nil {
-		return br, readSize, nil
+		return br, size, nil
 	} else if !errors.Is(err, unix.EINVAL) {
 		return nil, 0, err
 	}
