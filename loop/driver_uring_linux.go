@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/evsel/evsel"
+	"github.com/evsel/evsel/internal/testdriver"
 )
 
 // uringDriver is the completion driver: the loop hands its sockets' I/O
@@ -182,7 +183,7 @@ func (d *uringDriver) start() error {
 	if err != nil {
 		return err
 	}
-	br, size, err := newUringBufRing(r, d.l.e.opts.ReadBufferSize)
+	br, size, err := newUringBufRing(r, d.l.e.opts.ReadBufferSize, !testdriver.Basic)
 	if err != nil {
 		r.Close()
 		return err
@@ -191,23 +192,28 @@ func (d *uringDriver) start() error {
 		br.Add(uint16(id), make([]byte, size))
 	}
 	d.r, d.br = r, br
-	d.multishot = r.RecvLimit()
+	d.multishot = r.RecvLimit() && !testdriver.Basic
 	return d.armWake()
 }
 
-// newUringBufRing registers the loop's provided buffers (see uringBufBytes)
-// and returns the size of each.
-func newUringBufRing(r *evsel.Uring, readSize int) (*evsel.UringBufRing, int, error) {
+// newUringBufRing registers the loop's provided buffers (see uringBufBytes),
+// incremental if inc and the kernel has them, and returns the size of each.
+func newUringBufRing(r *evsel.Uring, readSize int, inc bool) (*evsel.UringBufRing, int, error) {
 	size := min(readSize, uringBufBytes/16)
 	n := 16
 	for n*2*size <= uringBufBytes && n < 1<<15 {
 		n *= 2
 	}
-	if br, err := r.NewIncBufRing(uringGroup, n); err == nil {
-		return br, size, nil
-	} else if !errors.Is(err, unix.EINVAL) {
-		return nil, 0, err
+	if inc {
+		br, err := r.NewIncBufRing(uringGroup, n)
+		if err == nil {
+			return br, size, nil
+		}
+		if !errors.Is(err, unix.EINVAL) {
+			return nil, 0, err
+		}
 	}
+	// Whole buffers, as kernels before 6.12 have them.
 	br, err := r.NewBufRing(uringGroup, uringBufs)
 	return br, min(readSize, uringBufSize), err
 }

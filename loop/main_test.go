@@ -10,7 +10,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testdriver.Name = os.Getenv(testdriver.Env) // children of the tests inherit it
+	testdriver.Load() // children of the tests inherit it
 	if os.Getenv(childEnv) != "" {
 		runChild() // the re-executed test binary of TestAcceptUnderFdExhaustion
 		return
@@ -20,10 +20,17 @@ func TestMain(m *testing.M) {
 		return
 	}
 	// Where the kernel has io_uring, the suite runs on the completion
-	// driver too, in a child, before this run on the default driver.
+	// driver too, in a child, before this run on the default driver; and
+	// where the kernel has the driver's optional features, once more
+	// without them.
 	if testdriver.Name == "" && evsel.UringAvailable() == nil {
 		if code := leakcheck.Rerun(testdriver.Env, DriverIOUring); code != 0 {
 			os.Exit(code)
+		}
+		if uringHasOptional() {
+			if code := leakcheck.Rerun(testdriver.Env, testdriver.UringBasic); code != 0 {
+				os.Exit(code)
+			}
 		}
 	}
 	leakcheck.Main(m)

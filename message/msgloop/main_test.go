@@ -15,7 +15,7 @@ import (
 // Where the kernel has io_uring, the suite runs on the completion driver
 // too, in a child, before this run on the default driver.
 func TestMain(m *testing.M) {
-	testdriver.Name = os.Getenv(testdriver.Env)
+	testdriver.Load()
 	if testdriver.Name == "" && evsel.UringAvailable() == nil {
 		if code := leakcheck.Rerun(testdriver.Env, loop.DriverIOUring); code != 0 {
 			os.Exit(code)
