@@ -16,10 +16,7 @@ import (
 // ring empty it fails with ENOBUFS.
 func TestUringRecvSelect(t *testing.T) {
 	r := newUring(t, evsel.UringOptions{Entries: 8})
-	a, b, err := evsel.Socketpair()
-	require.NoError(t, err)
-	cleanupClose(t, a)
-	cleanupClose(t, b)
+	a, b := socketPair(t)
 	br, err := r.NewBufRing(5, 2)
 	require.NoError(t, err)
 	br.Add(1, make([]byte, 64))
@@ -55,15 +52,12 @@ func TestUringRecvSelect(t *testing.T) {
 // level-triggered readiness.
 func TestUringPollOnce(t *testing.T) {
 	r := newUring(t, evsel.UringOptions{Entries: 8})
-	a, b, err := evsel.Socketpair()
-	require.NoError(t, err)
-	cleanupClose(t, a)
-	cleanupClose(t, b)
+	a, b := socketPair(t)
 	fd := int(a.Fd())
 	require.NoError(t, r.PrepPoll(1, fd, unix.POLLIN))
 	require.NoError(t, r.Submit())
 	require.Zero(t, r.ForEachCQE(func(evsel.UringCQE) {}), "readable with nothing sent")
-	_, err = b.Write([]byte("x"))
+	_, err := b.Write([]byte("x"))
 	require.NoError(t, err)
 	for i := range 2 {
 		if i > 0 {
@@ -107,10 +101,7 @@ func TestUringSocket(t *testing.T) {
 // that meets the end of a buffer takes only the room left there.
 func TestUringIncBufRing(t *testing.T) {
 	r := newUring(t, evsel.UringOptions{Entries: 8})
-	a, b, err := evsel.Socketpair()
-	require.NoError(t, err)
-	cleanupClose(t, a)
-	cleanupClose(t, b)
+	a, b := socketPair(t)
 	br, err := r.NewIncBufRing(6, 2)
 	if errors.Is(err, unix.EINVAL) {
 		require.False(t, kernelAtLeast(t, 6, 12), "a 6.12+ kernel refused an incremental ring")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,4 +178,28 @@ func uringHasOptional() bool {
 	}
 	br.Close()
 	return true
+}
+
+// TestUringInboundCapped: the bytes a receive delivered reach the handler
+// with no spare capacity, since past them an incremental buffer is where
+// the kernel's next receives write: a handler appending to Inbound() gets
+// a copy rather than writing there.
+func TestUringInboundCapped(t *testing.T) {
+	needUring(t)
+	var spare atomic.Int64 // the largest spare capacity a handler saw
+	h := Funcs{Data: func(c *Conn) {
+		in := c.Inbound()
+		if s := int64(cap(in) - len(in)); s > spare.Load() {
+			spare.Store(s)
+		}
+		c.Write(in)
+		c.Consume(len(in))
+	}}
+	_, addr := start(t, h, Options{Loops: 1, Driver: DriverIOUring})
+	peer := dial(t, addr)
+	for range 50 {
+		msg := []byte("capped")
+		assert.Equal(t, msg, roundTrip(t, peer, msg))
+	}
+	assert.Zero(t, spare.Load())
 }
