@@ -31,7 +31,7 @@
 //
 // Writes made during a callback are gathered and sent when the callback
 // returns, with as few write or writev calls as the kernel allows (a write
-// of 64 KiB or more on a connection with nothing pending goes out at once,
+// of 16 KiB or more on a connection with nothing pending goes out at once,
 // without a copy); what the kernel does not take is kept and sent when the
 // socket is writable, and only then is WRITE interest watched. A
 // connection whose pending output passes Options.HighWater is not read

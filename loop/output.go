@@ -7,8 +7,9 @@ func (c *Conn) Buffered() int { return c.outLen }
 
 // Write queues p for sending (the bytes are copied) and returns len(p). The
 // writes of one callback, timer or task go to the socket together, with one
-// write or writev, as soon as it returns. A large write on an idle connection goes to
-// the socket directly, without a copy of what the kernel takes.
+// write or writev, as soon as it returns. A write of 16 KiB or more on an
+// idle connection goes to the socket directly, without a copy of what the
+// kernel takes.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.flags&(flagClosing|flagCloseNow) != 0 || c.closed.Load() {
 		return 0, ErrClosed
