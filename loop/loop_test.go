@@ -636,3 +636,41 @@ func TestWriteAfterClose(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "bye", string(got))
 }
+
+// TestWriteDirectKeepsOrder: writes of directWrite bytes or more go to the
+// socket at once when nothing is pending, smaller ones are queued. Mixed in
+// one callback, and with the peer not reading at first (so a direct write
+// is cut short and the rest queues behind), the bytes still arrive whole
+// and in order.
+func TestWriteDirectKeepsOrder(t *testing.T) {
+	var writes [][]byte
+	var want []byte
+	for i := range 64 {
+		size := 1 + i%7
+		if i%3 == 0 {
+			size = directWrite + i
+		}
+		p := bytes.Repeat([]byte{byte('a' + i%26)}, size)
+		writes = append(writes, p)
+		want = append(want, p...)
+	}
+	h := Funcs{Data: func(c *Conn) {
+		c.Consume(len(c.Inbound()))
+		for _, p := range writes {
+			if _, err := c.Write(p); err != nil {
+				t.Errorf("write: %v", err)
+				return
+			}
+		}
+	}}
+	_, addr := start(t, h, Options{Loops: 1, HighWater: 64 << 20, MaxOutput: 64 << 20})
+	c := dial(t, addr)
+	_, err := c.Write([]byte("go"))
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond) // the loop writes into a socket nobody reads yet
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	got := make([]byte, len(want))
+	_, err = io.ReadFull(c, got)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(want, got), "the stream arrives in the order written")
+}
