@@ -1,6 +1,9 @@
 package loop
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // task is work queued to a loop from another goroutine.
 type task struct {
@@ -22,7 +25,13 @@ const (
 // taskQueue is a loop's inbox: any goroutine pushes, the loop takes the
 // whole queue at once. Two buffers are swapped so producers are not blocked
 // while the tasks run.
+//
+// queued mirrors len(tasks) so the loop, which looks at least once per
+// iteration, does not take the lock to find the queue empty. A push
+// counts its task before it unlocks and before it wakes the loop, so a
+// loop woken for a task, or looking after the push, sees it counted.
 type taskQueue struct {
+	queued atomic.Int32
 	mu     sync.Mutex
 	tasks  []task
 	spare  []task // owned by the loop between take and recycle
@@ -39,27 +48,33 @@ func (q *taskQueue) push(t task) (first bool, err error) {
 	}
 	first = len(q.tasks) == 0
 	q.tasks = append(q.tasks, t)
+	q.queued.Store(int32(len(q.tasks)))
 	q.mu.Unlock()
 	return first, nil
 }
 
-func (q *taskQueue) pending() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.tasks) > 0
-}
+// pending reports whether tasks are waiting, without the lock.
+func (q *taskQueue) pending() bool { return q.queued.Load() > 0 }
 
 // take empties the queue and returns what it held.
 func (q *taskQueue) take() []task {
+	if q.queued.Load() == 0 {
+		return nil
+	}
 	q.mu.Lock()
 	tasks := q.tasks
 	q.tasks, q.spare = q.spare[:0], nil
+	q.queued.Store(0)
 	q.mu.Unlock()
 	return tasks
 }
 
 // recycle gives back the slice of a take once its tasks have run.
-func (q *taskQueue) recycle(tasks []task) { q.spare = tasks[:0] }
+func (q *taskQueue) recycle(tasks []task) {
+	if tasks != nil {
+		q.spare = tasks[:0]
+	}
+}
 
 // close refuses further tasks and returns those still queued.
 func (q *taskQueue) close() []task {
@@ -68,6 +83,7 @@ func (q *taskQueue) close() []task {
 	q.closed = true
 	tasks := q.tasks
 	q.tasks = nil
+	q.queued.Store(0)
 	return tasks
 }
 
