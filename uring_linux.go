@@ -199,6 +199,15 @@ type Uring struct {
 	inflight int                  // SQEs queued whose last completion is not reaped yet
 	bufRings map[uint16]*UringBufRing
 	closed   bool
+
+	// files has a bit set for each descriptor in the registered file table
+	// of fileSlots slots (slot fd holds descriptor fd; uring_files_linux.go);
+	// fileUpdate and fileFd are the argument of the system call that
+	// changes it.
+	files      []uint64
+	fileSlots  int
+	fileUpdate uringFilesUpdate
+	fileFd     int32
 }
 
 // NewUring sets up a ring. It fails with a *UringError (matching

@@ -95,6 +95,7 @@ func (r *Uring) PrepRecvMultishot(userData uint64, fd int, group uint16, limit u
 	}
 	sqe.ioprio = uringRecvMultishot
 	sqe.flags = uringSQEBufferSelect
+	r.fixFile(sqe, fd)
 	sqe.bufIndex = group
 	sqe.fileIndex = limit // optlen
 	return nil
@@ -109,6 +110,7 @@ func (r *Uring) PrepRecvSelect(userData uint64, fd int, group uint16) error {
 		return err
 	}
 	sqe.flags = uringSQEBufferSelect
+	r.fixFile(sqe, fd)
 	sqe.bufIndex = group
 	return nil
 }
@@ -121,6 +123,7 @@ func (r *Uring) PrepRecv(userData uint64, fd int, b []byte) error {
 	if err != nil {
 		return err
 	}
+	r.fixFile(sqe, fd)
 	sqe.addr = uint64(uintptr(p))
 	sqe.len = uint32(len(b))
 	return nil
@@ -135,6 +138,7 @@ func (r *Uring) PrepSend(userData uint64, fd int, b []byte) error {
 	if err != nil {
 		return err
 	}
+	r.fixFile(sqe, fd)
 	sqe.addr = uint64(uintptr(p))
 	sqe.len = uint32(len(b))
 	sqe.opFlags = unix.MSG_NOSIGNAL
@@ -150,6 +154,7 @@ func (r *Uring) PrepSendmsg(userData uint64, fd int, msg *unix.Msghdr) error {
 	if err != nil {
 		return err
 	}
+	r.fixFile(sqe, fd)
 	sqe.addr = uint64(uintptr(p))
 	sqe.len = 1
 	sqe.opFlags = unix.MSG_NOSIGNAL

@@ -99,6 +99,7 @@ type uringFd struct {
 	ops     uint8  // requests in flight whose last completion is not reaped (at most 3)
 	closing bool   // close the descriptor once ops is 0
 	pollEv  uint16 // a datagram socket's armed poll, 0 if none
+	sends   uint8  // sends queued, counted up to uringInstallAfter
 }
 
 // uringSend is the kernel's view of one connection's output: a msghdr
@@ -193,6 +194,12 @@ func (d *uringDriver) start() error {
 	}
 	d.r, d.br = r, br
 	d.multishot = r.RecvLimit() && !testdriver.Basic
+	// A kernel without sparse tables (before 5.19) serves unfixed; the
+	// kernel refuses a table larger than the open-file limit.
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil {
+		_ = r.RegisterFiles(int(min(lim.Cur, 1<<20)))
+	}
 	return d.armWake()
 }
 

@@ -203,3 +203,67 @@ func TestUringInboundCapped(t *testing.T) {
 	}
 	assert.Zero(t, spare.Load())
 }
+
+// TestUringRegisteredFile: a connection's descriptor enters the ring's
+// registered file table after uringInstallAfter sends, not before (a
+// request or two does not pay for the system calls), and leaves it when
+// the connection closes: the peer sees the end of the stream, which the
+// table's reference would otherwise hold off.
+func TestUringRegisteredFile(t *testing.T) {
+	needUring(t)
+	conns := make(chan *Conn, 1)
+	h := Funcs{
+		Open: func(c *Conn) { conns <- c },
+		Data: func(c *Conn) {
+			in := c.Inbound()
+			if string(in) == "bye" {
+				c.Close()
+				return
+			}
+			c.Write(in)
+			c.Consume(len(in))
+		},
+	}
+	e, addr := start(t, h, Options{Loops: 1, Driver: DriverIOUring})
+	l := e.Loops()[0]
+	peer := dial(t, addr)
+	require.NoError(t, peer.SetDeadline(time.Now().Add(10*time.Second)))
+	c := <-conns
+	fds := make(chan int, 1)
+	require.NoError(t, l.Do(func() { fds <- c.fd() }))
+	fd := <-fds
+	installed := func() bool {
+		res := make(chan bool, 1)
+		require.NoError(t, l.Do(func() { res <- l.drv.(*uringDriver).r.Installed(fd) }))
+		return <-res
+	}
+	sent := 0
+	echo := func() {
+		sent++
+		msg := []byte{'m', byte(sent)}
+		_, err := peer.Write(msg)
+		require.NoError(t, err)
+		got := make([]byte, len(msg))
+		_, err = io.ReadFull(peer, got)
+		require.NoError(t, err)
+		require.Equal(t, msg, got)
+	}
+	for range uringInstallAfter - 1 {
+		echo()
+	}
+	require.False(t, installed(), "installed after %d sends", sent)
+	echo()
+	if !installed() {
+		t.Skip("the kernel has no sparse file table (Linux 5.19)")
+	}
+	for range 10 {
+		echo()
+	}
+	require.True(t, installed())
+	_, err := peer.Write([]byte("bye"))
+	require.NoError(t, err)
+	n, err := peer.Read(make([]byte, 1))
+	require.Equal(t, 0, n)
+	require.ErrorIs(t, err, io.EOF, "the server's close reached the peer")
+	require.False(t, installed(), "removed at close")
+}
