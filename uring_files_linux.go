@@ -12,9 +12,10 @@ import "unsafe"
 // The binding keeps it invisible to callers: slot i of the table holds
 // descriptor i, so an SQE's fd field means the same with and without the
 // flag, and the builders of receives and sends set the flag themselves
-// for a descriptor that is installed. The caller installs a descriptor
-// when it starts serving it and must remove it before closing it: the
-// table's reference keeps the socket open after close(2) otherwise.
+// for a descriptor that is installed. The caller may install a descriptor
+// at any time (the requests queued after it use the table) and must remove
+// it before closing it: the table's reference keeps the socket open after
+// close(2) otherwise.
 // Requests in flight hold their own reference, so removing a file does
 // not disturb them, and cancelling by descriptor (PrepCancelFd) matches
 // them either way: both tables point to the same file.
