@@ -271,6 +271,7 @@ func (r *Uring) Close() error {
 		br.release(drained)
 	}
 	r.hold, r.bufRings = nil, nil
+	r.files, r.fileSlots = nil, 0 // the registered file table went with the ring
 	return err
 }
 

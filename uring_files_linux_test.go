@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/evsel/evsel"
 )
@@ -28,8 +29,8 @@ func TestUringRegisteredFiles(t *testing.T) {
 	require.False(t, r.InstallFile(1024), "past the table")
 	require.False(t, r.InstallFile(-1))
 
-	_, err := client.Write([]byte("ping"))
-	require.NoError(t, err)
+	writeAll(t, client, []byte("ping"))
+	waitOnce(t, server, evsel.EventRead)
 	in := make([]byte, 16)
 	require.NoError(t, r.PrepRecv(1, fd, in))
 	c := waitCQEs(t, r, 1)[0]
@@ -43,36 +44,39 @@ func TestUringRegisteredFiles(t *testing.T) {
 	// names the descriptor reaches it through the table (a send that went
 	// through the process's table would fail with EBADF).
 	require.NoError(t, server.Close())
-	require.Equal(t, 0, readFor(t, client, 100*time.Millisecond), "the table keeps the socket open")
+	p, err := evsel.NewPoller()
+	require.NoError(t, err)
+	defer p.Close()
+	require.NoError(t, p.Add(int(client.Fd()), evsel.EventRead))
+	n, err := p.Wait(make([]evsel.Event, 1), 100*time.Millisecond)
+	require.NoError(t, err)
+	require.Zero(t, n, "the table keeps the socket open: no end of stream")
 	require.NoError(t, r.PrepSend(3, fd, []byte("late")))
 	c = waitCQEs(t, r, 1)[0]
 	require.Equal(t, int32(4), c.Res, "send through the table after close: %v", c.Err())
 	require.Equal(t, "late", string(readFull(t, client, 4)))
+
 	// Removing it ends the stream.
 	require.NoError(t, r.RemoveFile(fd))
 	require.False(t, r.Installed(fd))
 	require.NoError(t, r.RemoveFile(fd), "removing twice is a no-op")
-	require.Equal(t, -1, readFor(t, client, 5*time.Second), "the peer sees the end of the stream")
-}
+	waitOnce(t, client, evsel.EventRead)
+	_, err = client.Read(make([]byte, 8))
+	require.Equal(t, io.EOF, err, "the peer sees the end of the stream")
 
-// readFor reads client until data (its length), the end of the stream (-1)
-// or d passes (0).
-func readFor(t *testing.T, client *evsel.Socket, d time.Duration) int {
-	t.Helper()
-	buf := make([]byte, 64)
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		n, err := client.Read(buf)
-		switch {
-		case err == io.EOF:
-			return -1
-		case err == evsel.ErrWouldBlock:
-			time.Sleep(5 * time.Millisecond)
-		case err != nil:
-			require.NoError(t, err)
-		default:
-			return n
+	// The kernel refuses a descriptor that is not open: it stays unfixed.
+	unused := 1023
+	for ; unused > 0; unused-- {
+		if _, err := unix.FcntlInt(uintptr(unused), unix.F_GETFD, 0); err == unix.EBADF {
+			break
 		}
 	}
-	return 0
+	require.False(t, r.InstallFile(unused), "descriptor %d is not open", unused)
+	require.False(t, r.Installed(unused))
+
+	// The table goes with the ring: nothing is left to remove.
+	require.True(t, r.InstallFile(int(client.Fd())))
+	require.NoError(t, r.Close())
+	require.False(t, r.Installed(int(client.Fd())))
+	require.NoError(t, r.RemoveFile(int(client.Fd())))
 }

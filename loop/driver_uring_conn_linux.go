@@ -194,10 +194,9 @@ func (d *uringDriver) flush(c *Conn) {
 		}
 		return
 	}
-	f := d.fd(fd)
-	f.ops++
-	if f.sends < uringInstallAfter {
-		if f.sends++; f.sends == uringInstallAfter {
+	if f := d.started(fd); f.sends < uringInstallAfter {
+		f.sends++
+		if f.sends == uringInstallAfter {
 			d.r.InstallFile(fd)
 		}
 	}

@@ -194,11 +194,16 @@ func (d *uringDriver) start() error {
 	}
 	d.r, d.br = r, br
 	d.multishot = r.RecvLimit() && !testdriver.Basic
-	// A kernel without sparse tables (before 5.19) serves unfixed; the
-	// kernel refuses a table larger than the open-file limit.
+	// A kernel without sparse tables (before 5.19) serves unfixed. The
+	// kernel refuses a table larger than the open-file limit; min keeps
+	// RLIM_INFINITY from overflowing int (RegisterFiles caps it far lower).
 	var lim unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil {
-		_ = r.RegisterFiles(int(min(lim.Cur, 1<<20)))
+	err = unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+	if err == nil {
+		err = r.RegisterFiles(int(min(lim.Cur, 1<<20)))
+	}
+	if err != nil {
+		d.l.e.log.Debug("loop: io_uring without a registered file table", "loop", d.l.id, "err", err)
 	}
 	return d.armWake()
 }
@@ -299,8 +304,12 @@ func (d *uringDriver) fd(fd int) *uringFd {
 	return &d.fds[fd]
 }
 
-// started counts a request queued on fd.
-func (d *uringDriver) started(fd int) { d.fd(fd).ops++ }
+// started counts a request queued on fd, and returns fd's record.
+func (d *uringDriver) started(fd int) *uringFd {
+	f := d.fd(fd)
+	f.ops++
+	return f
+}
 
 // ended counts the last completion of a request on fd, and closes the
 // descriptor if it waited for that.
