@@ -25,7 +25,7 @@ type Conn struct {
 	held   int64 // bytes counted in Engine.memHeld for this connection (budget.go)
 	data   any
 	aux    *connAux // what few connections need, allocated on demand
-	active int64    // loop clock (unix ns) of the last read or write, or of the close request (see touch)
+	active int64    // loop clock (monotonic ns) of the last read or write, or of the close request (see touch)
 	events evsel.Events
 	flags  connFlags
 	closed atomic.Bool

@@ -83,7 +83,7 @@ func (l *Loop) untilNextTimer() time.Duration {
 	if len(l.timers) == 0 {
 		return -1
 	}
-	d := l.timers[0].when.Sub(time.Now())
+	d := time.Until(l.timers[0].when) // monotonic only, as tick
 	if d < 0 {
 		return 0
 	}
