@@ -90,16 +90,10 @@ func (p *epollPoller) Delete(fd int) error {
 }
 
 func (p *epollPoller) Wait(events []Event, timeout time.Duration) (int, error) {
-	if p.closed {
-		return 0, ErrClosed
+	buf, err := p.prepare(events)
+	if err != nil || len(buf) == 0 {
+		return 0, err
 	}
-	if len(events) == 0 {
-		return 0, nil
-	}
-	if cap(p.buf) < len(events) {
-		p.buf = make([]unix.EpollEvent, len(events))
-	}
-	buf := p.buf[:len(events)]
 	dl := newDeadline(timeout)
 	n, err := ignoringEINTR(func() (int, error) {
 		ms := timeoutMillis(dl.remaining())
@@ -111,8 +105,45 @@ func (p *epollPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 	if err != nil {
 		return 0, wrapErr("epoll_wait", err)
 	}
+	return p.deliver(buf[:n], events), nil
+}
+
+// WaitRaw is Wait as one raw system call, bounded by MaxRawWait; see
+// RawWaiter.
+func (p *epollPoller) WaitRaw(events []Event, timeout time.Duration) (int, error) {
+	buf, err := p.prepare(events)
+	if err != nil || len(buf) == 0 {
+		return 0, err
+	}
+	if timeout < 0 || timeout > MaxRawWait {
+		timeout = MaxRawWait
+	}
+	n, err := epollWaitRaw(p.epfd, buf, timeoutMillis(timeout))
+	if err == errEINTR {
+		return 0, nil // back to Go code, where a preemption the runtime asked for is taken
+	}
+	if err != nil {
+		return 0, wrapErr("epoll_wait", err)
+	}
+	return p.deliver(buf[:n], events), nil
+}
+
+// prepare returns the kernel's event buffer for a wait that fills events.
+func (p *epollPoller) prepare(events []Event) ([]unix.EpollEvent, error) {
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if cap(p.buf) < len(events) {
+		p.buf = make([]unix.EpollEvent, len(events))
+	}
+	return p.buf[:len(events)], nil
+}
+
+// deliver converts what the kernel reported into events, draining the
+// waker's, and returns how many it filled.
+func (p *epollPoller) deliver(buf []unix.EpollEvent, events []Event) int {
 	out := 0
-	for i := 0; i < n; i++ {
+	for i := range buf {
 		e := &buf[i]
 		if int(e.Fd) == p.waker.rfd {
 			p.waker.drain()
@@ -136,7 +167,7 @@ func (p *epollPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 		events[out] = Event{Fd: int(e.Fd), Events: ready}
 		out++
 	}
-	return out, nil
+	return out
 }
 
 func (p *epollPoller) Wake() error { return p.waker.wake() }
@@ -158,10 +189,18 @@ func (p *epollPoller) Close() error {
 // Try calls are: see socket_try.go. An event loop looks this way after
 // every busy iteration.
 func epollLook(epfd int, buf []unix.EpollEvent) (int, error) {
+	return epollWaitRaw(epfd, buf, 0)
+}
+
+// epollWaitRaw is epoll_wait without telling the scheduler; ms must be
+// short (see RawWaiter).
+func epollWaitRaw(epfd int, buf []unix.EpollEvent, ms int) (int, error) {
 	r, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd),
-		uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), 0, 0, 0)
+		uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), uintptr(ms), 0, 0)
 	if e != 0 {
 		return 0, e
 	}
 	return int(r), nil
 }
+
+var _ RawWaiter = (*epollPoller)(nil)

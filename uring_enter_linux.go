@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -145,6 +146,39 @@ func (r *Uring) SubmitAndWait(timeout time.Duration) error {
 		return r.enter(0, uringEnterGetEvents, 0)
 	}
 	return r.enter(1, uringEnterGetEvents, timeout)
+}
+
+// SubmitAndWaitRaw is SubmitAndWait made as one raw system call, without
+// the Go scheduler's system-call bookkeeping, for the reason and at the
+// cost RawWaiter describes: it waits at most MaxRawWait (a negative
+// timeout too), and a signal ends the wait as the timeout does, so the
+// caller returns to Go code at once.
+func (r *Uring) SubmitAndWaitRaw(timeout time.Duration) error {
+	if r.closed {
+		return ErrClosed
+	}
+	if timeout == 0 {
+		return r.enter(0, uringEnterGetEvents, 0)
+	}
+	if timeout < 0 || timeout > MaxRawWait {
+		timeout = MaxRawWait
+	}
+	atomic.StoreUint32(r.sqTail, r.sqeTail)
+	toSubmit := r.sqeTail - atomic.LoadUint32(r.sqHead)
+	minComplete := uintptr(1)
+	if r.Ready() > 0 {
+		minComplete = 0 // do not sleep with completions to reap
+	}
+	r.waitTS = toUringTimespec(timeout)
+	r.waitArg = uringGeteventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
+	_, _, e := syscall.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit),
+		minComplete, uringEnterGetEvents|uringEnterExtArg,
+		uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg))
+	switch e {
+	case 0, unix.ETIME, unix.EINTR:
+		return nil
+	}
+	return wrapErr("io_uring_enter", e)
 }
 
 // enter calls io_uring_enter for the queued SQEs, waiting for minComplete

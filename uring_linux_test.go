@@ -123,6 +123,43 @@ func TestUringSubmitAndWaitTimeout(t *testing.T) {
 	require.Equal(t, 1, r.ForEachCQE(func(evsel.UringCQE) {}))
 }
 
+// TestUringSubmitAndWaitRaw: the raw wait submits and reaps as
+// SubmitAndWait does, but never waits past MaxRawWait, and a signal ends
+// it without an error (see TestPollerWaitRawInterrupted for why).
+func TestUringSubmitAndWaitRaw(t *testing.T) {
+	r := newUring(t, evsel.UringOptions{Entries: 4})
+	start := time.Now()
+	require.NoError(t, r.SubmitAndWaitRaw(-1))
+	require.Less(t, time.Since(start), watchdog/4, "not bounded by MaxRawWait")
+	require.Zero(t, r.ForEachCQE(func(evsel.UringCQE) {}))
+
+	require.NoError(t, r.PrepNop(1))
+	require.NoError(t, r.SubmitAndWaitRaw(time.Hour))
+	require.Equal(t, 1, r.ForEachCQE(func(c evsel.UringCQE) { require.Equal(t, uint64(1), c.UserData) }))
+
+	// Interrupted: SIGURG, the runtime's preemption signal, at this
+	// thread (newUring locked it) until the wait returns.
+	tid := unix.Gettid()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+				unix.Tgkill(os.Getpid(), tid, unix.SIGURG)
+			}
+		}
+	}()
+	for range 20 {
+		require.NoError(t, r.SubmitAndWaitRaw(-1))
+	}
+
+	require.NoError(t, r.Close())
+	require.ErrorIs(t, r.SubmitAndWaitRaw(time.Millisecond), evsel.ErrClosed)
+}
+
 func TestUringTimeoutRequest(t *testing.T) {
 	r := newUring(t, evsel.UringOptions{Entries: 4})
 	start := time.Now()
