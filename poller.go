@@ -89,10 +89,10 @@ type Poller interface {
 // another thread to hold it and polls again 20 µs later. When event loops
 // hold every P and each wait lasts a little longer than that (a lightly
 // loaded server: one connection, a round trip per wait), the monitor never
-// backs off: about one extra thread wake-up and three of its own per
+// backs off: 0.3 extra thread wake-ups and 0.8 of its own sleeps per
 // message, 52 µs of server CPU per message against 27 for a C server. A
 // raw wait keeps the P, so the monitor sees a running goroutine and backs
-// off to its 10 ms period (27.3 µs, 1.02× C, in either of its modes).
+// off to its 10 ms period (24.6 µs against C's 24.4, in every round).
 //
 // The cost: no other goroutine runs on the waiting goroutine's P until the
 // wait returns. WaitRaw therefore waits at most MaxRawWait, less than the

@@ -64,13 +64,13 @@ const unlockWhileWaiting = runtime.GOOS != "windows"
 // the poller can (evsel.RawWaiter): the loop keeps its P for up to
 // evsel.MaxRawWait, so the runtime's monitor does not take the P back and
 // fall into polling every 20 µs, which it otherwise did for good once each
-// wait lasted a round trip (one connection, server CPU µs per 64-byte echo,
-// 5 interleaved rounds: 26–55 by the monitor's mode, 24.6 raw in every
-// round, C 24.4; 1,024 connections 4.16 → 4.19, pipelined 0.259 → 0.260,
-// both noise). A raw
-// wait that times out or is interrupted returns nothing, the loop goes
-// round, and the next wait, no longer after a busy iteration, is the
-// ordinary one, which gives the P back for as long as the loop is idle.
+// wait lasted a round trip (one connection, server CPU µs per 64-byte
+// echo, 5 interleaved rounds: 26–55 by the monitor's mode, 24.6 raw in
+// every round, C 24.4; 1,024 connections 4.16 → 4.19 and pipelined
+// 0.259 → 0.260, both noise). A raw wait that times out or is interrupted
+// returns nothing, the loop goes round, and the next wait, no longer after
+// a busy iteration, is the ordinary one, which gives the P back for as
+// long as the loop is idle.
 func (d *pollDriver) poll(timeout time.Duration, busy bool) (int, error) {
 	if timeout == 0 { // tasks are waiting: just look
 		return d.wait(0)
