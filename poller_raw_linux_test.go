@@ -16,8 +16,7 @@ import (
 // TestPollerWaitRawInterrupted: a signal ends a raw wait with nothing, so
 // the caller is back in Go code, where a preemption the runtime asked for
 // (a stop of the world) is taken; a wait that retried, as Wait does, would
-// hold out for as long as signals keep coming. The signal is SIGURG, the
-// runtime's own preemption signal, so the runtime takes it as one.
+// hold out for as long as signals keep coming.
 func TestPollerWaitRawInterrupted(t *testing.T) {
 	p, rw := rawWaiter(t, "epoll")
 	a, _ := socketPair(t)
@@ -39,22 +38,41 @@ func TestPollerWaitRawInterrupted(t *testing.T) {
 		n, err := rw.WaitRaw(events, -1)
 		done <- result{n, err, time.Since(start)}
 	}()
-	thread := <-tid
-	signals := time.NewTicker(100 * time.Microsecond)
-	defer signals.Stop()
-	giveUp := time.After(2 * time.Second)
-	for {
-		select {
-		case r := <-done:
-			require.NoError(t, r.err)
-			assert.Zero(t, r.n)
-			// Retried waits would have run for as long as the ticker did.
-			assert.Less(t, r.elapsed, time.Second)
-			return
-		case <-signals.C:
-			require.NoError(t, unix.Tgkill(os.Getpid(), thread, unix.SIGURG))
-		case <-giveUp:
-			t.Fatal("a raw wait under a stream of signals did not return")
+	defer signalStream(t, <-tid)()
+	select {
+	case r := <-done:
+		require.NoError(t, r.err)
+		assert.Zero(t, r.n)
+		// Retried waits would have run for as long as the signals did.
+		assert.Less(t, r.elapsed, time.Second)
+	case <-time.After(2 * time.Second):
+		t.Fatal("a raw wait under a stream of signals did not return")
+	}
+}
+
+// signalStream sends SIGURG, the runtime's own preemption signal (so the
+// runtime takes it as one), to thread tid every 100 µs until the returned
+// stop is called; stop returns once the sender has exited.
+func signalStream(t *testing.T, tid int) (stop func()) {
+	quit, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(100 * time.Microsecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				if err := unix.Tgkill(os.Getpid(), tid, unix.SIGURG); err != nil {
+					t.Error(err)
+					return
+				}
+			}
 		}
+	}()
+	return func() {
+		close(quit)
+		<-exited
 	}
 }

@@ -87,8 +87,13 @@ func (r *Uring) RemoveFile(fd int) error {
 	if !r.Installed(fd) {
 		return nil
 	}
+	// The bit goes only once the kernel let go: a failed removal is still
+	// installed, and a later call tries again.
+	if err := r.updateFile(fd, -1); err != nil {
+		return err
+	}
 	r.files[fd/64] &^= 1 << (fd % 64)
-	return r.updateFile(fd, -1)
+	return nil
 }
 
 // Installed reports whether fd is in the registered file table.

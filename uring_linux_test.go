@@ -137,21 +137,9 @@ func TestUringSubmitAndWaitRaw(t *testing.T) {
 	require.NoError(t, r.SubmitAndWaitRaw(time.Hour))
 	require.Equal(t, 1, r.ForEachCQE(func(c evsel.UringCQE) { require.Equal(t, uint64(1), c.UserData) }))
 
-	// Interrupted: SIGURG, the runtime's preemption signal, at this
-	// thread (newUring locked it) until the wait returns.
-	tid := unix.Gettid()
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Microsecond):
-				unix.Tgkill(os.Getpid(), tid, unix.SIGURG)
-			}
-		}
-	}()
+	// Interrupted, at this thread (newUring locked it): see signalStream.
+	stop := signalStream(t, unix.Gettid())
+	defer stop()
 	for range 20 {
 		require.NoError(t, r.SubmitAndWaitRaw(-1))
 	}
@@ -230,8 +218,10 @@ func TestUringSingleIssuerThread(t *testing.T) {
 		runtime.LockOSThread() // another thread than the test's, for sure
 		defer runtime.UnlockOSThread()
 		errc <- r.Submit()
+		errc <- r.SubmitAndWaitRaw(time.Millisecond)
 	}()
 	require.ErrorIs(t, <-errc, unix.EEXIST)
+	require.ErrorIs(t, <-errc, unix.EEXIST, "the raw wait reports the kernel's refusal too")
 	require.Equal(t, uint64(1), waitCQEs(t, r, 1)[0].UserData)
 }
 

@@ -56,11 +56,12 @@ func newLoop(e *Engine, id int) *Loop {
 	}
 }
 
-// tick reads the clock for a new iteration. time.Since reads only the
-// monotonic clock, one vDSO call where time.Now makes two (the pair was
-// 0.4–0.6% of the server's CPU at 64 connections), and a monotonic clock
-// does not step when the wall clock is set, so an idle deadline measures
-// the time that really passed.
+// tick reads the clock for a new iteration. A monotonic clock does not
+// step when the wall clock is set, so an idle deadline measures the time
+// that really passed. time.Since reads only that clock, one vDSO call
+// where time.Now makes two (the pair was 0.4–0.6% of the server's CPU in
+// profiles at 64 connections; the saving did not show in server CPU per
+// message, 1,024 × 64 B 4.69 → 4.61 µs, pipelined 0.288 → 0.291).
 func (l *Loop) tick() {
 	l.clock = int64(time.Since(l.epoch))
 	l.now = l.epoch.Add(time.Duration(l.clock))
