@@ -60,6 +60,7 @@ type UringBufRing struct {
 	mask    uint16
 	tail    uint16
 	tailPtr *uint32  // the aligned word holding ring[0].bid and the tail
+	bid0    uint16   // ring[0].bid, as publish stores it
 	bufs    [][]byte // by id: every buffer the kernel may hold
 	// used: for an incremental ring, by id, how much of the buffer earlier
 	// completions reported; nil otherwise.
@@ -181,7 +182,20 @@ func (b *UringBufRing) Recycle(id uint16) {
 	if buf == nil {
 		panic(fmt.Sprintf("evsel: buffer ring %d: no buffer with id %d", b.group, id))
 	}
-	b.ring[b.tail&b.mask] = uringBuf{addr: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf)))), len: uint32(len(buf)), bid: id}
+	// Field by field, never as a whole entry: the last two bytes of entry 0
+	// are the tail, which the kernel may read at any moment (on a ring
+	// without DEFER_TASKRUN, from another thread). A whole-entry store
+	// zeroed it until publish, and a kernel that read that zero saw 65,528
+	// buffers where there were none, and filled one still in use.
+	i := b.tail & b.mask
+	e := &b.ring[i]
+	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
+	e.len = uint32(len(buf))
+	if i == 0 {
+		b.bid0 = id // stored by publish, with the tail it shares a word with
+	} else {
+		e.bid = id
+	}
 	b.tail++
 	b.publish()
 }
@@ -189,11 +203,12 @@ func (b *UringBufRing) Recycle(id uint16) {
 // publish makes the new tail visible with a release store, after the
 // descriptions written before it. The tail is a 16-bit word and sync/atomic
 // has no 16-bit store, so the aligned 32-bit word holding it and ring[0]'s
-// id is stored whole; only this side writes either half (the kernel reads
-// them), and the id half is stored with the value it already has.
+// id is stored whole, from this side's copies; only this side writes
+// either half (the kernel reads them).
 func (b *UringBufRing) publish() {
-	w := atomic.LoadUint32(b.tailPtr)
-	*(*uint16)(unsafe.Add(unsafe.Pointer(&w), 2)) = b.tail // bytes 14-15 of the entry
+	var w uint32
+	half := (*[2]uint16)(unsafe.Pointer(&w)) // in memory order: bytes 12-13, 14-15 of the entry
+	half[0], half[1] = b.bid0, b.tail
 	atomic.StoreUint32(b.tailPtr, w)
 }
 
