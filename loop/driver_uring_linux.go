@@ -180,7 +180,10 @@ func (d *uringDriver) name() string { return DriverIOUring }
 
 // start sets the ring up on the loop's thread (see the type's comment).
 func (d *uringDriver) start() error {
-	r, err := evsel.NewUring(evsel.UringOptions{Entries: uringEntries, CQEntries: uringCQEntries, Require: uringRequired})
+	r, err := evsel.NewUring(evsel.UringOptions{
+		Entries: uringEntries, CQEntries: uringCQEntries, Require: uringRequired,
+		NoSingleIssuer: testdriver.Basic,
+	})
 	if err != nil {
 		return err
 	}

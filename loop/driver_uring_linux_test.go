@@ -128,12 +128,13 @@ func TestUringMultishotReceive(t *testing.T) {
 	type state struct {
 		armed               int
 		multishot, hasLimit bool
+		setup               uint32
 	}
 	read := func() state {
 		res := make(chan state, 1)
 		require.NoError(t, l.Do(func() {
 			d := l.drv.(*uringDriver)
-			res <- state{d.armed, d.multishot, d.r.RecvLimit()}
+			res <- state{d.armed, d.multishot, d.r.RecvLimit(), d.r.SetupFlags()}
 		}))
 		return <-res
 	}
@@ -141,6 +142,10 @@ func TestUringMultishotReceive(t *testing.T) {
 	roundTrip(t, peer, []byte("first")) // the receive is armed
 	before := read()
 	require.Equal(t, before.hasLimit && !testdriver.Basic, before.multishot)
+	if testdriver.Basic {
+		const deferTaskrun = 1 << 13 // IORING_SETUP_DEFER_TASKRUN
+		require.Zero(t, before.setup&deferTaskrun, "setup flags %#x", before.setup)
+	}
 	const rounds = 200
 	msg := make([]byte, 100)
 	for range rounds {

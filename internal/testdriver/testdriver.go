@@ -11,9 +11,12 @@ const Env = "EVSEL_TEST_DRIVER"
 
 // UringBasic, as Env's value, is the io_uring driver without the kernel
 // features it uses only where they exist (multishot receives with a byte
-// limit, Linux 6.17; incremental provided buffers, 6.12): one-shot
-// receives into whole buffers, as on the kernels before them, so that the
-// suite covers that path on a kernel that has both.
+// limit, Linux 6.17; incremental provided buffers, 6.12; the
+// SINGLE_ISSUER|DEFER_TASKRUN ring, 6.1): one-shot receives into whole
+// buffers on a COOP_TASKRUN ring, as on the kernels before them, so that
+// the suite covers that path on a kernel that has them all. On that ring
+// the kernel runs its work whenever the loop's thread enters it, and so
+// reads shared memory (the buffer ring) while the loop writes it.
 const UringBasic = "io_uring-basic"
 
 // Name, when set (by Load, from Env), is the driver loop.New uses for an
