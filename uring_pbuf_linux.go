@@ -185,8 +185,9 @@ func (b *UringBufRing) Recycle(id uint16) {
 	// Field by field, never as a whole entry: the last two bytes of entry 0
 	// are the tail, which the kernel may read at any moment (on a ring
 	// without DEFER_TASKRUN, from another thread). A whole-entry store
-	// zeroed it until publish, and a kernel that read that zero saw 65,528
-	// buffers where there were none, and filled one still in use.
+	// zeroed it until publish, and a kernel that read that zero took it
+	// for thousands of buffers past its head, the entries of buffers it
+	// had already filled, and filled one still in use.
 	i := b.tail & b.mask
 	e := &b.ring[i]
 	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
