@@ -163,17 +163,14 @@ func (r *Uring) SubmitAndWaitRaw(timeout time.Duration) error {
 	if timeout < 0 || timeout > MaxRawWait {
 		timeout = MaxRawWait
 	}
-	atomic.StoreUint32(r.sqTail, r.sqeTail)
-	toSubmit := r.sqeTail - atomic.LoadUint32(r.sqHead)
+	toSubmit := r.publishSQ()
 	minComplete := uintptr(1)
 	if r.Ready() > 0 {
 		minComplete = 0 // do not sleep with completions to reap
 	}
-	r.waitTS = toUringTimespec(timeout)
-	r.waitArg = uringGeteventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
+	arg, argSize := r.timeoutArg(timeout)
 	_, _, e := syscall.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit),
-		minComplete, uringEnterGetEvents|uringEnterExtArg,
-		uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg))
+		minComplete, uringEnterGetEvents|uringEnterExtArg, arg, argSize)
 	switch e {
 	case 0, unix.ETIME, unix.EINTR:
 		return nil
@@ -190,8 +187,7 @@ func (r *Uring) enter(minComplete uint32, flags uint32, timeout time.Duration) e
 		deadline = time.Now().Add(timeout)
 	}
 	for {
-		atomic.StoreUint32(r.sqTail, r.sqeTail)
-		toSubmit := r.sqeTail - atomic.LoadUint32(r.sqHead)
+		toSubmit := r.publishSQ()
 		f := flags
 		if f&uringEnterGetEvents != 0 && minComplete == 0 && toSubmit == 0 &&
 			r.flags&uringSetupDeferTaskrun == 0 &&
@@ -207,9 +203,7 @@ func (r *Uring) enter(minComplete uint32, flags uint32, timeout time.Duration) e
 			if left <= 0 {
 				minComplete = 0
 			}
-			r.waitTS = toUringTimespec(left)
-			r.waitArg = uringGeteventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
-			arg, argSize = uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg)
+			arg, argSize = r.timeoutArg(left)
 			f |= uringEnterExtArg
 		}
 		if toSubmit == 0 && f&uringEnterGetEvents == 0 {
@@ -232,6 +226,21 @@ func (r *Uring) enter(minComplete uint32, flags uint32, timeout time.Duration) e
 		}
 		return wrapErr("io_uring_enter", e)
 	}
+}
+
+// publishSQ hands the kernel the SQEs filled since the last call (a release
+// store of the tail, after them) and returns how many it has not consumed.
+func (r *Uring) publishSQ() uint32 {
+	atomic.StoreUint32(r.sqTail, r.sqeTail)
+	return r.sqeTail - atomic.LoadUint32(r.sqHead)
+}
+
+// timeoutArg returns io_uring_enter's EXT_ARG argument and its size for a
+// wait bounded by timeout, in the Uring's fields (see waitArg).
+func (r *Uring) timeoutArg(timeout time.Duration) (arg, size uintptr) {
+	r.waitTS = toUringTimespec(timeout)
+	r.waitArg = uringGeteventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
+	return uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg)
 }
 
 // Ready returns how many completions wait to be reaped.

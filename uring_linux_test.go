@@ -142,45 +142,26 @@ func TestUringSubmitAndWaitRaw(t *testing.T) {
 }
 
 // TestUringSubmitAndWaitRawInterrupted: as TestPollerWaitRawInterrupted,
-// a signal ends a raw wait with nothing. The waits run on a goroutine of
-// their own, so that a version that retried (and so never returned while
-// the signals came) fails the test rather than hanging it.
+// a signal ends a raw wait with nothing. The ring is made on the thread
+// underSignals locks, which a SINGLE_ISSUER ring must be waited on from.
 func TestUringSubmitAndWaitRawInterrupted(t *testing.T) {
 	if err := evsel.UringAvailable(); err != nil {
 		t.Skip(err)
 	}
-	tid := make(chan int)
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+	_, err := underSignals(t, func() error {
 		r, err := evsel.NewUring(evsel.UringOptions{Entries: 4})
 		if err != nil {
-			close(tid)
-			done <- err
-			return
+			return err
 		}
 		defer r.Close()
-		tid <- unix.Gettid()
 		for range 20 {
 			if err := r.SubmitAndWaitRaw(-1); err != nil {
-				done <- err
-				return
+				return err
 			}
 		}
-		done <- nil
-	}()
-	id, ok := <-tid
-	if !ok {
-		require.NoError(t, <-done)
-	}
-	defer signalStream(t, id)()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(2 * time.Second):
-		t.Fatal("raw waits under a stream of signals did not return")
-	}
+		return nil
+	})
+	require.NoError(t, err)
 }
 
 func TestUringTimeoutRequest(t *testing.T) {
@@ -248,16 +229,25 @@ func TestUringSingleIssuerThread(t *testing.T) {
 		t.Skip("the kernel did not take SINGLE_ISSUER")
 	}
 	require.NoError(t, r.PrepNop(1))
+	_, server := tcpPair(t)
+	fd := int(server.Fd())
+	require.NoError(t, r.RegisterFiles(fd+1))
+	require.True(t, r.InstallFile(fd))
 	errc := make(chan error)
 	go func() {
 		runtime.LockOSThread() // another thread than the test's, for sure
 		defer runtime.UnlockOSThread()
 		errc <- r.Submit()
 		errc <- r.SubmitAndWaitRaw(time.Millisecond)
+		errc <- r.RemoveFile(fd)
 	}()
 	require.ErrorIs(t, <-errc, unix.EEXIST)
 	require.ErrorIs(t, <-errc, unix.EEXIST, "the raw wait reports the kernel's refusal too")
+	require.ErrorIs(t, <-errc, unix.EEXIST, "the kernel refuses a table update from another thread")
+	require.True(t, r.Installed(fd), "a removal the kernel refused leaves the file installed")
 	require.Equal(t, uint64(1), waitCQEs(t, r, 1)[0].UserData)
+	require.NoError(t, r.RemoveFile(fd), "the owner's removal goes through")
+	require.False(t, r.Installed(fd))
 }
 
 // TestUringCloseForeignThread: Close from another thread than a

@@ -259,12 +259,12 @@ func (d *uringDriver) poll(timeout time.Duration, busy bool) (int, error) {
 	if len(d.retry) > 0 || len(d.aside) > 0 {
 		timeout = 0
 	}
-	if busy && timeout != 0 && d.l.clock-d.yielded >= int64(uringYieldInterval) {
-		d.yielded = d.l.clock
-		runtime.Gosched()
-	}
 	var err error
 	if busy && timeout != 0 {
+		if d.l.clock-d.yielded >= int64(uringYieldInterval) {
+			d.yielded = d.l.clock
+			runtime.Gosched()
+		}
 		// Raw after a busy iteration, bounded, as the readiness driver
 		// waits (see pollDriver.poll): an ordinary wait a round trip long
 		// kept the runtime's monitor polling every 20 µs (one connection,
