@@ -46,6 +46,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.progress, "progress", true, "show a progress bar on stderr")
 	fs.StringVar(&o.gnetTags, "gnet-tags", "", "build tags for the gnet server (e.g. poll_opt)")
 	fs.BoolVar(&o.syscalls, "syscalls", true, "count each server's system calls over the echo cells' window with perf (syscalls/msg)")
+	fs.Float64Var(&o.maxSteal, "max-steal", 0, "measure a server again, up to 3 times, when the hypervisor took more than this percentage of the CPUs' time in its window, and keep the least stolen try; 0 never does")
 	fs.BoolVar(&o.verbose, "v", false, "copy the children's diagnostics to stderr")
 	fs.StringVar(&o.baseline, "baseline", "", "git revision to build evsel from as the extra server evsel-base, to measure a change against it in the same run")
 	if err := fs.Parse(args); err != nil {
@@ -113,8 +114,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("%s: %q is not a CPU list such as 0-3,8", l.flag, l.v)
 		}
 	}
-	if o.measure <= 0 || o.warmup < 0 || o.rounds < 1 || o.serverCores < 1 {
-		return nil, errors.New("need -measure > 0, -warmup ≥ 0, -rounds ≥ 1, -server-cores ≥ 1")
+	if o.measure <= 0 || o.warmup < 0 || o.rounds < 1 || o.serverCores < 1 || o.maxSteal < 0 || o.maxSteal >= 100 {
+		return nil, errors.New("need -measure > 0, -warmup ≥ 0, -rounds ≥ 1, -server-cores ≥ 1, 0 ≤ -max-steal < 100")
 	}
 	return o, nil
 }

@@ -290,10 +290,50 @@ func TestParseFlags(t *testing.T) {
 		{"-baseline", "HEAD", "-servers", "evsel,net"}, // -baseline without evsel-base
 		{"-baseline", "--all"},
 		{"-server-cpus", "1-0"}, {"-client-cpus", "x"}, {"-server-cpus", "0,,1"},
+		{"-max-steal", "-1"}, {"-max-steal", "100"},
 	} {
 		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestLeastStolen: a try over -max-steal is measured again, at most
+// stealRetries times, the least stolen kept; a failure ends the retries;
+// 0 never retries.
+func TestLeastStolen(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		maxSteal float64
+		steal    []float64 // the tries' steal in turn; -1 fails
+		want     float64   // steal of the kept try; -1 the failure
+		again    int
+	}{
+		{"quiet", 10, []float64{3}, 3, 0},
+		{"off", 0, []float64{50}, 50, 0},
+		{"second quiet", 10, []float64{30, 4}, 4, 1},
+		{"least of four", 10, []float64{30, 20, 40, 25, 1}, 20, 3},
+		{"failure", 10, []float64{30, -1, 1}, -1, 1},
+		{"at the bound", 10, []float64{10}, 10, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tries, logged := 0, 0
+			got, again := leastStolen(tc.maxSteal, func() report.Run {
+				s := tc.steal[tries]
+				tries++
+				if s < 0 {
+					return report.Run{Err: "server died", Window: 3}
+				}
+				return report.Run{Window: 3, StealPct: s, Round: tries}
+			}, func(report.Run) { logged++ })
+			kept := got.StealPct
+			if got.Err != "" {
+				kept = -1
+			}
+			if kept != tc.want || again != tc.again || tries != 1+tc.again || logged != tc.again {
+				t.Errorf("kept steal %v after %d tries (%d more, %d logged), want %v and %d more", kept, tries, again, logged, tc.want, tc.again)
+			}
+		})
 	}
 }
 

@@ -100,3 +100,40 @@ func CountFDs(pid int) (int, error) {
 	}
 	return p.FileDescriptorsLen()
 }
+
+// CPUs is one look at the machine's CPU time, all CPUs together: what
+// they spent in every state, and the part of it the hypervisor gave to
+// other guests (steal).
+type CPUs struct {
+	Total, Steal time.Duration
+}
+
+// ReadCPUs samples the machine's CPU time from /proc/stat.
+func ReadCPUs() (CPUs, error) {
+	fs, err := defaultFS()
+	if err != nil {
+		return CPUs{}, err
+	}
+	return readCPUs(fs)
+}
+
+func readCPUs(fs procfs.FS) (CPUs, error) {
+	st, err := fs.Stat()
+	if err != nil {
+		return CPUs{}, fmt.Errorf("procinfo: stat: %w", err)
+	}
+	c := st.CPUTotal
+	// Guest time is counted in user time already.
+	total := c.User + c.Nice + c.System + c.Idle + c.Iowait + c.IRQ + c.SoftIRQ + c.Steal
+	return CPUs{Total: seconds(total), Steal: seconds(c.Steal)}, nil
+}
+
+// StealPercent is the share of the CPUs' time between a and b that the
+// hypervisor took for other guests, in percent; 0 if no time passed.
+func StealPercent(a, b CPUs) float64 {
+	total := b.Total - a.Total
+	if total <= 0 {
+		return 0
+	}
+	return 100 * float64(b.Steal-a.Steal) / float64(total)
+}

@@ -45,3 +45,26 @@ func cpuTime(t *testing.T) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestReadCPUsLive reads the live /proc/stat: time moves on, and the
+// steal share lies between 0 and 100%.
+func TestReadCPUsLive(t *testing.T) {
+	if !Available() {
+		t.Skip("needs /proc")
+	}
+	a, err := ReadCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	b, err := ReadCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Total <= a.Total || b.Steal < a.Steal {
+		t.Errorf("CPU time did not move on over 50ms: %+v then %+v", a, b)
+	}
+	if p := StealPercent(a, b); p < 0 || p > 100 {
+		t.Errorf("StealPercent = %v", p)
+	}
+}

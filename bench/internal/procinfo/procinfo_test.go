@@ -105,3 +105,41 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestReadCPUs reads the machine's CPU time from a /proc/stat fixture (in
+// clock ticks of 10ms) and takes the steal share of the time between two.
+func TestReadCPUs(t *testing.T) {
+	sample := func(line string) CPUs {
+		t.Helper()
+		root := t.TempDir()
+		body := line + "\ncpu0 0 0 0 0 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime 1\nprocesses 1\nprocs_running 1\nprocs_blocked 0\n"
+		if err := os.WriteFile(filepath.Join(root, "stat"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := procfs.NewFS(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := readCPUs(fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	a := sample("cpu  100 0 50 800 0 0 10 40 30 0")
+	if want := (CPUs{Total: 10 * time.Second, Steal: 400 * time.Millisecond}); a != want {
+		t.Errorf("readCPUs = %+v, want %+v (guest time is inside user time)", a, want)
+	}
+	// 200 more ticks, of which 50 stolen: 25%.
+	b := sample("cpu  150 0 70 870 0 0 20 90 30 0")
+	if got := StealPercent(a, b); got != 25 {
+		t.Errorf("StealPercent = %v, want 25", got)
+	}
+	if got := StealPercent(b, b); got != 0 {
+		t.Errorf("StealPercent over no time = %v, want 0", got)
+	}
+	if _, err := readCPUs(procfs.FS{}); err == nil {
+		t.Error("readCPUs of an unset FS did not fail")
+	}
+}

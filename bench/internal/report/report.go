@@ -122,6 +122,11 @@ type Run struct {
 	SrvCPUPct   float64 `json:"server_cpu_pct"`  // of one core
 	LoadCPUPct  float64 `json:"loadgen_cpu_pct"` // of one core
 	SrvRSS      int64   `json:"server_rss_bytes"`
+	// StealPct is the share of all the CPUs' time over the window that the
+	// hypervisor gave to other guests (steal in /proc/stat), in percent.
+	// On a shared host it makes everything dearer, caches colder and the
+	// figures drift; a quiet machine shows 0.
+	StealPct float64 `json:"steal_pct"`
 	// Syscalls is the system calls the server entered over the window (all
 	// threads, counted by perf's raw_syscalls:sys_enter tracepoint), and
 	// SyscallsPerMsg the same per verified message, computed as
@@ -159,6 +164,7 @@ type Row struct {
 	// Medians over rounds.
 	MsgsPerS, MBPerS, P50, P99, P999, CPUPerMsg, SrvCPUPct, LoadCPUPct float64
 	SrvRSS                                                             float64
+	StealPct                                                           float64 // NaN when not sampled
 	SyscallsPerMsg                                                     float64 // NaN when not counted
 	BytesPerConn, BytesPerConnGC, RSSBefore, RSSAfter                  float64
 	// Sums over rounds.
@@ -258,6 +264,7 @@ func aggregate(c Cell, s string, g []Run) Row {
 	row.CPUPerMsg = med(sampled(func(r Run) float64 { return r.CPUPerMsgUs }))
 	row.SrvCPUPct = med(sampled(func(r Run) float64 { return r.SrvCPUPct }))
 	row.LoadCPUPct = med(sampled(func(r Run) float64 { return r.LoadCPUPct }))
+	row.StealPct = med(sampled(func(r Run) float64 { return r.StealPct }))
 	row.SyscallsPerMsg = med(func(r Run) float64 {
 		if r.SyscallsPerMsg <= 0 {
 			return math.NaN()
@@ -356,6 +363,7 @@ func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
 	for _, n := range meta.Notes {
 		fmt.Fprintf(&b, "- Note: %s\n", n)
 	}
+	b.WriteString(stealLine(rows))
 	b.WriteString("\n")
 	if cells := cellsOf(rows, "echo", "app", "udp", "tls"); len(cells) > 0 {
 		b.WriteString("## evsel compared (ratio = evsel ÷ other)\n\n")
@@ -376,6 +384,32 @@ func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// StealWarn is the steal share, in percent of the CPUs' time, from which
+// the report says that the run is not from a quiet machine.
+const StealWarn = 5.0
+
+// stealLine says how much CPU time the hypervisor took during the measured
+// windows (the median and the worst of the rows), and warns when it was
+// enough to make the figures incomparable with a quiet machine's; empty
+// when steal was not sampled.
+func stealLine(rows []Row) string {
+	var v []float64
+	for _, r := range rows {
+		if !math.IsNaN(r.StealPct) {
+			v = append(v, r.StealPct)
+		}
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	worst := slices.Max(v)
+	line := fmt.Sprintf("- Steal: the hypervisor took %.1f%% of the CPUs' time during the measured windows (median of the rows; %.1f%% at most)\n", Median(v), worst)
+	if worst >= StealWarn {
+		line += fmt.Sprintf("- **Not a quiet machine**: steal reached %.0f%%. Other guests shared the CPUs and their caches, so every server paid more per message than on a quiet host, unevenly from cell to cell; compare ratios within this run only, and do not judge a target by it.\n", worst)
+	}
+	return line
 }
 
 // baselineLine names the baseline revision for the heading.

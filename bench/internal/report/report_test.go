@@ -158,7 +158,8 @@ func TestWriteMarkdown(t *testing.T) {
 		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | – | – |",
 		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | – | – |",
 		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | – | – |",
-		"| echo c=64 64B | net | 8.00 | – | – | – | 80.0k | 5.1 | 50.0 | 100 | 200 | 90% | 99% | 8.0 MiB | 0 |",
+		"| echo c=64 64B | net | 8.00 | – | – | – | 80.0k | 5.1 | 50.0 | 100 | 200 | 90% | 99% | 0% | 8.0 MiB | 0 |",
+		"- Steal: the hypervisor took 0.0% of the CPUs' time during the measured windows (median of the rows; 0.0% at most)\n",
 		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | 150 | – | – |",
 		"| 10000 | net | 4.0 MiB | 42.1 MiB | 4000 | – | 0.05× | – |",
 	} {
@@ -169,7 +170,45 @@ func TestWriteMarkdown(t *testing.T) {
 	if strings.Contains(md, "## Errors") {
 		t.Errorf("no errors, but an Errors section:\n%s", md)
 	}
+	if strings.Contains(md, "Not a quiet machine") {
+		t.Errorf("no steal, but a warning:\n%s", md)
+	}
 	checkColumns(t, md)
+}
+
+// TestWriteMarkdownSteal: the rows' steal medians are summed up under the
+// heading, with a warning from StealWarn on; a run without /proc samples
+// has none to show.
+func TestWriteMarkdownSteal(t *testing.T) {
+	runs := sampleRuns()
+	for i := range runs {
+		runs[i].StealPct = float64(2 * i) // evsel at 64 conns: 0 and 6, median 3%
+	}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, Meta{}, Aggregate(runs, []string{Evsel, Net, Gnet})); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| echo c=64 64B | evsel | 5.00 | – | – | – | 110.0k | 7.0 | 30.0 | 60.0 | 120 | 90% | 99% | 3% | 8.0 MiB | 0 |",
+		// Row medians 3 5 7 12 14 16 18 (the idle rows have no window): the
+		// median row 12, the worst 18.
+		"- Steal: the hypervisor took 12.0% of the CPUs' time during the measured windows (median of the rows; 18.0% at most)\n",
+		"- **Not a quiet machine**: steal reached 18%.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	runs = runs[:1]
+	runs[0].Window = 0
+	b.Reset()
+	if err := WriteMarkdown(&b, Meta{}, Aggregate(runs, []string{Evsel})); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Steal") {
+		t.Errorf("steal shown for a run without samples:\n%s", b.String())
+	}
 }
 
 // checkColumns checks that every table row has as many cells as its header.

@@ -108,8 +108,8 @@ func TargetCheckCUring(vsCUring float64) string {
 // ÷C and ÷C-uring are the server's CPU per message over the C floors' in
 // the same cell, syscalls/msg the system calls it made per message.
 func DetailTable(b *strings.Builder, rows []Row, cells []Cell, labels Labels) {
-	b.WriteString("| cell | server | CPU µs/msg | ÷C | ÷C-uring | syscalls/msg | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | server CPU | loadgen CPU | server RSS | errors |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| cell | server | CPU µs/msg | ÷C | ÷C-uring | syscalls/msg | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | server CPU | loadgen CPU | steal | server RSS | errors |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, c := range cells {
 		floor, haveC := find(rows, c, C)
 		uringFloor, haveCUring := find(rows, c, CUring)
@@ -124,11 +124,11 @@ func DetailTable(b *strings.Builder, rows []Row, cells []Cell, labels Labels) {
 			if haveCUring {
 				vsCUring = Ratio(r.CPUPerMsg, uringFloor.CPUPerMsg)
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
 				c.Name(), labels.Of(r.Server), FormatFloat(r.CPUPerMsg, 2), FormatRatio(vsC), FormatRatio(vsCUring),
 				FormatFloat(r.SyscallsPerMsg, 2), FormatCount(r.MsgsPerS),
 				FormatFloat(r.MBPerS, 1), FormatLatency(r.P50), FormatLatency(r.P99), FormatLatency(r.P999),
-				FormatPercent(r.SrvCPUPct), FormatPercent(r.LoadCPUPct), FormatBytes(r.SrvRSS), r.Errors)
+				FormatPercent(r.SrvCPUPct), FormatPercent(r.LoadCPUPct), FormatPercent(r.StealPct), FormatBytes(r.SrvRSS), r.Errors)
 		}
 	}
 }
