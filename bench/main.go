@@ -78,8 +78,8 @@ type options struct {
 	gnetTags    string
 	verbose     bool
 	maxSteal    float64 // -max-steal: percent; 0 keeps every first try
-	baseline    string // -baseline: a git revision; "" for none
-	syscalls    bool   // count the servers' system calls with perf (echo cells)
+	baseline    string  // -baseline: a git revision; "" for none
+	syscalls    bool    // count the servers' system calls with perf (echo cells)
 }
 
 // summary is what a run produced, for the smoke test.
