@@ -85,11 +85,12 @@ var uringRequired []evsel.UringOp
 // The default is the readiness driver: io_uring is taken only when asked
 // for. The default is to pick io_uring only where the kernel has it and
 // the benchmark shows it is not slower; on the machine the benchmark runs
-// on (README, Performance) it is 0.90–0.94× of epoll at 8,192 connections
-// with small messages and at 1,024 × 1 KiB, about even with up to 64
-// connections, and 1.09–1.10× with 16 KiB messages at 1,024 and 8,192, so
-// it is not faster everywhere and "" stays epoll. An engine cannot know
-// its connection count or message size when it picks.
+// on (README, Performance) it is 0.86–0.90× of epoll at 8,192 connections
+// with 64 B and 1 KiB messages and 0.94× at 1,024 × 64 B, about even at
+// 1,024 × 1 KiB and with up to 64 connections, and up to 1.10× with
+// 16 KiB messages (1,024 connections), so it is not faster everywhere and
+// "" stays epoll. An engine cannot know its connection count or message
+// size when it picks.
 func (e *Engine) chooseDriver() string {
 	name := e.opts.Driver
 	if name == "" {
