@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/evsel/evsel"
 	"github.com/evsel/evsel/internal/testdriver"
@@ -75,6 +76,58 @@ func TestUringAbortWithSendInFlight(t *testing.T) {
 	_, err := io.Copy(io.Discard, peer)
 	var ne net.Error
 	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server's socket was never closed: %v", err)
+}
+
+// TestUringClosedListenerStaysClosed: once a listener is closed, as
+// StopAccepting closes it, the driver has nothing in flight on its
+// descriptor, so a socket that takes the number at once, before the loop
+// submits again, belongs to its owner alone: closing it ends the stream
+// for its peer.
+func TestUringClosedListenerStaysClosed(t *testing.T) {
+	needUring(t)
+	e, _ := start(t, echo, Options{Loops: 1, Driver: DriverIOUring})
+	l := e.Loops()[0]
+	var (
+		fd, own, peer = -1, -1, -1
+		st            uringFd
+		err           error
+	)
+	done := make(chan struct{})
+	require.NoError(t, l.Do(func() {
+		defer close(done)
+		ln := l.listeners[0]
+		fd = ln.fd
+		ln.close()
+		l.listeners = nil
+		st = *l.drv.(*uringDriver).fd(fd)
+		var pair [2]int
+		if pair, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err == nil {
+			own, peer = pair[0], pair[1]
+			if pair[1] == fd {
+				own, peer = pair[1], pair[0]
+			}
+		}
+	}))
+	<-done
+	require.NoError(t, err)
+	defer unix.Close(peer)
+	assert.Zero(t, st.ops, "requests queued on the closed listener's descriptor")
+	assert.False(t, st.closing)
+	if own != fd {
+		t.Logf("the socket pair did not take the listener's number %d: only the driver's record was checked", fd)
+	}
+
+	uringState(t, l, fd) // an iteration: anything queued is submitted
+	require.NoError(t, unix.Close(own))
+	require.NoError(t, unix.SetNonblock(peer, true))
+	var b [1]byte
+	n := -1
+	waitFor(t, "the peer to see the end of the stream", func() bool {
+		n, err = unix.Read(peer, b[:])
+		return err != unix.EAGAIN
+	})
+	assert.NoError(t, err)
+	assert.Zero(t, n)
 }
 
 // TestUringOutputBehindSendInFlight: the writes a handler makes while a

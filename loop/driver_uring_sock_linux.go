@@ -110,9 +110,16 @@ func (d *uringDriver) resumeListener(ln *listener) error {
 	return d.listen(ln)
 }
 
+// closeListener closes the listener's socket once its poll is cancelled.
+// The listener is dead before settleClose serves that cancellation: found
+// live, readable would accept on the descriptor closed a moment before and
+// queue a poll of it again, which the next file to take its number (any
+// socket the process opens) would get, held in the kernel past its close.
 func (d *uringDriver) closeListener(ln *listener) {
 	ln.armed = false
-	d.closeFd(ln.fd, *ln.sock)
+	s := *ln.sock
+	ln.sock = nil
+	d.closeFd(ln.fd, s)
 	d.settleClose(ln.fd)
 }
 
