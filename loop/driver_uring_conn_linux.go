@@ -329,8 +329,20 @@ func (d *uringDriver) release(c *Conn) {
 	d.l.fds.set(fd, nil)
 	c.events = 0
 	// The table's reference would keep the socket open past its close.
-	if err := d.r.RemoveFile(fd); err != nil {
-		d.l.e.log.Error("loop: io_uring file table", "loop", d.l.id, "fd", fd, "err", err)
+	if err := d.removeFile(fd); err != nil {
+		// The slot still holds the socket, and a socket given the number
+		// later would be served from it, bytes crossing between the two
+		// connections: the number stays taken, the descriptor open, until
+		// the ring is closed (close). The socket lives on in the table
+		// until then anyway, so its peer sees no end of the stream before.
+		d.l.e.log.Error("loop: io_uring file table: the descriptor stays open until the loop stops", "loop", d.l.id, "fd", fd, "err", err)
+		d.held = append(d.held, c.sock)
+		if d.fd(fd).ops > 0 {
+			if err := d.r.PrepCancelFd(ud(kCancel, fd), fd); err != nil {
+				d.l.e.log.Error("loop: io_uring cancel", "loop", d.l.id, "fd", fd, "err", err)
+			}
+		}
+		return
 	}
 	d.closeFd(fd, c.sock)
 }

@@ -57,23 +57,26 @@ import (
 // thread hand-offs, because the goroutine is locked, so poll yields at
 // most once per uringYieldInterval.
 type uringDriver struct {
-	l        *Loop
-	r        *evsel.Uring
-	br       *evsel.UringBufRing
-	wakeMu   sync.RWMutex // wake against close
-	wakeFd   int
-	wakeBuf  [8]byte
-	fds      []uringFd
-	retry    []*Conn      // connections whose request found the ring full (ringBusy)
-	pending  int          // descriptors waiting to be closed (uringFd.closing)
-	sends    []*uringSend // sendmsgs, by slot (user_data's middle bits); nil while free
-	free     []int32      // free slots of sends
-	onCQE    func(evsel.UringCQE)
-	onAside  func(evsel.UringCQE)
-	aside    []evsel.UringCQE // reaped by settleClose, for the next dispatch
-	settling int              // the descriptor settleClose waits for, or -1
-	inCQE    bool             // dispatch is serving completions
-	yielded  int64            // Loop.clock at poll's last yield
+	l       *Loop
+	r       *evsel.Uring
+	br      *evsel.UringBufRing
+	wakeMu  sync.RWMutex // wake against close
+	wakeFd  int
+	wakeBuf [8]byte
+	fds     []uringFd
+	retry   []*Conn        // connections whose request found the ring full (ringBusy)
+	held    []evsel.Socket // sockets whose removal from the file table failed (release)
+	// removeFile is d.r.RemoveFile; a test makes it fail.
+	removeFile func(fd int) error
+	pending    int          // descriptors waiting to be closed (uringFd.closing)
+	sends      []*uringSend // sendmsgs, by slot (user_data's middle bits); nil while free
+	free       []int32      // free slots of sends
+	onCQE      func(evsel.UringCQE)
+	onAside    func(evsel.UringCQE)
+	aside      []evsel.UringCQE // reaped by settleClose, for the next dispatch
+	settling   int              // the descriptor settleClose waits for, or -1
+	inCQE      bool             // dispatch is serving completions
+	yielded    int64            // Loop.clock at poll's last yield
 	// multishot: receives are multishot, with a limit (see update).
 	multishot bool
 	armed     int // receives queued, for the tests
@@ -196,6 +199,7 @@ func (d *uringDriver) start() error {
 		br.Add(uint16(id), make([]byte, size))
 	}
 	d.r, d.br = r, br
+	d.removeFile = r.RemoveFile
 	d.multishot = r.RecvLimit() && !testdriver.Basic
 	// A kernel without sparse tables (before 5.19) serves unfixed. The
 	// kernel refuses a table larger than the open-file limit; min keeps
@@ -441,6 +445,10 @@ func (d *uringDriver) close() error {
 		}
 	}
 	d.fds = nil
+	for _, s := range d.held {
+		s.Close()
+	}
+	d.held = nil
 	d.wakeMu.Lock()
 	unix.Close(d.wakeFd)
 	d.wakeFd = -1

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync/atomic"
@@ -324,4 +325,81 @@ func TestUringRegisteredFile(t *testing.T) {
 	require.Equal(t, 0, n)
 	require.ErrorIs(t, err, io.EOF, "the server's close reached the peer")
 	require.False(t, installed(), "removed at close")
+}
+
+// TestUringRefusedRemovalKeepsNumber: when the kernel refuses to take a
+// closed connection's socket out of the registered file table, its
+// descriptor stays open until the loop stops, so no later connection is
+// given the number and served from the socket still in the slot; the loop
+// goes on serving, and its stop closes the socket.
+func TestUringRefusedRemovalKeepsNumber(t *testing.T) {
+	needUring(t)
+	conns := make(chan *Conn, 1)
+	h := Funcs{
+		Open: func(c *Conn) {
+			select {
+			case conns <- c:
+			default:
+			}
+		},
+		Data: func(c *Conn) {
+			in := c.Inbound()
+			if string(in) == "bye" {
+				c.Close()
+				return
+			}
+			c.Write(in)
+			c.Consume(len(in))
+		},
+	}
+	e, addr := start(t, h, Options{Loops: 1, Driver: DriverIOUring})
+	l := e.Loops()[0]
+	echoOn := func(peer net.Conn, msg string) {
+		t.Helper()
+		_, err := peer.Write([]byte(msg))
+		require.NoError(t, err)
+		got := make([]byte, len(msg))
+		_, err = io.ReadFull(peer, got)
+		require.NoError(t, err)
+		require.Equal(t, msg, string(got))
+	}
+	first := dial(t, addr)
+	require.NoError(t, first.SetDeadline(time.Now().Add(10*time.Second)))
+	c := <-conns
+	for i := range uringInstallAfter + 2 {
+		echoOn(first, fmt.Sprint("m", i))
+	}
+	fd, installed := -1, false
+	done := make(chan struct{})
+	require.NoError(t, l.Do(func() {
+		defer close(done)
+		d := l.drv.(*uringDriver)
+		fd, installed = c.fd(), d.r.Installed(c.fd())
+		d.removeFile = func(int) error { return unix.ENOMEM }
+	}))
+	<-done
+	if !installed {
+		t.Skip("the kernel has no sparse file table (Linux 5.19)")
+	}
+	_, err := first.Write([]byte("bye"))
+	require.NoError(t, err)
+	waitFor(t, "the connection to close", func() bool { return e.Stats().Open == 0 })
+
+	// Descriptors opened now do not get the number: it is still taken.
+	var flags int
+	flags, err = unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	require.NoError(t, err, "descriptor %d was closed under its file table slot", fd)
+	require.NotZero(t, flags&unix.FD_CLOEXEC)
+	for i := range 3 {
+		peer := dial(t, addr)
+		require.NoError(t, peer.SetDeadline(time.Now().Add(10*time.Second)))
+		echoOn(peer, fmt.Sprint("after ", i))
+		peer.Close()
+	}
+	// The socket stays in the table until the loop stops; then the peer
+	// sees the end of the stream.
+	stop(t, e)
+	n, err := first.Read(make([]byte, 1))
+	require.Equal(t, 0, n)
+	require.ErrorIs(t, err, io.EOF)
 }
