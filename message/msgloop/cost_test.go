@@ -43,7 +43,11 @@ func zeros(n int) []byte {
 // less than 64 MiB, clients included (21 MiB measured: the 1 MiB contents
 // are read whole, each into a buffer of a few MiB, and the dense value is
 // built up to its 10× budget before it is refused), and a well-behaved
-// client on the same loop is answered within a second throughout.
+// client on the same loop is answered within three seconds throughout:
+// the stall this guards against lasted as long as the 2.4 GB took to
+// build, while a correct server's slowest exchange was 1.3 s under -race
+// on a two-core virtual machine shared with other guests and busy with
+// two more test runs (it was bounded by one second until then).
 func TestServerAmplification(t *testing.T) {
 	var shown sync.Mutex
 	addr, logs := startServer(t, msgloop.ServerOptions{
@@ -151,6 +155,6 @@ func TestServerAmplification(t *testing.T) {
 	grew := after.TotalAlloc - before.TotalAlloc
 	t.Logf("allocated %d MiB; slowest good exchange %v", grew>>20, worst)
 	assert.Less(t, grew, uint64(64<<20), "allocations of the whole exchange (clients included)")
-	assert.Less(t, worst, testenv.Bound(time.Second), "the good client waited too long")
+	assert.Less(t, worst, testenv.Bound(3*time.Second), "the good client waited too long")
 	assert.NotContains(t, logs.String(), strings.Repeat("0,", 100), "no content in the logs")
 }
