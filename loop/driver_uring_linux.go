@@ -3,6 +3,7 @@ package loop
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,6 +67,12 @@ type uringDriver struct {
 	fds     []uringFd
 	retry   []*Conn        // connections whose request found the ring full (ringBusy)
 	held    []evsel.Socket // sockets whose removal from the file table failed (release)
+	// unarmed: the wake-up eventfd's poll ended and could not be queued
+	// again (the ring full, as when its completion queue overflowed,
+	// which also ends multishot polls); poll queues it before it waits.
+	unarmed  bool
+	relisten []*listener // listeners whose poll could not be queued again
+	failArm  int         // the next failArm polls queued fail, as on a full ring (tests)
 	// removeFile is d.r.RemoveFile; a test makes it fail.
 	removeFile func(fd int) error
 	pending    int          // descriptors waiting to be closed (uringFd.closing)
@@ -238,7 +245,33 @@ func newUringBufRing(r *evsel.Uring, readSize int, inc bool) (*evsel.UringBufRin
 }
 
 func (d *uringDriver) armWake() error {
+	if d.armFails() {
+		return evsel.ErrUringSQFull
+	}
 	return d.r.PrepPollMultishot(ud(kWake, d.wakeFd), d.wakeFd, unix.POLLIN)
+}
+
+// armFails says whether a test asked the poll about to be queued to fail.
+func (d *uringDriver) armFails() bool {
+	if d.failArm == 0 {
+		return false
+	}
+	d.failArm--
+	return true
+}
+
+// rearm queues the polls that could not be queued when their last
+// completion came, and reports whether any still could not: without the
+// eventfd's, no Do, AsyncWrite or Stop would wake an idle loop, and
+// without a listener's, it would accept no more.
+func (d *uringDriver) rearm() bool {
+	if d.unarmed && d.armWake() == nil {
+		d.unarmed = false
+	}
+	d.relisten = slices.DeleteFunc(d.relisten, func(ln *listener) bool {
+		return ln.sock == nil || ln.paused || ln.armed || d.listen(ln) == nil
+	})
+	return d.unarmed || len(d.relisten) > 0
 }
 
 // wake writes the eventfd, which the ring's poll of it completes; any
@@ -260,7 +293,7 @@ func (d *uringDriver) wake() error {
 
 // poll submits what the iteration queued and waits for a completion.
 func (d *uringDriver) poll(timeout time.Duration, busy bool) (int, error) {
-	if len(d.retry) > 0 || len(d.aside) > 0 {
+	if len(d.retry) > 0 || len(d.aside) > 0 || (d.unarmed || len(d.relisten) > 0) && d.rearm() {
 		timeout = 0
 	}
 	var err error
@@ -363,8 +396,8 @@ func (d *uringDriver) complete(cqe evsel.UringCQE) {
 	}
 	if kind == kWake {
 		unix.Read(d.wakeFd, d.wakeBuf[:])
-		if !cqe.More() {
-			d.armWake()
+		if !cqe.More() && d.armWake() != nil {
+			d.unarmed = true
 		}
 		return
 	}

@@ -403,3 +403,72 @@ func TestUringRefusedRemovalKeepsNumber(t *testing.T) {
 	require.Equal(t, 0, n)
 	require.ErrorIs(t, err, io.EOF)
 }
+
+// onLoop runs fn on l and waits for it, failing the test after 5s rather
+// than hanging it: a loop that is not woken never runs fn.
+func onLoop(t *testing.T, l *Loop, fn func(d *uringDriver)) {
+	t.Helper()
+	done := make(chan struct{})
+	require.NoError(t, l.Do(func() {
+		defer close(done)
+		fn(l.drv.(*uringDriver))
+	}))
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the loop did not run a task within 5s")
+	}
+}
+
+// TestUringWakeRearmedAfterFailure: when the eventfd's poll ends (a
+// cancel here; an overflowing completion queue ends it too) and the ring
+// cannot take it again at once, the loop queues it before its next wait,
+// so that an idle loop is still woken for a task.
+func TestUringWakeRearmedAfterFailure(t *testing.T) {
+	needUring(t)
+	e, addr := start(t, echo, Options{Loops: 1, Driver: DriverIOUring})
+	l := e.Loops()[0]
+	onLoop(t, l, func(d *uringDriver) {
+		d.failArm = 1
+		require.NoError(t, d.r.PrepCancel(ud(kCancel, d.wakeFd), ud(kWake, d.wakeFd)))
+	})
+	// The cancel's completions come at once, and then the loop waits.
+	time.Sleep(200 * time.Millisecond)
+	var failArm int
+	unarmed := true
+	ran := make(chan struct{})
+	require.NoError(t, l.Do(func() {
+		d := l.drv.(*uringDriver)
+		failArm, unarmed = d.failArm, d.unarmed
+		close(ran)
+	}))
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		// A connection's completion wakes the loop, so that the test
+		// fails rather than hangs in Stop, which needs the wake too.
+		dial(t, addr)
+		t.Fatal("the idle loop was not woken for a task")
+	}
+	assert.Zero(t, failArm)
+	assert.False(t, unarmed, "the poll was never queued again")
+}
+
+// TestUringListenerRearmedAfterFailure: a listener whose poll cannot be
+// queued again after it served a connection is queued before the loop's
+// next wait, and goes on accepting.
+func TestUringListenerRearmedAfterFailure(t *testing.T) {
+	needUring(t)
+	e, addr := start(t, echo, Options{Loops: 1, Driver: DriverIOUring})
+	l := e.Loops()[0]
+	onLoop(t, l, func(d *uringDriver) { d.failArm = 1 })
+	for i := range 3 {
+		c := dial(t, addr)
+		msg := []byte(fmt.Sprint("hello ", i))
+		require.Equal(t, msg, roundTrip(t, c, msg))
+	}
+	onLoop(t, l, func(d *uringDriver) {
+		assert.Zero(t, d.failArm)
+		assert.Empty(t, d.relisten)
+	})
+}

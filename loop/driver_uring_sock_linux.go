@@ -26,6 +26,9 @@ import (
 const uringMultishotAccept = false
 
 func (d *uringDriver) listen(ln *listener) error {
+	if d.armFails() {
+		return evsel.ErrUringSQFull
+	}
 	var err error
 	if uringMultishotAccept {
 		err = d.r.PrepAcceptMultishot(ud(kAccept, ln.fd), ln.fd)
@@ -62,10 +65,8 @@ func (d *uringDriver) readable(fd int, cqe evsel.UringCQE) {
 	if cqe.Res > 0 && !ln.paused {
 		ln.accept()
 	}
-	if ln.sock != nil && !ln.paused && !ln.armed {
-		if err := d.listen(ln); err != nil {
-			d.l.e.log.Error("loop: re-arming listener", "loop", d.l.id, "err", err)
-		}
+	if ln.sock != nil && !ln.paused && !ln.armed && d.listen(ln) != nil {
+		d.relisten = append(d.relisten, ln) // poll queues it (rearm)
 	}
 }
 
