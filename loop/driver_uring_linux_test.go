@@ -93,14 +93,12 @@ func TestUringClosedListenerStaysClosed(t *testing.T) {
 		st            uringFd
 		err           error
 	)
-	done := make(chan struct{})
-	require.NoError(t, l.Do(func() {
-		defer close(done)
+	onLoop(t, l, func(d *uringDriver) {
 		ln := l.listeners[0]
 		fd = ln.fd
 		ln.close()
 		l.listeners = nil
-		st = *l.drv.(*uringDriver).fd(fd)
+		st = *d.fd(fd)
 		var pair [2]int
 		if pair, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err == nil {
 			own, peer = pair[0], pair[1]
@@ -108,8 +106,7 @@ func TestUringClosedListenerStaysClosed(t *testing.T) {
 				own, peer = pair[1], pair[0]
 			}
 		}
-	}))
-	<-done
+	})
 	require.NoError(t, err)
 	defer unix.Close(peer)
 	assert.Zero(t, st.ops, "requests queued on the closed listener's descriptor")
@@ -263,16 +260,16 @@ func TestUringInboundCapped(t *testing.T) {
 	assert.Zero(t, spare.Load())
 }
 
-// TestUringRegisteredFile: a connection's descriptor enters the ring's
-// registered file table after uringInstallAfter sends, not before (a
-// request or two does not pay for the system calls), and leaves it when
-// the connection closes: the peer sees the end of the stream, which the
-// table's reference would otherwise hold off.
-func TestUringRegisteredFile(t *testing.T) {
-	needUring(t)
-	conns := make(chan *Conn, 1)
-	h := Funcs{
-		Open: func(c *Conn) { conns <- c },
+// echoUntilBye echoes what a connection sends and closes it on "bye";
+// it hands the first connection it opens to conns.
+func echoUntilBye(conns chan<- *Conn) Funcs {
+	return Funcs{
+		Open: func(c *Conn) {
+			select {
+			case conns <- c:
+			default:
+			}
+		},
 		Data: func(c *Conn) {
 			in := c.Inbound()
 			if string(in) == "bye" {
@@ -283,7 +280,17 @@ func TestUringRegisteredFile(t *testing.T) {
 			c.Consume(len(in))
 		},
 	}
-	e, addr := start(t, h, Options{Loops: 1, Driver: DriverIOUring})
+}
+
+// TestUringRegisteredFile: a connection's descriptor enters the ring's
+// registered file table after uringInstallAfter sends, not before (a
+// request or two does not pay for the system calls), and leaves it when
+// the connection closes: the peer sees the end of the stream, which the
+// table's reference would otherwise hold off.
+func TestUringRegisteredFile(t *testing.T) {
+	needUring(t)
+	conns := make(chan *Conn, 1)
+	e, addr := start(t, echoUntilBye(conns), Options{Loops: 1, Driver: DriverIOUring})
 	l := e.Loops()[0]
 	peer := dial(t, addr)
 	require.NoError(t, peer.SetDeadline(time.Now().Add(10*time.Second)))
@@ -335,33 +342,11 @@ func TestUringRegisteredFile(t *testing.T) {
 func TestUringRefusedRemovalKeepsNumber(t *testing.T) {
 	needUring(t)
 	conns := make(chan *Conn, 1)
-	h := Funcs{
-		Open: func(c *Conn) {
-			select {
-			case conns <- c:
-			default:
-			}
-		},
-		Data: func(c *Conn) {
-			in := c.Inbound()
-			if string(in) == "bye" {
-				c.Close()
-				return
-			}
-			c.Write(in)
-			c.Consume(len(in))
-		},
-	}
-	e, addr := start(t, h, Options{Loops: 1, Driver: DriverIOUring})
+	e, addr := start(t, echoUntilBye(conns), Options{Loops: 1, Driver: DriverIOUring})
 	l := e.Loops()[0]
 	echoOn := func(peer net.Conn, msg string) {
 		t.Helper()
-		_, err := peer.Write([]byte(msg))
-		require.NoError(t, err)
-		got := make([]byte, len(msg))
-		_, err = io.ReadFull(peer, got)
-		require.NoError(t, err)
-		require.Equal(t, msg, string(got))
+		require.Equal(t, msg, string(roundTrip(t, peer, []byte(msg))))
 	}
 	first := dial(t, addr)
 	require.NoError(t, first.SetDeadline(time.Now().Add(10*time.Second)))
@@ -370,14 +355,10 @@ func TestUringRefusedRemovalKeepsNumber(t *testing.T) {
 		echoOn(first, fmt.Sprint("m", i))
 	}
 	fd, installed := -1, false
-	done := make(chan struct{})
-	require.NoError(t, l.Do(func() {
-		defer close(done)
-		d := l.drv.(*uringDriver)
+	onLoop(t, l, func(d *uringDriver) {
 		fd, installed = c.fd(), d.r.Installed(c.fd())
 		d.removeFile = func(int) error { return unix.ENOMEM }
-	}))
-	<-done
+	})
 	if !installed {
 		t.Skip("the kernel has no sparse file table (Linux 5.19)")
 	}

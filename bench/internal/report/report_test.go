@@ -144,13 +144,8 @@ func TestFormat(t *testing.T) {
 }
 
 func TestWriteMarkdown(t *testing.T) {
-	rows := Aggregate(sampleRuns(), []string{Evsel, Net, Gnet})
-	var b bytes.Buffer
-	if err := WriteMarkdown(&b, Meta{Title: "t", Command: "cd bench && go run .", Quick: true}, rows); err != nil {
-		t.Fatal(err)
-	}
-	md := b.String()
-	for _, want := range []string{
+	md := markdown(t, Meta{Title: "t", Command: "cd bench && go run .", Quick: true}, sampleRuns(), Evsel, Net, Gnet)
+	requireLines(t, md,
 		"# t\n",
 		"Quick run",
 		"`cd bench && go run .`",
@@ -162,11 +157,7 @@ func TestWriteMarkdown(t *testing.T) {
 		"- Steal: the hypervisor took 0.0% of the CPUs' time during the measured windows (median of the rows; 0.0% at most)\n",
 		"| 10000 | evsel | 4.0 MiB | 5.9 MiB | 200 | 150 | – | – |",
 		"| 10000 | net | 4.0 MiB | 42.1 MiB | 4000 | – | 0.05× | – |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("markdown lacks %q:\n%s", want, md)
-		}
-	}
+	)
 	if strings.Contains(md, "## Errors") {
 		t.Errorf("no errors, but an Errors section:\n%s", md)
 	}
@@ -184,30 +175,37 @@ func TestWriteMarkdownSteal(t *testing.T) {
 	for i := range runs {
 		runs[i].StealPct = float64(2 * i) // evsel at 64 conns: 0 and 6, median 3%
 	}
-	var b bytes.Buffer
-	if err := WriteMarkdown(&b, Meta{}, Aggregate(runs, []string{Evsel, Net, Gnet})); err != nil {
-		t.Fatal(err)
-	}
-	md := b.String()
-	for _, want := range []string{
+	requireLines(t, markdown(t, Meta{}, runs, Evsel, Net, Gnet),
 		"| echo c=64 64B | evsel | 5.00 | – | – | – | 110.0k | 7.0 | 30.0 | 60.0 | 120 | 90% | 99% | 3% | 8.0 MiB | 0 |",
 		// Row medians 3 5 7 12 14 16 18 (the idle rows have no window): the
 		// median row 12, the worst 18.
 		"- Steal: the hypervisor took 12.0% of the CPUs' time during the measured windows (median of the rows; 18.0% at most)\n",
 		"- **Not a quiet machine**: steal reached 18%.",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("markdown lacks %q:\n%s", want, md)
-		}
-	}
+	)
 	runs = runs[:1]
 	runs[0].Window = 0
-	b.Reset()
-	if err := WriteMarkdown(&b, Meta{}, Aggregate(runs, []string{Evsel})); err != nil {
+	if md := markdown(t, Meta{}, runs, Evsel); strings.Contains(md, "Steal") {
+		t.Errorf("steal shown for a run without samples:\n%s", md)
+	}
+}
+
+// markdown is WriteMarkdown's report of runs, servers in the given order.
+func markdown(t *testing.T, meta Meta, runs []Run, servers ...string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, meta, Aggregate(runs, servers)); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(b.String(), "Steal") {
-		t.Errorf("steal shown for a run without samples:\n%s", b.String())
+	return b.String()
+}
+
+// requireLines checks that md holds each of want.
+func requireLines(t *testing.T, md string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(md, w) {
+			t.Errorf("markdown lacks %q:\n%s", w, md)
+		}
 	}
 }
 
