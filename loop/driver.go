@@ -49,11 +49,12 @@ type driver interface {
 	// nothing the kernel does on it is still in flight.
 	release(c *Conn)
 	// listen, pauseListener, resumeListener and closeListener serve a
-	// listening socket; closeListener also closes it.
+	// listening socket; closeListener closes its socket s, ln being
+	// closed already (ln.sock nil).
 	listen(ln *listener) error
 	pauseListener(ln *listener)
 	resumeListener(ln *listener) error
-	closeListener(ln *listener)
+	closeListener(ln *listener, s *evsel.Socket)
 	// addPacket, watchPacket and closePacket serve a datagram socket with
 	// readiness (READ, plus WRITE while datagrams wait for room);
 	// closePacket also closes it.

@@ -266,11 +266,11 @@ func (d *pollDriver) pauseListener(ln *listener) { d.p.Delete(ln.fd) }
 
 func (d *pollDriver) resumeListener(ln *listener) error { return d.p.Add(ln.fd, evsel.EventRead) }
 
-func (d *pollDriver) closeListener(ln *listener) {
+func (d *pollDriver) closeListener(ln *listener, s *evsel.Socket) {
 	if !ln.paused {
 		d.p.Delete(ln.fd)
 	}
-	ln.sock.Close()
+	s.Close()
 }
 
 func (d *pollDriver) addPacket(pc *PacketConn) error { return d.p.Add(pc.fd, evsel.EventRead) }

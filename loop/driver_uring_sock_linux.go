@@ -112,15 +112,14 @@ func (d *uringDriver) resumeListener(ln *listener) error {
 }
 
 // closeListener closes the listener's socket once its poll is cancelled.
-// The listener is dead before settleClose serves that cancellation: found
-// live, readable would accept on the descriptor closed a moment before and
-// queue a poll of it again, which the next file to take its number (any
-// socket the process opens) would get, held in the kernel past its close.
-func (d *uringDriver) closeListener(ln *listener) {
+// The listener is dead (see listener.close) before settleClose serves that
+// cancellation: found live, readable would accept on the descriptor closed
+// a moment before and queue a poll of it again, which the next file to
+// take its number (any socket the process opens) would get, held in the
+// kernel past its close.
+func (d *uringDriver) closeListener(ln *listener, s *evsel.Socket) {
 	ln.armed = false
-	s := *ln.sock
-	ln.sock = nil
-	d.closeFd(ln.fd, s)
+	d.closeFd(ln.fd, *s)
 	d.settleClose(ln.fd)
 }
 

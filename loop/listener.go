@@ -238,6 +238,10 @@ func (ln *listener) close() {
 	if ln.sock == nil {
 		return
 	}
-	ln.loop.drv.closeListener(ln)
+	// Dead before the driver closes it: what the driver serves meanwhile
+	// (io_uring: the cancellation of its poll) must not find it live, or
+	// it would accept on the descriptor and poll it again.
+	s := ln.sock
 	ln.sock = nil
+	ln.loop.drv.closeListener(ln, s)
 }
