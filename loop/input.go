@@ -9,6 +9,14 @@ import (
 // until the callback returns; copy what must outlive it.
 func (c *Conn) Inbound() []byte { return c.in }
 
+// ReadPaused reports whether the engine has stopped reading the connection
+// for its own sake: its output passed Options.HighWater (backpressure) or
+// the memory budget paused it (Options.MaxMemory). The peer's bytes wait in
+// the kernel meanwhile, so a protocol's clock on an incomplete message is
+// running against the engine, not the peer. It is what the last settle
+// decided: output written in the running callback counts from its return.
+func (c *Conn) ReadPaused() bool { return c.flags&(flagPaused|flagMemPaused) != 0 }
+
 // Consume discards the first n bytes of Inbound (all of it if n is larger).
 // What is not consumed is handed to the next OnData with the bytes that
 // follow it.

@@ -176,7 +176,9 @@ func TestServerConnMessageTimeout(t *testing.T) {
 		_, ok = s.Deadline()
 		require.False(t, ok)
 	})
-	t.Run("our unsent output pauses it", func(t *testing.T) {
+	t.Run("unsent answers do not hold it", func(t *testing.T) {
+		// A peer that never reads its answers, while it is still read,
+		// must finish its request in time like any other.
 		s := ServerConn{Config: ServerConfig{KeepAlive: true, MessageTimeout: timeout}}
 		in := append(append([]byte{}, frame...), half...)
 		_, n, err := s.Next(in, t0)
@@ -185,14 +187,48 @@ func TestServerConnMessageTimeout(t *testing.T) {
 		require.NoError(t, err)
 		_, _, err = s.Next(in[n:], t0)
 		require.NoError(t, err)
-		// The answer is not flushed: the peer may be blocked on us.
+		_, _, err = s.Next(in[n:], t0.Add(timeout))
+		require.ErrorIs(t, err, ErrMessageTimeout)
+	})
+	t.Run("paused reading holds it", func(t *testing.T) {
+		s := ServerConn{Config: ServerConfig{KeepAlive: true, MessageTimeout: timeout}}
+		_, _, err := s.Next(half, t0)
+		require.NoError(t, err)
+		// The caller stops reading: the stall is its own, so the wait
+		// starts again at every call while it lasts.
+		s.ReadPaused(true)
 		later := t0.Add(timeout)
-		_, _, err = s.Next(in[n:], later)
+		_, _, err = s.Next(half, later)
 		require.NoError(t, err)
 		dl, _ := s.Deadline()
 		require.Equal(t, later.Add(timeout), dl, "the wait starts again")
-		s.Flushed()
-		_, _, err = s.Next(in[n:], dl)
+		later = dl
+		_, _, err = s.Next(half, later)
+		require.NoError(t, err, "still paused")
+		// Reading resumes: the peer gets a whole wait from the first call
+		// after, however long the pause was.
+		s.ReadPaused(false)
+		resumed := later.Add(time.Second)
+		_, _, err = s.Next(half, resumed)
+		require.NoError(t, err)
+		dl, _ = s.Deadline()
+		require.Equal(t, resumed.Add(timeout), dl)
+		_, _, err = s.Next(half, dl.Add(-time.Nanosecond))
+		require.NoError(t, err, "not yet")
+		_, _, err = s.Next(half, dl)
+		require.ErrorIs(t, err, ErrMessageTimeout, "running again once resumed")
+	})
+	t.Run("a pause between calls counts", func(t *testing.T) {
+		// Paused and resumed before the next call: the peer may have been
+		// held back meanwhile, so its wait starts again once.
+		s := ServerConn{Config: ServerConfig{MessageTimeout: timeout}}
+		_, _, err := s.Next(half, t0)
+		require.NoError(t, err)
+		s.ReadPaused(true)
+		s.ReadPaused(false)
+		_, _, err = s.Next(half, t0.Add(timeout))
+		require.NoError(t, err)
+		_, _, err = s.Next(half, t0.Add(2*timeout))
 		require.ErrorIs(t, err, ErrMessageTimeout)
 	})
 	t.Run("default and disabled", func(t *testing.T) {

@@ -55,7 +55,8 @@ type ServerConn struct {
 	started  time.Time // when the incomplete request now buffered was first seen
 	pending  int       // requests returned by Next and not yet answered
 	inFlight int       // responses given since the output was last flushed
-	owing    bool      // some of those responses may still be unsent
+	paused   bool      // the caller has stopped reading the peer (ReadPaused)
+	held     bool      // paused was reported since the last Next: restart the wait
 	done     bool      // reference mode: answered; nothing more to do
 	err      error     // sticky: the connection must be closed
 }
@@ -69,9 +70,10 @@ type ServerConn struct {
 //
 // now is the current time. When buf ends in part of a request, Next notes
 // when that part was first seen, and fails with ErrMessageTimeout once it
-// has waited MessageTimeout without completing, unless responses may still
-// be unsent (see Flushed): then the stall may be the caller's own
-// backpressure, not the peer's, and the wait starts again.
+// has waited MessageTimeout without completing. While the caller reports
+// that it has stopped reading the peer (see ReadPaused), the stall is the
+// caller's, not the peer's: the wait starts again with every call, and
+// once more on the first call after reading resumes.
 //
 // Errors are a *ProtocolError for malformed input, ErrMessageTimeout, or
 // the error an earlier call returned: after one, the connection should be
@@ -96,13 +98,10 @@ func (s *ServerConn) Next(buf []byte, now time.Time) (req Message, n int, err er
 		return req, n, nil
 	case len(buf) == 0 || s.Config.MessageTimeout < 0:
 		s.started = time.Time{}
-	case s.started.IsZero():
+	case s.started.IsZero() || s.held:
 		s.started = now
+		s.held = s.paused
 	case now.Sub(s.started) >= s.timeout():
-		if s.owing {
-			s.started = now
-			break
-		}
 		s.err = ErrMessageTimeout
 		return Message{}, 0, s.err
 	}
@@ -136,7 +135,6 @@ func (s *ServerConn) Respond(dst []byte, resp Message) ([]byte, error) {
 	}
 	s.pending--
 	s.inFlight++
-	s.owing = true
 	if !s.Config.KeepAlive {
 		s.done = true
 	}
@@ -145,9 +143,19 @@ func (s *ServerConn) Respond(dst []byte, resp Message) ([]byte, error) {
 
 // Flushed tells the machine that every byte Respond returned so far has
 // been handed to the transport: the peer is reading, so the in-flight count
-// starts again, and a request that stalls from now on stalls on the peer.
-func (s *ServerConn) Flushed() {
-	s.inFlight, s.owing = 0, false
+// starts again.
+func (s *ServerConn) Flushed() { s.inFlight = 0 }
+
+// ReadPaused tells the machine whether the caller has stopped reading the
+// peer, as an event loop does while the peer is slow to take its answers
+// (backpressure): the peer's next bytes then wait on the caller, and an
+// incomplete request's wait must not run out meanwhile (see Next). Report
+// the state before each Next; a caller that never pauses reading need not
+// call it. Unsent answers alone are no reason: a peer that never reads
+// them but is still read must finish its request in time.
+func (s *ServerConn) ReadPaused(paused bool) {
+	s.paused = paused
+	s.held = s.held || paused
 }
 
 // Deadline reports when the incomplete request now buffered runs out of

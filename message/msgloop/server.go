@@ -140,6 +140,7 @@ func (s *Server) serve(c *loop.Conn, sc *serverConn) {
 	if c.Buffered() == 0 {
 		sc.m.Flushed() // the peer has taken every answer so far
 	}
+	sc.m.ReadPaused(c.ReadPaused())
 	now := time.Now()
 	for {
 		req, n, err := sc.m.Next(c.Inbound(), now)

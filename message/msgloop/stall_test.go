@@ -1,0 +1,108 @@
+package msgloop_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evsel/evsel/apps/refapp"
+	"github.com/evsel/evsel/loop"
+	"github.com/evsel/evsel/message"
+	"github.com/evsel/evsel/message/msgloop"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// bigAnswerServer answers every request with 64 KiB, from a send buffer of
+// 16 KiB, so that a client which does not read leaves answers pending in
+// the engine after a few requests.
+func bigAnswerServer(t *testing.T, highWater int, timeout time.Duration) (string, *logBuffer) {
+	t.Helper()
+	big := bytes.Repeat([]byte("x"), 64<<10)
+	h := func(message.Message) (message.Message, error) {
+		return message.NewBinaryMessage("binary/custom", big), nil
+	}
+	logs := &logBuffer{}
+	s, err := msgloop.NewServer(h, msgloop.ServerOptions{
+		ServerConfig: message.ServerConfig{KeepAlive: true, MessageTimeout: timeout},
+		Loop:         loop.Options{Loops: 1, HighWater: highWater, LingerTimeout: time.Second},
+		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
+		Hooks:        msgloop.ServerHooks{Open: func(c *loop.Conn) { c.SetWriteBuffer(16 << 10) }},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, s.Stop(ctx))
+	})
+	a, err := s.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return a.String(), logs
+}
+
+// requestsThenHalf is n pipelined requests and the first half of one more,
+// as the client's machine sent them, and the rest of that last request.
+func requestsThenHalf(t *testing.T, b *blockingClient, n int) (first, rest []byte) {
+	t.Helper()
+	var out []byte
+	for range n + 1 {
+		var err error
+		out, err = b.m.Send(out, refapp.ClientRequest("search", "ring"))
+		require.NoError(t, err)
+	}
+	last := len(frameOf(t, refapp.ClientRequest("search", "ring")))
+	cut := len(out) - last/2
+	return out[:cut], out[cut:]
+}
+
+// A peer that never reads its answers, while the engine still reads it
+// (its pending output is under HighWater), must finish a request it has
+// started in MessageTimeout like any other peer: its unread answers are no
+// licence to hold a half-sent request, and the memory it pins, forever.
+func TestMessageTimeoutWithAnswersUnread(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	addr, logs := bigAnswerServer(t, 4<<20, timeout)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	b := newBlockingClient(t, c)
+	// Eight answers, 512 KiB, are far more than the kernel's buffers hold
+	// for a peer that does not read, and far less than HighWater.
+	first, _ := requestsThenHalf(t, b, 8)
+	_, err = c.Write(first)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "incomplete message timed out") },
+		5*time.Second, 10*time.Millisecond, "the half-sent request is held; log:\n%s", logs.String())
+}
+
+// While the engine has stopped reading a connection because its answers
+// are past HighWater, the stall is the server's: the half-sent request that
+// came in with the pipelined ones is not timed out, however long the peer
+// takes to read, and completes once it has.
+func TestMessageTimeoutHeldWhileReadingPaused(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	addr, logs := bigAnswerServer(t, 64<<10, timeout)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	b := newBlockingClient(t, c)
+	first, rest := requestsThenHalf(t, b, 8)
+	_, err = c.Write(first) // one write: the half request arrives with the rest
+	require.NoError(t, err)
+	time.Sleep(5 * timeout) // the message timer runs out several times meanwhile
+	for i := range 8 {
+		resp, err := b.read()
+		require.NoError(t, err, "answer %d", i)
+		require.Len(t, resp.Content, 64<<10)
+	}
+	_, err = c.Write(rest)
+	require.NoError(t, err)
+	resp, err := b.read()
+	require.NoError(t, err, "log:\n%s", logs.String())
+	require.Len(t, resp.Content, 64<<10)
+	assert.NotContains(t, logs.String(), "timed out")
+}
