@@ -19,8 +19,9 @@ import (
 )
 
 const (
-	childEnv     = "EVSEL_LOOP_TEST_CHILD"
-	childFillEnv = "EVSEL_LOOP_TEST_CHILD_FILL" // set: the child uses up its descriptors itself
+	childEnv      = "EVSEL_LOOP_TEST_CHILD"
+	childFillEnv  = "EVSEL_LOOP_TEST_CHILD_FILL"  // set: the child uses up its descriptors itself
+	childLoopsEnv = "EVSEL_LOOP_TEST_CHILD_LOOPS" // the child's Options.Loops; default 1
 )
 
 // childHeld keeps the descriptors a filling child takes.
@@ -35,7 +36,8 @@ func runChild() {
 		fmt.Println("setrlimit:", err)
 		os.Exit(1)
 	}
-	e, err := New(echo, Options{Loops: 1, Logger: quietLog})
+	loops, _ := strconv.Atoi(os.Getenv(childLoopsEnv))
+	e, err := New(echo, Options{Loops: max(loops, 1), Logger: quietLog})
 	if err != nil {
 		fmt.Println("new:", err)
 		os.Exit(1)
@@ -143,26 +145,32 @@ func startChild(t *testing.T, limit int, env ...string) (string, io.Writer, *buf
 
 // TestFullTableShedsIdle: a process out of descriptors, all held by silent
 // connections that stay, still serves a new client by shedding the
-// longest-idle one, instead of leaving every newcomer in the backlog.
+// longest-idle one, instead of leaving every newcomer in the backlog. With
+// two loops the accepting one soon has none of its own left (accepted
+// connections are dealt to both), and must have the other shed.
 func TestFullTableShedsIdle(t *testing.T) {
-	const limit = 64
-	addr, _, _ := startChild(t, limit)
-	for i := 0; i < limit+40; i++ {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		require.NoError(t, err)
-		t.Cleanup(func() { c.Close() })
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d loops", loops), func(t *testing.T) {
+			const limit = 64
+			addr, _, _ := startChild(t, limit, childLoopsEnv+"="+strconv.Itoa(loops))
+			for i := 0; i < 3*limit; i++ {
+				c, err := net.DialTimeout("tcp", addr, time.Second)
+				require.NoError(t, err)
+				t.Cleanup(func() { c.Close() })
+			}
+			time.Sleep(200 * time.Millisecond) // let it hit EMFILE
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			require.NoError(t, err)
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = c.Write([]byte("newcomer"))
+			require.NoError(t, err)
+			buf := make([]byte, 8)
+			_, err = io.ReadFull(c, buf)
+			require.NoError(t, err, "a newcomer was not served with the table full of silent connections")
+			assert.Equal(t, "newcomer", string(buf))
+		})
 	}
-	time.Sleep(200 * time.Millisecond) // let it hit EMFILE
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	require.NoError(t, err)
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, err = c.Write([]byte("newcomer"))
-	require.NoError(t, err)
-	buf := make([]byte, 8)
-	_, err = io.ReadFull(c, buf)
-	require.NoError(t, err, "a newcomer was not served with the table full of silent connections")
-	assert.Equal(t, "newcomer", string(buf))
 }
 
 // TestReserveDescriptorRefuses: out of descriptors with no connection to

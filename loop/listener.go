@@ -184,7 +184,7 @@ func (ln *listener) acceptFailed(err error) bool {
 			switch ln.outOfDescriptors() {
 			case shedNow:
 				return true
-			case shedLater:
+			case shedLater, shedAway:
 				return false
 			}
 		}
@@ -223,15 +223,24 @@ func (ln *listener) accepted(s evsel.Socket) {
 func (ln *listener) pause() {
 	ln.paused = true
 	ln.loop.drv.pauseListener(ln)
-	ln.loop.AfterFunc(acceptBackoff, func() {
+	ln.resumeAfter(acceptBackoff)
+}
+
+// resumeAfter watches the paused listener again after d.
+func (ln *listener) resumeAfter(d time.Duration) {
+	ln.loop.AfterFunc(d, func() {
 		if ln.sock == nil { // closed meanwhile (Stop)
 			return
 		}
-		ln.paused = false
-		if err := ln.loop.drv.resumeListener(ln); err != nil {
-			ln.loop.e.log.Error("loop: re-registering listener", "err", err)
-		}
+		ln.resume()
 	})
+}
+
+func (ln *listener) resume() {
+	ln.paused = false
+	if err := ln.loop.drv.resumeListener(ln); err != nil {
+		ln.loop.e.log.Error("loop: re-registering listener", "err", err)
+	}
 }
 
 func (ln *listener) close() {

@@ -13,8 +13,9 @@ import (
 // from a cursor that moves on each time, as Redis samples for LRU
 // eviction) so that shedding under a flood costs a bounded scan rather
 // than one of every connection; among few connections the sample is all
-// of them. A loop sheds its own connections; with MaxConns reached and
-// none of its own to shed, it asks the fullest loop to shed one.
+// of them. A loop sheds its own connections; with none of its own to shed
+// it asks the loop holding the most to shed one, since both the count
+// MaxConns bounds and the descriptor table are the whole process's.
 //
 // When the process is out of descriptors and nothing can be shed, each
 // accepting loop keeps a reserve descriptor (an open os.DevNull): it closes
@@ -83,15 +84,22 @@ func (l *Loop) makeRoom() {
 	if l.shedOne() {
 		return
 	}
-	fullest := l
-	for _, o := range e.loops {
-		if o.stats.open.Load() > fullest.stats.open.Load() {
-			fullest = o
+	if o := l.fullestOther(); o != nil {
+		o.Do(func() { o.shedOne() })
+	}
+}
+
+// fullestOther returns the other loop holding the most connections, or nil
+// if none holds any.
+func (l *Loop) fullestOther() *Loop {
+	var best *Loop
+	var most int64
+	for _, o := range l.e.loops {
+		if n := o.stats.open.Load(); o != l && n > most {
+			best, most = o, n
 		}
 	}
-	if fullest != l {
-		fullest.Do(func() { fullest.shedOne() })
-	}
+	return best
 }
 
 // openReserve keeps a spare descriptor for the accept of last resort
@@ -118,13 +126,15 @@ const (
 	shedNone  shedResult = iota // nothing to shed: the caller pauses the listener
 	shedNow                     // a connection was shed and its descriptor is free: accept again
 	shedLater                   // shed, but its descriptor is freed only next iteration
+	shedAway                    // another loop was asked to shed: the listener waits for its answer
 )
 
 // outOfDescriptors handles an accept that failed with EMFILE or ENFILE. A
 // connection shed frees a descriptor: at once on the readiness driver,
 // and on the completion driver once the requests it cancelled have
 // completed, in the next iteration, where the listener's (level-triggered)
-// poll brings the accept back. With nothing to shed it refuses one pending
+// poll brings the accept back. With none of its own to shed the loop asks
+// another (shedElsewhere); with none anywhere it refuses one pending
 // connection with the reserve descriptor, and the caller pauses the
 // listener.
 func (ln *listener) outOfDescriptors() shedResult {
@@ -135,6 +145,17 @@ func (ln *listener) outOfDescriptors() shedResult {
 		}
 		return shedNow
 	}
+	if ln.shedElsewhere() {
+		return shedAway
+	}
+	ln.refuseOne()
+	return shedNone
+}
+
+// refuseOne accepts one pending connection with the reserve descriptor and
+// closes it at once.
+func (ln *listener) refuseOne() {
+	l := ln.loop
 	if l.reserve != nil {
 		l.closeReserve()
 		if s, err := ln.sock.AcceptSocket(); err == nil {
@@ -142,5 +163,54 @@ func (ln *listener) outOfDescriptors() shedResult {
 		}
 		l.openReserve()
 	}
-	return shedNone
+}
+
+// shedElsewhere asks the loop holding the most connections to shed its
+// longest-idle one, for this loop has none: accepted connections are dealt
+// to every loop, so without this the accepting loop, once its own are
+// gone, would refuse newcomers while the others stay full of idle ones.
+// The listener is not watched until the answer comes back, after the
+// descriptor is closed, so that one shortage sheds one connection rather
+// than one per iteration while the request is on its way. It reports
+// whether it asked.
+func (ln *listener) shedElsewhere() bool {
+	l := ln.loop
+	o := l.fullestOther()
+	if o == nil {
+		return false
+	}
+	answer := func(shed bool) { l.Do(func() { ln.shedAnswered(shed) }) }
+	err := o.Do(func() {
+		switch {
+		case !o.shedOne():
+			answer(false)
+		case !o.drv.closing():
+			answer(true)
+		case o.Do(func() { answer(true) }) != nil:
+			// Queued from a task, the answer waits for the next iteration,
+			// where the descriptor is closed; a stopping loop answers now.
+			answer(true)
+		}
+	})
+	if err != nil {
+		return false // that loop is stopping, and so is the engine
+	}
+	ln.paused = true
+	l.drv.pauseListener(ln)
+	return true
+}
+
+// shedAnswered resumes the listener once another loop has shed a
+// connection for it, or refuses a newcomer and backs off if that loop
+// had none left to shed.
+func (ln *listener) shedAnswered(shed bool) {
+	if ln.sock == nil {
+		return // closed meanwhile (Stop)
+	}
+	if !shed {
+		ln.refuseOne()
+		ln.resumeAfter(acceptBackoff)
+		return
+	}
+	ln.resume()
 }
