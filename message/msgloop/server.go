@@ -39,8 +39,9 @@ type ServerOptions struct {
 	// connection: keep-alive, content size, incomplete-request timeout,
 	// requests in flight.
 	message.ServerConfig
-	// Logger receives one line per connection closed for a fault; default
-	// slog.Default().
+	// Logger receives one line per connection closed for a fault, for one
+	// of the engine's limits (idle, shed, memory budget, linger) or for a
+	// socket error; default slog.Default().
 	Logger *slog.Logger
 	Hooks  ServerHooks
 }
@@ -119,11 +120,19 @@ func (h serverHandler) OnClose(c *loop.Conn, err error) {
 	if sc != nil && sc.timer != nil {
 		sc.timer.Stop()
 	}
-	if sc != nil && errors.Is(err, io.EOF) {
+	switch {
+	case sc == nil:
+	case errors.Is(err, io.EOF):
 		if perr := sc.m.PeerClosed(c.Inbound()); perr != nil {
 			err = perr
 			s.log.Warn("message: closing connection", "remote", addrString(c.RemoteAddr()), "err", err)
 		}
+	case err != nil && !sc.faulted && !errors.Is(err, loop.ErrStopped):
+		// The engine's own limits (idle, shed, memory budget, linger) and
+		// socket errors: one line each, as for the protocol's faults, so an
+		// operator sees why a client was dropped. A fault was logged when
+		// it closed the connection.
+		s.log.Warn("message: connection closed", "remote", addrString(c.RemoteAddr()), "err", err)
 	}
 	if s.opts.Hooks.Close != nil {
 		s.opts.Hooks.Close(c, err)

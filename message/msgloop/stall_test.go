@@ -106,3 +106,21 @@ func TestMessageTimeoutHeldWhileReadingPaused(t *testing.T) {
 	require.Len(t, resp.Content, 64<<10)
 	assert.NotContains(t, logs.String(), "timed out")
 }
+
+// A connection the engine closes for one of its own limits is logged with
+// the reason, as a protocol fault is, so that an operator sees why a
+// client was dropped.
+func TestEngineCloseLogged(t *testing.T) {
+	addr, logs := startServer(t, msgloop.ServerOptions{
+		ServerConfig: message.ServerConfig{KeepAlive: true},
+		Loop:         loop.Options{IdleTimeout: 100 * time.Millisecond},
+	})
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	resp := exchange(t, c, refapp.ClientRequest("search", "ring"))
+	assert.Equal(t, "Got result: "+refapp.SearchAnswer("ring"), resultOf(t, resp))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "idle timeout") },
+		5*time.Second, 10*time.Millisecond, "log:\n%s", logs.String())
+	assert.Equal(t, 1, strings.Count(logs.String(), "connection closed"), "log:\n%s", logs.String())
+}
