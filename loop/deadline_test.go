@@ -148,6 +148,29 @@ func TestMaxConnsShedsOldestIdle(t *testing.T) {
 	t.Run("two loops", func(t *testing.T) { testMaxConns(t, 2) })
 }
 
+// TestShedPrefersSilent: a client that spoke is not shed for a newcomer
+// while connections that have sent nothing are there to shed, though it
+// has been idle the longest: a flood of silent connections sheds its own.
+func TestShedPrefersSilent(t *testing.T) {
+	const limit = 10
+	e, addr := start(t, echo, Options{Loops: 1, MaxConns: limit})
+	talker := dial(t, addr)
+	assert.Equal(t, []byte("hi"), roundTrip(t, talker, []byte("hi")))
+	time.Sleep(20 * time.Millisecond) // idle the longest by the loop's clock
+	firstSilent := dial(t, addr)
+	waitFor(t, "two connections", func() bool { return e.Stats().Open == 2 })
+	time.Sleep(20 * time.Millisecond) // the oldest of the silent ones
+	for i := 2; i < limit; i++ {
+		dial(t, addr)
+	}
+	waitFor(t, "full table", func() bool { return e.Stats().Open == limit })
+	newcomer := dial(t, addr)
+	assert.Equal(t, []byte("new"), roundTrip(t, newcomer, []byte("new")))
+	assert.True(t, closedWithin(firstSilent, 5*time.Second), "the oldest silent connection was not the one shed")
+	assert.Equal(t, []byte("still"), roundTrip(t, talker, []byte("still")), "the client that spoke was shed")
+	assert.EqualValues(t, 1, e.Stats().Shed)
+}
+
 func testMaxConns(t *testing.T, loops int) {
 	const limit = 50
 	reasons := make(chan error, limit)

@@ -394,9 +394,7 @@ func (l *Loop) register(c *Conn) {
 		l.e.log.Warn("loop: register failed", "loop", l.id, "err", err)
 		return
 	}
-	if l.e.opts.FirstByteTimeout > 0 {
-		c.flags |= flagAwaitFirst
-	}
+	c.flags |= flagAwaitFirst // for FirstByteTimeout and shedding
 	l.adopt(c)
 	l.stats.accepted.Add(1)
 	l.open(c)

@@ -8,7 +8,8 @@ import (
 // descriptor table or Options.MaxConns is full lets anyone who opens enough
 // silent connections lock everyone else out. Instead, a loop about to pass
 // MaxConns, or whose accept fails with EMFILE or ENFILE, closes (ErrShed)
-// the connection that has been idle the longest and admits the new one.
+// the connection that has been idle the longest, preferring one that has
+// sent nothing since it was accepted, and admits the new one.
 // "Longest" is judged on a sample (shedSample connections of the loop,
 // from a cursor that moves on each time, as Redis samples for LRU
 // eviction) so that shedding under a flood costs a bounded scan rather
@@ -27,19 +28,24 @@ import (
 // shedSample bounds the connections one shed decision looks at.
 const shedSample = 256
 
-// oldestIdle returns the connection idle the longest among a sample of
-// the loop's, or nil if it has none that may be shed.
+// oldestIdle returns the connection to shed among a sample of the loop's,
+// or nil if it has none that may be shed: one accepted that has sent
+// nothing yet, before any that has, and the one idle the longest among
+// those. A flood of silent connections then sheds its own members rather
+// than a client that spoke a moment before them.
 func (l *Loop) oldestIdle() *Conn {
 	var best *Conn
 	var bestSince int64
+	bestSilent := false
 	seen := 0
 	consider := func(c *Conn) {
 		seen++
 		if c.flags&(flagCloseNow|flagDialing) != 0 || c.closed.Load() {
 			return
 		}
-		if since := l.clock - c.active; best == nil || since > bestSince {
-			best, bestSince = c, since
+		since, silent := l.clock-c.active, c.flags&flagAwaitFirst != 0
+		if best == nil || (silent && !bestSilent) || (silent == bestSilent && since > bestSince) {
+			best, bestSince, bestSilent = c, since, silent
 		}
 	}
 	t := &l.fds
