@@ -52,9 +52,19 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 	case cqe.Res == 0:
 		c.flags |= flagEOF
 		c.closeWith(io.EOF, false)
-	case err == unix.ENOBUFS, err == unix.ECANCELED:
-		// Out of buffers (recycled by now) or stopped on purpose: settle
-		// decides whether to arm it again.
+	case err == unix.ENOBUFS:
+		// Bytes are waiting but the ring had no buffer left: read them
+		// now, as epoll would, and settle arms the receive again. Only
+		// arming it again would starve the connection under a flood: its
+		// receive, queued behind the others' in the order their
+		// completions came, would find the ring emptied by theirs every
+		// time (a client on a loop busy with 75 flooders got no answer
+		// for the whole flood).
+		if !cqe.More() {
+			d.readNow(c)
+		}
+	case err == unix.ECANCELED:
+		// Stopped on purpose: settle decides whether to arm it again.
 	default:
 		c.fail(err)
 	}
@@ -66,11 +76,20 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 // than a provided buffer would take one iteration per buffer, and with
 // Nagle's algorithm each piece after the first waits for the peer's
 // delayed acknowledgement (40 ms on Linux) before it is echoed. It is
-// skipped for a connection that should not read now, as on epoll, and
-// with multishot receives, which are still armed and would race it.
+// skipped with multishot receives, which are still armed and would race
+// it.
 func (d *uringDriver) readMore(c *Conn) {
+	if !d.multishot {
+		d.readNow(c)
+	}
+}
+
+// readNow reads what is waiting on c with a plain read into the loop's
+// read buffer, unless c should not read now, as on epoll. No receive of
+// c's may be armed.
+func (d *uringDriver) readNow(c *Conn) {
 	l := d.l
-	if d.multishot || c.flags&(noRead|flagCloseNow) != 0 ||
+	if c.flags&(noRead|flagCloseNow) != 0 ||
 		c.outLen > l.e.opts.HighWater ||
 		(l.e.opts.MaxMemory > 0 && l.memRefuse(c, len(l.buf))) {
 		return
