@@ -155,6 +155,9 @@ type listener struct {
 	tls  *tls.Config // non-nil for ListenTLS
 	// armed: the completion driver has a multishot accept in flight.
 	armed bool
+	// shedAsked: out of descriptors, another loop was asked to shed a
+	// connection and has not answered yet (shedElsewhere).
+	shedAsked bool
 }
 
 func (ln *listener) accept() {

@@ -181,6 +181,13 @@ func (ln *listener) refuseOne() {
 // whether it asked.
 func (ln *listener) shedElsewhere() bool {
 	l := ln.loop
+	if ln.shedAsked {
+		// Asked already and not answered (the listener was resumed
+		// meanwhile): wait for that answer rather than shed another.
+		ln.paused = true
+		l.drv.pauseListener(ln)
+		return true
+	}
 	o := l.fullestOther()
 	if o == nil {
 		return false
@@ -201,6 +208,7 @@ func (ln *listener) shedElsewhere() bool {
 	if err != nil {
 		return false // that loop is stopping, and so is the engine
 	}
+	ln.shedAsked = true
 	ln.paused = true
 	l.drv.pauseListener(ln)
 	return true
@@ -210,8 +218,9 @@ func (ln *listener) shedElsewhere() bool {
 // connection for it, or refuses a newcomer and backs off if that loop
 // had none left to shed.
 func (ln *listener) shedAnswered(shed bool) {
-	if ln.sock == nil {
-		return // closed meanwhile (Stop)
+	ln.shedAsked = false
+	if ln.sock == nil || !ln.paused {
+		return // closed meanwhile (Stop), or resumed already
 	}
 	if !shed {
 		ln.refuseOne()
