@@ -32,6 +32,13 @@ import "time"
 //     found by the sweep, which a loop also runs while it sees the engine
 //     over budget with nothing paused: it pauses the loop's connections
 //     over their share, then closes as above (sweepSoon, pauseOverShare).
+//  3. Between 7/8 of the budget and the budget, paused connections are
+//     neither resumed nor closed. Peers uploading messages larger than
+//     their share, which the handler keeps until complete, could all sit
+//     there for ever, none able to finish. So a loop whose paused
+//     connections stay in that dead zone for memStuckAfter closes its
+//     largest paused holders until the total is under 7/8 of the budget,
+//     and the others resume.
 //
 // A connection that stays within its share is never paused or closed by
 // the budget. The total can pass the budget by what such connections read
@@ -46,6 +53,9 @@ const (
 	memSweepEvery = 20 * time.Millisecond
 	// memCloseBatch bounds the connections one sweep closes.
 	memCloseBatch = 64
+	// memStuckAfter is how long paused connections may sit in the dead
+	// zone (policy 3) before the largest are closed.
+	memStuckAfter = time.Second
 )
 
 // holding is what c holds now: its own input buffer and its pending output.
@@ -157,13 +167,23 @@ func (l *Loop) memForget(c *Conn) {
 // the loop's paused connections, not all of them.
 func (l *Loop) sweepMemory() {
 	e := l.e
-	total, budget := l.closeLargest(), e.opts.MaxMemory
+	budget := e.opts.MaxMemory
+	total := l.closeLargest(budget)
 	if total > budget && l.pauseOverShare() {
-		total = l.closeLargest()
+		total = l.closeLargest(budget)
+	}
+	resumeBelow := budget / 8 * 7
+	if total <= resumeBelow || len(l.memPausedConns) == 0 {
+		l.memStuckSince = 0
+	} else if l.memStuckSince == 0 {
+		l.memStuckSince = l.clock
+	} else if time.Duration(l.clock-l.memStuckSince) >= memStuckAfter {
+		total = l.closeLargest(resumeBelow)
+		l.memStuckSince = 0
 	}
 	share := e.memShare()
 	for _, c := range l.memPausedConns {
-		if c.flags&(flagMemPaused|flagCloseNow) == flagMemPaused && (total <= budget/8*7 || c.held <= share/2) {
+		if c.flags&(flagMemPaused|flagCloseNow) == flagMemPaused && (total <= resumeBelow || c.held <= share/2) {
 			l.memResume(c)
 		}
 	}
@@ -219,14 +239,15 @@ func (l *Loop) pauseOverShare() bool {
 // past the budget while connections within their share keep reading.
 func (l *Loop) overBudget() {
 	if l.clock != l.memClosedAt && l.e.memHeld.Load() > l.e.opts.MaxMemory {
-		l.closeLargest()
+		l.closeLargest(l.e.opts.MaxMemory)
 	}
 }
 
 // closeLargest drops the connections no longer paused from the loop's list,
 // then closes the paused ones holding the most, largest first, while the
-// engine is over budget. It returns the total left once they are gone.
-func (l *Loop) closeLargest() int64 {
+// engine holds more than limit. It returns the total left once they are
+// gone.
+func (l *Loop) closeLargest(limit int64) int64 {
 	l.memClosedAt = l.clock
 	kept := l.memPausedConns[:0]
 	for _, c := range l.memPausedConns {
@@ -239,8 +260,8 @@ func (l *Loop) closeLargest() int64 {
 	clear(l.memPausedConns[len(kept):])
 	l.memPausedConns = kept
 
-	total, budget := l.e.memHeld.Load(), l.e.opts.MaxMemory
-	for n := 0; total > budget && n < memCloseBatch; n++ {
+	total := l.e.memHeld.Load()
+	for n := 0; total > limit && n < memCloseBatch; n++ {
 		var worst *Conn
 		for _, c := range kept {
 			if c.flags&flagCloseNow == 0 && (worst == nil || c.held > worst.held) {

@@ -2,9 +2,11 @@ package loop
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,4 +172,61 @@ func TestMemoryBudgetUnfinishedInput(t *testing.T) {
 		}
 	}
 	budgetAttack(t, keep, 32<<20, 30, 4<<20, nil)
+}
+
+// TestMemoryBudgetNoDeadlock: peers upload messages larger than their
+// share, which the handler keeps until complete. Paused holders that
+// together sit just under the budget must not stay paused for ever: every
+// upload is answered or closed by the budget, promptly.
+func TestMemoryBudgetNoDeadlock(t *testing.T) {
+	const (
+		budget = 16 << 20
+		peers  = 8
+		size   = 6 << 20
+	)
+	// A message is its length (8 bytes, big-endian) and that many bytes;
+	// its answer is "ok".
+	whole := func(c *Conn) {
+		in := c.Inbound()
+		if len(in) < 8 {
+			return
+		}
+		n := int(binary.BigEndian.Uint64(in))
+		if len(in) >= 8+n {
+			c.Write([]byte("ok"))
+			c.Consume(8 + n)
+		}
+	}
+	e, addr, budgetClosed := budgetEngine(t, whole, budget)
+	defer stop(t, e)
+	msg := make([]byte, 8+size)
+	binary.BigEndian.PutUint64(msg, size)
+	outcome := make(chan string, peers)
+	for range peers {
+		c := dial(t, addr)
+		go func() {
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			if _, err := c.Write(msg); err != nil {
+				outcome <- "closed while sending"
+				return
+			}
+			buf := make([]byte, 2)
+			if _, err := io.ReadFull(c, buf); err != nil {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					outcome <- "stuck"
+				} else {
+					outcome <- "closed"
+				}
+				return
+			}
+			outcome <- string(buf)
+		}()
+	}
+	count := map[string]int{}
+	for range peers {
+		count[<-outcome]++
+	}
+	t.Logf("outcomes %v, closed by the budget %d", count, budgetClosed.Load())
+	assert.Zero(t, count["stuck"], "uploads neither answered nor closed")
+	assert.Positive(t, count["ok"], "the budget let no upload finish")
 }

@@ -116,7 +116,9 @@ type Options struct {
 	// open connections, at least 64 KiB) is not read until the total falls
 	// under 7/8 of the budget or its holding under its share; if the total
 	// stays above the budget, the connections holding the most are closed
-	// with ErrMemoryBudget, largest first, until it is under. Connections
+	// with ErrMemoryBudget, largest first, until it is under; so are they,
+	// down to 7/8 of the budget, if paused connections sit between the two
+	// for a second, where none could ever finish a message. Connections
 	// within their share keep being served. See "Memory budget" in the
 	// package documentation.
 	MaxMemory int64
