@@ -6,7 +6,9 @@ import "time"
 // grow with the number of peers, so the engine also counts what all its
 // connections hold together: a connection's own input buffer (its capacity;
 // input still in the loop's shared read buffer is the loop's, not the
-// connection's) and its pending output. The count is brought up to date in
+// connection's), its pending output, and on TLS the record crypto/tls is
+// assembling (tls_record.go; what crypto/tls keeps between records is out
+// of sight and not counted). The count is brought up to date in
 // settle, after every event, with one atomic add and only when the holding
 // changed, so a connection that holds nothing costs nothing.
 //
@@ -58,11 +60,15 @@ const (
 	memStuckAfter = time.Second
 )
 
-// holding is what c holds now: its own input buffer and its pending output.
+// holding is what c holds now: its own input buffer, its pending output,
+// and on a TLS connection the record crypto/tls is assembling.
 func (c *Conn) holding() int64 {
 	n := int64(c.outLen)
 	if c.flags&flagShared == 0 {
 		n += int64(cap(c.in))
+	}
+	if c.flags&flagTLS != 0 && c.aux.tls.done {
+		n += int64(c.aux.tls.scan.pending())
 	}
 	return n
 }

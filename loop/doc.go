@@ -128,12 +128,15 @@
 // then on the loop reads and writes records itself, with no goroutine:
 // Inbound holds plaintext, Write encrypts into the output queue, Conn.TLS
 // reports the negotiated state, post-handshake messages (session tickets,
-// KeyUpdate) are answered, and renegotiation is refused, as crypto/tls
-// does by default. A graceful close sends close_notify after the pending
-// output; the peer's close_notify is io.EOF, a TCP close without one
-// ErrTLSNoCloseNotify. Backpressure, deadlines, the memory budget (which
-// counts ciphertext queued and plaintext kept), AsyncWrite and Stop work
-// as for plaintext, whose path pays one flag test.
+// KeyUpdate) are answered, and renegotiation is refused, as crypto/tls does
+// by default. A graceful close sends close_notify after the pending output;
+// the peer's close_notify is io.EOF, a TCP close without one
+// ErrTLSNoCloseNotify. A record left incomplete for TLSHandshakeTimeout
+// closes the connection with ErrTLSRecordTimeout, as no deadline above the
+// engine sees a record that yields no plaintext. Backpressure, deadlines,
+// the memory budget (which counts ciphertext queued, plaintext kept and the
+// record being assembled), AsyncWrite and Stop work as for plaintext, whose
+// path pays one flag test.
 //
 // # Timers and hooks
 //

@@ -136,7 +136,9 @@ type Options struct {
 	// 4 MiB.
 	MaxPacketQueue, MaxPacketQueueBytes int
 	// TLSHandshakeTimeout bounds a TLS handshake (ListenTLS, WithTLS), the
-	// wait for a free handshake goroutine included; default 10 s.
+	// wait for a free handshake goroutine included; default 10 s. After
+	// the handshake it bounds how long a record may stay incomplete
+	// (ErrTLSRecordTimeout).
 	TLSHandshakeTimeout time.Duration
 	// MaxTLSHandshakes bounds the TLS handshakes running at once, each on
 	// a goroutine of its own; the connections beyond it wait for a slot

@@ -27,8 +27,10 @@ type Stats struct {
 	// longer than Options.DatagramSize, which are not delivered.
 	DatagramsIn, DatagramsOut, DatagramsDropped, DatagramsTruncated int64
 	// TLSHandshakes counts the TLS handshakes that succeeded,
-	// TLSHandshakeFailed those that failed or timed out.
-	TLSHandshakes, TLSHandshakeFailed int64
+	// TLSHandshakeFailed those that failed or timed out, and
+	// TLSRecordTimeouts the connections closed with ErrTLSRecordTimeout
+	// (in Closed too).
+	TLSHandshakes, TLSHandshakeFailed, TLSRecordTimeouts int64
 }
 
 func (s *Stats) add(o Stats) {
@@ -52,6 +54,7 @@ func (s *Stats) add(o Stats) {
 	s.DatagramsTruncated += o.DatagramsTruncated
 	s.TLSHandshakes += o.TLSHandshakes
 	s.TLSHandshakeFailed += o.TLSHandshakeFailed
+	s.TLSRecordTimeouts += o.TLSRecordTimeouts
 }
 
 // loopStats are a loop's counters, atomic so Stats can read them from any
@@ -65,7 +68,7 @@ type loopStats struct {
 	memPaused, memClosed atomic.Int64
 
 	datagramsIn, datagramsOut, datagramsDropped, datagramsTruncated atomic.Int64
-	tlsHandshakes, tlsFailed                                        atomic.Int64
+	tlsHandshakes, tlsFailed, tlsRecordTimeouts                     atomic.Int64
 }
 
 // Stats returns the loop's counters.
@@ -81,6 +84,7 @@ func (l *Loop) Stats() Stats {
 		DatagramsIn: st.datagramsIn.Load(), DatagramsOut: st.datagramsOut.Load(),
 		DatagramsDropped: st.datagramsDropped.Load(), DatagramsTruncated: st.datagramsTruncated.Load(),
 		TLSHandshakes: st.tlsHandshakes.Load(), TLSHandshakeFailed: st.tlsFailed.Load(),
+		TLSRecordTimeouts: st.tlsRecordTimeouts.Load(),
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 //
 //   - The handshake is sequential code, so it runs as tls.Server or
 //     tls.Client over an in-memory transport (tlsTransport) that the loop
-//     feeds, on a goroutine from a bounded pool (tls_pool.go). A connection
+//     feeds, on a goroutine from a bounded pool (handshakePool). A connection
 //     waiting for a free slot holds no goroutine.
 //   - Once the handshake is done the loop reads and writes records itself,
 //     with no goroutine: the transport's Read returns a net.Error whose
@@ -68,6 +68,12 @@ type tlsState struct {
 
 	submitted bool // handed to the handshake pool
 	heard     bool // the peer sent something during the handshake
+
+	// The record deadline (tls_record.go).
+	scan        recordScan // every byte crypto/tls has read, from the first
+	recordSince int64      // loop clock when the incomplete record began, 0 if none
+	recordSeen  uint32     // scan.records when recordSince was set
+	recordTimer *Timer
 }
 
 // ListenTLS is Listen for TLS: every connection accepted on address does a
@@ -296,6 +302,9 @@ func (l *Loop) tlsInput(c *Conn) {
 	l.keepInput(c)
 	switch {
 	case fault == nil:
+		if c.flags&flagClosing == 0 {
+			l.tlsRecordDeadline(c)
+		}
 	case fault == io.EOF: // the peer's close_notify
 		c.flags |= flagEOF
 		c.closeWith(io.EOF, false)
@@ -340,6 +349,9 @@ func (c *Conn) tlsFinish() {
 	st := c.aux.tls
 	if st.timer != nil {
 		st.timer.Stop()
+	}
+	if st.recordTimer != nil {
+		st.recordTimer.Stop()
 	}
 	if st.tr != nil {
 		st.tr.close()

@@ -131,6 +131,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 			return 0, errTLSWouldBlock
 		}
 		n := copy(p, t.in)
+		t.st.scan.scan(p[:n])
 		t.in = t.in[n:]
 		return n, nil
 	}
@@ -148,6 +149,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n := copy(p, t.hsIn)
+	t.st.scan.scan(p[:n]) // the loop looks only once the handshake is over
 	t.hsIn = t.hsIn[n:]
 	if len(t.hsIn) == 0 {
 		t.hsIn = nil

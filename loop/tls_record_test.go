@@ -1,0 +1,155 @@
+package loop
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRecordScan(t *testing.T) {
+	rec := func(n int) []byte {
+		r := make([]byte, recordHeaderLen+n)
+		r[0], r[1], r[2], r[3], r[4] = 0x17, 3, 3, byte(n>>8), byte(n)
+		return r
+	}
+	stream := append(append(append(rec(300), rec(0)...), rec(1)...), rec(17000)...)
+	// Every way of cutting the stream in two, and byte by byte, must agree
+	// with where the records end.
+	ends := map[int]bool{0: true, 305: true, 310: true, 316: true, len(stream): true}
+	for cut := 0; cut <= len(stream); cut += 1 + cut/97 {
+		var s recordScan
+		s.scan(stream[:cut])
+		assert.Equal(t, !ends[cut], s.partial(), "cut at %d", cut)
+		s.scan(stream[cut:])
+		assert.False(t, s.partial())
+		assert.EqualValues(t, 4, s.records)
+	}
+	var s recordScan
+	for i, b := range stream[:330] {
+		s.scan([]byte{b})
+		assert.Equal(t, !ends[i+1], s.partial(), "after byte %d", i)
+	}
+	assert.Equal(t, recordHeaderLen+17000, s.pending(), "the announced record")
+	s = recordScan{}
+	s.scan(stream[:3])
+	assert.Equal(t, recordHeaderLen, s.pending(), "a header is all it can know of")
+}
+
+// recordPeer is the socket under a crypto/tls client that can hold back
+// what crypto/tls writes, so the test can send its records as it likes.
+type recordPeer struct {
+	net.Conn
+	hold  bool
+	held  []byte
+	write func([]byte) (int, error) // if set, writes go there instead
+}
+
+func (p *recordPeer) Write(b []byte) (int, error) {
+	switch {
+	case p.hold:
+		p.held = append(p.held, b...)
+		return len(b), nil
+	case p.write != nil:
+		return p.write(b)
+	}
+	return p.Conn.Write(b)
+}
+
+// record encrypts msg as crypto/tls would send it, without sending it.
+func (p *recordPeer) record(t *testing.T, c *tls.Conn, msg string) []byte {
+	p.hold = true
+	_, err := c.Write([]byte(msg))
+	require.NoError(t, err)
+	p.hold = false
+	r := p.held
+	p.held = nil
+	return r
+}
+
+// tlsRecordPeer connects a crypto/tls client, handshake done.
+func tlsRecordPeer(t *testing.T, addr string) (*tls.Conn, *recordPeer) {
+	raw := &recordPeer{Conn: dial(t, addr)}
+	c := tls.Client(raw, getPKI(t).clientConfig())
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	require.NoError(t, c.Handshake())
+	assert.Equal(t, "hi", string(roundTrip(t, c, []byte("hi"))))
+	return c, raw
+}
+
+// TestTLSRecordDeadline: a record begun and never finished, or finished a
+// byte at a time too slowly, closes its connection with
+// ErrTLSRecordTimeout though the idle timeout would not (every byte is
+// activity); while incomplete it counts in the memory budget; a record
+// split over a pause within the deadline is delivered; the rest are served.
+func TestTLSRecordDeadline(t *testing.T) {
+	const deadline = 400 * time.Millisecond
+	closes := make(chan error, 4)
+	h := Funcs{Data: echo.Data, Close: func(c *Conn, err error) { closes <- err }}
+	e, addr := startTLS(t, h, Options{Loops: 1, TLSHandshakeTimeout: deadline, IdleTimeout: 10 * deadline}, getPKI(t).serverConfig())
+	good := dialTLS(t, addr, getPKI(t).clientConfig())
+	base := e.Stats().MemoryHeld
+
+	// A header announcing 16 KB and a few bytes of it.
+	_, stalled := tlsRecordPeer(t, addr)
+	start := time.Now()
+	_, err := stalled.Conn.Write([]byte{0x17, 0x03, 0x03, 0x40, 0x00, 1, 2, 3})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return e.Stats().MemoryHeld-base >= 16<<10 },
+		5*time.Second, 5*time.Millisecond, "the record being assembled is not counted")
+	closedByServer(t, stalled.Conn, 10*deadline)
+	assert.GreaterOrEqual(t, time.Since(start), deadline, "closed before its deadline")
+	assert.ErrorIs(t, <-closes, ErrTLSRecordTimeout)
+	assert.Equal(t, base, e.Stats().MemoryHeld, "the record is still counted")
+
+	// The same, a byte every deadline/8: activity, but no whole record.
+	_, trickle := tlsRecordPeer(t, addr)
+	stop := make(chan struct{})
+	go func() {
+		hdr := []byte{0x17, 0x03, 0x03, 0x40, 0x00}
+		for i := 0; ; i++ {
+			b := byte(i)
+			if i < len(hdr) {
+				b = hdr[i]
+			}
+			if _, err := trickle.Conn.Write([]byte{b}); err != nil {
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(deadline / 8):
+			}
+		}
+	}()
+	closedByServer(t, trickle.Conn, 10*deadline)
+	close(stop)
+	assert.ErrorIs(t, <-closes, ErrTLSRecordTimeout)
+
+	// Real records, each sent in two halves with a pause between them well
+	// within the deadline: each half-record has a deadline of its own.
+	c, raw := tlsRecordPeer(t, addr)
+	for i := range 3 {
+		r := raw.record(t, c, "split")
+		_, err := raw.Conn.Write(r[:len(r)/2])
+		require.NoError(t, err)
+		time.Sleep(deadline * 2 / 3)
+		_, err = raw.Conn.Write(r[len(r)/2:])
+		require.NoError(t, err)
+		got := make([]byte, 5)
+		_, err = io.ReadFull(c, got)
+		require.NoError(t, err, "round %d", i)
+		assert.Equal(t, "split", string(got))
+	}
+	assert.Equal(t, "still", string(roundTrip(t, good, []byte("still"))))
+	assert.EqualValues(t, 2, e.Stats().TLSRecordTimeouts)
+	select {
+	case err := <-closes:
+		t.Fatalf("closed: %v", err)
+	default:
+	}
+}
