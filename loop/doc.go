@@ -120,7 +120,8 @@
 // fixes apply. The handshake, sequential code, runs on a goroutine over an
 // in-memory transport the loop feeds, at most Options.MaxTLSHandshakes at
 // once; an accepted connection takes one only once its ClientHello is in,
-// and one waiting for a free slot holds none. Options.TLSHandshakeTimeout
+// and one waiting for a free slot holds none, nor waits long for a peer that
+// stalls its handshake (ErrTLSHandshakeStalled). Options.TLSHandshakeTimeout
 // bounds it all. OnOpen follows a successful handshake; a failed one is
 // logged once and closes that connection only, with a *TLSHandshakeError
 // that errors.As sees through to crypto/tls's own errors (an accepted

@@ -16,8 +16,8 @@ import (
 //
 //   - The handshake is sequential code, so it runs as tls.Server or
 //     tls.Client over an in-memory transport (tlsTransport) that the loop
-//     feeds, on a goroutine from a bounded pool (handshakePool). A connection
-//     waiting for a free slot holds no goroutine.
+//     feeds, on a goroutine from a bounded pool (tls_pool.go). A
+//     connection waiting for a free slot holds no goroutine.
 //   - Once the handshake is done the loop reads and writes records itself,
 //     with no goroutine: the transport's Read returns a net.Error whose
 //     Temporary() is true when it has nothing more, and crypto/tls keeps its
@@ -33,6 +33,13 @@ import (
 // wait for a free handshake slot included). It matches
 // os.ErrDeadlineExceeded with errors.Is.
 var ErrTLSHandshakeTimeout = fmt.Errorf("loop: TLS handshake timed out: %w", os.ErrDeadlineExceeded)
+
+// ErrTLSHandshakeStalled is wrapped by the TLSHandshakeError of an accepted
+// connection whose peer kept its handshake waiting for more than a second
+// while other connections waited for a handshake slot
+// (Options.MaxTLSHandshakes): it gave its slot up. It matches
+// os.ErrDeadlineExceeded with errors.Is.
+var ErrTLSHandshakeStalled = fmt.Errorf("loop: TLS handshake stalled by its peer while others waited: %w", os.ErrDeadlineExceeded)
 
 // ErrTLSNoCloseNotify is the close reason of a TLS connection whose peer
 // closed the TCP connection without sending close_notify first, so the end

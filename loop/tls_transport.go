@@ -26,6 +26,7 @@ type tlsTransport struct {
 	eof    bool // the peer closed during the handshake
 	closed bool
 	wake   chan struct{} // a token when hsIn grew or the transport closed
+	waited time.Duration // the handshake goroutine's time waiting on the peer
 
 	local, remote net.Addr
 }
@@ -46,6 +47,11 @@ var errTLSWouldBlock net.Error = tlsWouldBlock{}
 // for a slot, say) cannot make it grow without bound. A peer's flight is
 // far smaller; data sent right behind it just waits in the kernel.
 const handshakeInputLimit = 64 << 10
+
+// handshakeStallYield is how long a server's handshake may wait on its
+// peer, in all, before it gives its slot up to a handshake waiting for one
+// (see awaitPeer). A real peer answers within a round trip.
+const handshakeStallYield = time.Second
 
 // maxTLSCiphertext is the longest record crypto/tls accepts before a
 // version is agreed (its maxCiphertext: 2^14 bytes and 2,048 of expansion).
@@ -138,7 +144,9 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	t.mu.Lock()
 	for len(t.hsIn) == 0 && !t.closed && !t.eof {
 		t.mu.Unlock()
-		<-t.wake
+		if err := t.awaitPeer(); err != nil {
+			return 0, err
+		}
 		t.mu.Lock()
 	}
 	defer t.mu.Unlock()
@@ -156,6 +164,41 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	}
 	t.drained()
 	return n, nil
+}
+
+// awaitPeer waits for the loop to feed more bytes. A server's handshake
+// that has waited on its peer for handshakeStallYield in all gives its slot
+// up (fails with ErrTLSHandshakeStalled) when other handshakes wait for
+// one: otherwise MaxTLSHandshakes peers that send a ClientHello and then
+// nothing, or a byte now and then, would hold every slot, and every new
+// client would wait for the handshake timeout. Only the peer's time
+// counts, not the handshake's own work, so a client on a slow link loses
+// its slot only to a crowd, and only past a round trip no real network
+// has. A client's handshake never yields: it waits on a server, perhaps
+// this engine's own, whose queue it would only lengthen.
+func (t *tlsTransport) awaitPeer() error {
+	if t.st.client {
+		<-t.wake
+		return nil
+	}
+	start := time.Now()
+	defer func() { t.waited += time.Since(start) }()
+	for {
+		left := handshakeStallYield - t.waited - time.Since(start)
+		if left <= 0 {
+			if t.st.c.loop.e.handshakes.crowded() {
+				return ErrTLSHandshakeStalled
+			}
+			left = handshakeStallYield / 4 // look again then
+		}
+		timer := time.NewTimer(left)
+		select {
+		case <-t.wake:
+			timer.Stop()
+			return nil
+		case <-timer.C:
+		}
+	}
 }
 
 // Write implements net.Conn for crypto/tls.
@@ -197,60 +240,5 @@ func (t *tlsTransport) RemoteAddr() net.Addr { return t.remote }
 func (t *tlsTransport) SetDeadline(time.Time) error      { return nil }
 func (t *tlsTransport) SetReadDeadline(time.Time) error  { return nil }
 func (t *tlsTransport) SetWriteDeadline(time.Time) error { return nil }
-
-// handshakePool runs handshakes on at most Options.MaxTLSHandshakes
-// goroutines. A connection that finds them all busy waits in a queue,
-// holding no goroutine; a goroutine that finishes takes the next one.
-type handshakePool struct {
-	mu      sync.Mutex
-	running int
-	waiting []*tlsState
-}
-
-func (p *handshakePool) submit(e *Engine, st *tlsState) {
-	p.mu.Lock()
-	if p.running < e.opts.MaxTLSHandshakes {
-		p.running++
-		p.mu.Unlock()
-		go p.work(st)
-		return
-	}
-	p.waiting = append(p.waiting, st)
-	p.mu.Unlock()
-}
-
-// work runs handshakes until none is waiting.
-func (p *handshakePool) work(st *tlsState) {
-	for st != nil {
-		err := st.tc.Handshake()
-		c := st.c
-		// Dropped with the connection if it closed meanwhile.
-		c.loop.enqueue(task{conn: c, fn: func() { c.loop.tlsHandshakeDone(c, err) }})
-		st = p.next()
-	}
-}
-
-// next takes the next waiting handshake whose connection is still there,
-// or gives the goroutine's slot back.
-func (p *handshakePool) next() *tlsState {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.waiting) > 0 {
-		st := p.waiting[0]
-		p.waiting[0] = nil
-		p.waiting = p.waiting[1:]
-		if len(p.waiting) == 0 {
-			p.waiting = nil // let a burst's backing array go
-		}
-		st.tr.mu.Lock()
-		closed := st.tr.closed
-		st.tr.mu.Unlock()
-		if !closed {
-			return st
-		}
-	}
-	p.running--
-	return nil
-}
 
 var _ net.Conn = (*tlsTransport)(nil)
