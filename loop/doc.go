@@ -46,8 +46,9 @@
 // OnClose receives the reason: nil for a close without one, io.EOF when the
 // peer shut down, ErrIdleTimeout (Options.IdleTimeout, Conn.SetIdleTimeout),
 // ErrFirstByteTimeout, ErrLingerTimeout, ErrShed, ErrMemoryBudget,
-// ErrStopped, a *PanicError when the handler panicked (only that
-// connection closes), or the I/O error.
+// ErrStopped, on TLS ErrTLSNoCloseNotify or ErrTLSRecordTimeout, a
+// *PanicError when the handler panicked (only that connection closes), or
+// the I/O error.
 //
 // # Deadlines and limits
 //

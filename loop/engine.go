@@ -20,8 +20,9 @@ type Handler interface {
 	// OnClose is called once per connection, with nil for a close asked for
 	// by the application, io.EOF when the peer shut down cleanly, or the
 	// error (a reset, ErrIdleTimeout, ErrLingerTimeout, ErrShed,
-	// ErrMemoryBudget, ErrStopped, a *PanicError, a Dial's ctx.Err()...). A Dial that fails
-	// ends in OnClose without OnOpen.
+	// ErrMemoryBudget, ErrStopped, ErrTLSNoCloseNotify, ErrTLSRecordTimeout,
+	// a *PanicError, a Dial's ctx.Err()...). A Dial that fails ends in
+	// OnClose without OnOpen.
 	OnClose(c *Conn, err error)
 }
 

@@ -7,21 +7,21 @@ import (
 )
 
 // The record deadline. After the handshake the loop hands crypto/tls every
-// byte it reads, and crypto/tls assembles records out of sight: a peer
-// that sends a record header announcing 18 KB and then nothing, or a byte
-// now and then, makes it hold a buffer of that size while the handler sees
-// no plaintext at all, so no deadline above the engine (a message timeout)
-// can notice, and the idle timeout restarts at every byte. So the loop
-// follows the record boundaries in what it hands over (recordScan), counts
-// the record being assembled in the memory budget, and closes a connection
-// whose record has been incomplete for TLSHandshakeTimeout. A peer that
-// sends whole records, as every TLS stack does, never meets the deadline,
-// and one that sends a large record slowly has a generous bound: 18 KB in
-// 10 s is under 2 KB/s.
+// byte it reads, and crypto/tls assembles records out of sight: a peer that
+// sends a record header announcing 18 KB and then nothing, or a byte now and
+// then, makes it hold a buffer of that size while the handler sees no
+// plaintext at all, so no deadline above the engine (a message timeout) can
+// notice, and the idle timeout restarts at every byte. So the loop follows
+// the record boundaries in what it hands over (recordScan), counts the
+// record being assembled in the memory budget, and closes a connection whose
+// record has been incomplete for TLSHandshakeTimeout of the time the engine
+// was reading it. A peer that sends whole records, as every TLS stack does,
+// never meets the deadline, and one that sends a large record slowly has a
+// generous bound: 18 KB in 10 s is under 2 KB/s.
 
 // ErrTLSRecordTimeout is the close reason of a TLS connection whose peer
-// began a record and did not finish it within Options.TLSHandshakeTimeout.
-// It matches os.ErrDeadlineExceeded with errors.Is.
+// began a record and did not finish it within Options.TLSHandshakeTimeout
+// (of time the engine was reading it). It matches os.ErrDeadlineExceeded with errors.Is.
 var ErrTLSRecordTimeout = fmt.Errorf("loop: TLS record incomplete for too long: %w", os.ErrDeadlineExceeded)
 
 // recordHeaderLen is the length of a TLS record header: type, version,
@@ -98,13 +98,24 @@ func (l *Loop) tlsRecordDeadline(c *Conn) {
 }
 
 // tlsRecordExpired closes c if its record has been incomplete for the
-// whole deadline, or waits for the rest of it for a later record.
+// whole deadline, or waits for the rest of it for a later record. The
+// deadline is the peer's: while the engine does not read (backpressure,
+// the memory budget) the record cannot complete, so its clock restarts at
+// every look, made every quarter deadline until reading resumes, which
+// leaves the peer at least three quarters of it afterwards; a closing
+// connection is bounded by the linger deadline instead.
 func (l *Loop) tlsRecordExpired(c *Conn) {
 	st := c.aux.tls
-	if st.recordSince == 0 || c.flags&flagCloseNow != 0 || c.closed.Load() {
+	if st.recordSince == 0 || c.flags&(flagCloseNow|flagClosing|flagEOF) != 0 || c.closed.Load() {
 		return
 	}
-	left := l.e.opts.TLSHandshakeTimeout - time.Duration(l.clock-st.recordSince)
+	d := l.e.opts.TLSHandshakeTimeout
+	if c.flags&noRead != 0 {
+		st.recordSince = l.clock
+		st.recordTimer.Reset(d / 4)
+		return
+	}
+	left := d - time.Duration(l.clock-st.recordSince)
 	if left > 0 {
 		st.recordTimer.Reset(left)
 		return
