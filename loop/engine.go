@@ -144,8 +144,8 @@ type Options struct {
 	// MaxTLSHandshakes bounds the TLS handshakes running at once, each on
 	// a goroutine of its own; the connections beyond it wait for a slot
 	// without one. Default 256. While some wait, an accepted connection's
-	// handshake that its peer has kept waiting for a second in all gives
-	// its slot up (ErrTLSHandshakeStalled).
+	// handshake that its peer has kept waiting for a quarter of
+	// TLSHandshakeTimeout in all gives its slot up (ErrTLSHandshakeStalled).
 	MaxTLSHandshakes int
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool

@@ -35,10 +35,10 @@ import (
 var ErrTLSHandshakeTimeout = fmt.Errorf("loop: TLS handshake timed out: %w", os.ErrDeadlineExceeded)
 
 // ErrTLSHandshakeStalled is wrapped by the TLSHandshakeError of an accepted
-// connection whose peer kept its handshake waiting for more than a second
-// while other connections waited for a handshake slot
-// (Options.MaxTLSHandshakes): it gave its slot up. It matches
-// os.ErrDeadlineExceeded with errors.Is.
+// connection whose peer kept its handshake waiting for more than a quarter
+// of Options.TLSHandshakeTimeout while another connection waited for a
+// handshake slot (Options.MaxTLSHandshakes): it gave its slot up. It
+// matches os.ErrDeadlineExceeded with errors.Is.
 var ErrTLSHandshakeStalled = fmt.Errorf("loop: TLS handshake stalled by its peer while others waited: %w", os.ErrDeadlineExceeded)
 
 // ErrTLSNoCloseNotify is the close reason of a TLS connection whose peer

@@ -6,16 +6,27 @@ import "sync"
 // goroutines. A connection that finds them all busy waits in a queue,
 // holding no goroutine; a goroutine that finishes takes the next one.
 type handshakePool struct {
-	mu      sync.Mutex
-	running int
-	waiting []*tlsState
+	mu       sync.Mutex
+	running  int
+	waiting  []*tlsState
+	yielding int // running handshakes giving their slots to waiting ones
 }
 
-// crowded reports whether handshakes wait for a slot.
-func (p *handshakePool) crowded() bool {
+// claimYield lets a stalled handshake give its slot up (see awaitPeer)
+// if a waiting one has no slot promised yet: two stalled handshakes never
+// both yield for one newcomer. Waiters whose connection closed are dropped
+// from the head of the queue first; one further back may still be counted.
+func (p *handshakePool) claimYield() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.waiting) > 0
+	for len(p.waiting) > 0 && p.waiting[0].tr.isClosed() {
+		p.pop()
+	}
+	if len(p.waiting) <= p.yielding {
+		return false
+	}
+	p.yielding++
+	return true
 }
 
 func (p *handshakePool) submit(e *Engine, st *tlsState) {
@@ -37,29 +48,35 @@ func (p *handshakePool) work(st *tlsState) {
 		c := st.c
 		// Dropped with the connection if it closed meanwhile.
 		c.loop.enqueue(task{conn: c, fn: func() { c.loop.tlsHandshakeDone(c, err) }})
-		st = p.next()
+		st = p.next(st.tr.yielded)
 	}
 }
 
 // next takes the next waiting handshake whose connection is still there,
-// or gives the goroutine's slot back.
-func (p *handshakePool) next() *tlsState {
+// or gives the goroutine's slot back; yielded says the last one gave its
+// slot up for it.
+func (p *handshakePool) next(yielded bool) *tlsState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if yielded {
+		p.yielding--
+	}
 	for len(p.waiting) > 0 {
-		st := p.waiting[0]
-		p.waiting[0] = nil
-		p.waiting = p.waiting[1:]
-		if len(p.waiting) == 0 {
-			p.waiting = nil // let a burst's backing array go
-		}
-		st.tr.mu.Lock()
-		closed := st.tr.closed
-		st.tr.mu.Unlock()
-		if !closed {
+		if st := p.pop(); !st.tr.isClosed() {
 			return st
 		}
 	}
 	p.running--
 	return nil
+}
+
+// pop takes the head of the queue; p.mu is held.
+func (p *handshakePool) pop() *tlsState {
+	st := p.waiting[0]
+	p.waiting[0] = nil
+	p.waiting = p.waiting[1:]
+	if len(p.waiting) == 0 {
+		p.waiting = nil // let a burst's backing array go
+	}
+	return st
 }

@@ -26,7 +26,10 @@ type tlsTransport struct {
 	eof    bool // the peer closed during the handshake
 	closed bool
 	wake   chan struct{} // a token when hsIn grew or the transport closed
-	waited time.Duration // the handshake goroutine's time waiting on the peer
+
+	// The handshake goroutine's own (see awaitPeer).
+	waited  time.Duration // time spent waiting on the peer
+	yielded bool          // gave its slot up
 
 	local, remote net.Addr
 }
@@ -48,10 +51,11 @@ var errTLSWouldBlock net.Error = tlsWouldBlock{}
 // far smaller; data sent right behind it just waits in the kernel.
 const handshakeInputLimit = 64 << 10
 
-// handshakeStallYield is how long a server's handshake may wait on its
-// peer, in all, before it gives its slot up to a handshake waiting for one
-// (see awaitPeer). A real peer answers within a round trip.
-const handshakeStallYield = time.Second
+// stallYield is how long a server's handshake may wait on its peer, in
+// all, before it gives its slot up to a handshake waiting for one (see
+// awaitPeer): a quarter of the handshake timeout, 2.5 s by default. A real
+// peer answers within a round trip or two.
+func (e *Engine) stallYield() time.Duration { return e.opts.TLSHandshakeTimeout / 4 }
 
 // maxTLSCiphertext is the longest record crypto/tls accepts before a
 // version is agreed (its maxCiphertext: 2^14 bytes and 2,048 of expansion).
@@ -121,6 +125,13 @@ func (t *tlsTransport) toLoop() {
 	t.onLoop.Store(true)
 }
 
+// isClosed reports whether close was called.
+func (t *tlsTransport) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
 // close ends a handshake in progress: its Read and Write fail from now on.
 func (t *tlsTransport) close() {
 	t.mu.Lock()
@@ -167,29 +178,34 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 }
 
 // awaitPeer waits for the loop to feed more bytes. A server's handshake
-// that has waited on its peer for handshakeStallYield in all gives its slot
-// up (fails with ErrTLSHandshakeStalled) when other handshakes wait for
-// one: otherwise MaxTLSHandshakes peers that send a ClientHello and then
-// nothing, or a byte now and then, would hold every slot, and every new
-// client would wait for the handshake timeout. Only the peer's time
-// counts, not the handshake's own work, so a client on a slow link loses
-// its slot only to a crowd, and only past a round trip no real network
-// has. A client's handshake never yields: it waits on a server, perhaps
-// this engine's own, whose queue it would only lengthen.
+// that has waited on its peer for stallYield in all gives its slot up
+// (fails with ErrTLSHandshakeStalled) when another handshake waits for one
+// that no other yield has promised it: otherwise MaxTLSHandshakes peers
+// that send a ClientHello and then nothing, or a byte now and then, would
+// hold every slot, and every new client would wait for the handshake
+// timeout. The time counted is the goroutine's between its reads, so it
+// includes the loop's delay in sending its flight and feeding the answer,
+// not its own work; a client on a slow link loses its slot only to a
+// crowd, and only past a quarter of the timeout. A client's handshake
+// never yields: it waits on a server, perhaps this engine's own, whose
+// queue it would only lengthen.
 func (t *tlsTransport) awaitPeer() error {
 	if t.st.client {
 		<-t.wake
 		return nil
 	}
+	e := t.st.c.loop.e
+	yield := e.stallYield()
 	start := time.Now()
 	defer func() { t.waited += time.Since(start) }()
 	for {
-		left := handshakeStallYield - t.waited - time.Since(start)
+		left := yield - t.waited - time.Since(start)
 		if left <= 0 {
-			if t.st.c.loop.e.handshakes.crowded() {
+			if e.handshakes.claimYield() {
+				t.yielded = true
 				return ErrTLSHandshakeStalled
 			}
-			left = handshakeStallYield / 4 // look again then
+			left = yield / 4 // look again then
 		}
 		timer := time.NewTimer(left)
 		select {
