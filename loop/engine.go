@@ -161,7 +161,9 @@ type Options struct {
 	// Backend is the former name of Driver for the readiness pollers; it
 	// applies when Driver is "".
 	Backend string
-	// Logger receives fault reports; default slog.Default().
+	// Logger receives fault reports; default slog.Default(). It is called
+	// on the loops, so a handler that blocks (writing to a pipe no one
+	// reads) stalls the loop's connections until it returns.
 	Logger *slog.Logger
 
 	// OnBoot, if set, runs once New has started the loops, before New

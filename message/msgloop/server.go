@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/evsel/evsel/loop"
@@ -39,9 +40,13 @@ type ServerOptions struct {
 	// connection: keep-alive, content size, incomplete-request timeout,
 	// requests in flight.
 	message.ServerConfig
-	// Logger receives one line per connection closed for a fault, for one
-	// of the engine's limits (idle, shed, memory budget, linger) or for a
-	// socket error; default slog.Default().
+	// Logger receives a Warn line per connection closed for a fault or
+	// for one of the engine's limits (a deadline, shedding, the memory
+	// budget, an input or output bound), and a Debug line per connection
+	// closed by a socket error (a reset); default slog.Default(). It is
+	// called on the loops, so it must not block: a handler writing to a
+	// pipe no one reads would stall every connection of the loop (the
+	// apps use internal/linelog, which drops lines rather than wait).
 	Logger *slog.Logger
 	Hooks  ServerHooks
 }
@@ -122,21 +127,40 @@ func (h serverHandler) OnClose(c *loop.Conn, err error) {
 	}
 	switch {
 	case sc == nil:
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, io.EOF) || errors.Is(err, loop.ErrTLSNoCloseNotify):
+		// The peer's close; without close_notify (as most TLS clients
+		// close) it is as clean as the protocol's framing says it is.
 		if perr := sc.m.PeerClosed(c.Inbound()); perr != nil {
 			err = perr
 			s.log.Warn("message: closing connection", "remote", addrString(c.RemoteAddr()), "err", err)
 		}
-	case err != nil && !sc.faulted && !errors.Is(err, loop.ErrStopped):
-		// The engine's own limits (idle, shed, memory budget, linger) and
-		// socket errors: one line each, as for the protocol's faults, so an
-		// operator sees why a client was dropped. A fault was logged when
-		// it closed the connection.
+	case err == nil || sc.faulted || errors.Is(err, loop.ErrStopped):
+		// Asked for, logged with its fault, or the engine's stop.
+	case engineLimit(err):
+		// One line each, as for the protocol's faults, so an operator
+		// sees why the server dropped a client.
 		s.log.Warn("message: connection closed", "remote", addrString(c.RemoteAddr()), "err", err)
+	default:
+		// A reset or another socket error: the peer's doing, and common
+		// enough on a public network to be noise above Debug.
+		s.log.Debug("message: connection closed", "remote", addrString(c.RemoteAddr()), "err", err)
 	}
 	if s.opts.Hooks.Close != nil {
 		s.opts.Hooks.Close(c, err)
 	}
+}
+
+// engineLimit tells the closes the engine made for one of its limits: a
+// deadline (idle, first byte, linger, a TLS record), shedding, the memory
+// budget, or a connection's input or output bound.
+func engineLimit(err error) bool {
+	for _, limit := range [...]error{os.ErrDeadlineExceeded, loop.ErrShed, loop.ErrMemoryBudget,
+		loop.ErrInputOverflow, loop.ErrOutputOverflow} {
+		if errors.Is(err, limit) {
+			return true
+		}
+	}
+	return false
 }
 
 // serve runs the machine over what the connection has received: it answers

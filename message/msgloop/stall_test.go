@@ -115,6 +115,16 @@ func TestEngineCloseLogged(t *testing.T) {
 		ServerConfig: message.ServerConfig{KeepAlive: true},
 		Loop:         loop.Options{IdleTimeout: 100 * time.Millisecond},
 	})
+	// A peer that resets in the middle of a request: its doing, not the
+	// server's, so not worth a line above Debug.
+	reset, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	_, err = reset.Write(frameOf(t, refapp.ClientRequest("search", "ring"))[:10])
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, reset.(*net.TCPConn).SetLinger(0))
+	reset.Close()
+
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
