@@ -38,9 +38,11 @@ import "time"
 //     neither resumed nor closed. Peers uploading messages larger than
 //     their share, which the handler keeps until complete, could all sit
 //     there for ever, none able to finish. So a loop whose paused
-//     connections stay in that dead zone for memStuckAfter closes its
-//     largest paused holders until the total is under 7/8 of the budget,
-//     and the others resume.
+//     connections stay in that dead zone for memStuckAfter without what
+//     they hold falling (slow readers taking their output make progress)
+//     closes its largest paused holders, those holding more than half
+//     their share, until the total is under 7/8 of the budget, and the
+//     others resume.
 //
 // A connection that stays within its share is never paused or closed by
 // the budget. The total can pass the budget by what such connections read
@@ -174,20 +176,16 @@ func (l *Loop) memForget(c *Conn) {
 func (l *Loop) sweepMemory() {
 	e := l.e
 	budget := e.opts.MaxMemory
-	total := l.closeLargest(budget)
+	total := l.closeLargest(budget, 0)
 	if total > budget && l.pauseOverShare() {
-		total = l.closeLargest(budget)
+		total = l.closeLargest(budget, 0)
 	}
 	resumeBelow := budget / 8 * 7
-	if total <= resumeBelow || len(l.memPausedConns) == 0 {
-		l.memStuckSince = 0
-	} else if l.memStuckSince == 0 {
-		l.memStuckSince = l.clock
-	} else if time.Duration(l.clock-l.memStuckSince) >= memStuckAfter {
-		total = l.closeLargest(resumeBelow)
-		l.memStuckSince = 0
-	}
 	share := e.memShare()
+	if l.stuck(total > resumeBelow && len(l.memPausedConns) > 0, l.pausedHeld()) {
+		// Only holders that would not be resumed anyway.
+		total = l.closeLargest(resumeBelow, share/2)
+	}
 	for _, c := range l.memPausedConns {
 		if c.flags&(flagMemPaused|flagCloseNow) == flagMemPaused && (total <= resumeBelow || c.held <= share/2) {
 			l.memResume(c)
@@ -245,15 +243,45 @@ func (l *Loop) pauseOverShare() bool {
 // past the budget while connections within their share keep reading.
 func (l *Loop) overBudget() {
 	if l.clock != l.memClosedAt && l.e.memHeld.Load() > l.e.opts.MaxMemory {
-		l.closeLargest(l.e.opts.MaxMemory)
+		l.closeLargest(l.e.opts.MaxMemory, 0)
 	}
 }
 
+// stuck keeps policy 3's clock: inZone says the loop has paused
+// connections while the total is in the dead zone, held what they hold.
+// It reports when they have sat there for memStuckAfter without what they
+// hold falling (slow readers taking their output are making progress, and
+// the clock starts again), and starts over.
+func (l *Loop) stuck(inZone bool, held int64) bool {
+	defer func() { l.memPausedHeld = held }()
+	switch {
+	case !inZone:
+		l.memStuckSince = 0
+	case l.memStuckSince == 0 || held < l.memPausedHeld:
+		l.memStuckSince = l.clock
+	case time.Duration(l.clock-l.memStuckSince) >= memStuckAfter:
+		l.memStuckSince = 0
+		return true
+	}
+	return false
+}
+
+// pausedHeld is what the loop's paused connections hold together.
+func (l *Loop) pausedHeld() int64 {
+	var n int64
+	for _, c := range l.memPausedConns {
+		if c.flags&flagMemPaused != 0 {
+			n += c.held
+		}
+	}
+	return n
+}
+
 // closeLargest drops the connections no longer paused from the loop's list,
-// then closes the paused ones holding the most, largest first, while the
-// engine holds more than limit. It returns the total left once they are
-// gone.
-func (l *Loop) closeLargest(limit int64) int64 {
+// then closes the paused ones holding the most (more than floor), largest
+// first, while the engine holds more than limit. It returns the total left
+// once they are gone.
+func (l *Loop) closeLargest(limit, floor int64) int64 {
 	l.memClosedAt = l.clock
 	kept := l.memPausedConns[:0]
 	for _, c := range l.memPausedConns {
@@ -270,7 +298,7 @@ func (l *Loop) closeLargest(limit int64) int64 {
 	for n := 0; total > limit && n < memCloseBatch; n++ {
 		var worst *Conn
 		for _, c := range kept {
-			if c.flags&flagCloseNow == 0 && (worst == nil || c.held > worst.held) {
+			if c.flags&flagCloseNow == 0 && c.held > floor && (worst == nil || c.held > worst.held) {
 				worst = c
 			}
 		}
@@ -281,9 +309,10 @@ func (l *Loop) closeLargest(limit int64) int64 {
 		l.stats.memClosed.Add(1)
 		// Off the count now, not at its finish later in the iteration, so
 		// that the next look does not close more for the same excess; its
-		// output is dropped and its input never read again.
-		total -= worst.held
+		// output is dropped and its input never read again. Other loops
+		// may have moved the total meanwhile.
 		l.memForget(worst)
+		total = l.e.memHeld.Load()
 	}
 	return total
 }

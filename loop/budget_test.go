@@ -230,3 +230,29 @@ func TestMemoryBudgetNoDeadlock(t *testing.T) {
 	assert.Zero(t, count["stuck"], "uploads neither answered nor closed")
 	assert.Positive(t, count["ok"], "the budget let no upload finish")
 }
+
+// TestMemoryBudgetStuckClock: policy 3's clock runs while paused
+// connections sit in the dead zone holding as much or more, starts again
+// whenever what they hold falls (readers taking their output), and fires
+// once per memStuckAfter without progress.
+func TestMemoryBudgetStuckClock(t *testing.T) {
+	var l Loop
+	step := func(d time.Duration, inZone bool, held int64) bool {
+		l.clock += int64(d)
+		return l.stuck(inZone, held)
+	}
+	tick := memStuckAfter / 4
+	assert.False(t, step(tick, true, 100), "entering the zone")
+	for i := range 8 {
+		assert.False(t, step(tick, true, int64(99-i)), "draining, tick %d", i)
+	}
+	assert.False(t, step(tick, true, 92))
+	assert.False(t, step(tick, true, 92))
+	assert.False(t, step(tick, true, 93), "holding more is no progress")
+	assert.True(t, step(tick, true, 93), "a whole memStuckAfter without progress")
+	assert.False(t, step(tick, true, 93), "the clock starts over")
+	assert.False(t, step(memStuckAfter, false, 0), "out of the zone")
+	assert.False(t, step(tick, true, 50), "back in")
+	assert.False(t, step(memStuckAfter-tick, true, 50))
+	assert.True(t, step(tick, true, 50))
+}

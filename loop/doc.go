@@ -82,8 +82,9 @@
 // input a handler keeps), the paused connections holding the most are
 // closed with ErrMemoryBudget, largest first, until it is under. Paused
 // connections that stay for a second between 7/8 of the budget and the
-// budget, where they would be neither read nor closed (uploads larger than
-// their share, each waiting for room the others hold), are closed likewise,
+// budget without draining, where they would be neither read nor closed
+// (uploads larger than their share, each waiting for room the others
+// hold), are closed likewise,
 // largest first, until the total is under 7/8 and the rest are read again.
 // Connections within their share keep being served throughout. The total
 // may pass the budget by what connections within their share take in the

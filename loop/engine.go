@@ -119,7 +119,8 @@ type Options struct {
 	// stays above the budget, the connections holding the most are closed
 	// with ErrMemoryBudget, largest first, until it is under; so are they,
 	// down to 7/8 of the budget, if paused connections sit between the two
-	// for a second, where none could ever finish a message. Connections
+	// for a second without draining, where none could ever finish a
+	// message. Connections
 	// within their share keep being served. See "Memory budget" in the
 	// package documentation.
 	MaxMemory int64

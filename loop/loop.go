@@ -43,7 +43,8 @@ type Loop struct {
 	memPausedConns []*Conn // connections paused by the memory budget, maybe stale (budget.go)
 	memSweep       *Timer
 	memClosedAt    int64 // loop clock (so iteration) of the last closeLargest
-	memStuckSince  int64 // loop clock since which paused connections sit in the dead zone (0: not)
+	memStuckSince  int64 // loop clock since which paused connections sit in the dead zone, not draining (0: not)
+	memPausedHeld  int64 // what they held at the last sweep
 
 	tasks taskQueue
 	stats loopStats
