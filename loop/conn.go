@@ -74,7 +74,8 @@ const (
 	flagClosing                          // close once output is flushed
 	flagCloseNow                         // close at the next settle, dropping output
 	flagDirty                            // queued in loop.dirty
-	flagAwaitFirst                       // accepted, no byte read yet (Options.FirstByteTimeout, shedding)
+	flagAwaitFirst                       // accepted or adopted, no byte read yet (Options.FirstByteTimeout)
+	flagUntouched                        // accepted, no byte read or written yet (shedding prefers these)
 	flagMemPaused                        // reading stopped by the memory budget (Options.MaxMemory)
 	flagMemListed                        // in Loop.memPausedConns
 	flagUnwatched                        // out of the poller: paused with nothing to send

@@ -32,6 +32,7 @@ func (c *Conn) idleTimeout() time.Duration {
 // linger deadline back; without a linger deadline activity still counts,
 // as the idle timeout then guards closing connections.
 func (c *Conn) touch() {
+	c.flags &^= flagUntouched
 	if c.flags&flagClosing == 0 || c.loop.e.opts.LingerTimeout <= 0 {
 		c.active = c.loop.clock
 	}

@@ -171,6 +171,37 @@ func TestShedPrefersSilent(t *testing.T) {
 	assert.EqualValues(t, 1, e.Stats().Shed)
 }
 
+// TestShedPrefersUntouched: a peer that never speaks but is written to (a
+// subscriber to pushed data) is traffic, not a member of a silent flood:
+// the oldest connection with no traffic either way is shed before it,
+// though it is idle the longest.
+func TestShedPrefersUntouched(t *testing.T) {
+	const limit = 10
+	opened := 0
+	push := Funcs{Open: func(c *Conn) {
+		if opened++; opened == 1 {
+			c.Write([]byte("news"))
+		}
+	}}
+	e, addr := start(t, push, Options{Loops: 1, MaxConns: limit})
+	subscriber := dial(t, addr)
+	news := make([]byte, 4)
+	_, err := io.ReadFull(subscriber, news)
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond) // idle the longest by the loop's clock
+	firstSilent := dial(t, addr)
+	waitFor(t, "two connections", func() bool { return e.Stats().Open == 2 })
+	time.Sleep(20 * time.Millisecond)
+	for i := 2; i < limit; i++ {
+		dial(t, addr)
+	}
+	waitFor(t, "full table", func() bool { return e.Stats().Open == limit })
+	dial(t, addr)
+	assert.True(t, closedWithin(firstSilent, 5*time.Second), "the oldest untouched connection was not the one shed")
+	assert.False(t, closedWithin(subscriber, 100*time.Millisecond), "the subscriber was shed")
+	assert.EqualValues(t, 1, e.Stats().Shed)
+}
+
 func testMaxConns(t *testing.T, loops int) {
 	const limit = 50
 	reasons := make(chan error, limit)

@@ -106,7 +106,7 @@ type Options struct {
 	// MaxConns bounds the connections the engine holds; 0 means no bound.
 	// An accept that would pass it (dialed connections count too, but a
 	// Dial never sheds) first sheds the connection idle the longest,
-	// preferring one that has sent nothing since it was accepted, with
+	// preferring one with no traffic either way since it was accepted, with
 	// ErrShed, as does an accept that finds the process out of
 	// descriptors, whatever MaxConns is (see "Deadlines and limits" in the
 	// package documentation).

@@ -210,7 +210,7 @@ func (ln *listener) accepted(s evsel.Socket) {
 	if !ln.keep {
 		target = e.pick(l)
 	}
-	c := &Conn{sock: s, loop: target}
+	c := &Conn{sock: s, loop: target, flags: flagUntouched}
 	if ln.tls != nil {
 		c.acceptTLS(ln.tls)
 	}

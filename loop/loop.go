@@ -396,7 +396,7 @@ func (l *Loop) register(c *Conn) {
 		l.e.log.Warn("loop: register failed", "loop", l.id, "err", err)
 		return
 	}
-	c.flags |= flagAwaitFirst // for FirstByteTimeout and shedding
+	c.flags |= flagAwaitFirst // for FirstByteTimeout
 	l.adopt(c)
 	l.stats.accepted.Add(1)
 	l.open(c)

@@ -29,10 +29,12 @@ import (
 const shedSample = 256
 
 // oldestIdle returns the connection to shed among a sample of the loop's,
-// or nil if it has none that may be shed: one accepted that has sent
-// nothing yet, before any that has, and the one idle the longest among
+// or nil if it has none that may be shed: one accepted with nothing read
+// or written since, before any other, and the one idle the longest among
 // those. A flood of silent connections then sheds its own members rather
-// than a client that spoke a moment before them.
+// than a client that spoke a moment before them; a connection the server
+// writes to (a subscriber to pushed data that never speaks) or one
+// adopted from elsewhere is not taken for a member.
 func (l *Loop) oldestIdle() *Conn {
 	var best *Conn
 	var bestSince int64
@@ -43,7 +45,7 @@ func (l *Loop) oldestIdle() *Conn {
 		if c.flags&(flagCloseNow|flagDialing) != 0 || c.closed.Load() {
 			return
 		}
-		since, silent := l.clock-c.active, c.flags&flagAwaitFirst != 0
+		since, silent := l.clock-c.active, c.flags&flagUntouched != 0
 		if best == nil || (silent && !bestSilent) || (silent == bestSilent && since > bestSince) {
 			best, bestSince, bestSilent = c, since, silent
 		}
