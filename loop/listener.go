@@ -158,6 +158,9 @@ type listener struct {
 	// shedAsked: out of descriptors, another loop was asked to shed a
 	// connection and has not answered yet (shedElsewhere).
 	shedAsked bool
+	// shedUnused: a connection was shed for this listener and no accept
+	// has succeeded since (see outOfDescriptors).
+	shedUnused bool
 }
 
 func (ln *listener) accept() {
@@ -203,6 +206,7 @@ func (ln *listener) acceptFailed(err error) bool {
 // accepted serves a new connection's socket, here or on another loop.
 func (ln *listener) accepted(s evsel.Socket) {
 	l, e := ln.loop, ln.loop.e
+	ln.shedUnused = false
 	if e.opts.NoDelay {
 		s.SetNoDelay(true)
 	}

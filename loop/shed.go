@@ -145,12 +145,25 @@ const (
 // another (shedElsewhere); with none anywhere it refuses one pending
 // connection with the reserve descriptor, and the caller pauses the
 // listener.
+//
+// A shed whose descriptor the accept did not get (another thread, or for
+// ENFILE another process, took it first) is not followed by another at
+// once: the loop refuses one newcomer and backs off, as with nothing to
+// shed, so that such a race costs at most one connection per
+// acceptBackoff rather than draining the engine one shed at a time.
 func (ln *listener) outOfDescriptors() shedResult {
 	l := ln.loop
+	if ln.shedUnused {
+		ln.shedUnused = false
+		ln.refuseOne()
+		return shedNone
+	}
 	if l.shedOne() {
 		if l.drv.closing() {
+			ln.resumeAfterShed()
 			return shedLater
 		}
+		ln.shedUnused = true
 		return shedNow
 	}
 	if ln.shedElsewhere() {
@@ -158,6 +171,25 @@ func (ln *listener) outOfDescriptors() shedResult {
 	}
 	ln.refuseOne()
 	return shedNone
+}
+
+// resumeAfterShed stops watching the listener until the descriptor of the
+// connection just shed is closed, one iteration later on the completion
+// driver: an accept in the meantime would fail again and shed another.
+func (ln *listener) resumeAfterShed() {
+	l := ln.loop
+	ln.paused = true
+	l.drv.pauseListener(ln)
+	// A task queued from a task runs in the next iteration, after the
+	// completions that close the descriptor (as in shedElsewhere).
+	l.Do(func() {
+		l.Do(func() {
+			if ln.sock != nil && ln.paused {
+				ln.shedUnused = true
+				ln.resume()
+			}
+		})
+	})
 }
 
 // refuseOne accepts one pending connection with the reserve descriptor and
@@ -229,5 +261,6 @@ func (ln *listener) shedAnswered(shed bool) {
 		ln.resumeAfter(acceptBackoff)
 		return
 	}
+	ln.shedUnused = true
 	ln.resume()
 }
