@@ -216,8 +216,9 @@ func (ln *listener) refuseOne() {
 func (ln *listener) shedElsewhere() bool {
 	l := ln.loop
 	if ln.shedAsked {
-		// Asked already and not answered (the listener was resumed
-		// meanwhile): wait for that answer rather than shed another.
+		// Asked already and not answered: wait for that answer rather
+		// than shed another. No path resumes a listener with a request
+		// out (shedAnswered does); this guards the rule if one appears.
 		ln.paused = true
 		l.drv.pauseListener(ln)
 		return true

@@ -84,7 +84,7 @@ func TestMessageTimeoutWithAnswersUnread(t *testing.T) {
 // came in with the pipelined ones is not timed out, however long the peer
 // takes to read, and completes once it has.
 func TestMessageTimeoutHeldWhileReadingPaused(t *testing.T) {
-	const timeout = 200 * time.Millisecond
+	const timeout = 500 * time.Millisecond // the client's time after the resume, under -race too
 	addr, logs := bigAnswerServer(t, 64<<10, timeout)
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
@@ -93,7 +93,7 @@ func TestMessageTimeoutHeldWhileReadingPaused(t *testing.T) {
 	first, rest := requestsThenHalf(t, b, 8)
 	_, err = c.Write(first) // one write: the half request arrives with the rest
 	require.NoError(t, err)
-	time.Sleep(5 * timeout) // the message timer runs out several times meanwhile
+	time.Sleep(3 * timeout) // the message timer runs out several times meanwhile
 	for i := range 8 {
 		resp, err := b.read()
 		require.NoError(t, err, "answer %d", i)
