@@ -21,7 +21,8 @@ import (
 
 // ErrTLSRecordTimeout is the close reason of a TLS connection whose peer
 // began a record and did not finish it within Options.TLSHandshakeTimeout
-// (of time the engine was reading it). It matches os.ErrDeadlineExceeded with errors.Is.
+// of the time the engine was reading it. It matches os.ErrDeadlineExceeded
+// with errors.Is.
 var ErrTLSRecordTimeout = fmt.Errorf("loop: TLS record incomplete for too long: %w", os.ErrDeadlineExceeded)
 
 // recordHeaderLen is the length of a TLS record header: type, version,
