@@ -116,7 +116,9 @@ func TestEngineCloseLogged(t *testing.T) {
 		Loop:         loop.Options{IdleTimeout: 100 * time.Millisecond},
 	})
 	// A peer that resets in the middle of a request: its doing, not the
-	// server's, so not worth a line above Debug.
+	// server's, so not worth a line above Debug. (Wine reports the reset
+	// as a close, and the truncated request is logged as such: that is
+	// the protocol's line, not the engine's.)
 	reset, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	_, err = reset.Write(frameOf(t, refapp.ClientRequest("search", "ring"))[:10])
@@ -132,5 +134,6 @@ func TestEngineCloseLogged(t *testing.T) {
 	assert.Equal(t, "Got result: "+refapp.SearchAnswer("ring"), resultOf(t, resp))
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "idle timeout") },
 		5*time.Second, 10*time.Millisecond, "log:\n%s", logs.String())
-	assert.Equal(t, 1, strings.Count(logs.String(), "connection closed"), "log:\n%s", logs.String())
+	assert.Equal(t, 1, strings.Count(logs.String(), `msg="message: connection closed"`), "log:\n%s", logs.String())
+	assert.NotContains(t, logs.String(), "reset", "a reset logged above Debug")
 }
