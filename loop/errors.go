@@ -56,3 +56,19 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string { return fmt.Sprintf("loop: handler panic: %v", e.Value) }
+
+// IsLimit reports whether err, a connection's close reason, is one of the
+// engine's own limits rather than the peer's or the application's doing:
+// a deadline (ErrIdleTimeout, ErrFirstByteTimeout, ErrLingerTimeout,
+// ErrTLSRecordTimeout, a TLS handshake's timeout or stall: all match
+// os.ErrDeadlineExceeded), ErrShed, ErrMemoryBudget, ErrInputOverflow or
+// ErrOutputOverflow. A server logs these so that an operator sees why a
+// client was dropped; resets and closes are the peer's.
+func IsLimit(err error) bool {
+	for _, limit := range [...]error{os.ErrDeadlineExceeded, ErrShed, ErrMemoryBudget, ErrInputOverflow, ErrOutputOverflow} {
+		if errors.Is(err, limit) {
+			return true
+		}
+	}
+	return false
+}

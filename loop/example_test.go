@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/evsel/evsel/loop"
@@ -183,4 +184,21 @@ func echoServer() net.Listener {
 		}
 	}()
 	return ln
+}
+
+// IsLimit sorts close reasons in OnClose: the engine's limits, worth a line
+// in an operator's log, from the peer's own closes and resets.
+func ExampleIsLimit() {
+	for _, reason := range []error{loop.ErrIdleTimeout, loop.ErrShed, loop.ErrMemoryBudget,
+		&loop.TLSHandshakeError{Err: loop.ErrTLSHandshakeStalled}, io.EOF, loop.ErrTLSNoCloseNotify, syscall.ECONNRESET} {
+		fmt.Println(loop.IsLimit(reason))
+	}
+	// Output:
+	// true
+	// true
+	// true
+	// true
+	// false
+	// false
+	// false
 }

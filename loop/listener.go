@@ -155,9 +155,6 @@ type listener struct {
 	tls  *tls.Config // non-nil for ListenTLS
 	// armed: the completion driver has a multishot accept in flight.
 	armed bool
-	// shedAsked: out of descriptors, another loop was asked to shed a
-	// connection and has not answered yet (shedElsewhere).
-	shedAsked bool
 	// shedUnused: a connection was shed for this listener and no accept
 	// has succeeded since (see outOfDescriptors).
 	shedUnused bool
@@ -228,9 +225,15 @@ func (ln *listener) accepted(s evsel.Socket) {
 // pause stops watching the listener for a while; the pending connections
 // wait in the kernel's backlog until descriptors are free again.
 func (ln *listener) pause() {
+	ln.unwatch()
+	ln.resumeAfter(acceptBackoff)
+}
+
+// unwatch stops watching the listener until something calls resume; the
+// pending connections wait in the kernel's backlog meanwhile.
+func (ln *listener) unwatch() {
 	ln.paused = true
 	ln.loop.drv.pauseListener(ln)
-	ln.resumeAfter(acceptBackoff)
 }
 
 // resumeAfter watches the paused listener again after d.

@@ -178,8 +178,7 @@ func (ln *listener) outOfDescriptors() shedResult {
 // driver: an accept in the meantime would fail again and shed another.
 func (ln *listener) resumeAfterShed() {
 	l := ln.loop
-	ln.paused = true
-	l.drv.pauseListener(ln)
+	ln.unwatch()
 	// A task queued from a task runs in the next iteration, after the
 	// completions that close the descriptor (as in shedElsewhere).
 	l.Do(func() {
@@ -211,18 +210,11 @@ func (ln *listener) refuseOne() {
 // gone, would refuse newcomers while the others stay full of idle ones.
 // The listener is not watched until the answer comes back, after the
 // descriptor is closed, so that one shortage sheds one connection rather
-// than one per iteration while the request is on its way. It reports
-// whether it asked.
+// than one per iteration while the request is on its way: only the answer
+// resumes the listener, so one request at most is out. It reports whether
+// it asked.
 func (ln *listener) shedElsewhere() bool {
 	l := ln.loop
-	if ln.shedAsked {
-		// Asked already and not answered: wait for that answer rather
-		// than shed another. No path resumes a listener with a request
-		// out (shedAnswered does); this guards the rule if one appears.
-		ln.paused = true
-		l.drv.pauseListener(ln)
-		return true
-	}
 	o := l.fullestOther()
 	if o == nil {
 		return false
@@ -243,9 +235,7 @@ func (ln *listener) shedElsewhere() bool {
 	if err != nil {
 		return false // that loop is stopping, and so is the engine
 	}
-	ln.shedAsked = true
-	ln.paused = true
-	l.drv.pauseListener(ln)
+	ln.unwatch()
 	return true
 }
 
@@ -253,7 +243,6 @@ func (ln *listener) shedElsewhere() bool {
 // connection for it, or refuses a newcomer and backs off if that loop
 // had none left to shed.
 func (ln *listener) shedAnswered(shed bool) {
-	ln.shedAsked = false
 	if ln.sock == nil || !ln.paused {
 		return // closed meanwhile (Stop), or resumed already
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"time"
 
 	"github.com/evsel/evsel/loop"
@@ -136,7 +135,7 @@ func (h serverHandler) OnClose(c *loop.Conn, err error) {
 		}
 	case err == nil || sc.faulted || errors.Is(err, loop.ErrStopped):
 		// Asked for, logged with its fault, or the engine's stop.
-	case engineLimit(err):
+	case loop.IsLimit(err):
 		// One line each, as for the protocol's faults, so an operator
 		// sees why the server dropped a client.
 		s.log.Warn("message: connection closed", "remote", addrString(c.RemoteAddr()), "err", err)
@@ -148,19 +147,6 @@ func (h serverHandler) OnClose(c *loop.Conn, err error) {
 	if s.opts.Hooks.Close != nil {
 		s.opts.Hooks.Close(c, err)
 	}
-}
-
-// engineLimit tells the closes the engine made for one of its limits: a
-// deadline (idle, first byte, linger, a TLS record), shedding, the memory
-// budget, or a connection's input or output bound.
-func engineLimit(err error) bool {
-	for _, limit := range [...]error{os.ErrDeadlineExceeded, loop.ErrShed, loop.ErrMemoryBudget,
-		loop.ErrInputOverflow, loop.ErrOutputOverflow} {
-		if errors.Is(err, limit) {
-			return true
-		}
-	}
-	return false
 }
 
 // serve runs the machine over what the connection has received: it answers
