@@ -167,6 +167,17 @@ func startChild(t *testing.T, limit int, env ...string) (string, io.Writer, *buf
 	return addr, stdin, out
 }
 
+// dialSilent opens n connections to addr that send nothing and stay until
+// the test ends.
+func dialSilent(t *testing.T, addr string, n int) {
+	t.Helper()
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+	}
+}
+
 // TestFullTableShedsIdle: a process out of descriptors, all held by silent
 // connections that stay, still serves a new client by shedding the
 // longest-idle one, instead of leaving every newcomer in the backlog. With
@@ -177,11 +188,7 @@ func TestFullTableShedsIdle(t *testing.T) {
 		t.Run(fmt.Sprintf("%d loops", loops), func(t *testing.T) {
 			const limit = 64
 			addr, _, _ := startChild(t, limit, childLoopsEnv+"="+strconv.Itoa(loops))
-			for i := 0; i < 3*limit; i++ {
-				c, err := net.DialTimeout("tcp", addr, time.Second)
-				require.NoError(t, err)
-				t.Cleanup(func() { c.Close() })
-			}
+			dialSilent(t, addr, 3*limit)
 			time.Sleep(200 * time.Millisecond) // let it hit EMFILE
 			c, err := net.DialTimeout("tcp", addr, time.Second)
 			require.NoError(t, err)
@@ -205,19 +212,12 @@ func TestFullTableShedsIdle(t *testing.T) {
 func TestShedRaceLost(t *testing.T) {
 	const limit = 64
 	addr, stdin, out := startChild(t, limit)
-	for i := 0; i < 2*limit; i++ {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		require.NoError(t, err)
-		t.Cleanup(func() { c.Close() })
-	}
+	dialSilent(t, addr, 2*limit)
 	time.Sleep(200 * time.Millisecond) // the table is full of silent connections
 	fmt.Fprintln(stdin, "grab")
 	const newcomers = time.Second
 	for start := time.Now(); time.Since(start) < newcomers; time.Sleep(2 * time.Millisecond) {
-		// Each stays, so that only sheds free descriptors.
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		require.NoError(t, err)
-		t.Cleanup(func() { c.Close() })
+		dialSilent(t, addr, 1) // each stays, so that only sheds free descriptors
 	}
 	fmt.Fprintln(stdin, "grabbed")
 	require.True(t, out.Scan())

@@ -44,19 +44,24 @@ func bigAnswerServer(t *testing.T, highWater int, timeout time.Duration) (string
 	return a.String(), logs
 }
 
-// requestsThenHalf is n pipelined requests and the first half of one more,
-// as the client's machine sent them, and the rest of that last request.
-func requestsThenHalf(t *testing.T, b *blockingClient, n int) (first, rest []byte) {
+// pipelineThenHalf connects to addr and sends, in one write as the
+// client's machine would, n pipelined requests and the first half of one
+// more; it returns the rest of that last request.
+func pipelineThenHalf(t *testing.T, addr string, n int) (net.Conn, *blockingClient, []byte) {
 	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	b := newBlockingClient(t, c)
 	var out []byte
 	for range n + 1 {
-		var err error
 		out, err = b.m.Send(out, refapp.ClientRequest("search", "ring"))
 		require.NoError(t, err)
 	}
-	last := len(frameOf(t, refapp.ClientRequest("search", "ring")))
-	cut := len(out) - last/2
-	return out[:cut], out[cut:]
+	cut := len(out) - len(frameOf(t, refapp.ClientRequest("search", "ring")))/2
+	_, err = c.Write(out[:cut])
+	require.NoError(t, err)
+	return c, b, out[cut:]
 }
 
 // A peer that never reads its answers, while the engine still reads it
@@ -66,15 +71,9 @@ func requestsThenHalf(t *testing.T, b *blockingClient, n int) (first, rest []byt
 func TestMessageTimeoutWithAnswersUnread(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	addr, logs := bigAnswerServer(t, 4<<20, timeout)
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer c.Close()
-	b := newBlockingClient(t, c)
 	// Eight answers, 512 KiB, are far more than the kernel's buffers hold
 	// for a peer that does not read, and far less than HighWater.
-	first, _ := requestsThenHalf(t, b, 8)
-	_, err = c.Write(first)
-	require.NoError(t, err)
+	pipelineThenHalf(t, addr, 8)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "incomplete message timed out") },
 		5*time.Second, 10*time.Millisecond, "the half-sent request is held; log:\n%s", logs.String())
 }
@@ -86,20 +85,14 @@ func TestMessageTimeoutWithAnswersUnread(t *testing.T) {
 func TestMessageTimeoutHeldWhileReadingPaused(t *testing.T) {
 	const timeout = 500 * time.Millisecond // the client's time after the resume, under -race too
 	addr, logs := bigAnswerServer(t, 64<<10, timeout)
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer c.Close()
-	b := newBlockingClient(t, c)
-	first, rest := requestsThenHalf(t, b, 8)
-	_, err = c.Write(first) // one write: the half request arrives with the rest
-	require.NoError(t, err)
+	c, b, rest := pipelineThenHalf(t, addr, 8) // the half request arrives with the rest
 	time.Sleep(3 * timeout) // the message timer runs out several times meanwhile
 	for i := range 8 {
 		resp, err := b.read()
 		require.NoError(t, err, "answer %d", i)
 		require.Len(t, resp.Content, 64<<10)
 	}
-	_, err = c.Write(rest)
+	_, err := c.Write(rest)
 	require.NoError(t, err)
 	resp, err := b.read()
 	require.NoError(t, err, "log:\n%s", logs.String())
