@@ -85,8 +85,10 @@ func TestMessageTimeoutWithAnswersUnread(t *testing.T) {
 func TestMessageTimeoutHeldWhileReadingPaused(t *testing.T) {
 	const timeout = 500 * time.Millisecond // the client's time after the resume, under -race too
 	addr, logs := bigAnswerServer(t, 64<<10, timeout)
-	c, b, rest := pipelineThenHalf(t, addr, 8) // the half request arrives with the rest
-	time.Sleep(3 * timeout) // the message timer runs out several times meanwhile
+	// The half request arrives with the rest; the message timer runs out
+	// several times while the client does not read.
+	c, b, rest := pipelineThenHalf(t, addr, 8)
+	time.Sleep(3 * timeout)
 	for i := range 8 {
 		resp, err := b.read()
 		require.NoError(t, err, "answer %d", i)
