@@ -174,7 +174,8 @@
 // completion driver, "io_uring" on Linux, hands that work to the kernel:
 // each connection has a receive in flight while the loop wants input,
 // which takes a buffer of the loop's provided-buffer ring only when bytes
-// arrive (an idle connection holds no input memory), and one send or
+// arrive (an idle connection holds no input memory; the ring holds only as
+// many buffers as an iteration fills), and one send or
 // sendmsg of its whole output queue, whose chunks stay untouched until the
 // completion; listeners and datagram sockets are polled through the ring
 // (then accepted from and read as on epoll), Dial connects through it, and one

@@ -31,7 +31,7 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 			d.take(c, data[:len(data):len(data)])
 		}
 		if last {
-			d.br.Recycle(id)
+			d.bufs.put(id)
 		}
 		if live && len(data) == cap(data) {
 			d.readMore(c) // it filled the room it had
@@ -39,7 +39,7 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 		return
 	}
 	if hasBuf && last {
-		d.br.Recycle(id)
+		d.bufs.put(id)
 	}
 	if !live || c.flags&flagEOF != 0 {
 		// A multishot receive's completions queued behind the end of the
@@ -53,6 +53,7 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 		c.flags |= flagEOF
 		c.closeWith(io.EOF, false)
 	case err == unix.ENOBUFS:
+		d.bufs.ranShort()
 		// Bytes are waiting but the ring had no buffer left: read them
 		// now, as epoll would, and settle arms the receive again. Only
 		// arming it again would starve the connection under a flood: its

@@ -61,7 +61,8 @@ type uringDriver struct {
 	l       *Loop
 	r       *evsel.Uring
 	br      *evsel.UringBufRing
-	wakeMu  sync.RWMutex // wake against close
+	bufs    *uringBufPool // br's buffers, given to the kernel a few at a time
+	wakeMu  sync.RWMutex  // wake against close
 	wakeFd  int
 	wakeBuf [8]byte
 	fds     []uringFd
@@ -147,18 +148,19 @@ const (
 	kListen
 )
 
-// The ring's size and the provided buffers, uringBufBytes per loop.
+// The ring's size and the provided buffers, at most uringBufBytes per
+// loop, made and given to the kernel as receives need them (uringBufPool).
 // Where the kernel has incremental buffer rings (Linux 6.12), buffers of
-// ReadBufferSize (at most a sixteenth of the whole), each filled by as many receives as fit: a receive takes
-// what it needs, so one 64 KiB buffer holds a thousand 64-byte messages,
-// and a 16 KiB message arrives in one receive, as one read takes it on
-// epoll. Elsewhere uringBufs of up to uringBufSize each: a receive takes a
-// whole buffer however little it gets, so the count bounds how many
-// connections one iteration can read (1,024, the largest cell of issue
-// 14's benchmark but one), and the size holds its small messages whole; a
-// receive that fills its buffer is followed by a plain read (readMore).
-// Receives that find the ring empty fail (ENOBUFS) and are armed again
-// next iteration.
+// ReadBufferSize (at most a sixteenth of the whole), each filled by as
+// many receives as fit: a receive takes what it needs, so one 64 KiB
+// buffer holds a thousand 64-byte messages, and a 16 KiB message arrives
+// in one receive, as one read takes it on epoll. Elsewhere uringBufs of up
+// to uringBufSize each: a receive takes a whole buffer however little it
+// gets, so the count bounds how many connections one iteration can read
+// (1,024, the largest cell of issue 14's benchmark but one), and the size
+// holds its small messages whole; a receive that fills its buffer is
+// followed by a plain read (readMore). A receive that finds the ring
+// empty fails (ENOBUFS), and its bytes are read at once (received).
 const (
 	uringBufBytes = 4 << 20
 	uringBufs     = 1024
@@ -202,10 +204,8 @@ func (d *uringDriver) start() error {
 		r.Close()
 		return err
 	}
-	for id := range br.Entries() {
-		br.Add(uint16(id), make([]byte, size))
-	}
-	d.r, d.br = r, br
+	d.r, d.br, d.bufs = r, br, newUringBufPool(br, size)
+	d.bufs.fill()
 	d.removeFile = r.RemoveFile
 	d.multishot = r.RecvLimit() && !testdriver.Basic
 	// A kernel without sparse tables (before 5.19) serves unfixed. The
@@ -296,6 +296,7 @@ func (d *uringDriver) poll(timeout time.Duration, busy bool) (int, error) {
 	if len(d.retry) > 0 || len(d.aside) > 0 || (d.unarmed || len(d.relisten) > 0) && d.rearm() {
 		timeout = 0
 	}
+	d.bufs.fill()
 	var err error
 	if busy && timeout != 0 {
 		if d.l.clock-d.yielded >= int64(uringYieldInterval) {
