@@ -10,6 +10,21 @@ type handshakePool struct {
 	running  int
 	waiting  []*tlsState
 	yielding int // running handshakes giving their slots to waiting ones
+	// queued is closed when a handshake starts to wait for a slot, to wake
+	// the stalled handshakes ready to give theirs up (see arrivals); nil
+	// until one asks.
+	queued chan struct{}
+}
+
+// arrivals returns a channel closed when the next handshake starts to wait
+// for a slot.
+func (p *handshakePool) arrivals() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.queued == nil {
+		p.queued = make(chan struct{})
+	}
+	return p.queued
 }
 
 // claimYield lets a stalled handshake give its slot up (see awaitPeer)
@@ -38,6 +53,10 @@ func (p *handshakePool) submit(e *Engine, st *tlsState) {
 		return
 	}
 	p.waiting = append(p.waiting, st)
+	if p.queued != nil {
+		close(p.queued)
+		p.queued = nil
+	}
 	p.mu.Unlock()
 }
 

@@ -188,7 +188,10 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 // not its own work; a client on a slow link loses its slot only to a
 // crowd, and only past a quarter of the timeout. A client's handshake
 // never yields: it waits on a server, perhaps this engine's own, whose
-// queue it would only lengthen.
+// queue it would only lengthen. Past stallYield a handshake that found
+// nobody to yield to wakes when the next one queues, so a newcomer gets
+// its slot at once; a quarter of stallYield later it looks again anyway,
+// since a waiter whose connection closed may have been counted.
 func (t *tlsTransport) awaitPeer() error {
 	if t.st.client {
 		<-t.wake
@@ -198,21 +201,29 @@ func (t *tlsTransport) awaitPeer() error {
 	yield := e.stallYield()
 	start := time.Now()
 	defer func() { t.waited += time.Since(start) }()
+	var timer *time.Timer
 	for {
+		var arrival <-chan struct{}
 		left := yield - t.waited - time.Since(start)
 		if left <= 0 {
+			arrival = e.handshakes.arrivals() // before the claim: none missed
 			if e.handshakes.claimYield() {
 				t.yielded = true
 				return ErrTLSHandshakeStalled
 			}
-			left = yield / 4 // look again then
+			left = yield / 4
 		}
-		timer := time.NewTimer(left)
+		if timer == nil {
+			timer = time.NewTimer(left)
+			defer timer.Stop()
+		} else {
+			timer.Reset(left)
+		}
 		select {
 		case <-t.wake:
-			timer.Stop()
 			return nil
 		case <-timer.C:
+		case <-arrival:
 		}
 	}
 }
