@@ -63,7 +63,7 @@ func TestUringBufPoolPolicy(t *testing.T) {
 
 // TestUringBufPoolShortage: 32 clients send 64 KiB each at once to a loop
 // whose ring holds two buffers to begin with, so most receives find it
-// empty. Every byte comes back, in order, the pool grows, and it made no
+// empty. Every byte comes back, in order, the pool grows, and it makes no
 // more buffers than the ring has room for.
 func TestUringBufPoolShortage(t *testing.T) {
 	needUring(t)
@@ -105,7 +105,8 @@ func TestUringBufPoolShortage(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	want, made, entries := pool()
-	assert.Greater(t, want, uringBufsMin, "a shortage grew the pool")
+	// made never falls, where want shrinks again once the burst is over.
+	_, made, entries := pool()
+	assert.Greater(t, made, uringBufsMin, "a shortage grew the pool")
 	assert.LessOrEqual(t, made, entries)
 }
