@@ -62,6 +62,14 @@ func resolveBaseline(ctx context.Context, dir, rev string) (*baseline, error) {
 	return b, nil
 }
 
+// has reports whether the baseline revision has path (relative to the
+// repository's top), so that a cell whose server it predates leaves
+// evsel-base out rather than failing to build it.
+func (b *baseline) has(ctx context.Context, dir, path string) bool {
+	_, err := gitOut(ctx, dir, "cat-file", "-e", b.commit+":"+path)
+	return err == nil
+}
+
 // splitBaseline separates the programs built from the baseline revision
 // from those built from this checkout.
 func splitBaseline(progs []string) (current, base []string) {

@@ -80,6 +80,9 @@ type options struct {
 	maxSteal    float64 // -max-steal: percent; 0 keeps every first try
 	baseline    string  // -baseline: a git revision; "" for none
 	syscalls    bool    // count the servers' system calls with perf (echo cells)
+	// baseTLS: the baseline revision has cmd/tls-evsel, so evsel-base
+	// runs in the TLS cells too (run sets it once the revision is known).
+	baseTLS bool
 }
 
 // summary is what a run produced, for the smoke test.
@@ -152,10 +155,10 @@ func plan(o *options) []plannedCell {
 		cells = append(cells, plannedCell{report.Cell{Kind: "idle", Conns: o.idle}, s})
 	}
 	// TLS: evsel against net+crypto/tls. gnet has no TLS, and a baseline
-	// revision may predate evsel's.
+	// revision may predate evsel's (baseTLS).
 	var tlsServers []string
 	for _, srv := range o.servers {
-		if srv == report.Evsel || srv == report.EvselUring || srv == report.Net {
+		if srv == report.Evsel || srv == report.EvselUring || srv == report.Net || srv == report.EvselBase && o.baseTLS {
 			tlsServers = append(tlsServers, srv)
 		}
 	}
@@ -304,6 +307,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		if base, err = resolveBaseline(ctx, root, o.baseline); err != nil {
 			return nil, err
 		}
+		o.baseTLS = base.has(ctx, root, "bench/cmd/tls-evsel")
 	}
 	bins, err := os.MkdirTemp("", "evsel-bench-")
 	if err != nil {
@@ -339,6 +343,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		}
 	}
 	cells := plan(o)
+	if base != nil && !o.baseTLS && len(o.tlsConns) > 0 {
+		note := fmt.Sprintf("the baseline %s predates cmd/tls-evsel: the TLS cells run without evsel-base", base.short)
+		warnf("%s", note)
+		notes = append(notes, note)
+	}
 	current, baseProgs := splitBaseline(programs(cells))
 	if cUringBuilt {
 		current = slices.DeleteFunc(current, func(p string) bool { return p == cUringProgram })

@@ -96,8 +96,8 @@ func TestSmoke(t *testing.T) {
 		"app":      {report.Evsel, report.EvselUring, report.EvselBase, report.Net},
 		"udp":      {report.Evsel, report.EvselUring, report.EvselBase, report.Net, report.Gnet},
 		"idle":     append(slices.Clone(peers), report.Multiconn),
-		"tls":      {report.Evsel, report.EvselUring, report.Net},
-		"tls-idle": {report.Evsel, report.EvselUring, report.Net},
+		"tls":      {report.Evsel, report.EvselUring, report.EvselBase, report.Net},
+		"tls-idle": {report.Evsel, report.EvselUring, report.EvselBase, report.Net},
 	} {
 		for _, s := range want {
 			if !seen[kind][s] {
@@ -266,7 +266,10 @@ func TestParseFlags(t *testing.T) {
 	cells = plan(o)
 	for _, pc := range cells {
 		if strings.HasPrefix(pc.cell.Kind, "tls") {
-			continue // the baseline may predate TLS: its cells are evsel and net only
+			if slices.Contains(pc.servers, report.EvselBase) {
+				t.Errorf("%s: evsel-base in a TLS cell, but the baseline has no cmd/tls-evsel", pc.cell.Name())
+			}
+			continue
 		}
 		if slices.Contains(pc.servers, report.Evsel) != slices.Contains(pc.servers, report.EvselBase) {
 			t.Errorf("%s: evsel and evsel-base do not run together: %v", pc.cell.Name(), pc.servers)
@@ -278,6 +281,15 @@ func TestParseFlags(t *testing.T) {
 	cur, base := splitBaseline(programs(cells))
 	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c echo-c-uring app-evsel app-net multiconn-server tls-evsel tls-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
 		t.Errorf("splitBaseline: %q %q", cur, base)
+	}
+	o.baseTLS = true // a baseline with cmd/tls-evsel: evsel-base wherever evsel runs
+	for _, pc := range plan(o) {
+		if slices.Contains(pc.servers, report.Evsel) != slices.Contains(pc.servers, report.EvselBase) {
+			t.Errorf("%s, TLS baseline: evsel and evsel-base do not run together: %v", pc.cell.Name(), pc.servers)
+		}
+	}
+	if _, base := splitBaseline(programs(plan(o))); strings.Join(base, " ") != "echo-evsel-base app-evsel-base tls-evsel-base" {
+		t.Errorf("splitBaseline with a TLS baseline: %q", base)
 	}
 	o, err = parseFlags([]string{"-baseline", "abc123", "-servers", "evsel-base,evsel"}, &bytes.Buffer{})
 	if err != nil || strings.Join(o.servers, ",") != "evsel-base,evsel" {
@@ -359,5 +371,23 @@ func TestCPUList(t *testing.T) {
 		if got := cpuList(tc.in); got != tc.want {
 			t.Errorf("cpuList(%v) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestBaselineHas: the harness asks the baseline revision for a server's
+// directory (cmd/tls-evsel) before it plans evsel-base into that server's
+// cells, so a revision that predates it leaves the cells to the others.
+func TestBaselineHas(t *testing.T) {
+	gitShort(t, "HEAD") // skips outside a git checkout
+	ctx := context.Background()
+	b, err := resolveBaseline(ctx, ".", "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.has(ctx, ".", "bench/cmd/tls-evsel") {
+		t.Error("HEAD has no bench/cmd/tls-evsel")
+	}
+	if b.has(ctx, ".", "bench/cmd/no-such-server") {
+		t.Error("HEAD has bench/cmd/no-such-server")
 	}
 }
