@@ -9,36 +9,64 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/evsel/evsel"
 )
 
-// TestUringBufPoolPolicy pins the pool's rules on a ring of its own: it
-// posts want buffers, made only when none is spare; the buffer given back
-// last goes back first; a shortage doubles want up to the ring's size,
-// and quiet iterations take it down one buffer at a time.
+// fakeBufRing holds the pool to UringBufRing's rules: no buffer given
+// while the ring holds it, at most Entries held at once.
+type fakeBufRing struct {
+	t       *testing.T
+	entries int
+	bufs    map[uint16][]byte
+	held    map[uint16]bool
+	order   []uint16 // ids in the order given
+}
+
+func newFakeBufRing(t *testing.T, entries int) *fakeBufRing {
+	return &fakeBufRing{t: t, entries: entries, bufs: map[uint16][]byte{}, held: map[uint16]bool{}}
+}
+
+func (f *fakeBufRing) Entries() int { return f.entries }
+
+func (f *fakeBufRing) Add(id uint16, buf []byte) {
+	f.bufs[id] = buf
+	f.Recycle(id)
+}
+
+func (f *fakeBufRing) Recycle(id uint16) {
+	require.NotNil(f.t, f.bufs[id], "buffer %d given before it was added", id)
+	require.False(f.t, f.held[id], "buffer %d given while the ring holds it", id)
+	f.held[id] = true
+	require.LessOrEqual(f.t, len(f.held), f.entries, "more buffers held than the ring has room for")
+	f.order = append(f.order, id)
+}
+
+// use is the kernel using buffer id up, and the loop taking it back.
+func (f *fakeBufRing) use(b *uringBufPool, id uint16) {
+	require.True(f.t, f.held[id], "buffer %d used but not held", id)
+	delete(f.held, id)
+	b.put(id)
+}
+
+// TestUringBufPoolPolicy pins the pool's rules: it keeps want buffers in
+// the ring, made only when none is spare; the buffer given back last goes
+// back first; a shortage doubles want up to the ring's size, and quiet
+// iterations take it down one buffer at a time, never under the minimum.
 func TestUringBufPoolPolicy(t *testing.T) {
-	needUring(t)
-	r, err := evsel.NewUring(evsel.UringOptions{Entries: 2, NoSingleIssuer: true})
-	require.NoError(t, err)
-	defer r.Close()
-	br, err := r.NewBufRing(1, 16)
-	require.NoError(t, err)
-	b := newUringBufPool(br, 4096)
+	f := newFakeBufRing(t, 16)
+	b := newUringBufPool(f, 4096)
 
 	b.fill()
 	assert.Equal(t, uringBufsMin, b.posted)
 	assert.Equal(t, uringBufsMin, b.made, "made when first needed")
-	assert.Len(t, br.Buffer(0), 4096)
-	assert.Nil(t, br.Buffer(uringBufsMin), "not made before it is needed")
+	assert.Len(t, f.bufs[0], 4096)
+	assert.Len(t, f.bufs, uringBufsMin, "none made before it is needed")
 
-	b.put(0)
-	b.put(1)
-	b.want = 1
+	f.use(b, 0)
+	f.use(b, 1)
+	f.order = nil
 	b.fill()
-	assert.Equal(t, []uint16{0}, b.spare, "the buffer given back last goes first")
-	assert.Equal(t, 1, b.posted)
-	b.want = uringBufsMin
+	assert.Equal(t, []uint16{1, 0}, f.order, "the buffer given back last goes first")
+	assert.Equal(t, uringBufsMin, b.made, "spare buffers before new ones")
 
 	for _, want := range []int{4, 8, 16, 16} {
 		b.ranShort()
@@ -55,46 +83,64 @@ func TestUringBufPoolPolicy(t *testing.T) {
 	assert.Equal(t, 16, b.want)
 	b.fill()
 	assert.Equal(t, 15, b.want, "one buffer fewer after a quiet spell")
+	f.use(b, 3)
+	f.use(b, 4)
+	b.fill()
+	assert.Equal(t, 15, b.posted, "the ring topped up to want only")
+	assert.Equal(t, []uint16{3}, b.spare, "4, given back last, went back to the ring")
 	for range 100 * uringBufsShrinkAfter {
 		b.fill()
 	}
 	assert.Equal(t, uringBufsMin, b.want, "never fewer than the minimum")
 }
 
+// uringPool reads the pool of loop l's io_uring driver on the loop.
+type uringPoolState struct{ want, made, posted, spare, entries int }
+
+func uringPool(t *testing.T, l *Loop) uringPoolState {
+	t.Helper()
+	res := make(chan uringPoolState, 1)
+	require.NoError(t, l.Do(func() {
+		b := l.drv.(*uringDriver).bufs
+		res <- uringPoolState{b.want, b.made, b.posted, len(b.spare), b.br.Entries()}
+	}))
+	return <-res
+}
+
+// checkPoolAccounts: every buffer made is either held by the kernel or
+// spare (none lost, none counted twice), and the kernel holds no more
+// than the ring has room for.
+func checkPoolAccounts(t *testing.T, p uringPoolState) {
+	t.Helper()
+	assert.Equal(t, p.made, p.posted+p.spare, "buffers made = held + spare: %+v", p)
+	assert.LessOrEqual(t, p.posted, p.entries, "%+v", p)
+}
+
 // TestUringBufPoolShortage: 32 clients send 64 KiB each at once to a loop
 // whose ring holds two buffers to begin with, so most receives find it
-// empty. Every byte comes back, in order, the pool grows, and it makes no
-// more buffers than the ring has room for.
+// empty. Every byte comes back, in order, the pool grows, and its
+// accounts still balance.
 func TestUringBufPoolShortage(t *testing.T) {
 	needUring(t)
 	e, addr := start(t, echo, Options{Loops: 1, Driver: DriverIOUring})
 	l := e.Loops()[0]
-	pool := func() (want, made, entries int) {
-		res := make(chan [3]int, 1)
-		require.NoError(t, l.Do(func() {
-			b := l.drv.(*uringDriver).bufs
-			res <- [3]int{b.want, b.made, b.br.Entries()}
-		}))
-		got := <-res
-		return got[0], got[1], got[2]
-	}
-	wantBefore, madeBefore, _ := pool()
-	assert.Equal(t, uringBufsMin, wantBefore)
-	assert.LessOrEqual(t, madeBefore, uringBufsMin)
+	before := uringPool(t, l)
+	assert.Equal(t, uringBufsMin, before.want)
+	assert.LessOrEqual(t, before.made, uringBufsMin)
 
 	const clients, size = 32, 64 << 10
 	var wg sync.WaitGroup
-	start := make(chan struct{})
+	go1 := make(chan struct{})
 	for range clients {
 		peer := dial(t, addr)
+		require.NoError(t, peer.SetDeadline(time.Now().Add(10*time.Second)))
 		msg := make([]byte, size)
 		_, err := rand.Read(msg)
 		require.NoError(t, err)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			require.NoError(t, peer.SetDeadline(time.Now().Add(10*time.Second)))
-			<-start
+			<-go1
 			go peer.Write(msg)
 			got := make([]byte, size)
 			_, err := io.ReadFull(peer, got)
@@ -103,10 +149,30 @@ func TestUringBufPoolShortage(t *testing.T) {
 			}
 		}()
 	}
-	close(start)
+	close(go1)
 	wg.Wait()
+	after := uringPool(t, l)
 	// made never falls, where want shrinks again once the burst is over.
-	_, made, entries := pool()
-	assert.Greater(t, made, uringBufsMin, "a shortage grew the pool")
-	assert.LessOrEqual(t, made, entries)
+	assert.Greater(t, after.made, uringBufsMin, "a shortage grew the pool")
+	checkPoolAccounts(t, after)
+}
+
+// TestUringBufPoolSmallMessages: many small messages from a few clients
+// fill one incremental buffer over many receives; the buffer goes back to
+// the pool only once the kernel has used it up, so the pool stays at its
+// minimum and its accounts balance.
+func TestUringBufPoolSmallMessages(t *testing.T) {
+	needUring(t)
+	e, addr := start(t, echo, Options{Loops: 1, Driver: DriverIOUring})
+	l := e.Loops()[0]
+	msg := make([]byte, 100)
+	for range 4 {
+		peer := dial(t, addr)
+		for range 500 {
+			assert.Equal(t, msg, roundTrip(t, peer, msg))
+		}
+	}
+	p := uringPool(t, l)
+	assert.Equal(t, uringBufsMin, p.made, "200 KB of small messages, one at a time, need no more")
+	checkPoolAccounts(t, p)
 }
