@@ -1,6 +1,9 @@
 package loop
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // handshakePool runs handshakes on at most Options.MaxTLSHandshakes
 // goroutines. A connection that finds them all busy waits in a queue,
@@ -10,38 +13,77 @@ type handshakePool struct {
 	running  int
 	waiting  []*tlsState
 	yielding int // running handshakes giving their slots to waiting ones
-	// queued is closed when a handshake starts to wait for a slot, to wake
-	// the stalled handshakes ready to give theirs up (see arrivals); nil
-	// until one asks.
-	queued chan struct{}
+	// stalled: running handshakes past their stallYield that found no
+	// waiter to give their slot to, oldest first. A newcomer wakes the
+	// first of them only (handOff), not all: under a flood of newcomers
+	// behind MaxTLSHandshakes stalled peers, waking every one per arrival
+	// would cost a lock round per stalled handshake per arrival.
+	stalled []*tlsTransport
 }
 
-// arrivals returns a channel closed when the next handshake starts to wait
-// for a slot.
-func (p *handshakePool) arrivals() <-chan struct{} {
+// stall lets the stalled handshake of t give its slot up (see awaitPeer)
+// if a waiting one has no slot promised yet, and reports whether it must:
+// two stalled handshakes never both yield for one newcomer. Otherwise t
+// joins stalled, and handOff tells it (t.yieldNow) when a newcomer comes.
+func (p *handshakePool) stall(t *tlsTransport) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.queued == nil {
-		p.queued = make(chan struct{})
+	p.dropClosed()
+	if len(p.waiting) > p.yielding {
+		p.yielding++
+		return true
 	}
-	return p.queued
+	if t.yieldNow == nil {
+		t.yieldNow = make(chan struct{}, 1)
+	}
+	p.stalled = append(p.stalled, t)
+	return false
 }
 
-// claimYield lets a stalled handshake give its slot up (see awaitPeer)
-// if a waiting one has no slot promised yet: two stalled handshakes never
-// both yield for one newcomer. Waiters whose connection closed are dropped
-// from the head of the queue first; one further back may still be counted.
-func (p *handshakePool) claimYield() bool {
+// unstall takes t out of stalled, and reports whether handOff had already
+// promised its slot to a newcomer (the caller then yields, or passes the
+// promise on with release).
+func (p *handshakePool) unstall(t *tlsTransport) (promised bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if i := slices.Index(p.stalled, t); i >= 0 {
+		p.stalled = slices.Delete(p.stalled, i, i+1)
+		return false
+	}
+	select {
+	case <-t.yieldNow: // not taken by awaitPeer: drained for the next stall
+	default:
+	}
+	return true
+}
+
+// release gives back a slot promised to a newcomer by a handshake that
+// keeps it after all (its peer spoke), for another stalled one to yield.
+func (p *handshakePool) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.yielding--
+	p.handOff()
+}
+
+// handOff promises each waiter no yield is promised to yet the slot of the
+// oldest stalled handshake, and tells it; p.mu is held.
+func (p *handshakePool) handOff() {
+	p.dropClosed()
+	for len(p.waiting) > p.yielding && len(p.stalled) > 0 {
+		t := p.stalled[0]
+		p.stalled = slices.Delete(p.stalled, 0, 1)
+		p.yielding++
+		t.yieldNow <- struct{}{} // room: one send per stall, drained before the next
+	}
+}
+
+// dropClosed drops waiters whose connection closed from the head of the
+// queue; one further back may still be counted. p.mu is held.
+func (p *handshakePool) dropClosed() {
 	for len(p.waiting) > 0 && p.waiting[0].tr.isClosed() {
 		p.pop()
 	}
-	if len(p.waiting) <= p.yielding {
-		return false
-	}
-	p.yielding++
-	return true
 }
 
 func (p *handshakePool) submit(e *Engine, st *tlsState) {
@@ -53,10 +95,7 @@ func (p *handshakePool) submit(e *Engine, st *tlsState) {
 		return
 	}
 	p.waiting = append(p.waiting, st)
-	if p.queued != nil {
-		close(p.queued)
-		p.queued = nil
-	}
+	p.handOff()
 	p.mu.Unlock()
 }
 

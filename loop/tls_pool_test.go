@@ -64,3 +64,40 @@ func TestTLSStalledHandshakeYields(t *testing.T) {
 	second.Close()
 	t.Logf("the newcomer's handshake took %v", took)
 }
+
+// TestHandshakePoolHandOff: a newcomer wakes the oldest stalled handshake
+// only, promising it its slot; one whose peer speaks before it yields
+// passes the promise on to the next; and a stall with a waiter nobody has
+// a promise for yields at once.
+func TestHandshakePoolHandOff(t *testing.T) {
+	var p handshakePool
+	newcomer := func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.waiting = append(p.waiting, &tlsState{tr: &tlsTransport{}})
+		p.handOff()
+	}
+	a, b := &tlsTransport{}, &tlsTransport{}
+	require.False(t, p.stall(a), "nobody waits: a keeps its slot")
+	require.False(t, p.stall(b))
+
+	newcomer()
+	assert.Len(t, a.yieldNow, 1, "the oldest stalled handshake is told")
+	assert.Empty(t, b.yieldNow, "and only it")
+	assert.Equal(t, 1, p.yielding)
+
+	// a's peer spoke before a took the token: a keeps its slot, b gets the promise.
+	require.True(t, p.unstall(a), "the promise was made")
+	assert.Empty(t, a.yieldNow, "drained for a's next stall")
+	p.release()
+	assert.Len(t, b.yieldNow, 1)
+	assert.Equal(t, 1, p.yielding)
+	<-b.yieldNow // b yields
+
+	require.False(t, p.stall(a), "the one waiter has its promise")
+	require.False(t, p.unstall(a), "nothing was promised to a")
+	newcomer()
+	assert.Equal(t, 1, p.yielding, "no stalled handshake to tell")
+	assert.True(t, p.stall(a), "a waiter without a promise: yield at once")
+	assert.Equal(t, 2, p.yielding)
+}

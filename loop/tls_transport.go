@@ -30,6 +30,9 @@ type tlsTransport struct {
 	// The handshake goroutine's own (see awaitPeer).
 	waited  time.Duration // time spent waiting on the peer
 	yielded bool          // gave its slot up
+	// yieldNow: a token when handshakePool.handOff promised this stalled
+	// handshake's slot to a newcomer; made by its first stall.
+	yieldNow chan struct{}
 
 	local, remote net.Addr
 }
@@ -188,30 +191,37 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 // not its own work; a client on a slow link loses its slot only to a
 // crowd, and only past a quarter of the timeout. A client's handshake
 // never yields: it waits on a server, perhaps this engine's own, whose
-// queue it would only lengthen. Past stallYield a handshake that found
-// nobody to yield to wakes when the next one queues, so a newcomer gets
-// its slot at once; a quarter of stallYield later it looks again anyway,
-// since a waiter whose connection closed may have been counted.
+// queue it would only lengthen.
+//
+// Past stallYield with nobody to yield to, the handshake waits in the
+// pool's stalled list, and the next newcomer takes its slot at once
+// (handOff). It also looks again every quarter of stallYield, a safety net
+// for a count thrown off by waiters whose connections closed.
 func (t *tlsTransport) awaitPeer() error {
 	if t.st.client {
 		<-t.wake
 		return nil
 	}
 	e := t.st.c.loop.e
+	pool := &e.handshakes
 	yield := e.stallYield()
 	start := time.Now()
 	defer func() { t.waited += time.Since(start) }()
 	var timer *time.Timer
 	for {
-		var arrival <-chan struct{}
+		stalled := false
 		left := yield - t.waited - time.Since(start)
 		if left <= 0 {
-			arrival = e.handshakes.arrivals() // before the claim: none missed
-			if e.handshakes.claimYield() {
+			select {
+			case <-t.wake: // the peer spoke: a live handshake keeps its slot
+				return nil
+			default:
+			}
+			if pool.stall(t) {
 				t.yielded = true
 				return ErrTLSHandshakeStalled
 			}
-			left = yield / 4
+			stalled, left = true, yield/4
 		}
 		if timer == nil {
 			timer = time.NewTimer(left)
@@ -221,9 +231,18 @@ func (t *tlsTransport) awaitPeer() error {
 		}
 		select {
 		case <-t.wake:
+			if stalled && pool.unstall(t) {
+				pool.release()
+			}
 			return nil
+		case <-t.yieldNow: // nil until the first stall
+			t.yielded = true
+			return ErrTLSHandshakeStalled
 		case <-timer.C:
-		case <-arrival:
+			if stalled && pool.unstall(t) {
+				t.yielded = true
+				return ErrTLSHandshakeStalled
+			}
 		}
 	}
 }
