@@ -64,10 +64,11 @@ func resolveBaseline(ctx context.Context, dir, rev string) (*baseline, error) {
 
 // has reports whether the baseline revision has path (relative to the
 // repository's top), so that a cell whose server it predates leaves
-// evsel-base out rather than failing to build it.
-func (b *baseline) has(ctx context.Context, dir, path string) bool {
-	_, err := gitOut(ctx, dir, "cat-file", "-e", b.commit+":"+path)
-	return err == nil
+// evsel-base out rather than failing to build it. git's own failures are
+// errors, not a no.
+func (b *baseline) has(ctx context.Context, dir, path string) (bool, error) {
+	out, err := gitOut(ctx, dir, "ls-tree", "--full-tree", "--name-only", b.commit, "--", path)
+	return out != "", err
 }
 
 // splitBaseline separates the programs built from the baseline revision

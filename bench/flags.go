@@ -32,7 +32,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.udpDepth, "udp-depth", 8, "datagrams in flight per socket in the datagram cell (at most 64)")
 	fs.IntVar(&o.idle, "idle", 10000, "idle connections for the memory test; 0 leaves it out (-quick: 1000)")
 	fs.BoolVar(&o.idleApps, "idle-apps", true, "also measure apps/multiconn-server, as users run it, in the memory test")
-	fs.StringVar(&tlsConns, "tls-conns", "64,1024", "connection counts of the TLS echo cells (evsel and net only); \"\" leaves them out (-quick: 64)")
+	fs.StringVar(&tlsConns, "tls-conns", "64,1024", "connection counts of the TLS echo cells (evsel, evsel-uring, evsel-base and net only); \"\" leaves them out (-quick: 64)")
 	fs.StringVar(&tlsSizes, "tls-sizes", "64,4096", "message sizes of the TLS echo cells, bytes (-quick: 64)")
 	fs.IntVar(&o.tlsIdle, "tls-idle", 2000, "idle TLS connections for the TLS memory test; 0 leaves it out (-quick: 200)")
 	fs.StringVar(&servers, "servers", strings.Join(defaultServers, ","), "servers to compare (-baseline adds evsel-base after evsel)")

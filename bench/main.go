@@ -158,7 +158,7 @@ func plan(o *options) []plannedCell {
 	// revision may predate evsel's (baseTLS).
 	var tlsServers []string
 	for _, srv := range o.servers {
-		if srv == report.Evsel || srv == report.EvselUring || srv == report.Net || srv == report.EvselBase && o.baseTLS {
+		if srv == report.Evsel || srv == report.EvselUring || srv == report.Net || (srv == report.EvselBase && o.baseTLS) {
 			tlsServers = append(tlsServers, srv)
 		}
 	}
@@ -307,7 +307,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		if base, err = resolveBaseline(ctx, root, o.baseline); err != nil {
 			return nil, err
 		}
-		o.baseTLS = base.has(ctx, root, "bench/cmd/tls-evsel")
+		if o.baseTLS, err = base.has(ctx, root, "bench/cmd/tls-evsel"); err != nil {
+			return nil, err
+		}
 	}
 	bins, err := os.MkdirTemp("", "evsel-bench-")
 	if err != nil {
@@ -343,7 +345,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		}
 	}
 	cells := plan(o)
-	if base != nil && !o.baseTLS && len(o.tlsConns) > 0 {
+	if base != nil && !o.baseTLS && slices.ContainsFunc(cells, func(pc plannedCell) bool { return strings.HasPrefix(pc.cell.Kind, "tls") }) {
 		note := fmt.Sprintf("the baseline %s predates cmd/tls-evsel: the TLS cells run without evsel-base", base.short)
 		warnf("%s", note)
 		notes = append(notes, note)

@@ -384,10 +384,14 @@ func TestBaselineHas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !b.has(ctx, ".", "bench/cmd/tls-evsel") {
-		t.Error("HEAD has no bench/cmd/tls-evsel")
+	if ok, err := b.has(ctx, ".", "bench/cmd/tls-evsel"); !ok || err != nil {
+		t.Errorf("HEAD has no bench/cmd/tls-evsel: %v", err)
 	}
-	if b.has(ctx, ".", "bench/cmd/no-such-server") {
-		t.Error("HEAD has bench/cmd/no-such-server")
+	if ok, err := b.has(ctx, ".", "bench/cmd/no-such-server"); ok || err != nil {
+		t.Errorf("HEAD has bench/cmd/no-such-server (%v)", err)
+	}
+	b.commit = "0000000000000000000000000000000000000000"
+	if _, err := b.has(ctx, ".", "bench/cmd/tls-evsel"); err == nil {
+		t.Error("a revision git does not have: no error")
 	}
 }
