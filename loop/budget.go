@@ -182,7 +182,12 @@ func (l *Loop) sweepMemory() {
 	}
 	resumeBelow := budget / 8 * 7
 	share := e.memShare()
-	if l.stuck(total > resumeBelow && len(l.memPausedConns) > 0, l.pausedHeld()) {
+	inZone := total > resumeBelow && len(l.memPausedConns) > 0
+	var held int64
+	if inZone {
+		held = l.pausedHeld()
+	}
+	if l.stuck(inZone, held) {
 		// Only holders that would not be resumed anyway.
 		total = l.closeLargest(resumeBelow, share/2)
 	}

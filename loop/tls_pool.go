@@ -40,9 +40,9 @@ func (p *handshakePool) stall(t *tlsTransport) bool {
 	return false
 }
 
-// unstall takes t out of stalled, and reports whether handOff had already
-// promised its slot to a newcomer (the caller then yields, or passes the
-// promise on with release).
+// unstall takes t, whose peer spoke, out of stalled, and reports whether
+// handOff had already promised its slot to a newcomer (the caller then
+// passes the promise on with release).
 func (p *handshakePool) unstall(t *tlsTransport) (promised bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -194,56 +194,46 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 // queue it would only lengthen.
 //
 // Past stallYield with nobody to yield to, the handshake waits in the
-// pool's stalled list, and the next newcomer takes its slot at once
-// (handOff). It also looks again every quarter of stallYield, a safety net
-// for a count thrown off by waiters whose connections closed.
+// pool's stalled list until its peer speaks (or the handshake deadline
+// closes the transport, which wakes it too) or a newcomer is promised its
+// slot (handOff). No look again is needed: the waiters without a promise
+// only grow in submit, which hands them out at once.
 func (t *tlsTransport) awaitPeer() error {
 	if t.st.client {
 		<-t.wake
 		return nil
 	}
 	e := t.st.c.loop.e
-	pool := &e.handshakes
-	yield := e.stallYield()
 	start := time.Now()
 	defer func() { t.waited += time.Since(start) }()
-	var timer *time.Timer
-	for {
-		stalled := false
-		left := yield - t.waited - time.Since(start)
-		if left <= 0 {
-			select {
-			case <-t.wake: // the peer spoke: a live handshake keeps its slot
-				return nil
-			default:
-			}
-			if pool.stall(t) {
-				t.yielded = true
-				return ErrTLSHandshakeStalled
-			}
-			stalled, left = true, yield/4
-		}
-		if timer == nil {
-			timer = time.NewTimer(left)
-			defer timer.Stop()
-		} else {
-			timer.Reset(left)
-		}
+	if left := e.stallYield() - t.waited; left > 0 {
+		timer := time.NewTimer(left) // a timer never fires early: past it, the threshold is passed
 		select {
 		case <-t.wake:
-			if stalled && pool.unstall(t) {
-				pool.release()
-			}
+			timer.Stop()
 			return nil
-		case <-t.yieldNow: // nil until the first stall
-			t.yielded = true
-			return ErrTLSHandshakeStalled
 		case <-timer.C:
-			if stalled && pool.unstall(t) {
-				t.yielded = true
-				return ErrTLSHandshakeStalled
-			}
 		}
+	}
+	select {
+	case <-t.wake: // the peer spoke: a live handshake keeps its slot
+		return nil
+	default:
+	}
+	pool := &e.handshakes
+	if pool.stall(t) {
+		t.yielded = true
+		return ErrTLSHandshakeStalled
+	}
+	select {
+	case <-t.wake:
+		if pool.unstall(t) {
+			pool.release() // promised meanwhile: the promise goes to another
+		}
+		return nil
+	case <-t.yieldNow:
+		t.yielded = true
+		return ErrTLSHandshakeStalled
 	}
 }
 
