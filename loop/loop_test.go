@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"runtime"
@@ -465,6 +466,10 @@ func TestTimers(t *testing.T) {
 	cancelled := make(chan bool, 1)
 	require.NoError(t, e.Loops()[0].Do(func() {
 		l := e.Loops()[0]
+		// Deadlines as far off as a Duration goes saturate on the loop's
+		// clock instead of wrapping round to the past.
+		l.AfterFunc(math.MaxInt64, func() { fired.Add(1000) })
+		l.Every(math.MaxInt64, func() { fired.Add(1000) })
 		l.AfterFunc(10*time.Millisecond, func() { fired.Add(1) })
 		t2 := l.AfterFunc(10*time.Millisecond, func() { fired.Add(100) })
 		cancelled <- t2.Stop()

@@ -103,6 +103,19 @@ func (c *Conn) queue(p []byte) {
 // capacity for reuse.
 func (c *Conn) advance(n int) {
 	c.outLen -= n
+	if c.outLen == 0 && c.out != nil {
+		// All sent, the usual case: recycle the chunks and the list at
+		// once. Shifting first, then clearing twice, cost a third of the
+		// output path's instructions (callgrind, 64 × 64 B echo).
+		l := c.loop
+		for i, b := range c.out {
+			l.putChunk(b)
+			c.out[i] = nil
+		}
+		l.putVec(c.out[:0])
+		c.out = nil
+		return
+	}
 	done := 0
 	for n > 0 {
 		head := c.out[done]
@@ -181,7 +194,9 @@ func (l *Loop) putChunk(b []byte) {
 }
 
 // getVec and putVec recycle connections' output lists: a connection holds
-// one only while it has output pending, so idle ones cost nothing.
+// one only while it has output pending, so idle ones cost nothing. A list's
+// slots past its length are always nil (advance clears what it shifts
+// out), so putVec clears only up to the length it is given.
 func (l *Loop) getVec() [][]byte {
 	if k := len(l.vecs); k > 0 {
 		v := l.vecs[k-1]
@@ -193,7 +208,7 @@ func (l *Loop) getVec() [][]byte {
 
 func (l *Loop) putVec(v [][]byte) {
 	if cap(v) <= 64 && len(l.vecs) < 1024 {
-		clear(v[:cap(v)])
+		clear(v)
 		l.vecs = append(l.vecs, v[:0])
 	}
 }

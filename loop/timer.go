@@ -2,6 +2,7 @@ package loop
 
 import (
 	"container/heap"
+	"math"
 	"time"
 )
 
@@ -9,7 +10,7 @@ import (
 // must be called on the loop that owns it.
 type Timer struct {
 	loop   *Loop
-	when   time.Time
+	when   int64         // deadline on the loop clock (Loop.clock)
 	period time.Duration // > 0 for Every
 	fn     func()
 	index  int // position in the heap, -1 when not scheduled
@@ -31,15 +32,24 @@ func (t *Timer) Active() bool { return t.index >= 0 }
 // timer made by Every).
 func (t *Timer) Reset(d time.Duration) {
 	t.Stop()
-	t.when = t.loop.now.Add(d)
+	t.when = t.loop.clockAfter(d)
 	heap.Push(&t.loop.timers, t)
+}
+
+// clockAfter is the loop clock d from now, saturating so that a timer set
+// far off (math.MaxInt64) does not wrap round and fire at once.
+func (l *Loop) clockAfter(d time.Duration) int64 {
+	if d > 0 && l.clock > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return l.clock + int64(d)
 }
 
 // timerHeap orders a loop's timers by deadline.
 type timerHeap []*Timer
 
 func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].when.Before(h[j].when) }
+func (h timerHeap) Less(i, j int) bool { return h[i].when < h[j].when }
 func (h timerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index = i
@@ -83,7 +93,7 @@ func (l *Loop) untilNextTimer() time.Duration {
 	if len(l.timers) == 0 {
 		return -1
 	}
-	d := time.Until(l.timers[0].when) // monotonic only, as tick
+	d := time.Duration(l.timers[0].when - int64(time.Since(l.epoch))) // monotonic, as tick
 	if d < 0 {
 		return 0
 	}
@@ -92,14 +102,14 @@ func (l *Loop) untilNextTimer() time.Duration {
 
 // runTimers fires every timer that is due.
 func (l *Loop) runTimers() {
-	for len(l.timers) > 0 && !l.timers[0].when.After(l.now) {
+	for len(l.timers) > 0 && l.timers[0].when <= l.clock {
 		t := l.timers[0]
 		if t.period > 0 {
 			// Reschedule from the deadline, not from now, so an Every timer
 			// keeps its rhythm; skip missed beats instead of bursting.
-			t.when = t.when.Add(t.period)
-			if t.when.Before(l.now) {
-				t.when = l.now.Add(t.period)
+			t.when += int64(t.period)
+			if t.when < l.clock {
+				t.when = l.clockAfter(t.period)
 			}
 			heap.Fix(&l.timers, 0)
 		} else {
