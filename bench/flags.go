@@ -48,6 +48,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.syscalls, "syscalls", true, "count each server's system calls over the echo cells' window with perf (syscalls/msg)")
 	fs.Float64Var(&o.maxSteal, "max-steal", 0, "measure a server again, up to 3 times, when the hypervisor took more than this percentage of the CPUs' time in its window, and keep the least stolen try; 0 never does")
 	fs.BoolVar(&o.verbose, "v", false, "copy the children's diagnostics to stderr")
+	fs.BoolVar(&o.instructions, "instructions", false, "count each server's user-space instructions per message under valgrind's callgrind instead of measuring CPU time: a figure the host's noise does not move (echo cells only; not the io_uring servers; defaults: -conns 1,64 -sizes 64 -rounds 1 -servers evsel,c)")
 	fs.StringVar(&o.baseline, "baseline", "", "git revision to build evsel from as the extra server evsel-base, to measure a change against it in the same run")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -63,6 +64,33 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.baseline != "" && !set["servers"] {
 		servers = strings.Join(slices.Insert(slices.Clone(defaultServers), 1, report.EvselBase), ",")
+	}
+	if o.instructions {
+		if o.quick {
+			return nil, errors.New("-instructions and -quick do not go together")
+		}
+		defaults := map[string]string{
+			"conns": "1,64", "sizes": "64", "rounds": "1", "servers": "evsel,c", "warmup": "2s",
+			"app-conns": "0", "udp-conns": "0", "idle": "0", "tls-conns": "", "tls-idle": "0", "syscalls": "false",
+		}
+		if o.baseline != "" {
+			defaults["servers"] = "evsel,evsel-base,c"
+		}
+		for name, v := range defaults {
+			if !set[name] {
+				if err := fs.Set(name, v); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, s := range strings.Split(servers, ",") {
+			if slices.Contains(uringServers, strings.TrimSpace(s)) {
+				return nil, fmt.Errorf("-instructions: %s cannot run under valgrind (io_uring)", s)
+			}
+		}
+		if o.appConns > 0 || o.udpConns > 0 || o.idle > 0 || tlsConns != "" || o.tlsIdle > 0 {
+			return nil, errors.New("-instructions counts echo cells only: leave out -app-conns, -udp-conns, -idle, -tls-conns and -tls-idle")
+		}
 	}
 	if o.quick {
 		quick := map[string]string{

@@ -83,6 +83,9 @@ type options struct {
 	// baseTLS: the baseline revision has cmd/tls-evsel, so evsel-base
 	// runs in the TLS cells too (run sets it once the revision is known).
 	baseTLS bool
+	// instructions: count the servers' user-space instructions per
+	// message under callgrind instead of measuring CPU (instructions.go).
+	instructions bool
 }
 
 // summary is what a run produced, for the smoke test.
@@ -298,6 +301,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	}
 	warnf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 
+	if o.instructions {
+		if err := checkCallgrind(); err != nil {
+			return nil, err
+		}
+	}
 	root, err := benchDir()
 	if err != nil {
 		return nil, err
@@ -367,8 +375,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 
 	srvCPUs, lgCPUs, pinDesc := pinning(o, warnf)
 	h := &harness{opts: o, bins: bins, srvCPUs: srvCPUs, loadCPUs: lgCPUs, haveProcs: procinfo.Available(), logf: logf}
+	if o.instructions {
+		if h.callgrindDir, err = os.MkdirTemp("", "evsel-callgrind-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(h.callgrindDir)
+	}
 	if !o.syscalls {
-		notes = append(notes, "system calls not counted (-syscalls=false): the syscalls/msg column is empty")
+		if !o.instructions {
+			notes = append(notes, "system calls not counted (-syscalls=false): the syscalls/msg column is empty")
+		}
 	} else if why := perfCheck(ctx); why != "" {
 		warnf("%s", why)
 		notes = append(notes, why)
@@ -402,9 +418,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 				server := pc.servers[(i+round+k)%n] // rotate who goes first
 				bar.Describe(fmt.Sprintf("%-24s %-10s", pc.cell.Name(), server))
 				var r report.Run
-				if pc.cell.IsIdle() {
+				switch {
+				case o.instructions:
+					r = h.runInstructions(ctx, pc.cell, server)
+				case pc.cell.IsIdle():
 					r = h.runIdle(ctx, pc.cell, server)
-				} else {
+				default:
 					var again int
 					r, again = h.runQuiet(ctx, pc.cell, server)
 					retried += again
@@ -427,6 +446,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		fmt.Fprintln(stderr)
 	}
 
+	if o.instructions {
+		return writeInstructionRun(o, args, base, pinDesc, notes, runs, root, stdout, stderr)
+	}
 	shown := o.servers
 	if o.idle > 0 && o.idleApps {
 		shown = append(slices.Clone(shown), report.Multiconn)

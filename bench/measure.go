@@ -25,6 +25,12 @@ type harness struct {
 	// syscalls: count the servers' system calls with perf in echo cells.
 	syscalls bool
 	logf     func(format string, args ...any)
+	// callgrindDir: -instructions, servers run under callgrind and write
+	// their counts here (instructions.go). lastPid is the last server's
+	// pid, windowErr the first failure to zero or dump its counts.
+	callgrindDir string
+	lastPid      int
+	windowErr    error
 }
 
 // server is a running server program.
@@ -80,7 +86,14 @@ func (h *harness) startServer(ctx context.Context, prog string, commands bool, e
 		args, readyLine = []string{"127.0.0.1", strconv.Itoa(port)}, "Listening on "
 	}
 	env := []string{"GOMAXPROCS=" + strconv.Itoa(h.opts.serverCores)}
-	srv, err := spawn(ctx, prog, h.srvCPUs, h.bin(prog), args, env, stdin,
+	bin, listenWithin := h.bin(prog), 15*time.Second
+	if h.callgrindDir != "" {
+		prefix := callgrindPrefix(h.callgrindDir)
+		bin, args = prefix[0], append(append(prefix[1:], bin), args...)
+		env = append(env, callgrindEnv...)
+		listenWithin = time.Minute // valgrind starts a Go program in seconds
+	}
+	srv, err := spawn(ctx, prog, h.srvCPUs, bin, args, env, stdin,
 		func(line string) {
 			switch {
 			case strings.HasPrefix(line, readyLine):
@@ -105,8 +118,8 @@ func (h *harness) startServer(ctx context.Context, prog string, commands bool, e
 		return s, nil
 	case <-srv.done:
 		err = fmt.Errorf("server exited before listening: %s", srv.describe())
-	case <-time.After(15 * time.Second):
-		err = fmt.Errorf("server did not listen within 15s: %s", srv.describe())
+	case <-time.After(listenWithin):
+		err = fmt.Errorf("server did not listen within %v: %s", listenWithin, srv.describe())
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -170,6 +183,7 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 	}
 	defer srv.stop()
 	addr := srv.addr
+	h.lastPid, h.windowErr = srv.pid, nil
 
 	var sc *syscallCounter
 	counted := make(chan struct{}) // closed when sc was switched on and off
@@ -239,11 +253,20 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 					s0, l0, m0 = sample(srv.pid), sample(lg.pid), cpus()
 				}
 				started = true
+				if h.callgrindDir != "" {
+					h.windowErr = callgrindWindow(ctx, srv.pid, true)
+				}
 			case "measure-end":
 				if h.haveProcs {
 					s1, l1, m1 = sample(srv.pid), sample(lg.pid), cpus()
 				}
 				ended = true
+				if h.callgrindDir != "" {
+					// The load stays on until the ack: the dump sees it.
+					if err := callgrindWindow(ctx, srv.pid, false); h.windowErr == nil {
+						h.windowErr = err
+					}
+				}
 				if sc == nil {
 					ackW.WriteString("ack\n")
 					break

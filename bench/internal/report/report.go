@@ -135,7 +135,10 @@ type Run struct {
 	Syscalls       int64   `json:"server_syscalls,omitempty"`
 	SyscallsWindow float64 `json:"server_syscalls_window_s,omitempty"`
 	SyscallsPerMsg float64 `json:"server_syscalls_per_msg,omitempty"`
-	Idle           *Idle   `json:"idle,omitempty"`
+	// InstrPerMsg is the server's user-space instructions per verified
+	// message over the window, counted by callgrind (-instructions).
+	InstrPerMsg float64 `json:"server_instructions_per_msg,omitempty"`
+	Idle        *Idle   `json:"idle,omitempty"`
 	// Err is set when the run failed as a whole (the server died, the load
 	// generator did not report).
 	Err string `json:"error,omitempty"`
