@@ -138,11 +138,10 @@ func timeoutMillis(d time.Duration) int {
 	if d < 0 {
 		return -1
 	}
-	ms := (d + time.Millisecond - 1) / time.Millisecond
-	if ms > math.MaxInt32 {
+	if d > math.MaxInt32*time.Millisecond { // before rounding, which could overflow
 		return math.MaxInt32
 	}
-	return int(ms)
+	return int((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 // deadline tracks the remaining time of a Wait across EINTR retries.

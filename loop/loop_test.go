@@ -487,6 +487,31 @@ func TestTimers(t *testing.T) {
 	assert.EqualValues(t, 3, ticks.Load(), "a stopped Every timer stops")
 }
 
+// TestTimerInThePast: a timer set for a deadline long past fires at once,
+// even when it is set after the iteration's timers ran (here in an
+// OnClose that a timer's Close brought), so that the loop's next wait is
+// computed from it. A deadline of math.MinInt64 once made that wait
+// wrap round to nearly forever.
+func TestTimerInThePast(t *testing.T) {
+	fired := make(chan struct{})
+	_, addr := start(t, Funcs{
+		Open: func(c *Conn) {
+			c.Loop().AfterFunc(time.Millisecond, func() { c.Close() })
+		},
+		Close: func(c *Conn, err error) {
+			c.Loop().AfterFunc(math.MinInt64, func() { close(fired) })
+		},
+	}, Options{Loops: 1})
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	select {
+	case <-fired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a timer set in the past did not fire")
+	}
+}
+
 // goroutineID identifies the calling goroutine, for tests only: a loop is
 // one goroutine, so "on the right loop" means "on that goroutine".
 func goroutineID() string {

@@ -93,11 +93,11 @@ func (l *Loop) untilNextTimer() time.Duration {
 	if len(l.timers) == 0 {
 		return -1
 	}
-	d := time.Duration(l.timers[0].when - int64(time.Since(l.epoch))) // monotonic, as tick
-	if d < 0 {
-		return 0
+	now := int64(time.Since(l.epoch)) // monotonic, as tick
+	if when := l.timers[0].when; when > now {
+		return time.Duration(when - now) // both ≥ 0: no overflow
 	}
-	return d
+	return 0
 }
 
 // runTimers fires every timer that is due.

@@ -1,0 +1,29 @@
+//go:build unix || windows
+
+package evsel
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestTimeoutMillis: rounding up keeps a short timeout from becoming a
+// busy look, and the far end saturates rather than wrapping (a loop timer
+// set for math.MaxInt64 asks for a wait that long).
+func TestTimeoutMillis(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want int
+	}{
+		{-1, -1}, {0, 0}, {1, 1}, {time.Millisecond, 1}, {time.Millisecond + 1, 2},
+		{math.MaxInt32 * time.Millisecond, math.MaxInt32},
+		{math.MaxInt32*time.Millisecond + 1, math.MaxInt32},
+		{math.MaxInt64, math.MaxInt32},
+		{math.MaxInt64 - time.Millisecond + 2, math.MaxInt32},
+	} {
+		assert.Equal(t, c.want, timeoutMillis(c.d), "timeoutMillis(%d)", int64(c.d))
+	}
+}
