@@ -4,10 +4,10 @@ package main
 // callgrind, which counts the instructions it executes in user space, and
 // the count over the load generator's window is divided by the messages
 // of that window. On a shared host, where CPU time per message moves by
-// ±10–15% between runs, this is the figure that does not: the kernel's
-// work is left out (it is the same for every server making the same
-// system calls), and what remains is the engine's own work per message,
-// the part issue 13 asks to shrink. Instructions are not cycles: a cache
+// ±10–15% between runs, this figure moves far less (about 3% with 64
+// connections): the kernel's work is left out (it is the same for every
+// server making the same system calls), and what remains is the engine's
+// own work per message, the part issue 13 asks to shrink. Instructions are not cycles: a cache
 // miss costs no more than an add here, so the figure says how much work
 // there is, not how long it takes.
 
@@ -31,10 +31,18 @@ import (
 )
 
 // callgrindPrefix is the command a server runs under, its output file
-// named by the server's pid (%p) in dir.
+// named by the server's pid (%p) in dir. valgrind's control pipes go to
+// dir too: the server is killed, so valgrind never removes them itself.
 func callgrindPrefix(dir string) []string {
-	return []string{"valgrind", "--tool=callgrind", "--callgrind-out-file=" + filepath.Join(dir, "callgrind.%p")}
+	return []string{"valgrind", "--tool=callgrind", vgdbPrefix(dir), "--callgrind-out-file=" + filepath.Join(dir, "callgrind.%p")}
 }
+
+func vgdbPrefix(dir string) string { return "--vgdb-prefix=" + filepath.Join(dir, "vgdb-pipe") }
+
+// callgrindControlTimeout bounds one zero or dump: callgrind_control waits
+// for the server to act, and a server that cannot must not hang the run
+// (the load generator's output is read by the goroutine that waits).
+const callgrindControlTimeout = 30 * time.Second
 
 // callgrindEnv: callgrind asserts on a signal arriving while it handles
 // another, which the Go runtime's preemption signals make likely.
@@ -57,35 +65,46 @@ func checkCallgrind() error {
 
 // callgrindWindow zeroes the counts of the server with pid at the start
 // of the window and dumps them at its end; callgrind_control waits until
-// the server has done it.
-func callgrindWindow(ctx context.Context, pid int, start bool) error {
+// the server has done it. Each lags the load generator's mark by one such
+// round trip (tens of milliseconds), at both ends alike.
+func (h *harness) callgrindWindow(ctx context.Context, pid int, start bool) error {
 	cmd := "--dump"
 	if start {
 		cmd = "--zero"
 	}
-	out, err := exec.CommandContext(ctx, "callgrind_control", cmd, strconv.Itoa(pid)).CombinedOutput()
+	ctx, cancel := context.WithTimeout(ctx, callgrindControlTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "callgrind_control", vgdbPrefix(h.callgrindDir), cmd, strconv.Itoa(pid)).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("callgrind_control %s: %w: %s", cmd, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
 
-// runInstructions is runLoad with the server under callgrind: it sets
-// run.InstrPerMsg from the dump the window's end made.
-func (h *harness) runInstructions(ctx context.Context, cell report.Cell, server string) report.Run {
+// runInstructions is runLoad with the server under callgrind, in a
+// directory of its own under root: it sets run.InstrPerMsg from the dump
+// the window's end made.
+func (h *harness) runInstructions(ctx context.Context, root string, cell report.Cell, server string) report.Run {
+	dir, err := os.MkdirTemp(root, "run-")
+	if err != nil {
+		return report.Run{Cell: cell, Server: server, Err: err.Error()}
+	}
+	defer os.RemoveAll(dir)
+	h.callgrindDir = dir
 	run := h.runLoad(ctx, cell, server)
+	h.callgrindDir = ""
 	if run.Err != "" {
 		return run
 	}
-	if h.windowErr != nil {
-		run.Err = h.windowErr.Error()
-		return run
+	// The window's dump is the server's first: callgrind.<pid>.1.
+	dumps, err := filepath.Glob(filepath.Join(dir, "callgrind.*.1"))
+	if err == nil && len(dumps) != 1 {
+		err = fmt.Errorf("callgrind: %d dumps of the window, want 1", len(dumps))
 	}
-	// The dump of the window is the server's first: callgrind.<pid>.1.
-	path := filepath.Join(h.callgrindDir, fmt.Sprintf("callgrind.%d.1", h.lastPid))
-	total, err := callgrindTotal(path)
-	os.Remove(path)
-	os.Remove(strings.TrimSuffix(path, ".1"))
+	var total int64
+	if err == nil {
+		total, err = callgrindTotal(dumps[0])
+	}
 	if err != nil {
 		run.Err = err.Error()
 		return run
@@ -152,7 +171,7 @@ func writeInstructions(w io.Writer, meta report.Meta, runs []report.Run, servers
 		fmt.Fprintf(w, "- Note: %s\n", n)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "User-space instructions per echoed message (callgrind; the kernel's work is not counted). Ratio to the first column in brackets.")
+	fmt.Fprintln(w, "User-space instructions per echoed message (callgrind; the kernel's work is not counted). Ratio to the first column in brackets, where it has a figure.")
 	fmt.Fprintln(w)
 	var cells []report.Cell
 	for _, r := range runs {
@@ -164,8 +183,8 @@ func writeInstructions(w io.Writer, meta report.Meta, runs []report.Run, servers
 	var failures []string
 	for _, c := range cells {
 		fmt.Fprintf(w, "| %s |", c.Name())
-		base := 0.0
-		for _, s := range servers {
+		base := 0.0 // the first column's figure; none: no ratios in the row
+		for i, s := range servers {
 			var v []float64
 			for _, r := range runs {
 				if r.Cell == c && r.Server == s {
@@ -181,11 +200,14 @@ func writeInstructions(w io.Writer, meta report.Meta, runs []report.Run, servers
 				continue
 			}
 			m := median(v)
-			if base == 0 {
+			switch {
+			case i == 0:
 				base = m
 				fmt.Fprintf(w, " %.0f |", m)
-			} else {
+			case base > 0:
 				fmt.Fprintf(w, " %.0f (%.2f) |", m, m/base)
+			default:
+				fmt.Fprintf(w, " %.0f |", m)
 			}
 		}
 		fmt.Fprintln(w)
@@ -218,7 +240,7 @@ func writeInstructionRun(o *options, args []string, base *baseline, pinDesc stri
 		Machine: procinfo.Machine(),
 		Go:      goVersion(),
 		Command: strings.TrimSpace("cd bench && go run . " + strings.Join(args, " ")),
-		Method: fmt.Sprintf("%s; every server under valgrind --tool=callgrind (GODEBUG=asyncpreemptoff=1), counts zeroed at the load generator's window start and dumped at its end; warm-up %v, measured %v; %d round(s), medians shown",
+		Method: fmt.Sprintf("%s; every server under valgrind --tool=callgrind (GODEBUG=asyncpreemptoff=1), counts zeroed at the load generator's window start and dumped at its end (each one callgrind_control round trip late); warm-up %v, measured %v; %d round(s), medians shown",
 			pinDesc, o.warmup, o.measure, o.rounds),
 		Notes: notes,
 	}
@@ -246,6 +268,11 @@ func writeInstructionRun(o *options, args []string, base *baseline, pinDesc stri
 		}
 		sum.Files = append(sum.Files, path)
 		fmt.Fprintf(stderr, "bench: wrote %s\n", path)
+	}
+	if o.jsonPath != "" {
+		if err := writeJSON(o.jsonPath, meta, runs); err != nil {
+			return nil, err
+		}
 	}
 	return sum, nil
 }

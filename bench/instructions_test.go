@@ -39,6 +39,7 @@ func TestInstructionFlags(t *testing.T) {
 		{"-instructions", "-quick"},
 		{"-instructions", "-idle", "100"}, // echo cells only
 		{"-instructions", "-tls-conns", "64"},
+		{"-instructions", "-syscalls"},
 	} {
 		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("%q accepted", bad)
@@ -67,17 +68,21 @@ func TestParseCallgrindTotal(t *testing.T) {
 
 func TestWriteInstructions(t *testing.T) {
 	cell := report.Cell{Kind: "echo", Conns: 64, Size: 64}
+	other := report.Cell{Kind: "echo", Conns: 1, Size: 64}
 	runs := []report.Run{
 		{Cell: cell, Server: "evsel", InstrPerMsg: 900},
 		{Cell: cell, Server: "evsel", InstrPerMsg: 1000, Round: 1},
 		{Cell: cell, Server: "evsel", InstrPerMsg: 5000, Round: 2}, // the median ignores it
 		{Cell: cell, Server: "c", InstrPerMsg: 100},
 		{Cell: cell, Server: "net", Err: "server died"},
+		{Cell: other, Server: "evsel", Err: "no messages in the window"},
+		{Cell: other, Server: "c", InstrPerMsg: 70},
 	}
 	var b strings.Builder
 	writeInstructions(&b, report.Meta{Title: "t"}, runs, []string{"evsel", "c", "net"})
 	out := b.String()
-	for _, want := range []string{"| echo c=64 64B | 1000 | 100 (0.10) | – |", "## Errors", "echo c=64 64B / net: server died"} {
+	for _, want := range []string{"| echo c=64 64B | 1000 | 100 (0.10) | – |", "## Errors", "echo c=64 64B / net: server died",
+		"| echo c=1 64B | – | 70 | – |"} { // no first column: no ratio
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
@@ -86,8 +91,8 @@ func TestWriteInstructions(t *testing.T) {
 
 // TestInstructionCount runs the real thing on the smallest cell: the C
 // floor under callgrind makes a few dozen instructions per message, evsel
-// some hundreds. It needs valgrind, so it is skipped without it (the CI
-// does not install it; the count is a tool for measuring, not a gate).
+// some hundreds. It needs valgrind: .ci/run installs it, and elsewhere the
+// test is skipped without it.
 func TestInstructionCount(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers under valgrind")

@@ -375,11 +375,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 
 	srvCPUs, lgCPUs, pinDesc := pinning(o, warnf)
 	h := &harness{opts: o, bins: bins, srvCPUs: srvCPUs, loadCPUs: lgCPUs, haveProcs: procinfo.Available(), logf: logf}
+	var callgrindRoot string // -instructions: the runs' directories go here
 	if o.instructions {
-		if h.callgrindDir, err = os.MkdirTemp("", "evsel-callgrind-"); err != nil {
+		if callgrindRoot, err = os.MkdirTemp("", "evsel-callgrind-"); err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(h.callgrindDir)
+		defer os.RemoveAll(callgrindRoot)
 	}
 	if !o.syscalls {
 		if !o.instructions {
@@ -420,7 +421,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 				var r report.Run
 				switch {
 				case o.instructions:
-					r = h.runInstructions(ctx, pc.cell, server)
+					r = h.runInstructions(ctx, callgrindRoot, pc.cell, server)
 				case pc.cell.IsIdle():
 					r = h.runIdle(ctx, pc.cell, server)
 				default:
@@ -509,18 +510,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		fmt.Fprintf(stderr, "bench: wrote %s\n", strings.Join(sum.Files, ", "))
 	}
 	if o.jsonPath != "" {
-		b, err := json.MarshalIndent(struct {
-			Meta report.Meta
-			Runs []report.Run
-		}{meta, runs}, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(o.jsonPath, b, 0o644); err != nil {
+		if err := writeJSON(o.jsonPath, meta, runs); err != nil {
 			return nil, err
 		}
 	}
 	return sum, nil
+}
+
+// writeJSON writes every run's raw figures (-json).
+func writeJSON(path string, meta report.Meta, runs []report.Run) error {
+	b, err := json.MarshalIndent(struct {
+		Meta report.Meta
+		Runs []report.Run
+	}{meta, runs}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 func writeChart(path string, rows []report.Row, servers []string, labels report.Labels, title string) error {

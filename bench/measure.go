@@ -25,12 +25,10 @@ type harness struct {
 	// syscalls: count the servers' system calls with perf in echo cells.
 	syscalls bool
 	logf     func(format string, args ...any)
-	// callgrindDir: -instructions, servers run under callgrind and write
-	// their counts here (instructions.go). lastPid is the last server's
-	// pid, windowErr the first failure to zero or dump its counts.
+	// callgrindDir: -instructions, the server runs under callgrind and
+	// writes its counts and valgrind's control pipes here; runInstructions
+	// gives each run a directory of its own (instructions.go).
 	callgrindDir string
-	lastPid      int
-	windowErr    error
 }
 
 // server is a running server program.
@@ -183,7 +181,6 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 	}
 	defer srv.stop()
 	addr := srv.addr
-	h.lastPid, h.windowErr = srv.pid, nil
 
 	var sc *syscallCounter
 	counted := make(chan struct{}) // closed when sc was switched on and off
@@ -223,6 +220,7 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 		m0, m1         procinfo.CPUs
 		started, ended bool
 		sampleErr      error
+		windowErr      error // zeroing or dumping callgrind's counts
 		stdout         strings.Builder
 		lg             *child
 		lgStarted      = make(chan struct{}) // lg is set
@@ -254,7 +252,7 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 				}
 				started = true
 				if h.callgrindDir != "" {
-					h.windowErr = callgrindWindow(ctx, srv.pid, true)
+					windowErr = h.callgrindWindow(ctx, srv.pid, true)
 				}
 			case "measure-end":
 				if h.haveProcs {
@@ -263,8 +261,8 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 				ended = true
 				if h.callgrindDir != "" {
 					// The load stays on until the ack: the dump sees it.
-					if err := callgrindWindow(ctx, srv.pid, false); h.windowErr == nil {
-						h.windowErr = err
+					if err := h.callgrindWindow(ctx, srv.pid, false); windowErr == nil {
+						windowErr = err
 					}
 				}
 				if sc == nil {
@@ -326,6 +324,10 @@ func (h *harness) runLoad(ctx context.Context, cell report.Cell, server string) 
 	defer mu.Unlock()
 	if !started || !ended {
 		run.Err = "load generator reported no measured window"
+		return run
+	}
+	if windowErr != nil {
+		run.Err = windowErr.Error()
 		return run
 	}
 	if h.haveProcs && sampleErr == nil {
