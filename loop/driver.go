@@ -40,6 +40,9 @@ type driver interface {
 	// connection wants (READ, WRITE, or nothing while paused by the memory
 	// budget).
 	update(c *Conn, want evsel.Events) error
+	// reading reports whether update(c, READ) would change nothing: the
+	// kernel side already reads c, and only that (settle's fast path).
+	reading(c *Conn) bool
 	// flush starts sending the connection's pending output.
 	flush(c *Conn)
 	// connect starts connecting the new socket s of a dialing connection to

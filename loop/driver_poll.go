@@ -234,6 +234,10 @@ func (d *pollDriver) update(c *Conn, want evsel.Events) error {
 	return nil
 }
 
+func (d *pollDriver) reading(c *Conn) bool {
+	return c.flags&flagUnwatched == 0 && c.events == evsel.EventRead
+}
+
 // connect starts a non-blocking connect and watches it for WRITE, which
 // says it ended.
 func (d *pollDriver) connect(c *Conn, s *evsel.Socket, a net.Addr) error {

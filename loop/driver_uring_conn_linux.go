@@ -300,6 +300,11 @@ func (d *uringDriver) update(c *Conn, want evsel.Events) error {
 	return nil
 }
 
+// reading: a receive is in flight and wanted (not cancelled).
+func (d *uringDriver) reading(c *Conn) bool {
+	return c.flags&flagRecv != 0 && c.events&evsel.EventRead != 0
+}
+
 // recvLimit is the most a multishot receive armed now may take: what c
 // may queue before HighWater (an echo's output stays within HighWater plus
 // one buffer, as on epoll within HighWater plus one read), at least one

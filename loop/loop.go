@@ -307,6 +307,13 @@ func (l *Loop) settle(c *Conn) {
 	}
 	// A closing connection goes once its output is out; a dialing one with
 	// nothing to send need not wait for its connect.
+	// The usual end of an event: everything sent, no input kept, nothing
+	// counted against the budget, reading on as before. Nothing below
+	// would change anything, and skipping it is a tenth of the loop's
+	// instructions per message (callgrind, 64 × 64 B echo).
+	if c.outLen == 0 && c.held == 0 && cap(c.in) == 0 && c.flags&settleBusy == 0 && l.drv.reading(c) {
+		return
+	}
 	if c.flags&flagCloseNow != 0 || (c.flags&flagClosing != 0 && c.outLen == 0) {
 		l.finish(c)
 		return
@@ -342,6 +349,13 @@ func (l *Loop) settle(c *Conn) {
 		l.finish(c)
 	}
 }
+
+// settleBusy are the flags under which settle has more to do than
+// confirm that a connection reads: closing, paused, not yet connected,
+// at the end of its input, or TLS (whose held bytes include its record
+// layer's).
+const settleBusy = flagCloseNow | flagClosing | flagPaused | flagMemPaused | flagNoSock |
+	flagDialing | flagEOF | flagHsFull | flagTLS
 
 func (l *Loop) settleDirty() {
 	// settle may close connections, whose OnClose may dirty others: loop
