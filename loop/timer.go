@@ -107,7 +107,7 @@ func (l *Loop) runTimers() {
 		if t.period > 0 {
 			// Reschedule from the deadline, not from now, so an Every timer
 			// keeps its rhythm; skip missed beats instead of bursting.
-			t.when += int64(t.period)
+			t.when += int64(t.period) // past math.MaxInt64 it wraps below the clock: saturated next
 			if t.when < l.clock {
 				t.when = l.clockAfter(t.period)
 			}
