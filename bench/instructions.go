@@ -7,9 +7,9 @@ package main
 // ±10–15% between runs, this figure moves far less (about 3% with 64
 // connections): the kernel's work is left out (it is the same for every
 // server making the same system calls), and what remains is the engine's
-// own work per message, the part issue 13 asks to shrink. Instructions are not cycles: a cache
-// miss costs no more than an add here, so the figure says how much work
-// there is, not how long it takes.
+// own work per message, the part issue 13 asks to shrink. Instructions are
+// not cycles: a cache miss costs no more than an add here, so the figure
+// says how much work there is, not how long it takes.
 
 import (
 	"bufio"
@@ -26,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evsel/evsel/bench/internal/procinfo"
 	"github.com/evsel/evsel/bench/internal/report"
 )
 
@@ -162,14 +161,9 @@ func parseCallgrindTotal(r io.Reader) (int64, error) {
 
 // writeInstructions is the Markdown of an instruction count: per cell,
 // each server's instructions per message (median over rounds) and its
-// ratio to the first server that has a figure.
-func writeInstructions(w io.Writer, meta report.Meta, runs []report.Run, servers []string) {
-	fmt.Fprintf(w, "# %s\n\n", meta.Title)
-	fmt.Fprintf(w, "- Date: %s\n- Machine: %s\n- Go: %s\n- Command: `%s`\n- Method: %s\n",
-		meta.Date, meta.Machine, meta.Go, meta.Command, meta.Method)
-	for _, n := range meta.Notes {
-		fmt.Fprintf(w, "- Note: %s\n", n)
-	}
+// ratio to the first column's.
+func writeInstructions(w *strings.Builder, meta report.Meta, runs []report.Run, servers []string) {
+	report.WriteHeading(w, meta)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "User-space instructions per echoed message (callgrind; the kernel's work is not counted). Ratio to the first column in brackets, where it has a figure.")
 	fmt.Fprintln(w)
@@ -179,7 +173,11 @@ func writeInstructions(w io.Writer, meta report.Meta, runs []report.Run, servers
 			cells = append(cells, r.Cell)
 		}
 	}
-	fmt.Fprintf(w, "| cell | %s |\n|---|%s\n", strings.Join(servers, " | "), strings.Repeat("--:|", len(servers)))
+	fmt.Fprint(w, "| cell |")
+	for _, s := range servers {
+		fmt.Fprintf(w, " %s |", meta.Labels.Of(s))
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("--:|", len(servers)))
 	var failures []string
 	for _, c := range cells {
 		fmt.Fprintf(w, "| %s |", c.Name())
@@ -199,7 +197,7 @@ func writeInstructions(w io.Writer, meta report.Meta, runs []report.Run, servers
 				fmt.Fprint(w, " – |")
 				continue
 			}
-			m := median(v)
+			m := report.Median(v)
 			switch {
 			case i == 0:
 				base = m
@@ -220,36 +218,21 @@ func writeInstructions(w io.Writer, meta report.Meta, runs []report.Run, servers
 	}
 }
 
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if n := len(s); n%2 == 1 {
-		return s[n/2]
-	} else {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-}
-
 // writeInstructionRun prints an instruction count's table and writes it
 // to instructions.md in the results directory.
 func writeInstructionRun(o *options, args []string, base *baseline, pinDesc string, notes []string,
 	runs []report.Run, root string, stdout, stderr io.Writer) (*summary, error) {
-	meta := report.Meta{
-		Title:   "evsel instruction count",
-		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-		Machine: procinfo.Machine(),
-		Go:      goVersion(),
-		Command: strings.TrimSpace("cd bench && go run . " + strings.Join(args, " ")),
-		Method: fmt.Sprintf("%s; every server under valgrind --tool=callgrind (GODEBUG=asyncpreemptoff=1), counts zeroed at the load generator's window start and dumped at its end (each one callgrind_control round trip late); warm-up %v, measured %v; %d round(s), medians shown",
-			pinDesc, o.warmup, o.measure, o.rounds),
-		Notes: notes,
-	}
-	servers := o.servers
-	if base != nil {
-		meta.Notes = append(meta.Notes, "evsel-base is "+base.describe())
+	meta := newMeta("evsel instruction count", args, base, notes,
+		fmt.Sprintf("%s; every server under valgrind --tool=callgrind (GODEBUG=asyncpreemptoff=1), counts zeroed at the load generator's window start and dumped at its end (each one callgrind_control round trip late); warm-up %v, measured %v; %d round(s), medians shown",
+			pinDesc, o.warmup, o.measure, o.rounds))
+	if meta.Baseline != "" {
+		// The heading's baseline line speaks of the CPU report's ÷base
+		// columns; this table has ratios to its first column instead.
+		meta.Notes = append(meta.Notes, meta.Labels.Of(report.EvselBase)+" is evsel built from "+meta.Baseline)
+		meta.Baseline = ""
 	}
 	var md strings.Builder
-	writeInstructions(&md, meta, runs, servers)
+	writeInstructions(&md, meta, runs, o.servers)
 	io.WriteString(stdout, md.String())
 	sum := &summary{Runs: runs, Markdown: md.String()}
 	for _, r := range runs {

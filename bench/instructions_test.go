@@ -79,9 +79,9 @@ func TestWriteInstructions(t *testing.T) {
 		{Cell: other, Server: "c", InstrPerMsg: 70},
 	}
 	var b strings.Builder
-	writeInstructions(&b, report.Meta{Title: "t"}, runs, []string{"evsel", "c", "net"})
+	writeInstructions(&b, report.Meta{Title: "t", Labels: report.Labels{"net": "net@x"}}, runs, []string{"evsel", "c", "net"})
 	out := b.String()
-	for _, want := range []string{"| echo c=64 64B | 1000 | 100 (0.10) | – |", "## Errors", "echo c=64 64B / net: server died",
+	for _, want := range []string{"| cell | evsel | c | net@x |", // columns by label, as the main report"| echo c=64 64B | 1000 | 100 (0.10) | – |", "## Errors", "echo c=64 64B / net: server died",
 		"| echo c=1 64B | – | 70 | – |"} { // no first column: no ratio
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)

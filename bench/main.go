@@ -458,22 +458,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 	if retried > 0 {
 		notes = append(notes, fmt.Sprintf("%d measurement(s) ran again because the hypervisor took more than %g%% of the CPUs' time in their window (-max-steal); each keeps the least stolen of up to %d tries", retried, o.maxSteal, 1+stealRetries))
 	}
-	meta := report.Meta{
-		Title:   "evsel benchmark",
-		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-		Machine: procinfo.Machine(),
-		Go:      goVersion(),
-		Command: strings.TrimSpace("cd bench && go run . " + strings.Join(args, " ")),
-		Method: fmt.Sprintf("%s; %d loop(s)/GOMAXPROCS=%d per server; warm-up %v, measured %v per server per cell; %d round(s), servers interleaved, medians shown",
-			pinDesc, o.serverCores, o.serverCores, o.warmup, o.measure, o.rounds),
-		Quick:  o.quick,
-		Labels: report.Labels{},
-		Notes:  notes,
-	}
-	if base != nil {
-		meta.Baseline = base.describe()
-		meta.Labels[report.EvselBase] = base.label()
-	}
+	meta := newMeta("evsel benchmark", args, base, notes,
+		fmt.Sprintf("%s; %d loop(s)/GOMAXPROCS=%d per server; warm-up %v, measured %v per server per cell; %d round(s), servers interleaved, medians shown",
+			pinDesc, o.serverCores, o.serverCores, o.warmup, o.measure, o.rounds))
+	meta.Quick = o.quick
 	if o.quick {
 		meta.Title = "evsel benchmark (quick smoke run)"
 	}
@@ -515,6 +503,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 		}
 	}
 	return sum, nil
+}
+
+// newMeta is a report's heading: what ran, where, when and how.
+func newMeta(title string, args []string, base *baseline, notes []string, method string) report.Meta {
+	meta := report.Meta{
+		Title:   title,
+		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		Machine: procinfo.Machine(),
+		Go:      goVersion(),
+		Command: strings.TrimSpace("cd bench && go run . " + strings.Join(args, " ")),
+		Method:  method,
+		Labels:  report.Labels{},
+		Notes:   notes,
+	}
+	if base != nil {
+		meta.Baseline = base.describe()
+		meta.Labels[report.EvselBase] = base.label()
+	}
+	return meta
 }
 
 // writeJSON writes every run's raw figures (-json).

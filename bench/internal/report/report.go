@@ -345,12 +345,11 @@ func cellsOf(rows []Row, kinds ...string) []Cell {
 	return cells
 }
 
-// WriteMarkdown writes the whole report: heading, the ratio table, the
-// detail table and the idle-memory table.
-func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
-	var b strings.Builder
+// WriteHeading writes a report's title and the facts under it: date,
+// machine, Go, command, method, baseline and notes.
+func WriteHeading(b *strings.Builder, meta Meta) {
 	title := cmp.Or(meta.Title, "evsel benchmark")
-	fmt.Fprintf(&b, "# %s\n\n", title)
+	fmt.Fprintf(b, "# %s\n\n", title)
 	if meta.Quick {
 		b.WriteString("> **Quick run** (`-quick`): a smoke test of the harness, too short to be a measurement.\n\n")
 	}
@@ -360,12 +359,19 @@ func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
 		{"Baseline", baselineLine(meta)},
 	} {
 		if kv[1] != "" && kv[1] != "``" {
-			fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
+			fmt.Fprintf(b, "- %s: %s\n", kv[0], kv[1])
 		}
 	}
 	for _, n := range meta.Notes {
-		fmt.Fprintf(&b, "- Note: %s\n", n)
+		fmt.Fprintf(b, "- Note: %s\n", n)
 	}
+}
+
+// WriteMarkdown writes the whole report: heading, the ratio table, the
+// detail table and the idle-memory table.
+func WriteMarkdown(w io.Writer, meta Meta, rows []Row) error {
+	var b strings.Builder
+	WriteHeading(&b, meta)
 	b.WriteString(stealLine(rows))
 	b.WriteString("\n")
 	if cells := cellsOf(rows, "echo", "app", "udp", "tls"); len(cells) > 0 {
