@@ -24,6 +24,7 @@ const eventBatch = 256
 
 func newPollDriver(l *Loop, p evsel.Poller) *pollDriver {
 	raw, _ := p.(evsel.RawWaiter)
+	l.stage = make([]byte, 0, chunkSize) // its flush writes from the stage (output.go)
 	return &pollDriver{l: l, p: p, raw: raw, events: make([]evsel.Event, eventBatch)}
 }
 
@@ -153,6 +154,21 @@ func (d *pollDriver) handle(c *Conn, ev evsel.Events) {
 // flush writes pending output until it is all sent or the kernel is full.
 func (d *pollDriver) flush(c *Conn) {
 	l := d.l
+	if l.staged == c {
+		n, err := c.sock.TryWrite(l.stage)
+		switch {
+		case err == nil:
+			l.stats.writes.Add(1)
+			l.stats.bytesOut.Add(int64(n))
+			c.touch()
+			c.outLen -= n
+		case err != evsel.ErrWouldBlock:
+			c.fail(err)
+			n = 0
+		}
+		l.unstage(n) // anything left waits in the connection's chunks
+		return
+	}
 	for c.outLen > 0 {
 		var n int
 		var err error

@@ -29,6 +29,8 @@ type Loop struct {
 	dirty     []*Conn    // connections to settle before the next poll
 	chunks    [][]byte   // free output chunks
 	vecs      [][][]byte // free output lists (Conn.out), so draining and refilling does not allocate
+	stage     []byte     // one connection's output between its writes and its flush (output.go)
+	staged    *Conn      // the connection whose output the stage holds, or nil
 	timers    timerHeap
 	listeners []*listener
 	resolving map[*Conn]struct{} // dialing connections whose address is being looked up
@@ -305,6 +307,9 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagCloseNow == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0 && c.flags&flagDialing == 0 {
 		l.drv.flush(c)
 	}
+	if l.staged == c {
+		l.unstage(0) // not flushed now (dialing, or waiting to write): free the stage for the others
+	}
 	// A closing connection goes once its output is out; a dialing one with
 	// nothing to send need not wait for its connect.
 	// The usual end of an event: everything sent, no input kept, nothing
@@ -458,6 +463,9 @@ func (l *Loop) finish(c *Conn) {
 		if c.out != nil {
 			l.putVec(c.out)
 		}
+	}
+	if l.staged == c {
+		l.staged, l.stage = nil, l.stage[:0]
 	}
 	c.out, c.outLen, c.events = nil, 0, 0
 	l.memForget(c)

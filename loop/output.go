@@ -74,10 +74,28 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 // many small writes still leave in one call.
 const directWrite = 16 << 10
 
-// queue copies p to the end of the output, filling the last chunk first.
+// queue copies p to the end of the output. A connection with nothing
+// else pending queues into the loop's stage when it is free; its
+// callback's writes then leave from there when it returns, and the chunk
+// and list pools are not touched (see Loop.stage).
 func (c *Conn) queue(p []byte) {
 	l := c.loop
 	c.outLen += len(p)
+	if c.out == nil && (l.staged == c || l.staged == nil) && len(l.stage)+len(p) <= cap(l.stage) {
+		l.stage = append(l.stage, p...)
+		l.staged = c
+		return
+	}
+	if l.staged == c {
+		l.unstage(0)
+	}
+	c.appendChunks(p)
+}
+
+// appendChunks copies p to the end of the chunk list, filling the last
+// chunk first. The caller counts p in outLen.
+func (c *Conn) appendChunks(p []byte) {
+	l := c.loop
 	if k := len(c.out); k > 0 {
 		last := c.out[k-1]
 		if free := cap(last) - len(last); free > 0 {
@@ -96,6 +114,18 @@ func (c *Conn) queue(p []byte) {
 		c.out = append(c.out, chunk)
 		p = p[m:]
 	}
+}
+
+// unstage frees the stage, moving what its owner has not yet written (all
+// but the first n bytes, which the caller has taken off outLen) into the
+// owner's own chunks.
+func (l *Loop) unstage(n int) {
+	c := l.staged
+	l.staged = nil
+	if n < len(l.stage) {
+		c.appendChunks(l.stage[n:])
+	}
+	l.stage = l.stage[:0]
 }
 
 // advance drops n written bytes from the front of the output. Finished
@@ -170,6 +200,20 @@ func (c *Conn) AsyncWritev(bufs [][]byte) error {
 	}
 	return c.loop.enqueue(task{kind: taskWrite, conn: c, buf: buf})
 }
+
+// The stage: on a readiness driver a callback's writes to a connection
+// with nothing pending go into one buffer of the loop's, and settle
+// writes them from there when the callback returns (after a timer or a
+// task, at the end of the iteration); what the socket does not take then
+// moves into the connection's own chunks, and so does the stage's content
+// whenever a connection is settled without a flush. So the stage is empty
+// whenever the loop waits, holds one connection's
+// bytes at a time (l.staged's; its out is nil meanwhile, and its outLen
+// is what the stage holds), and a response that leaves whole, the usual
+// case, never takes a chunk and a list from the pools and puts them back
+// (about a sixth of the loop's instructions per message, callgrind, 64 ×
+// 64 B echo). The completion driver has no stage (cap 0): its sends read
+// the chunks until their completion.
 
 // Output chunks are recycled per loop so a busy connection does not
 // allocate for every response.

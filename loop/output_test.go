@@ -2,7 +2,12 @@ package loop
 
 import (
 	"bytes"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,4 +64,137 @@ func TestOutputListRecycling(t *testing.T) {
 	c.advance(300)
 	require.Equal(t, 1, len(l.vecs), "lists recycled")
 	noStaleSlots(l.vecs[0])
+}
+
+// TestStage: a connection with nothing pending queues into the loop's
+// stage while no other holds it; anything that cannot go there (a second
+// connection, a write that does not fit) goes to chunks, and the stage's
+// bytes move ahead of it, so the output stays in order.
+func TestStage(t *testing.T) {
+	l := &Loop{stage: make([]byte, 0, chunkSize)}
+	a, b := &Conn{loop: l}, &Conn{loop: l}
+	data := make([]byte, chunkSize+100)
+	for i := range data {
+		data[i] = byte(i * 13)
+	}
+	pending := func(c *Conn) []byte {
+		if l.staged == c {
+			return append(bytes.Join(c.out, nil), l.stage...)
+		}
+		return bytes.Join(c.out, nil)
+	}
+
+	a.queue(data[:10])
+	a.queue(data[10:20])
+	assert.Same(t, a, l.staged)
+	assert.Nil(t, a.out, "a staged connection holds no chunks")
+	b.queue(data[:30]) // the stage is a's: b takes chunks
+	assert.Same(t, a, l.staged)
+	assert.Equal(t, data[:30], pending(b))
+	assert.Equal(t, 30, b.outLen)
+
+	a.queue(data[20:]) // does not fit: a's staged bytes go first
+	assert.Nil(t, l.staged)
+	assert.Zero(t, len(l.stage))
+	assert.Equal(t, data, pending(a))
+	assert.Equal(t, len(data), a.outLen)
+
+	// A short write from the stage: the rest moves to chunks.
+	c := &Conn{loop: l}
+	c.queue(data[:50])
+	require.Same(t, c, l.staged)
+	c.outLen -= 20
+	l.unstage(20)
+	assert.Nil(t, l.staged)
+	assert.Equal(t, data[20:50], pending(c))
+	assert.Equal(t, 30, c.outLen)
+
+	// A write that took it all leaves nothing behind.
+	d := &Conn{loop: l}
+	d.queue(data[:50])
+	d.outLen -= 50
+	l.unstage(50)
+	assert.Nil(t, d.out)
+	assert.Nil(t, l.staged)
+}
+
+// TestWritesToOtherConnections: callbacks write to connections other than
+// their own (a broadcast), so the stage is often held by another
+// connection, and the peers read slowly at first, so staged bytes move to
+// chunks behind short writes. Every peer still gets every record, each
+// sender's in the order sent.
+func TestWritesToOtherConnections(t *testing.T) {
+	const (
+		peers   = 4
+		records = 300
+		size    = 1000
+	)
+	var conns []*Conn // touched by the loop goroutine only
+	var opened atomic.Int64
+	h := Funcs{
+		Open: func(c *Conn) {
+			conns = append(conns, c)
+			opened.Add(1)
+		},
+		Data: func(c *Conn) {
+			in := c.Inbound()
+			n := len(in) - len(in)%size
+			for _, to := range conns {
+				if _, err := to.Write(in[:n]); err != nil {
+					t.Errorf("write: %v", err)
+				}
+			}
+			c.Consume(n)
+		},
+	}
+	_, addr := start(t, h, Options{Loops: 1, HighWater: 64 << 20, MaxOutput: 64 << 20})
+	clients := make([]net.Conn, peers)
+	for i := range clients {
+		clients[i] = dial(t, addr)
+	}
+	waitFor(t, "all connections open", func() bool { return opened.Load() == peers })
+	record := func(from, seq int) []byte {
+		p := make([]byte, size)
+		p[0], p[1], p[2] = byte(from), byte(seq>>8), byte(seq)
+		for i := 3; i < size; i++ {
+			p[i] = byte(from*31 + seq*7 + i)
+		}
+		return p
+	}
+	for from, c := range clients {
+		go func() {
+			for seq := range records {
+				if _, err := c.Write(record(from, seq)); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // the loop writes into sockets nobody reads yet
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+				t.Error(err)
+				return
+			}
+			next := make([]int, peers)
+			p := make([]byte, size)
+			for range peers * records {
+				if _, err := io.ReadFull(c, p); err != nil {
+					t.Errorf("read: %v", err)
+					return
+				}
+				from, seq := int(p[0]), int(p[1])<<8|int(p[2])
+				if from >= peers || seq != next[from] || !bytes.Equal(p, record(from, seq)) {
+					t.Errorf("record %d of %d: out of order or corrupt (want %d)", seq, from, next[min(from, peers-1)])
+					return
+				}
+				next[from]++
+			}
+		}()
+	}
+	wg.Wait()
 }
