@@ -146,6 +146,10 @@ func (d *pollDriver) handle(c *Conn, ev evsel.Events) {
 	}
 	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing) == 0 &&
 		(l.e.opts.MaxMemory <= 0 || !l.memRefuse(c, len(l.buf))) {
+		// Marked dirty for the read's callback, whose writes then need not
+		// list the connection for settleDirty: the settle below is the one
+		// it would get.
+		c.flags |= flagDirty
 		l.read(c)
 	}
 	l.settle(c)
