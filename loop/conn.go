@@ -73,7 +73,7 @@ const (
 	flagPaused                           // reading stopped by backpressure
 	flagClosing                          // close once output is flushed
 	flagCloseNow                         // close at the next settle, dropping output
-	flagDirty                            // queued in loop.dirty
+	flagDirty                            // queued in loop.dirty, or being read by pollDriver.handle, which settles it
 	flagAwaitFirst                       // accepted or adopted, no byte read yet (Options.FirstByteTimeout)
 	flagUntouched                        // accepted, no byte read or written yet (shedding prefers these)
 	flagMemPaused                        // reading stopped by the memory budget (Options.MaxMemory)

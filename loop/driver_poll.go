@@ -167,8 +167,9 @@ func (d *pollDriver) flush(c *Conn) {
 			c.touch()
 			c.outLen -= n
 		case err != evsel.ErrWouldBlock:
-			c.fail(err)
-			n = 0
+			c.fail(err) // closes now: the output goes with the connection
+			l.dropStage()
+			return
 		}
 		l.unstage(n) // anything left waits in the connection's chunks
 		return

@@ -168,10 +168,7 @@ func (l *Loop) run(started chan<- error) {
 		l.drv.dispatch(n)
 		l.runTasks()
 		l.runTimers()
-		l.settleDirty()
-		if l.pk != nil && len(l.pk.dirty) > 0 {
-			l.flushPackets()
-		}
+		l.settleAll()
 		if l.stopping && l.conns == 0 {
 			break
 		}
@@ -319,7 +316,13 @@ func (l *Loop) settle(c *Conn) {
 		l.drv.flush(c)
 	}
 	if l.staged == c {
-		l.unstage(0) // not flushed now (dialing, or waiting to write): free the stage for the others
+		if c.flags&flagCloseNow != 0 {
+			l.dropStage() // finish drops the output anyway
+		} else {
+			// Not flushed now (dialing, its address still being looked
+			// up, or waiting to write): free the stage for the others.
+			l.unstage(0)
+		}
 	}
 	// A closing connection goes once its output is out; a dialing one with
 	// nothing to send need not wait for its connect.
@@ -372,6 +375,18 @@ func (l *Loop) settle(c *Conn) {
 // layer's).
 const settleBusy = flagCloseNow | flagClosing | flagPaused | flagMemPaused | flagNoSock |
 	flagDialing | flagEOF | flagHsFull | flagTLS
+
+// settleAll settles what the iteration touched before the loop waits:
+// the connections, then the datagram sockets, whose flush may call
+// OnPacketError, and so on while either has more. A connection written to
+// there is settled now, not whenever something next wakes the loop.
+func (l *Loop) settleAll() {
+	l.settleDirty()
+	for l.pk != nil && len(l.pk.dirty) > 0 {
+		l.flushPackets()
+		l.settleDirty()
+	}
+}
 
 func (l *Loop) settleDirty() {
 	// settle may close connections, whose OnClose may dirty others: loop
@@ -475,8 +490,8 @@ func (l *Loop) finish(c *Conn) {
 			l.putVec(c.out)
 		}
 	}
-	if l.staged == c {
-		l.staged, l.stage = nil, l.stage[:0]
+	if l.staged == c { // settle frees the stage first; kept as a defence
+		l.dropStage()
 	}
 	c.out, c.outLen, c.events = nil, 0, 0
 	l.memForget(c)

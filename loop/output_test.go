@@ -119,10 +119,9 @@ func TestStage(t *testing.T) {
 }
 
 // TestWritesToOtherConnections: callbacks write to connections other than
-// their own (a broadcast), so the stage is often held by another
-// connection, and the peers read slowly at first, so staged bytes move to
-// chunks behind short writes. Every peer still gets every record, each
-// sender's in the order sent.
+// their own (a broadcast), so a write often finds the stage held by
+// another connection and goes to chunks. Every peer still gets every
+// record, each sender's in the order sent.
 func TestWritesToOtherConnections(t *testing.T) {
 	const (
 		peers   = 4
@@ -170,7 +169,6 @@ func TestWritesToOtherConnections(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond) // the loop writes into sockets nobody reads yet
 	var wg sync.WaitGroup
 	for _, c := range clients {
 		wg.Add(1)
@@ -197,4 +195,45 @@ func TestWritesToOtherConnections(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestStageShortWrite: a timer stages 15,000 bytes at each tick for a
+// peer that reads nothing at first, through small socket buffers, so a
+// flush from the stage is cut short and the rest must follow from the
+// connection's chunks: once, and in order.
+func TestStageShortWrite(t *testing.T) {
+	const ticks = 400
+	record := func(i int) []byte { return bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 7500) }
+	h := Funcs{
+		Open: func(c *Conn) {
+			assert.NoError(t, c.SetWriteBuffer(64<<10))
+			i := 0
+			var tm *Timer
+			tm = c.Loop().Every(time.Millisecond, func() {
+				if i == ticks {
+					tm.Stop()
+					return
+				}
+				if c.Buffered() > 0 {
+					return // chunks pending: the stage would not be used
+				}
+				c.Write(record(i))
+				i++
+			})
+		},
+	}
+	_, addr := start(t, h, Options{Loops: 1})
+	c := dial(t, addr)
+	require.NoError(t, c.(*net.TCPConn).SetReadBuffer(64<<10))
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	time.Sleep(300 * time.Millisecond) // the timer stages into a socket nobody reads
+	got := make([]byte, 15000)
+	for i := range ticks {
+		_, err := io.ReadFull(c, got)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(record(i), got), "record %d differs", i)
+	}
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+	n, _ := c.Read(make([]byte, 1))
+	assert.Zero(t, n, "bytes beyond those written")
 }

@@ -272,3 +272,49 @@ func TestPacketCloseInOnPacket(t *testing.T) {
 	st := e.Stats()
 	assert.Equal(t, int64(1), st.DatagramsOut+st.DatagramsDropped)
 }
+
+// TestStreamWriteFromPacketError: OnPacketError runs as the loop flushes
+// its datagrams, after it settled its connections. A stream write made
+// there is settled before the loop waits (and on a readiness driver the
+// stage is free again), not whenever something next wakes the loop.
+func TestStreamWriteFromPacketError(t *testing.T) {
+	var stream atomic.Pointer[Conn]
+	e, addr := start(t, Funcs{Open: func(c *Conn) { stream.Store(c) }}, Options{Loops: 1})
+	c := dial(t, addr)
+	waitFor(t, "the stream connection", func() bool { return stream.Load() != nil })
+
+	peer := udpEchoServer(t)
+	failed := 0
+	h := &packetErrFuncs{
+		data: func(*PacketConn, []byte, PacketAddr) {},
+		err: func(*PacketConn, error) {
+			failed++
+			stream.Load().Write([]byte("E"))
+		},
+	}
+	pc, err := e.DialPacket(context.Background(), "udp", peer.String(), h)
+	require.NoError(t, err)
+	defer pc.AsyncClose()
+
+	// What the loop does at the end of an iteration, run from a task so
+	// that the state after it can be looked at before the loop waits.
+	type state struct {
+		failed, dirty int
+		staged        bool
+	}
+	seen := make(chan state, 1)
+	l := e.Loops()[0]
+	require.NoError(t, l.Do(func() {
+		assert.NoError(t, pc.WriteTo(make([]byte, 70000), PacketAddr{})) // EMSGSIZE as it is sent
+		l.settleAll()
+		seen <- state{failed, len(l.dirty), l.staged != nil}
+	}))
+	s := <-seen
+	require.Equal(t, 1, s.failed, "the datagram's send failed")
+	assert.Zero(t, s.dirty, "a connection left dirty")
+	assert.False(t, s.staged, "the stage left held")
+
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(2*time.Second)))
+	_, err = c.Read(make([]byte, 1))
+	require.NoError(t, err, "the write from OnPacketError did not arrive")
+}
