@@ -285,9 +285,17 @@ const minRead = 4 << 10
 // the shared read buffer can be reused, and frees the buffer of a drained
 // connection so an idle one holds no input memory.
 func (l *Loop) keepInput(c *Conn) {
-	switch {
-	case len(c.in) == 0:
+	if len(c.in) == 0 { // the usual case, inlined
 		c.in = nil
+		c.flags &^= flagShared
+		return
+	}
+	l.keepRest(c)
+}
+
+// keepRest is keepInput for a connection that left input unconsumed.
+func (l *Loop) keepRest(c *Conn) {
+	switch {
 	case c.flags&flagShared != 0:
 		c.in = append(make([]byte, 0, max(len(c.in)*2, minRead)), c.in...)
 	case len(c.in) > l.e.opts.MaxInput:

@@ -120,12 +120,10 @@ func (c *Conn) appendChunks(p []byte) {
 // but the first n bytes, which the caller has taken off outLen) into the
 // owner's own chunks.
 func (l *Loop) unstage(n int) {
-	c := l.staged
-	l.staged = nil
 	if n < len(l.stage) {
-		c.appendChunks(l.stage[n:])
+		l.staged.appendChunks(l.stage[n:])
 	}
-	l.stage = l.stage[:0]
+	l.staged, l.stage = nil, l.stage[:0]
 }
 
 // dropStage discards what the stage holds: the output of a connection that
