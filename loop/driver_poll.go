@@ -162,9 +162,7 @@ func (d *pollDriver) flush(c *Conn) {
 		n, err := c.sock.TryWrite(l.stage)
 		switch {
 		case err == nil:
-			l.stats.writes.Add(1)
-			l.stats.bytesOut.Add(int64(n))
-			c.touch()
+			c.wrote(n)
 			c.outLen -= n
 		case err != evsel.ErrWouldBlock:
 			c.fail(err) // closes now: the output goes with the connection
@@ -189,9 +187,7 @@ func (d *pollDriver) flush(c *Conn) {
 			c.fail(err)
 			return
 		}
-		l.stats.writes.Add(1)
-		l.stats.bytesOut.Add(int64(n))
-		c.touch()
+		c.wrote(n)
 		full := n < c.outLen && n < batchBytes(c.out)
 		c.advance(n)
 		if full {

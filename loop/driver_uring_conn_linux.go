@@ -149,9 +149,7 @@ func (d *uringDriver) sent(fd int, cqe evsel.UringCQE) {
 		c.fail(cqe.Err())
 		return
 	}
-	l.stats.writes.Add(1)
-	l.stats.bytesOut.Add(int64(cqe.Res))
-	c.touch()
+	c.wrote(int(cqe.Res))
 	c.advance(int(cqe.Res))
 }
 

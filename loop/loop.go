@@ -336,8 +336,8 @@ func (l *Loop) settle(c *Conn) {
 	// nothing to send need not wait for its connect.
 	// The usual end of an event: everything sent, no input kept, nothing
 	// counted against the budget, reading on as before. Nothing below
-	// would change anything, and skipping it is a tenth of the loop's
-	// instructions per message (callgrind, 64 × 64 B echo).
+	// would change anything, and skipping it took instructions per
+	// message from 954 to 896 (callgrind, 64 × 64 B echo).
 	if c.outLen == 0 && c.held == 0 && cap(c.in) == 0 && c.flags&settleBusy == 0 && l.drv.reading(c) {
 		return
 	}
@@ -491,12 +491,7 @@ func (l *Loop) finish(c *Conn) {
 		c.flags |= flagNoSock
 	}
 	if c.flags&flagSending == 0 { // else a send in flight still reads them
-		for _, b := range c.out {
-			l.putChunk(b)
-		}
-		if c.out != nil {
-			l.putVec(c.out)
-		}
+		c.recycleOut()
 	}
 	if l.staged == c { // settle frees the stage first; kept as a defence
 		l.dropStage()
