@@ -76,12 +76,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if o.baseline != "" {
 			defaults["servers"] = "evsel,evsel-base,c"
 		}
-		for name, v := range defaults {
-			if !set[name] {
-				if err := fs.Set(name, v); err != nil {
-					return nil, err
-				}
-			}
+		if err := setUnset(fs, set, defaults); err != nil {
+			return nil, err
 		}
 		for _, s := range strings.Split(servers, ",") {
 			if slices.Contains(uringServers, strings.TrimSpace(s)) {
@@ -100,12 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			"warmup": "200ms", "measure": "500ms", "conns": "1,64", "sizes": "64,1024",
 			"idle": "1000", "rounds": "1", "tls-conns": "64", "tls-sizes": "64", "tls-idle": "200",
 		}
-		for name, v := range quick {
-			if !set[name] {
-				if err := fs.Set(name, v); err != nil {
-					return nil, err
-				}
-			}
+		if err := setUnset(fs, set, quick); err != nil {
+			return nil, err
 		}
 	}
 	var err error
@@ -196,4 +188,17 @@ func validCPUList(s string) bool {
 		}
 	}
 	return true
+}
+
+// setUnset gives the flags a mode changes their defaults (-quick,
+// -instructions) those values, unless the command line set them.
+func setUnset(fs *flag.FlagSet, set map[string]bool, values map[string]string) error {
+	for name, v := range values {
+		if !set[name] {
+			if err := fs.Set(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -296,14 +296,20 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("explicit -servers with -baseline: %v %v", o, err)
 	}
 
-	for _, bad := range [][]string{
+	refused(t, [][]string{
 		{"-servers", "nginx"}, {"-conns", "0"}, {"-rounds", "0"}, {"extra"},
 		{"-servers", "evsel,evsel-base"},               // evsel-base without -baseline
 		{"-baseline", "HEAD", "-servers", "evsel,net"}, // -baseline without evsel-base
 		{"-baseline", "--all"},
 		{"-server-cpus", "1-0"}, {"-client-cpus", "x"}, {"-server-cpus", "0,,1"},
 		{"-max-steal", "-1"}, {"-max-steal", "100"},
-	} {
+	})
+}
+
+// refused checks that parseFlags refuses each command line.
+func refused(t *testing.T, lines [][]string) {
+	t.Helper()
+	for _, bad := range lines {
 		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
