@@ -118,3 +118,47 @@ func TestCloseWhileDialing(t *testing.T) {
 	assert.Equal(t, "sent anyway", string(got))
 	assert.Equal(t, "close <nil>", <-events, "no OnOpen for a connection closed while dialing")
 }
+
+// TestWriteErrorOnTheSocket: a write the kernel refuses (here EPIPE, the
+// socket's sending side shut down under the loop) closes that connection
+// with the error and drops what it had queued; on a readiness driver the
+// write left from the stage, which is free again afterwards. The loop
+// serves the next connection.
+func TestWriteErrorOnTheSocket(t *testing.T) {
+	reasons := make(chan error, 1)
+	h := Funcs{
+		Data: func(c *Conn) {
+			if string(c.Inbound()) != "shut" {
+				c.Write(c.Inbound()) // echo
+				c.Consume(len(c.Inbound()))
+				return
+			}
+			c.Consume(4)
+			raw, err := c.SyscallConn()
+			if assert.NoError(t, err) {
+				assert.NoError(t, raw.Control(func(fd uintptr) {
+					assert.NoError(t, unix.Shutdown(int(fd), unix.SHUT_WR))
+				}))
+			}
+			c.Write([]byte("refused"))
+		},
+		Close: func(c *Conn, err error) { reasons <- err },
+	}
+	e, addr := start(t, h, Options{Loops: 1})
+	c := dial(t, addr)
+	_, err := c.Write([]byte("shut"))
+	require.NoError(t, err)
+	select {
+	case err := <-reasons:
+		assert.ErrorIs(t, err, unix.EPIPE)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no close after the write failed")
+	}
+
+	l := e.Loops()[0]
+	staged := make(chan bool, 1)
+	require.NoError(t, l.Do(func() { staged <- l.staged != nil }))
+	assert.False(t, <-staged, "the stage left held")
+	other := dial(t, addr)
+	assert.Equal(t, []byte("ok"), roundTrip(t, other, []byte("ok")), "the loop still serves others")
+}
