@@ -390,7 +390,11 @@ const settleBusy = flagCloseNow | flagClosing | flagPaused | flagMemPaused | fla
 // there is settled now, not whenever something next wakes the loop.
 func (l *Loop) settleAll() {
 	l.settleDirty()
-	for l.pk != nil && len(l.pk.dirty) > 0 {
+	if l.pk == nil {
+		return
+	}
+	l.pk.round++
+	for len(l.pk.dirty) > 0 {
 		l.flushPackets()
 		l.settleDirty()
 	}

@@ -58,7 +58,11 @@ type PacketHandler interface {
 // errors of a datagram socket that does not close it: a datagram WriteTo
 // queued that the system refused (too long, no route, or on a connected
 // socket ECONNREFUSED from an earlier datagram), a failed receive. Without
-// it they are logged at debug level.
+// it they are logged at debug level. It is called as the loop sends, and
+// may write and close: datagrams it queues on a socket the loop has just
+// sent from leave on the loop's next iteration, so a handler that answers
+// every failure with another datagram that fails keeps its loop busy but
+// not stuck.
 type PacketErrorHandler interface {
 	OnPacketError(pc *PacketConn, err error)
 }
@@ -92,6 +96,9 @@ type PacketConn struct {
 	queue []pendingDatagram
 	head  int
 	dirty bool // in the loop's list of sockets to flush
+	// flushed is the packetLoop.round in which the end of an iteration
+	// last flushed the socket: it is flushed there once per round.
+	flushed uint64
 }
 
 type pendingDatagram struct {

@@ -318,3 +318,59 @@ func TestStreamWriteFromPacketError(t *testing.T) {
 	_, err = c.Read(make([]byte, 1))
 	require.NoError(t, err, "the write from OnPacketError did not arrive")
 }
+
+// TestPacketErrorHandlerRequeues: a handler that answers every failed send
+// with another that fails, on the same socket or on a second one that
+// answers back, does not hold its loop. Each socket's failing datagram
+// goes once per flush, the loop serves a third socket meanwhile, and the
+// errors go on being reported across iterations until the handler stops.
+func TestPacketErrorHandlerRequeues(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		answerOther bool
+	}{{"itself", false}, {"each other", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, echoAddr := startPacket(t, "udp", "127.0.0.1:0", packetEcho, Options{Loops: 1})
+			var stop atomic.Bool
+			t.Cleanup(func() { stop.Store(true) }) // before the engine stops, on a failure too
+			big := make([]byte, 70000)             // longer than any UDP datagram: EMSGSIZE as it is sent
+			peer := udpEchoServer(t)
+			var errs atomic.Int64
+			var a, b *PacketConn
+			h := &packetErrFuncs{
+				data: func(*PacketConn, []byte, PacketAddr) {},
+				err: func(pc *PacketConn, err error) {
+					if stop.Load() {
+						return
+					}
+					errs.Add(1)
+					to := pc
+					if tc.answerOther {
+						to = a
+						if pc == a {
+							to = b
+						}
+					}
+					to.WriteTo(big, PacketAddr{})
+				},
+			}
+			var err error
+			a, err = e.DialPacket(context.Background(), "udp", peer.String(), h)
+			require.NoError(t, err)
+			b, err = e.DialPacket(context.Background(), "udp", peer.String(), h)
+			require.NoError(t, err)
+			require.NoError(t, a.Loop().Do(func() { a.WriteTo(big, PacketAddr{}) }))
+
+			waitFor(t, "the first send error", func() bool { return errs.Load() > 0 })
+			c := dialUDP(t, echoAddr)
+			for i := range 3 {
+				msg := []byte{'a' + byte(i)}
+				assert.Equal(t, msg, udpExchange(t, c, msg), "the loop no longer serves")
+			}
+			n := errs.Load()
+			waitFor(t, "more send errors, iterations later", func() bool { return errs.Load() > n+10 })
+			stop.Store(true)
+			assert.Equal(t, "still", string(udpExchange(t, c, []byte("still"))))
+		})
+	}
+}

@@ -16,8 +16,9 @@ type packetLoop struct {
 	in     *evsel.Batch  // receive buffers, Options.DatagramSize each
 	out    *evsel.Batch  // send scratch
 	outCap []evsel.Message
-	queued int // datagrams queued on this loop, for MaxPacketQueue
-	bytes  int // and their bytes, for MaxPacketQueueBytes
+	queued int    // datagrams queued on this loop, for MaxPacketQueue
+	bytes  int    // and their bytes, for MaxPacketQueueBytes
+	round  uint64 // counts the loop's settleAll calls, for PacketConn.flushed
 }
 
 // packetBatch is how many datagrams one system call takes at most where
@@ -212,6 +213,12 @@ func (pc *PacketConn) AsyncWriteTo(p []byte, to PacketAddr) error {
 
 // flushPackets sends what the loop's datagram sockets queued this
 // iteration.
+//
+// A socket is flushed here once per round of settleAll. What a handler
+// queues on it after that, from OnPacketError or OnClose, waits for
+// WRITE, which a datagram socket reports at once: otherwise a handler
+// that answers each failed send with another (on the same socket, or two
+// sockets answering each other's) would keep the loop here for ever.
 func (l *Loop) flushPackets() {
 	pk := l.pk
 	for len(pk.dirty) > 0 {
@@ -220,7 +227,10 @@ func (l *Loop) flushPackets() {
 		for i, pc := range batch {
 			pc.dirty = false
 			if !pc.closed.Load() {
-				pc.flush()
+				if pc.flushed != pk.round {
+					pc.flushed = pk.round
+					pc.flush()
+				}
 				pc.watch()
 			}
 			batch[i] = nil
@@ -231,11 +241,14 @@ func (l *Loop) flushPackets() {
 	}
 }
 
-// flush sends the queued datagrams until none is left or the socket's send
-// buffer is full.
+// flush sends the datagrams queued when it began until none of them is
+// left or the socket's send buffer is full. Those a handler queues as it
+// runs, from OnPacketError, go on a later flush (see flushPackets).
 func (pc *PacketConn) flush() {
 	l := pc.loop
-	for pc.head < len(pc.queue) {
+	end := len(pc.queue)
+	// Close, from OnPacketError, empties the queue: then head is 0 again.
+	for pc.head < min(end, len(pc.queue)) {
 		n, err := pc.send(pc.queue[pc.head:])
 		if err == evsel.ErrWouldBlock {
 			break
