@@ -47,6 +47,8 @@ type Loop struct {
 	memStuckSince  int64 // loop clock since which paused connections sit in the dead zone, not draining (0: not)
 	memPausedHeld  int64 // what they held at the last sweep
 
+	firingTimers bool // runTimers is running (timer.go)
+
 	tasks taskQueue
 	stats loopStats
 	gid   atomic.Uint64 // the loop goroutine's id, for Engine.onEngineGoroutine

@@ -512,6 +512,52 @@ func TestTimerInThePast(t *testing.T) {
 	}
 }
 
+// TestTimerSetAgainForNow: a timer whose function sets it again for now
+// (Reset(0), or AfterFunc(0) of the same function) fires once per
+// iteration, not for ever within one: the loop serves its connections
+// meanwhile, and the timer keeps firing until it is left alone.
+func TestTimerSetAgainForNow(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reset bool
+	}{{"Reset", true}, {"AfterFunc", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, addr := start(t, echo, Options{Loops: 1})
+			var stop atomic.Bool
+			t.Cleanup(func() { stop.Store(true) }) // before the engine stops, on a failure too
+			var fired atomic.Int64
+			l := e.Loops()[0]
+			var tm *Timer
+			var fn func()
+			fn = func() {
+				if stop.Load() {
+					return
+				}
+				fired.Add(1)
+				if tc.reset {
+					tm.Reset(0)
+				} else {
+					l.AfterFunc(0, fn)
+				}
+			}
+			require.NoError(t, l.Do(func() { tm = l.AfterFunc(0, fn) }))
+			waitFor(t, "the timer", func() bool { return fired.Load() > 0 })
+
+			c := dial(t, addr)
+			require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+			buf := make([]byte, 5)
+			for range 3 {
+				_, err := c.Write([]byte("hello"))
+				require.NoError(t, err)
+				_, err = io.ReadFull(c, buf)
+				require.NoError(t, err, "the loop no longer serves")
+			}
+			n := fired.Load()
+			waitFor(t, "the timer to fire again, iterations later", func() bool { return fired.Load() > n+10 })
+		})
+	}
+}
+
 // goroutineID identifies the calling goroutine, for tests only: a loop is
 // one goroutine, so "on the right loop" means "on that goroutine".
 func goroutineID() string {

@@ -29,11 +29,20 @@ func (t *Timer) Stop() bool {
 func (t *Timer) Active() bool { return t.index >= 0 }
 
 // Reset reschedules the timer to fire after d (and then every period, for a
-// timer made by Every).
+// timer made by Every). A timer set from a timer's function for now or the
+// past fires on the loop's next iteration, after the loop has served
+// what is ready.
 func (t *Timer) Reset(d time.Duration) {
 	t.Stop()
-	t.when = t.loop.clockAfter(d)
-	heap.Push(&t.loop.timers, t)
+	l := t.loop
+	t.when = l.clockAfter(d)
+	if l.firingTimers && t.when <= l.clock {
+		// Set by a timer's function to be due now: it fires on the next
+		// iteration, or a timer that sets itself again with d = 0 would
+		// keep runTimers going for ever.
+		t.when = l.clock + 1
+	}
+	heap.Push(&l.timers, t)
 }
 
 // clockAfter is the loop clock d from now, saturating so that a timer set
@@ -102,6 +111,7 @@ func (l *Loop) untilNextTimer() time.Duration {
 
 // runTimers fires every timer that is due.
 func (l *Loop) runTimers() {
+	l.firingTimers = true // protect recovers a timer's panic: no defer needed
 	for len(l.timers) > 0 && l.timers[0].when <= l.clock {
 		t := l.timers[0]
 		if t.period > 0 {
@@ -117,4 +127,5 @@ func (l *Loop) runTimers() {
 		}
 		l.protect(nil, t.fn)
 	}
+	l.firingTimers = false
 }
