@@ -3,6 +3,7 @@
 package evsel
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 )
@@ -73,14 +74,29 @@ func (s *Socket) RecvFrom(p []byte) (int, netip.AddrPort, RecvFlags, error) {
 	return n, from, flags, nil
 }
 
+// ErrReceiverFull is what SendToPath returns, unwrapped, instead of
+// ErrWouldBlock when p could not go because the receiver bound at path
+// has its queue full, while this socket itself has room. Waiting for the
+// socket to become writable would not help: it already is, for every
+// other receiver. A datagram sender drops p, as UDP would.
+var ErrReceiverFull = errors.New("evsel: the receiving datagram socket's queue is full")
+
 // SendToPath is SendTo for a Unix datagram socket: it sends p to the
 // socket bound at path (a leading '@' names Linux's abstract namespace),
-// or to the connected peer when path is "".
+// or to the connected peer when path is "". Sending to a path whose
+// socket does not read, on a non-blocking socket, fails with
+// ErrReceiverFull once that socket's queue is full.
 func (s *Socket) SendToPath(p []byte, path string) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysSendToPath(s.fd, p, path) })
+	if err == errWouldBlock && path != "" && sysWritableNow(s.fd) {
+		// An unconnected Unix datagram socket is writable while its own
+		// send buffer has room (a connected one asks its peer's queue
+		// too): EAGAIN while writable is the receiver's full queue.
+		return 0, ErrReceiverFull
+	}
 	if err != nil {
 		return 0, wrapErr("sendto", err)
 	}

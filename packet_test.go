@@ -315,3 +315,46 @@ func TestUnixDatagram(t *testing.T) {
 		break
 	}
 }
+
+// TestUnixDatagramReceiverFull: a receiver that does not read fills its
+// queue, and then a send to it fails with ErrReceiverFull, not
+// ErrWouldBlock: the sender is writable, and sends to other receivers go.
+func TestUnixDatagramReceiverFull(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix datagram sockets on Windows")
+	}
+	dir := t.TempDir()
+	listen := func(name string) *evsel.Socket {
+		s, err := evsel.ListenPacket("unixgram", filepath.Join(dir, name))
+		require.NoError(t, err)
+		cleanupClose(t, s)
+		return s
+	}
+	a, b, c := listen("a"), listen("b"), listen("c")
+	var err error
+	sent := 0
+	for ; sent < 100_000; sent++ { // the queue holds net.unix.max_dgram_qlen datagrams
+		if _, err = a.SendToPath([]byte("x"), filepath.Join(dir, "b")); err != nil {
+			break
+		}
+	}
+	require.Error(t, err, "a receiver that never reads took every datagram")
+	assert.Positive(t, sent)
+	if runtime.GOOS == "linux" { // the BSDs answer ENOBUFS
+		assert.Same(t, evsel.ErrReceiverFull, err)
+	}
+	assert.NotEqual(t, evsel.ErrWouldBlock, err, "waiting for WRITE would not help")
+
+	_, err = a.SendToPath([]byte("y"), filepath.Join(dir, "c"))
+	require.NoError(t, err, "another receiver still gets its datagrams")
+	buf := make([]byte, 4)
+	n, _, _, err := c.RecvFromPath(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "y", string(buf[:n]))
+
+	n, _, _, err = b.RecvFromPath(buf) // one read makes room for one more
+	require.NoError(t, err)
+	assert.Equal(t, "x", string(buf[:n]))
+	_, err = a.SendToPath([]byte("x"), filepath.Join(dir, "b"))
+	assert.NoError(t, err)
+}

@@ -16,6 +16,13 @@ const (
 	ipv6LeaveGroup   = unix.IPV6_LEAVE_GROUP
 )
 
+// sysWritableNow reports whether a zero-timeout poll finds fd writable.
+func sysWritableNow(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	n, err := ignoringEINTR(func() (int, error) { return unix.Poll(pfd, 0) })
+	return err == nil && n == 1 && pfd[0].Revents&unix.POLLOUT != 0
+}
+
 // sysDatagramSetup prepares a new datagram socket: nothing on unix.
 func sysDatagramSetup(int) error { return nil }
 

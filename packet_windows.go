@@ -120,6 +120,10 @@ func sysRecvFromPath(int, []byte) (int, string, RecvFlags, error) {
 
 func sysSendToPath(int, []byte, string) (int, error) { return 0, windows.WSAEAFNOSUPPORT }
 
+// sysWritableNow is never asked on Windows: it has no Unix datagram
+// sockets, so SendToPath fails before.
+func sysWritableNow(int) bool { return false }
+
 // batchState: nothing to keep where every datagram is its own call.
 type batchState struct{}
 

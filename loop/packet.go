@@ -56,9 +56,11 @@ type PacketHandler interface {
 
 // PacketErrorHandler may be implemented by a PacketHandler to hear of the
 // errors of a datagram socket that does not close it: a datagram WriteTo
-// queued that the system refused (too long, no route, or on a connected
-// socket ECONNREFUSED from an earlier datagram), a failed receive. Without
-// it they are logged at debug level. It is called as the loop sends, and
+// queued that the system refused (too long, no route, on a connected
+// socket ECONNREFUSED from an earlier datagram, or evsel.ErrReceiverFull
+// from a Unix datagram socket that does not read), a failed receive; such a
+// datagram is dropped and counted in Stats.DatagramsDropped. Without this
+// handler they are logged at debug level. It is called as the loop sends, and
 // may write and close: datagrams it queues on a socket the loop has just
 // sent from leave on the loop's next iteration, so a handler that answers
 // every failure with another datagram that fails keeps its loop busy but
