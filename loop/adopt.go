@@ -81,7 +81,7 @@ func (e *Engine) serveSocket(dup func() (*evsel.Socket, error)) (net.Addr, error
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
-	if e.onEngineGoroutine() {
+	if e.OnLoopGoroutine() {
 		return nil, ErrOnLoop
 	}
 	s, err := dup()

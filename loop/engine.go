@@ -243,7 +243,7 @@ type Engine struct {
 	handshakes handshakePool // TLS handshakes running and waiting (tls_transport.go)
 
 	// shutdownGID is the id of the goroutine that waits for the loops and
-	// runs OnShutdown (see onEngineGoroutine).
+	// runs OnShutdown (see OnLoopGoroutine).
 	shutdownGID atomic.Uint64
 
 	mu    sync.Mutex

@@ -41,12 +41,12 @@ var (
 	// ErrOutputOverflow is the close reason of a connection whose pending
 	// output passed Options.MaxOutput.
 	ErrOutputOverflow = errors.New("loop: pending output over limit")
-	// ErrOnLoop is returned at once by the calls that wait for the loops
-	// (Engine.Stop, Engine.Listen) when they are made on a loop goroutine,
-	// from a callback, timer, task or OnShutdown, where waiting would wait
-	// for the caller itself and never end. Call them from another goroutine,
-	// or use Engine.StopAsync.
-	ErrOnLoop = errors.New("loop: call made on a loop goroutine would wait for itself; call it from outside the loops, or use StopAsync")
+	// ErrOnLoop is returned by the calls that wait for the loops
+	// (Engine.Stop, Engine.Listen, and msgloop's Dial and Do) when they are
+	// made on a loop goroutine, from a callback, timer, task or OnShutdown,
+	// where waiting would wait for the caller itself and never end. Call
+	// them from another goroutine; Engine.StopAsync stops without waiting.
+	ErrOnLoop = errors.New("loop: call made on a loop goroutine would wait for itself; make it from another goroutine")
 )
 
 // PanicError is the close reason of a connection whose handler panicked.

@@ -3,11 +3,14 @@ package loop
 import "runtime"
 
 // goid returns the calling goroutine's id, read from the header of its
-// stack trace ("goroutine 18 [running]:"). It takes a microsecond or so, so
-// it is called where a loop starts and in the calls that must refuse to run
-// on a loop (Stop, Listen), never per event. The id is only compared, so a
-// header it cannot parse yields 0, which matches no loop: the call then
-// behaves as it did before the check existed.
+// stack trace ("goroutine 18 [running]:"). runtime.Stack walks and prints
+// the whole stack to make that header: 6 µs from a benchmark's shallow
+// stack, 17 µs ten frames deeper, on the bench's host. So it is called
+// where a loop starts and in the calls that must refuse to run on a loop
+// (Stop, Listen), never per event. (A loop's thread cannot stand for it:
+// the readiness driver unlocks the thread while it waits.) The id is only
+// compared, so a header it cannot parse yields 0, which matches
+// no loop: the call then behaves as it did before the check existed.
 func goid() uint64 {
 	var buf [32]byte
 	n := runtime.Stack(buf[:], false)
@@ -25,10 +28,13 @@ func goid() uint64 {
 	return id
 }
 
-// onEngineGoroutine reports whether the caller is one of the engine's loop
-// goroutines, or the goroutine that runs Options.OnShutdown: the goroutines
-// a call waiting for the loops would wait for itself.
-func (e *Engine) onEngineGoroutine() bool {
+// OnLoopGoroutine reports whether the caller runs on one of the engine's
+// loops (in a callback, timer or task) or runs Options.OnShutdown: the
+// goroutines a call that waits for the engine would wait for itself. The
+// engine's own such calls return ErrOnLoop there, and a library over the
+// engine can do the same. It takes some microseconds (see goid): ask it
+// when a wait has lasted, not per call or per event.
+func (e *Engine) OnLoopGoroutine() bool {
 	id := goid()
 	if id == 0 {
 		return false

@@ -41,7 +41,7 @@ var ErrNoInherited = errors.New("loop: no inherited listening sockets (" + Hando
 // Unsupported on Windows. Like Listen, it must be called from outside the
 // loops.
 func (e *Engine) ListenerFiles() ([]*os.File, error) {
-	if e.onEngineGoroutine() {
+	if e.OnLoopGoroutine() {
 		return nil, ErrOnLoop
 	}
 	var files []*os.File
@@ -110,7 +110,7 @@ func (e *Engine) PassListeners(cmd *exec.Cmd) ([]*os.File, error) {
 // from outside the loops. When it returns, every connection the engine
 // accepted is registered and counted in Stats.Open.
 func (e *Engine) StopAccepting() error {
-	if e.onEngineGoroutine() {
+	if e.OnLoopGoroutine() {
 		return ErrOnLoop
 	}
 	for _, l := range e.loops {

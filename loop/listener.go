@@ -29,7 +29,7 @@ func (e *Engine) listen(network, address string, cfg *tls.Config) (net.Addr, err
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
-	if e.onEngineGoroutine() {
+	if e.OnLoopGoroutine() {
 		return nil, ErrOnLoop
 	}
 	lc := evsel.ListenConfig{ReusePort: e.opts.ReusePort && network != "unix"}
@@ -127,7 +127,7 @@ func (e *Engine) serve(socks []*evsel.Socket, first int, cfg *tls.Config) error 
 }
 
 // onLoop runs fn on l and waits for it. It must not be called from a loop
-// (Listen checks with onEngineGoroutine first).
+// (Listen checks with OnLoopGoroutine first).
 func (e *Engine) onLoop(l *Loop, fn func() error) error {
 	res := make(chan error, 1)
 	if err := l.Do(func() { res <- fn() }); err != nil {

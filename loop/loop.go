@@ -51,7 +51,7 @@ type Loop struct {
 
 	tasks taskQueue
 	stats loopStats
-	gid   atomic.Uint64 // the loop goroutine's id, for Engine.onEngineGoroutine
+	gid   atomic.Uint64 // the loop goroutine's id, for Engine.OnLoopGoroutine
 }
 
 func newLoop(e *Engine, id int) *Loop {

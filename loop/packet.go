@@ -140,7 +140,7 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
-	if e.onEngineGoroutine() {
+	if e.OnLoopGoroutine() {
 		return nil, ErrOnLoop
 	}
 	spread := reusePortSpreadsDatagrams && network != "unixgram" && len(e.loops) > 1
@@ -198,7 +198,7 @@ func (e *Engine) ServePacket(s *evsel.Socket, h PacketHandler) (*PacketConn, err
 	if e.stopping.Load() {
 		return nil, ErrStopped
 	}
-	if e.onEngineGoroutine() {
+	if e.OnLoopGoroutine() {
 		return nil, ErrOnLoop
 	}
 	local, err := s.LocalAddr()
@@ -278,7 +278,7 @@ func (e *Engine) resolvePacket(ctx context.Context, network, address string) (st
 	if _, err := netip.ParseAddr(host); err == nil {
 		return address, nil
 	}
-	if e.onEngineGoroutine() {
+	if e.OnLoopGoroutine() {
 		// The socket is returned at once, so the lookup would run right
 		// here and stall every connection of the loop meanwhile.
 		return "", fmt.Errorf("loop: DialPacket resolves %q on the calling goroutine: %w", host, ErrOnLoop)

@@ -12,7 +12,7 @@ import "context"
 // task or OnShutdown) it would wait for itself: there it returns ErrOnLoop
 // at once and stops nothing. Use StopAsync there.
 func (e *Engine) Stop(ctx context.Context) error {
-	if e.onEngineGoroutine() {
+	if e.OnLoopGoroutine() {
 		return ErrOnLoop
 	}
 	e.beginStop()

@@ -2,6 +2,9 @@ package loop
 
 import (
 	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,6 +82,58 @@ func TestStopInOnShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop did not return")
 	}
+}
+
+// TestOnLoopGoroutine: true in a task, a timer, a callback and OnShutdown,
+// on every loop; false on other goroutines, before and after the loops
+// have exited.
+func TestOnLoopGoroutine(t *testing.T) {
+	seen := make(chan bool, 16)
+	e, err := New(Funcs{Data: func(c *Conn) {
+		c.Consume(len(c.Inbound()))
+		seen <- c.Loop().Engine().OnLoopGoroutine()
+	}}, Options{Loops: 2, Logger: quietLog, OnShutdown: func(e *Engine) { seen <- e.OnLoopGoroutine() }})
+	require.NoError(t, err)
+	for _, l := range e.Loops() {
+		require.NoError(t, l.Do(func() {
+			seen <- e.OnLoopGoroutine()
+			l.AfterFunc(0, func() { seen <- e.OnLoopGoroutine() })
+		}))
+		require.True(t, <-seen, "in a task")
+		require.True(t, <-seen, "in a timer")
+	}
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	c := dial(t, addr.String())
+	defer c.Close()
+	_, err = c.Write([]byte("x"))
+	require.NoError(t, err)
+	require.True(t, <-seen, "in OnData")
+
+	require.False(t, e.OnLoopGoroutine(), "on the test's goroutine")
+	other := make(chan bool)
+	go func() { other <- e.OnLoopGoroutine() }()
+	require.False(t, <-other, "on another goroutine")
+
+	require.NoError(t, e.Stop(context.Background()))
+	require.True(t, <-seen, "in OnShutdown")
+	// Many goroutines now, some on the threads the loops had.
+	var wg sync.WaitGroup
+	var wrong atomic.Int32
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				if e.OnLoopGoroutine() {
+					wrong.Add(1)
+				}
+				runtime.Gosched()
+			}
+		}()
+	}
+	wg.Wait()
+	require.Zero(t, wrong.Load(), "a goroutine taken for a loop after the loops exited")
 }
 
 // TestStopAsyncForces: a connection whose peer never reads keeps its output

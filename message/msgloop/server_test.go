@@ -345,6 +345,57 @@ func TestClientTimeoutAndDialFailure(t *testing.T) {
 	assert.Error(t, err, "dialing a closed port fails")
 }
 
+// TestClientWaitsRefusedOnItsLoop: Dial, Request and Do called on one of
+// the client's loops would wait for that loop. They return loop.ErrOnLoop
+// instead, and the loop goes on serving: the request sent with Send from
+// the same place is answered.
+func TestClientWaitsRefusedOnItsLoop(t *testing.T) {
+	addr, _ := startServer(t, msgloop.ServerOptions{ServerConfig: message.ServerConfig{KeepAlive: true}})
+	cl, err := msgloop.NewClient(msgloop.ClientOptions{Loop: loop.Options{Loops: 1}})
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cc, err := cl.Dial(ctx, "tcp", addr)
+	require.NoError(t, err)
+
+	type result struct {
+		dial, request, do error
+		took              time.Duration
+	}
+	got := make(chan result, 1)
+	answered := make(chan string, 1)
+	req := refapp.ClientRequest("search", "ring")
+	require.NoError(t, cl.Engine().Loops()[0].Do(func() {
+		start := time.Now()
+		var r result
+		_, r.dial = cl.Dial(ctx, "tcp", addr)
+		_, r.request = cl.Request(ctx, "tcp", addr, req)
+		_, r.do = cc.Do(ctx, req)
+		r.took = time.Since(start)
+		got <- r
+		cc.Send(req, func(resp message.Message, err error) {
+			if err != nil {
+				answered <- err.Error()
+				return
+			}
+			line, _ := refapp.ClientResult(resp)
+			answered <- line
+		})
+	}))
+	r := <-got
+	assert.ErrorIs(t, r.dial, loop.ErrOnLoop)
+	assert.ErrorIs(t, r.request, loop.ErrOnLoop)
+	assert.ErrorIs(t, r.do, loop.ErrOnLoop)
+	assert.Less(t, r.took, 5*time.Second, "the refusals came before ctx ended")
+	assert.Equal(t, "Got result: "+refapp.SearchAnswer("ring"), <-answered)
+
+	// Off the loops the same calls work.
+	resp, err := cc.Do(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, "Got result: "+refapp.SearchAnswer("ring"), resultOf(t, resp))
+}
+
 // rawFrame builds a frame around an arbitrary header text, for malformed
 // headers the encoder would never write.
 func rawFrame(header string, content string) []byte {
