@@ -84,6 +84,7 @@ const (
 	flagHsFull                           // not read: the handshake goroutine has enough input waiting (tls_transport.go)
 	flagSending                          // io_uring: a send of out is in flight (out's bytes are pinned)
 	flagRecv                             // io_uring: a receive is in flight
+	flagWakeOnOpen                       // woken before OnOpen: OnData follows it
 )
 
 // fd is the socket's descriptor, as the poller knows it.
@@ -179,7 +180,9 @@ func (c *Conn) Do(fn func(c *Conn)) error {
 
 // Wake makes the loop call OnData for this connection even if nothing new
 // arrived — for a handler that parked input until some other goroutine
-// finished. It is safe from any goroutine. Note that a peer's half-close
+// finished. It is safe from any goroutine. On a connection not yet open (a
+// Dial's, connecting or in its TLS handshake) the call comes right after
+// OnOpen. Note that a peer's half-close
 // (EOF) closes the connection as soon as its pending output is sent, so an
 // answer produced later by another goroutine is lost; a protocol that lets
 // peers shut down their side early should answer from the callback.

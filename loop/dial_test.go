@@ -268,3 +268,45 @@ func TestStopDuringLookup(t *testing.T) {
 	stop(t, e)
 	assert.ErrorIs(t, ev.waitClose(t), ErrStopped)
 }
+
+// TestWakeBeforeOpen: Wake on a Dial's connection before it is open (still
+// connecting, or in its TLS handshake) calls OnData right after OnOpen,
+// never before it, and only once.
+func TestWakeBeforeOpen(t *testing.T) {
+	p := getPKI(t)
+	_, plainAddr := start(t, echo, Options{Loops: 1})
+	_, tlsAddr := startTLS(t, echo, Options{Loops: 1}, p.serverConfig())
+	for _, tc := range []struct {
+		name, addr string
+		opts       []DialOption
+	}{
+		{"plain", plainAddr, nil},
+		{"TLS", tlsAddr, []DialOption{WithTLS(p.clientConfig())}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := make(chan string, 8)
+			e, err := New(Funcs{
+				Open: func(c *Conn) { calls <- "open" },
+				Data: func(c *Conn) { calls <- "data" },
+			}, Options{Loops: 1, Logger: quietLog})
+			require.NoError(t, err)
+			t.Cleanup(func() { stop(t, e) })
+			c, err := e.Dial(context.Background(), "tcp", tc.addr, tc.opts...)
+			require.NoError(t, err)
+			require.NoError(t, c.Wake())
+			for _, want := range []string{"open", "data"} {
+				select {
+				case got := <-calls:
+					require.Equal(t, want, got, "OnData before OnOpen")
+				case <-time.After(10 * time.Second):
+					t.Fatalf("no %s", want)
+				}
+			}
+			// Nothing more: the wake was not run twice.
+			flushed := make(chan struct{})
+			require.NoError(t, c.Loop().Do(func() { close(flushed) }))
+			<-flushed
+			assert.Empty(t, calls)
+		})
+	}
+}

@@ -467,6 +467,13 @@ func (l *Loop) open(c *Conn) {
 	}
 	c.flags |= flagOpen
 	l.callOpen(c)
+	if c.flags&flagWakeOnOpen != 0 {
+		c.flags &^= flagWakeOnOpen
+		if !c.closed.Load() {
+			l.callData(c)
+			l.keepInput(c)
+		}
+	}
 	l.settle(c)
 }
 

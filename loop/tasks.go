@@ -115,6 +115,8 @@ func (l *Loop) runTasks() {
 			// The connection went away after the task was queued.
 		case t.kind == taskWrite:
 			c.Write(t.buf)
+		case t.kind == taskWake && c.flags&flagOpen == 0:
+			c.flags |= flagWakeOnOpen // OnData never comes before OnOpen
 		case t.kind == taskWake:
 			l.callData(c)
 			l.keepInput(c)
