@@ -144,9 +144,12 @@ type Options struct {
 	TLSHandshakeTimeout time.Duration
 	// MaxTLSHandshakes bounds the TLS handshakes running at once, each on
 	// a goroutine of its own; the connections beyond it wait for a slot
-	// without one. Default 256. While some wait, an accepted connection's
-	// handshake that its peer has kept waiting for a quarter of
-	// TLSHandshakeTimeout in all gives its slot up (ErrTLSHandshakeStalled).
+	// without one. Default 256. Accepted and dialed connections have a
+	// bound each, so that clients waiting on servers, this engine's own
+	// among them, never hold the slots those servers need. While some
+	// wait, an accepted connection's handshake that its peer has kept
+	// waiting for a quarter of TLSHandshakeTimeout in all gives its slot up
+	// (ErrTLSHandshakeStalled).
 	MaxTLSHandshakes int
 	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
 	NoDelay bool
@@ -240,7 +243,9 @@ type Engine struct {
 	open     atomic.Int64 // connections held by all loops, for MaxConns
 	memHeld  atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
 
-	handshakes handshakePool // TLS handshakes running and waiting (tls_transport.go)
+	// TLS handshakes running and waiting (tls_pool.go): the accepted
+	// connections' and the dialed ones', apart (see MaxTLSHandshakes).
+	handshakes, clientHandshakes handshakePool
 
 	// shutdownGID is the id of the goroutine that waits for the loops and
 	// runs OnShutdown (see OnLoopGoroutine).

@@ -154,13 +154,15 @@ func (l *Loop) tlsStart(c *Conn) {
 	})
 	if st.client {
 		st.submitted = true
-		l.e.handshakes.submit(l.e, st)
+		l.e.clientHandshakes.submit(l.e, st)
 	}
 	// A server's handshake waits for a whole first record (the ClientHello)
-	// before it takes a goroutine: a peer that connects and says nothing
-	// holds none, and two engines' pools dialing each other cannot lock
-	// each other up, since only the clients whose handshakes run have sent
-	// one (see readTLS).
+	// before it takes a goroutine (see readTLS): a peer that connects and
+	// says nothing holds none. Clients take theirs from a pool of their
+	// own, since a client's handshake waits on its server, which may be
+	// this engine, or one whose clients wait on this engine: sharing
+	// slots, waiting clients could hold every one their servers need, for
+	// as long as TLSHandshakeTimeout.
 }
 
 // tlsFailed closes a connection whose handshake failed, logging it once.

@@ -361,3 +361,30 @@ func (r *logRecorder) errors() []error {
 }
 
 func slogOf(h slog.Handler) *slog.Logger { return slog.New(h) }
+
+// TestTLSDialOwnListenerOneSlot: with one handshake slot, a connection
+// dialed with TLS to the engine's own TLS listener opens on both sides.
+// Had the client's handshake, waiting on its server, held the only slot,
+// the server's would have waited for it until TLSHandshakeTimeout.
+func TestTLSDialOwnListenerOneSlot(t *testing.T) {
+	p := getPKI(t)
+	events := make(chan error, 4)
+	h := Funcs{
+		Open:  func(c *Conn) { events <- nil },
+		Close: func(c *Conn, err error) { events <- err },
+	}
+	e, addr := startTLS(t, h, Options{Loops: 1, MaxTLSHandshakes: 1, TLSHandshakeTimeout: 30 * time.Second}, p.serverConfig())
+	require.NoError(t, e.Loops()[0].Do(func() {
+		if _, err := e.Dial(context.Background(), "tcp", addr, WithTLS(p.clientConfig())); err != nil {
+			events <- err
+		}
+	}))
+	for range 2 { // the dialed side and the accepted one
+		select {
+		case err := <-events:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the handshakes wait on each other's slot")
+		}
+	}
+}
