@@ -121,7 +121,9 @@
 // the standard library's crypto/tls unchanged, so every Go release's TLS
 // fixes apply. The handshake, sequential code, runs on a goroutine over an
 // in-memory transport the loop feeds, at most Options.MaxTLSHandshakes at
-// once; an accepted connection takes one only once its ClientHello is in,
+// once for accepted connections and as many for dialed ones (so that a
+// client never holds the slot its server, perhaps this engine, needs); an
+// accepted connection takes one only once its ClientHello is in,
 // and one waiting for a free slot holds none, nor waits long for a peer that
 // stalls its handshake (ErrTLSHandshakeStalled). Options.TLSHandshakeTimeout
 // bounds it all. OnOpen follows a successful handshake; a failed one is
