@@ -182,7 +182,8 @@ func (c *Conn) Do(fn func(c *Conn)) error {
 // arrived — for a handler that parked input until some other goroutine
 // finished. It is safe from any goroutine. On a connection not yet open (a
 // Dial's, connecting or in its TLS handshake) the call comes right after
-// OnOpen. Note that a peer's half-close
+// OnOpen, and not at all if it never opens; on a closing connection, which
+// is not read any more, it does nothing. Note that a peer's half-close
 // (EOF) closes the connection as soon as its pending output is sent, so an
 // answer produced later by another goroutine is lost; a protocol that lets
 // peers shut down their side early should answer from the callback.

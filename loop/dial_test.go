@@ -271,7 +271,8 @@ func TestStopDuringLookup(t *testing.T) {
 
 // TestWakeBeforeOpen: Wake on a Dial's connection before it is open (still
 // connecting, or in its TLS handshake) calls OnData right after OnOpen,
-// never before it, and only once.
+// never before it, and only once; not at all if OnOpen closes the
+// connection.
 func TestWakeBeforeOpen(t *testing.T) {
 	p := getPKI(t)
 	_, plainAddr := start(t, echo, Options{Loops: 1})
@@ -279,25 +280,34 @@ func TestWakeBeforeOpen(t *testing.T) {
 	for _, tc := range []struct {
 		name, addr string
 		opts       []DialOption
+		closeOpen  bool // OnOpen closes the connection
+		want       []string
 	}{
-		{"plain", plainAddr, nil},
-		{"TLS", tlsAddr, []DialOption{WithTLS(p.clientConfig())}},
+		{"plain", plainAddr, nil, false, []string{"open", "data"}},
+		{"TLS", tlsAddr, []DialOption{WithTLS(p.clientConfig())}, false, []string{"open", "data"}},
+		{"TLS closed in OnOpen", tlsAddr, []DialOption{WithTLS(p.clientConfig())}, true, []string{"open", "close"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := make(chan string, 8)
 			e, err := New(Funcs{
-				Open: func(c *Conn) { calls <- "open" },
-				Data: func(c *Conn) { calls <- "data" },
+				Open: func(c *Conn) {
+					calls <- "open"
+					if tc.closeOpen {
+						c.Close()
+					}
+				},
+				Data:  func(c *Conn) { calls <- "data" },
+				Close: func(c *Conn, err error) { calls <- "close" },
 			}, Options{Loops: 1, Logger: quietLog})
 			require.NoError(t, err)
 			t.Cleanup(func() { stop(t, e) })
 			c, err := e.Dial(context.Background(), "tcp", tc.addr, tc.opts...)
 			require.NoError(t, err)
 			require.NoError(t, c.Wake())
-			for _, want := range []string{"open", "data"} {
+			for _, want := range tc.want {
 				select {
 				case got := <-calls:
-					require.Equal(t, want, got, "OnData before OnOpen")
+					require.Equal(t, want, got)
 				case <-time.After(10 * time.Second):
 					t.Fatalf("no %s", want)
 				}

@@ -469,7 +469,7 @@ func (l *Loop) open(c *Conn) {
 	l.callOpen(c)
 	if c.flags&flagWakeOnOpen != 0 {
 		c.flags &^= flagWakeOnOpen
-		if !c.closed.Load() {
+		if c.flags&(flagClosing|flagCloseNow) == 0 { // OnOpen did not close it (or panic)
 			l.callData(c)
 			l.keepInput(c)
 		}

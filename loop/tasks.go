@@ -115,6 +115,9 @@ func (l *Loop) runTasks() {
 			// The connection went away after the task was queued.
 		case t.kind == taskWrite:
 			c.Write(t.buf)
+		case t.kind == taskWake && c.flags&(flagClosing|flagCloseNow) != 0:
+			// Closing: not read any more, so no OnData either (and one
+			// closed before it connected never had OnOpen).
 		case t.kind == taskWake && c.flags&flagOpen == 0:
 			c.flags |= flagWakeOnOpen // OnData never comes before OnOpen
 		case t.kind == taskWake:
