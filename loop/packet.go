@@ -98,9 +98,10 @@ type PacketConn struct {
 	queue []pendingDatagram
 	head  int
 	dirty bool // in the loop's list of sockets to flush
-	// flushed is the packetLoop.round in which the end of an iteration
-	// last flushed the socket: it is flushed there once per round.
-	flushed uint64
+	// flushed and watched are the packetLoop.rounds in which the end of
+	// an iteration last flushed the socket, and last set its interest
+	// after a flush: each is done there once per round (flushPackets).
+	flushed, watched uint64
 }
 
 type pendingDatagram struct {

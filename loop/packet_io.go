@@ -227,11 +227,17 @@ func (l *Loop) flushPackets() {
 		for i, pc := range batch {
 			pc.dirty = false
 			if !pc.closed.Load() {
-				if pc.flushed != pk.round {
+				switch {
+				case pc.flushed != pk.round:
 					pc.flushed = pk.round
 					pc.flush()
+					pc.watch()
+				case pc.watched != pk.round:
+					// Once more per round at most: a watch that fails
+					// calls OnPacketError too, which may queue again.
+					pc.watched = pk.round
+					pc.watch()
 				}
-				pc.watch()
 			}
 			batch[i] = nil
 		}

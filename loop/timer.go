@@ -116,9 +116,10 @@ func (l *Loop) runTimers() {
 		t := l.timers[0]
 		if t.period > 0 {
 			// Reschedule from the deadline, not from now, so an Every timer
-			// keeps its rhythm; skip missed beats instead of bursting.
+			// keeps its rhythm; skip missed beats instead of bursting (a
+			// beat due at this clock too: it would fire twice in one run).
 			t.when += int64(t.period) // past math.MaxInt64 it wraps below the clock: saturated next
-			if t.when < l.clock {
+			if t.when <= l.clock {
 				t.when = l.clockAfter(t.period)
 			}
 			heap.Fix(&l.timers, 0)
