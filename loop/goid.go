@@ -7,7 +7,8 @@ import "runtime"
 // the whole stack to make that header: 6 µs from a benchmark's shallow
 // stack, 17 µs ten frames deeper, on the bench's host. So it is called
 // where a loop starts and in the calls that must refuse to run on a loop
-// (Stop, Listen), never per event. (A loop's thread cannot stand for it:
+// (Stop, Listen, msgloop's Dial, and Do after a millisecond's wait), never
+// per event. (A loop's thread cannot stand for it:
 // the readiness driver unlocks the thread while it waits.) The id is only
 // compared, so a header it cannot parse yields 0, which matches
 // no loop: the call then behaves as it did before the check existed.
@@ -48,4 +49,11 @@ func (e *Engine) OnLoopGoroutine() bool {
 		}
 	}
 	return false
+}
+
+// OnLoopGoroutine reports whether the caller runs on this loop's goroutine,
+// at the cost of Engine.OnLoopGoroutine's.
+func (l *Loop) OnLoopGoroutine() bool {
+	id := goid()
+	return id != 0 && l.gid.Load() == id
 }

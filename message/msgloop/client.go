@@ -67,7 +67,7 @@ func (cl *Client) Close() error {
 }
 
 // ClientConn is one connection of a Client. Its methods are safe from any
-// goroutine; Do, which waits, refuses to on the client's loops.
+// goroutine; Do, which waits, refuses to on the connection's own loop.
 type ClientConn struct {
 	cl     *Client
 	opened chan error
@@ -80,9 +80,15 @@ type ClientConn struct {
 
 // Dial connects to address, waiting until the connection is up, ctx ends
 // or the dial timeout passes. Called on one of the client's loops (in a
-// Send's done function, say), where the connection it waits for would
-// open, it returns loop.ErrOnLoop within a millisecond.
+// Send's done function, say), where the connection it waits for may have
+// to open, it returns loop.ErrOnLoop at once.
 func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientConn, error) {
+	// Asked first, at some microseconds (loop.Engine.OnLoopGoroutine) where
+	// a connect costs tens: the answer must not depend on which loop the
+	// connection lands on, or on how fast it opens.
+	if cl.e.OnLoopGoroutine() {
+		return nil, loop.ErrOnLoop
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cl.opts.DialTimeout)
@@ -98,48 +104,15 @@ func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientCon
 	if err != nil {
 		return nil, err
 	}
-	openErr, err := awaitOffLoop(cl.e, ctx, cc.opened)
-	if err != nil { // ctx ended, or the caller is on a loop
-		c.AsyncClose(err)
-		return nil, err
-	}
-	if openErr != nil {
-		return nil, openErr
-	}
-	return cc, nil
-}
-
-// onLoopCheckAfter is how long a wait of the client's lasts before it asks
-// whether it runs on one of the client's loops, which it would be waiting
-// for: the answer costs microseconds (loop.Engine.OnLoopGoroutine), a
-// loopback connect or answer usually comes sooner, and a caller on a loop
-// then holds it up for this long at most.
-const onLoopCheckAfter = time.Millisecond
-
-// awaitOffLoop receives from ch, unless ctx ends first (its error) or the
-// caller turns out to be on one of e's loops (loop.ErrOnLoop).
-func awaitOffLoop[T any](e *loop.Engine, ctx context.Context, ch <-chan T) (T, error) {
-	var zero T
 	select {
-	case v := <-ch:
-		return v, nil
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	default:
-	}
-	check := time.NewTimer(onLoopCheckAfter)
-	defer check.Stop()
-	for {
-		select {
-		case v := <-ch:
-			return v, nil
-		case <-ctx.Done():
-			return zero, ctx.Err()
-		case <-check.C:
-			if e.OnLoopGoroutine() {
-				return zero, loop.ErrOnLoop
-			}
+	case err := <-cc.opened:
+		if err != nil {
+			return nil, err
 		}
+		return cc, nil
+	case <-ctx.Done():
+		c.AsyncClose(ctx.Err())
+		return nil, ctx.Err()
 	}
 }
 
@@ -186,18 +159,43 @@ type result struct {
 
 // Do sends req and waits for its response or for ctx to end. Abandoning a
 // request on ctx leaves the connection usable: its response, when it comes,
-// is dropped. Called on one of the client's loops, where the response
-// would arrive, it returns loop.ErrOnLoop within a millisecond: use Send
-// there.
+// is dropped. Called on the connection's own loop, where the response
+// would have to arrive, it returns loop.ErrOnLoop after a millisecond; the
+// request is sent all the same, and its response dropped. On another of
+// the client's loops it waits, holding that loop up: use Send there.
 func (cc *ClientConn) Do(ctx context.Context, req message.Message) (message.Message, error) {
 	ch := make(chan result, 1)
 	cc.Send(req, func(m message.Message, err error) { ch <- result{m, err} })
-	r, err := awaitOffLoop(cc.cl.e, ctx, ch)
-	if err != nil {
-		return message.Message{}, err
+	select {
+	case r := <-ch:
+		return r.m, r.err
+	case <-ctx.Done():
+		return message.Message{}, ctx.Err()
+	default:
 	}
-	return r.m, r.err
+	// Whether the caller is on the loop costs some microseconds
+	// (loop.Loop.OnLoopGoroutine): asked only of a wait that lasts, as
+	// an answer on loopback usually comes sooner. On that loop none can
+	// come, so the answer does not depend on the timing.
+	check := time.NewTimer(onLoopCheckAfter)
+	defer check.Stop()
+	for {
+		select {
+		case r := <-ch:
+			return r.m, r.err
+		case <-ctx.Done():
+			return message.Message{}, ctx.Err()
+		case <-check.C:
+			if cc.c.Loop().OnLoopGoroutine() {
+				return message.Message{}, loop.ErrOnLoop
+			}
+		}
+	}
 }
+
+// onLoopCheckAfter is how long Do waits before it asks whether it runs on
+// the connection's loop.
+const onLoopCheckAfter = time.Millisecond
 
 // Close closes the connection after the requests already written are sent;
 // requests still waiting for a response fail. Closing a connection the
@@ -210,8 +208,8 @@ func (cc *ClientConn) Close() error {
 }
 
 // Request is the reference client's whole life in one call: connect, send
-// req, read one response, close. Like Dial, it returns loop.ErrOnLoop on
-// one of the client's loops.
+// req, read one response, close. Like Dial, it returns loop.ErrOnLoop at
+// once on one of the client's loops.
 func (cl *Client) Request(ctx context.Context, network, address string, req message.Message) (message.Message, error) {
 	cc, err := cl.Dial(ctx, network, address)
 	if err != nil {

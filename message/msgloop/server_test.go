@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -345,55 +346,77 @@ func TestClientTimeoutAndDialFailure(t *testing.T) {
 	assert.Error(t, err, "dialing a closed port fails")
 }
 
-// TestClientWaitsRefusedOnItsLoop: Dial, Request and Do called on one of
-// the client's loops would wait for that loop. They return loop.ErrOnLoop
-// instead, and the loop goes on serving: the request sent with Send from
-// the same place is answered.
+// TestClientWaitsRefusedOnItsLoop: Dial and Request called on any of the
+// client's loops may wait for that loop, so they return loop.ErrOnLoop, at
+// once and every time. Do waits for the connection's own loop only: there
+// it returns loop.ErrOnLoop, and on the other loop it gets its answer. The
+// loops go on serving: a request sent with Send from a loop is answered.
 func TestClientWaitsRefusedOnItsLoop(t *testing.T) {
 	addr, _ := startServer(t, msgloop.ServerOptions{ServerConfig: message.ServerConfig{KeepAlive: true}})
-	cl, err := msgloop.NewClient(msgloop.ClientOptions{Loop: loop.Options{Loops: 1}})
+	cl, err := msgloop.NewClient(msgloop.ClientOptions{Loop: loop.Options{Loops: 2}})
 	require.NoError(t, err)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cc, err := cl.Dial(ctx, "tcp", addr)
 	require.NoError(t, err)
+	req := refapp.ClientRequest("search", "ring")
+	want := "Got result: " + refapp.SearchAnswer("ring")
 
 	type result struct {
-		dial, request, do error
-		took              time.Duration
+		dials, requests []error
+		do              error
+		doLine          string
+		sent            string
 	}
-	got := make(chan result, 1)
-	answered := make(chan string, 1)
-	req := refapp.ClientRequest("search", "ring")
-	require.NoError(t, cl.Engine().Loops()[0].Do(func() {
-		start := time.Now()
-		var r result
-		_, r.dial = cl.Dial(ctx, "tcp", addr)
-		_, r.request = cl.Request(ctx, "tcp", addr, req)
-		_, r.do = cc.Do(ctx, req)
-		r.took = time.Since(start)
-		got <- r
-		cc.Send(req, func(resp message.Message, err error) {
-			if err != nil {
-				answered <- err.Error()
-				return
+	var results []result
+	for _, l := range cl.Engine().Loops() {
+		got := make(chan result, 1)
+		require.NoError(t, l.Do(func() {
+			var r result
+			for range 4 { // whichever loop each connection would land on
+				_, err := cl.Dial(ctx, "tcp", addr)
+				r.dials = append(r.dials, err)
+				_, err = cl.Request(ctx, "tcp", addr, req)
+				r.requests = append(r.requests, err)
 			}
-			line, _ := refapp.ClientResult(resp)
-			answered <- line
-		})
-	}))
-	r := <-got
-	assert.ErrorIs(t, r.dial, loop.ErrOnLoop)
-	assert.ErrorIs(t, r.request, loop.ErrOnLoop)
-	assert.ErrorIs(t, r.do, loop.ErrOnLoop)
-	assert.Less(t, r.took, 5*time.Second, "the refusals came before ctx ended")
-	assert.Equal(t, "Got result: "+refapp.SearchAnswer("ring"), <-answered)
+			var resp message.Message
+			resp, r.do = cc.Do(ctx, req)
+			if r.do == nil {
+				r.doLine, _ = refapp.ClientResult(resp)
+			}
+			cc.Send(req, func(resp message.Message, err error) {
+				r.sent, _ = refapp.ClientResult(resp)
+				got <- r
+			})
+		}))
+		select {
+		case r := <-got:
+			results = append(results, r)
+		case <-ctx.Done():
+			t.Fatal("a loop stopped serving")
+		}
+	}
+	refused := 0
+	for _, r := range results {
+		for i := range r.dials {
+			assert.ErrorIs(t, r.dials[i], loop.ErrOnLoop)
+			assert.ErrorIs(t, r.requests[i], loop.ErrOnLoop)
+		}
+		if errors.Is(r.do, loop.ErrOnLoop) {
+			refused++
+		} else {
+			assert.NoError(t, r.do)
+			assert.Equal(t, want, r.doLine, "Do on the other loop")
+		}
+		assert.Equal(t, want, r.sent, "Send from a loop")
+	}
+	assert.Equal(t, 1, refused, "Do refused on the connection's loop only")
 
 	// Off the loops the same calls work.
 	resp, err := cc.Do(ctx, req)
 	require.NoError(t, err)
-	assert.Equal(t, "Got result: "+refapp.SearchAnswer("ring"), resultOf(t, resp))
+	assert.Equal(t, want, resultOf(t, resp))
 }
 
 // rawFrame builds a frame around an arbitrary header text, for malformed
