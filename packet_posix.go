@@ -79,13 +79,23 @@ func (s *Socket) RecvFrom(p []byte) (int, netip.AddrPort, RecvFlags, error) {
 // has its queue full, while this socket itself has room. Waiting for the
 // socket to become writable would not help: it already is, for every
 // other receiver. A datagram sender drops p, as UDP would.
+//
+// It is Linux's case (the BSDs answer ENOBUFS), and only while the
+// sender's buffer has room: Linux charges the datagrams a receiver has
+// not read to their sender, and a socket is writable while that charge is
+// under a quarter of its send buffer. So a receiver whose queue holds
+// more than that (net.unix.max_dgram_qlen is 10 in a new network
+// namespace, 512 on many hosts), or one that connected to the sender,
+// which lifts the queue's limit, fills the sender's buffer instead: then
+// every send gets ErrWouldBlock, and the socket is not writable, until
+// that receiver reads or closes.
 var ErrReceiverFull = errors.New("evsel: the receiving datagram socket's queue is full")
 
 // SendToPath is SendTo for a Unix datagram socket: it sends p to the
 // socket bound at path (a leading '@' names Linux's abstract namespace),
 // or to the connected peer when path is "". Sending to a path whose
 // socket does not read, on a non-blocking socket, fails with
-// ErrReceiverFull once that socket's queue is full.
+// ErrReceiverFull once that socket's queue is full (see there).
 func (s *Socket) SendToPath(p []byte, path string) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err

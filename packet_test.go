@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/evsel/evsel/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -323,6 +324,9 @@ func TestUnixDatagramReceiverFull(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no Unix datagram sockets on Windows")
 	}
+	if q := testenv.UnixDgramQueueLimit(); q > 64 {
+		t.Skipf("net.unix.max_dgram_qlen is %d: the sender's buffer fills before a receiver's queue (see ErrReceiverFull)", q)
+	}
 	dir := t.TempDir()
 	listen := func(name string) *evsel.Socket {
 		s, err := evsel.ListenPacket("unixgram", filepath.Join(dir, name))
@@ -341,7 +345,7 @@ func TestUnixDatagramReceiverFull(t *testing.T) {
 	require.Error(t, err, "a receiver that never reads took every datagram")
 	assert.Positive(t, sent)
 	if runtime.GOOS == "linux" { // the BSDs answer ENOBUFS
-		assert.Same(t, evsel.ErrReceiverFull, err)
+		assert.Equal(t, evsel.ErrReceiverFull, err)
 	}
 	assert.NotEqual(t, evsel.ErrWouldBlock, err, "waiting for WRITE would not help")
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/evsel/evsel"
+	"github.com/evsel/evsel/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -181,6 +182,9 @@ func TestPacketUnreadPeerAndStop(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no Unix datagram sockets on Windows")
 	}
+	if q := testenv.UnixDgramQueueLimit(); q > 64 {
+		t.Skipf("net.unix.max_dgram_qlen is %d: the server's buffer fills before the peer's queue (TestPacketPeerPinsSendBuffer)", q)
+	}
 	dir := t.TempDir()
 	const queue = 64
 	results := make(chan error, 1024)
@@ -266,6 +270,77 @@ func TestPacketUnreadPeerAndStop(t *testing.T) {
 	stopped = true
 	st = e.Stats()
 	assert.Equal(t, int64(800), st.DatagramsOut+st.DatagramsDropped, "every reply sent or counted as dropped")
+}
+
+// TestPacketPeerPinsSendBuffer: a Unix datagram peer connected back to the
+// server's socket has no queue limit, and the datagrams it does not read
+// are charged to the server's send buffer until that is full: then the
+// socket is not writable for anyone (evsel.ErrReceiverFull's limit). The
+// loop holds the replies, waiting for WRITE without spinning, and once
+// the peer closes they go, or are dropped and counted: none is lost
+// unaccounted, and a waiting peer gets its answer.
+func TestPacketPeerPinsSendBuffer(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux's accounting of Unix datagrams")
+	}
+	dir := t.TempDir()
+	var queued atomic.Int64
+	var served atomic.Pointer[PacketConn]
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog, MaxPacketQueue: 1024})
+	require.NoError(t, err)
+	defer stop(t, e)
+	srv := filepath.Join(dir, "srv")
+	_, err = e.ListenPacket("unixgram", srv, PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		served.Store(pc)
+		for range 400 {
+			if pc.WriteTo(bytes.Repeat([]byte("r"), 1024), from) == nil {
+				queued.Add(1)
+			}
+		}
+	}))
+	require.NoError(t, err)
+	to := &net.UnixAddr{Name: srv, Net: "unixgram"}
+	pin, err := net.DialUnix("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "pin"), Net: "unixgram"}, to)
+	require.NoError(t, err)
+	_, err = pin.Write([]byte("go"))
+	require.NoError(t, err)
+
+	type state struct {
+		held  int
+		write bool
+	}
+	look := func() state {
+		pc := served.Load()
+		got := make(chan state, 1)
+		require.NoError(t, pc.Loop().Do(func() { got <- state{len(pc.queue) - pc.head, pc.events&evsel.EventWrite != 0} }))
+		return <-got
+	}
+	waitFor(t, "the server's buffer to fill", func() bool { return served.Load() != nil && look().held > 0 })
+	s := look()
+	assert.True(t, s.write, "held replies without asking for WRITE")
+	out := e.Stats().DatagramsOut
+	assert.Positive(t, out)
+	time.Sleep(50 * time.Millisecond)
+	assert.Equal(t, out, e.Stats().DatagramsOut, "sent while the buffer was full")
+
+	good, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "good"), Net: "unixgram"})
+	require.NoError(t, err)
+	_, err = good.WriteToUnix([]byte("go"), to)
+	require.NoError(t, err)
+
+	require.NoError(t, pin.Close()) // frees what its queue held of the server's buffer
+	require.NoError(t, good.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, _, err = good.ReadFromUnix(make([]byte, 2048))
+	require.NoError(t, err, "the waiting peer is not answered once the buffer is free")
+	// It reads no more: its other replies are dropped once its queue is
+	// full, or, where the queue is longer than the server's buffer takes,
+	// once it closes.
+	require.NoError(t, good.Close())
+	waitFor(t, "every reply sent or dropped", func() bool {
+		st := e.Stats()
+		return st.DatagramsOut+st.DatagramsDropped == queued.Load() && look().held == 0
+	})
+	assert.False(t, look().write, "still asks for WRITE with nothing held")
 }
 
 // TestPacketRepliesToGonePeers: replies to senders whose ports have

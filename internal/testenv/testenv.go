@@ -2,7 +2,12 @@
 // where that changes how long a correct operation may take.
 package testenv
 
-import "time"
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Wine reports whether the test binary runs under Wine rather than Windows.
 var Wine = underWine()
@@ -27,4 +32,17 @@ func Bound(d time.Duration) time.Duration {
 		return d * wineSlack
 	}
 	return d
+}
+
+// UnixDgramQueueLimit is Linux's net.unix.max_dgram_qlen, how many
+// datagrams a Unix datagram socket's queue takes before its senders are
+// refused: 10 in a new network namespace, 512 on many hosts. It is 0
+// where the file cannot be read (other systems).
+func UnixDgramQueueLimit() int {
+	b, err := os.ReadFile("/proc/sys/net/unix/max_dgram_qlen")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
 }
