@@ -162,7 +162,9 @@ type result struct {
 // is dropped. Called on the connection's own loop, where the response
 // would have to arrive, it returns loop.ErrOnLoop after a millisecond; the
 // request is sent all the same, and its response dropped. On another of
-// the client's loops it waits, holding that loop up: use Send there.
+// the client's loops it waits, holding that loop up, and so it does on a
+// loop of another engine (a Server's handler asking its own server would
+// wait for ever, with a ctx without deadline): use Send there.
 func (cc *ClientConn) Do(ctx context.Context, req message.Message) (message.Message, error) {
 	ch := make(chan result, 1)
 	cc.Send(req, func(m message.Message, err error) { ch <- result{m, err} })
