@@ -8,10 +8,10 @@ import "runtime"
 // stack, 17 µs ten frames deeper, on the bench's host. So it is called
 // where a loop starts and in the calls that must refuse to run on a loop
 // (Stop, Listen, msgloop's Dial, and Do after a millisecond's wait), never
-// per event. (A loop's thread cannot stand for it:
-// the readiness driver unlocks the thread while it waits.) The id is only
-// compared, so a header it cannot parse yields 0, which matches
-// no loop: the call then behaves as it did before the check existed.
+// per event. A loop's thread cannot stand for it: the readiness driver
+// unlocks the thread while it waits. The id is only compared, so a header
+// it cannot parse yields 0, which matches no loop: the call then behaves
+// as it did before the check existed.
 func goid() uint64 {
 	var buf [32]byte
 	n := runtime.Stack(buf[:], false)
@@ -34,7 +34,8 @@ func goid() uint64 {
 // goroutines a call that waits for the engine would wait for itself. The
 // engine's own such calls return ErrOnLoop there, and a library over the
 // engine can do the same. It takes some microseconds (see goid): ask it
-// when a wait has lasted, not per call or per event.
+// before a wait that costs more anyway (a connect), or once a wait has
+// lasted, never per event.
 func (e *Engine) OnLoopGoroutine() bool {
 	id := goid()
 	if id == 0 {
