@@ -210,9 +210,10 @@ func TestPacketUnreadPeerAndStop(t *testing.T) {
 			}
 		},
 		err: func(pc *PacketConn, err error) {
-			if assert.ErrorIs(t, err, evsel.ErrReceiverFull) {
-				receiverFull.Add(1)
+			if runtime.GOOS == "linux" { // the BSDs answer ENOBUFS
+				assert.ErrorIs(t, err, evsel.ErrReceiverFull)
 			}
+			receiverFull.Add(1)
 		},
 	})
 	require.NoError(t, err)
