@@ -321,12 +321,7 @@ func TestUnixDatagram(t *testing.T) {
 // queue, and then a send to it fails with ErrReceiverFull, not
 // ErrWouldBlock: the sender is writable, and sends to other receivers go.
 func TestUnixDatagramReceiverFull(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no Unix datagram sockets on Windows")
-	}
-	if q := testenv.UnixDgramQueueLimit(); q > 64 {
-		t.Skipf("net.unix.max_dgram_qlen is %d: the sender's buffer fills before a receiver's queue (see ErrReceiverFull)", q)
-	}
+	testenv.NeedShortUnixDgramQueue(t)
 	dir := t.TempDir()
 	listen := func(name string) *evsel.Socket {
 		s, err := evsel.ListenPacket("unixgram", filepath.Join(dir, name))

@@ -89,11 +89,10 @@ func TestStopInOnShutdown(t *testing.T) {
 // have exited.
 func TestOnLoopGoroutine(t *testing.T) {
 	seen := make(chan bool, 16)
-	e, err := New(Funcs{Data: func(c *Conn) {
+	e, addr := start(t, Funcs{Data: func(c *Conn) {
 		c.Consume(len(c.Inbound()))
 		seen <- c.Loop().Engine().OnLoopGoroutine()
-	}}, Options{Loops: 2, Logger: quietLog, OnShutdown: func(e *Engine) { seen <- e.OnLoopGoroutine() }})
-	require.NoError(t, err)
+	}}, Options{Loops: 2, OnShutdown: func(e *Engine) { seen <- e.OnLoopGoroutine() }})
 	for _, l := range e.Loops() {
 		require.NoError(t, l.Do(func() {
 			seen <- e.OnLoopGoroutine()
@@ -102,11 +101,7 @@ func TestOnLoopGoroutine(t *testing.T) {
 		require.True(t, <-seen, "in a task")
 		require.True(t, <-seen, "in a timer")
 	}
-	addr, err := e.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	c := dial(t, addr.String())
-	defer c.Close()
-	_, err = c.Write([]byte("x"))
+	_, err := dial(t, addr).Write([]byte("x"))
 	require.NoError(t, err)
 	require.True(t, <-seen, "in OnData")
 
@@ -115,7 +110,7 @@ func TestOnLoopGoroutine(t *testing.T) {
 	go func() { other <- e.OnLoopGoroutine() }()
 	require.False(t, <-other, "on another goroutine")
 
-	require.NoError(t, e.Stop(context.Background()))
+	require.NoError(t, e.Stop(context.Background())) // start's cleanup stops it again: a no-op
 	require.True(t, <-seen, "in OnShutdown")
 	// Many goroutines now, some on the threads the loops had.
 	var wg sync.WaitGroup
