@@ -148,6 +148,7 @@ func timeoutMillis(d time.Duration) int {
 type deadline struct {
 	timeout time.Duration
 	end     time.Time
+	retry   bool // remaining was asked before: the first wait has begun
 }
 
 func newDeadline(timeout time.Duration) deadline {
@@ -158,8 +159,16 @@ func newDeadline(timeout time.Duration) deadline {
 }
 
 // remaining is the time left; zero or negative timeouts are returned as is.
-func (d deadline) remaining() time.Duration {
+// The first call returns the whole timeout: measured from the start, a
+// timeout shorter than the few microseconds a Wait takes to get there
+// would already be spent, and a Select(1ns) would poll where Python's
+// select(1e-9) waits the millisecond it rounds up to.
+func (d *deadline) remaining() time.Duration {
 	if d.timeout <= 0 {
+		return d.timeout
+	}
+	if !d.retry {
+		d.retry = true
 		return d.timeout
 	}
 	left := time.Until(d.end)

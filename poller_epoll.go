@@ -3,6 +3,8 @@
 package evsel
 
 import (
+	"fmt"
+	"math"
 	"syscall"
 	"time"
 	"unsafe"
@@ -47,6 +49,9 @@ func (p *epollPoller) ctl(op, fd int, ev Events) error {
 	if p.closed {
 		return ErrClosed
 	}
+	if fd < 0 || fd > math.MaxInt32 { // the kernel's int, which the event's Fd holds
+		return wrapErr("epoll_ctl", unix.EBADF)
+	}
 	e := unix.EpollEvent{Fd: int32(fd), Pad: int32(ev)}
 	if ev&EventRead != 0 {
 		e.Events |= unix.EPOLLIN | unix.EPOLLRDHUP
@@ -61,13 +66,15 @@ func (p *epollPoller) ctl(op, fd int, ev Events) error {
 }
 
 // epollErr turns the registration errnos into the sentinels every backend
-// shares, so callers need not know which poller they hold.
+// shares, so callers need not know which poller they hold; the errno stays
+// in the chain, as Python's selectors reports it (FileNotFoundError from a
+// modify of a descriptor closed and reused).
 func epollErr(err error) error {
 	switch err {
 	case unix.ENOENT:
-		return ErrNotRegistered
+		return fmt.Errorf("%w (%w)", ErrNotRegistered, wrapErr("epoll_ctl", err))
 	case unix.EEXIST:
-		return ErrAlreadyRegistered
+		return fmt.Errorf("%w (%w)", ErrAlreadyRegistered, wrapErr("epoll_ctl", err))
 	}
 	return wrapErr("epoll_ctl", err)
 }

@@ -3,6 +3,7 @@
 package evsel
 
 import (
+	"math"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -54,7 +55,7 @@ func (p *pollPoller) Add(fd int, ev Events) error {
 		return ErrClosed
 	case ev&EventEdge != 0:
 		return ErrEdgeUnsupported
-	case fd < 0:
+	case fd < 0 || fd > math.MaxInt32: // a pollfd holds a C int
 		return wrapErr("poll", unix.EBADF)
 	}
 	if _, ok := p.index[fd]; ok {

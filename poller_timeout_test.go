@@ -27,3 +27,19 @@ func TestTimeoutMillis(t *testing.T) {
 		assert.Equal(t, c.want, timeoutMillis(c.d), "timeoutMillis(%d)", int64(c.d))
 	}
 }
+
+// TestDeadlineFirstWaitWhole: the first wait gets the whole timeout, so a
+// timeout of a nanosecond waits the millisecond it rounds up to rather
+// than being spent before the wait begins; retries after EINTR get what is
+// left, down to zero.
+func TestDeadlineFirstWaitWhole(t *testing.T) {
+	dl := newDeadline(time.Nanosecond)
+	time.Sleep(time.Millisecond)
+	assert.Equal(t, time.Nanosecond, dl.remaining(), "first")
+	assert.Zero(t, dl.remaining(), "a retry once it passed")
+	for _, d := range []time.Duration{0, -1} {
+		dl := newDeadline(d)
+		assert.Equal(t, d, dl.remaining())
+		assert.Equal(t, d, dl.remaining())
+	}
+}

@@ -88,8 +88,14 @@ func sockFamily(f Family) int {
 // writes are not held back as they would not be on a Unix socket.
 func Socketpair() (*Socket, *Socket, error) { return socketpair() }
 
-// Fd returns the descriptor, so a Socket can be registered with a selector.
-func (s *Socket) Fd() uintptr { return uintptr(s.fd) }
+// Fd returns the descriptor, so a Socket can be registered with a selector;
+// ^uintptr(0) for a closed or nil Socket.
+func (s *Socket) Fd() uintptr {
+	if s == nil {
+		return ^uintptr(0) // as a closed socket's: no descriptor
+	}
+	return uintptr(s.fd)
+}
 
 // Family returns the socket's address family: asked of the kernel on unix,
 // so as not to store it, and remembered from NewSocket on Windows, whose
