@@ -113,7 +113,7 @@ func Example() {
 	go func() { echoed <- client(addr.String(), "Hello, world") }()
 
 	for served := false; !served; {
-		events, err := sel.Select(-1)
+		events, err := sel.Select(selector.Forever)
 		if err != nil {
 			panic(err)
 		}

@@ -10,6 +10,14 @@
 //     current batch, that entry's Events are updated in place (to zero for an
 //     unregistered key), so the usual "if r.Events&EventRead != 0" handler
 //     never touches a descriptor it just gave up.
+//   - Select's timeout is a time.Duration: zero or negative polls, as
+//     Python's 0 or a negative number does, and Forever stands for
+//     Python's None. So a Select(time.Until(deadline)) whose deadline has
+//     passed returns at once instead of waiting for ever.
+//   - One Select reports at most DefaultBatch ready descriptors, where
+//     Python's reports them all; the rest are reported by the next call
+//     (readiness is level-triggered), so nothing is lost, and a loop that
+//     goes round serves every descriptor.
 //   - Wake interrupts a blocked Select from any goroutine.
 //
 // A Selector, like Python's, is not safe for concurrent use; only Wake may be
@@ -20,6 +28,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
+	"math"
+	"slices"
 	"syscall"
 	"time"
 
@@ -39,7 +50,8 @@ const (
 var (
 	// ErrInvalidEvents: the event mask is empty or has unknown bits (ValueError).
 	ErrInvalidEvents = errors.New("selector: invalid events")
-	// ErrInvalidFile: not a descriptor, or a negative one (ValueError).
+	// ErrInvalidFile: not a descriptor, or a negative one (ValueError), or
+	// one larger than a C int (OverflowError).
 	ErrInvalidFile = errors.New("selector: invalid file object")
 	// ErrAlreadyRegistered: the descriptor has a key already (KeyError).
 	ErrAlreadyRegistered = errors.New("selector: file object is already registered")
@@ -170,7 +182,9 @@ func fileno(f any) (int, error) {
 	default:
 		return -1, fmt.Errorf("%w: %T has no descriptor", ErrInvalidFile, f)
 	}
-	if fd < 0 {
+	if fd < 0 || fd > math.MaxInt32 {
+		// Past MaxInt32 the kernel, whose descriptors are C ints, would
+		// be handed another descriptor: the number truncated.
 		return -1, fmt.Errorf("%w: descriptor %d", ErrInvalidFile, fd)
 	}
 	return fd, nil
@@ -190,6 +204,11 @@ func (s *Selector) Register(f any, events Events, data any) (*Key, error) {
 	}
 	fd, err := fileno(f)
 	if err != nil {
+		// A file object closed while registered is still registered, as
+		// in Python (_fileobj_lookup's search by identity).
+		if s.find(f) != nil {
+			return nil, fmt.Errorf("%w: %T (closed)", ErrAlreadyRegistered, f)
+		}
 		return nil, err
 	}
 	if s.get(fd) != nil {
@@ -205,7 +224,10 @@ func (s *Selector) Register(f any, events Events, data any) (*Key, error) {
 }
 
 // Modify changes the events and data of f's key and returns it. Changing
-// only the data does not touch the kernel.
+// only the data does not touch the kernel. If the poller refuses the
+// change (the descriptor was closed, or closed and its number reused:
+// the error matches evsel.ErrNotRegistered or the errno), the key is
+// unregistered, as Python's selectors does (bpo-30014).
 func (s *Selector) Modify(f any, events Events, data any) (*Key, error) {
 	if s.closed {
 		return nil, ErrClosed
@@ -219,17 +241,19 @@ func (s *Selector) Modify(f any, events Events, data any) (*Key, error) {
 	}
 	if events != k.Events {
 		if err := s.poller.Modify(k.Fd, events); err != nil {
+			s.drop(k)
 			return nil, err
 		}
 		k.Events = events
-		s.patchBatch(k)
+		s.patchBatch(k, events)
 	}
 	k.Data = data
 	return k, nil
 }
 
-// Unregister stops watching f and returns its key. Like Python, it works on a
-// descriptor that was already closed: the kernel dropped it by itself.
+// Unregister stops watching f and returns its key, Events and Data as they
+// were. Like Python, it works on a descriptor that was already closed: the
+// kernel dropped it by itself.
 func (s *Selector) Unregister(f any) (*Key, error) {
 	if s.closed {
 		return nil, ErrClosed
@@ -238,22 +262,27 @@ func (s *Selector) Unregister(f any) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.drop(k)
+	return k, nil
+}
+
+// drop forgets k. The key keeps its Events, as the one Python's unregister
+// returns does; its entries in the current Select result are zeroed.
+func (s *Selector) drop(k *Key) {
 	s.set(k.Fd, nil)
 	s.count--
 	// Errors are ignored on purpose (as CPython does): EBADF or ENOENT just
 	// mean the descriptor was closed first and the kernel forgot it already.
 	_ = s.poller.Delete(k.Fd)
-	k.Events = 0
-	s.patchBatch(k)
-	return k, nil
+	s.patchBatch(k, 0)
 }
 
-// patchBatch updates the entries of the current Select result that belong to
-// k after a handler changed k mid-batch.
-func (s *Selector) patchBatch(k *Key) {
+// patchBatch masks the entries of the current Select result that belong to
+// k with events, after a handler changed k mid-batch.
+func (s *Selector) patchBatch(k *Key, events Events) {
 	for i := range s.ready {
 		if s.ready[i].Key == k {
-			s.ready[i].Events &= k.Events
+			s.ready[i].Events &= events
 		}
 	}
 }
@@ -302,13 +331,25 @@ func (s *Selector) Key(f any) (*Key, error) {
 	return s.lookup(f)
 }
 
+// Forever is the timeout of a Select that waits until something is ready
+// or a Wake, like Python's select(None).
+const Forever time.Duration = math.MaxInt64
+
 // Select waits until some registered descriptors are ready or timeout
-// elapses (negative: wait forever, like Python's None; zero: poll) and
-// returns them with their ready events. A Wake makes it return early,
-// possibly with no entries. The slice is reused by the next call.
+// elapses (Forever: no limit, like Python's None; zero or negative: poll,
+// as in Python) and returns them with their ready events; a positive
+// timeout waits at least a millisecond, as Python's rounds up. A Wake makes
+// it return early, possibly with no entries. The slice is reused by the
+// next call.
 func (s *Selector) Select(timeout time.Duration) ([]Ready, error) {
 	if s.closed {
 		return nil, ErrClosed
+	}
+	switch {
+	case timeout == Forever:
+		timeout = -1 // the poller's "no limit"
+	case timeout < 0:
+		timeout = 0
 	}
 	s.ready = s.ready[:0]
 	n, err := s.poller.Wait(s.events, timeout)
@@ -380,8 +421,13 @@ func (m Map) All() iter.Seq[*Key] {
 				return
 			}
 		}
-		for _, k := range m.s.far {
-			if !yield(k) {
+		if len(m.s.far) == 0 {
+			return
+		}
+		// Large descriptors (Windows handles, usually) live in a map,
+		// which has no order: sorted here, at the cost of a slice.
+		for _, fd := range slices.Sorted(maps.Keys(m.s.far)) {
+			if k := m.s.far[fd]; k != nil && !yield(k) {
 				return
 			}
 		}

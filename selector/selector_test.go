@@ -245,7 +245,7 @@ func TestUnregister(t *testing.T) {
 		require.NoError(t, err)
 		assert.Same(t, k, got)
 		assert.Equal(t, "data", got.Data)
-		assert.Zero(t, got.Events, "an unregistered key watches nothing")
+		assert.Equal(t, W, got.Events, "as in Python, the key keeps its events")
 		assert.Equal(t, 1, cp.deletes)
 		assert.Zero(t, s.Map().Len())
 		_, err = s.Key(a)
@@ -331,6 +331,26 @@ func TestSelectTimeout(t *testing.T) {
 			assert.Empty(t, ready)
 			assert.GreaterOrEqual(t, elapsed, timeout*8/10, "Select(%v) returned early", timeout)
 		}
+
+		// As Python's select(1e-9), which rounds up to the millisecond: a
+		// timeout spent before the wait began must not turn into a poll.
+		for _, timeout := range []time.Duration{time.Nanosecond, 100 * time.Nanosecond} {
+			start := time.Now()
+			_, err = s.Select(timeout)
+			require.NoError(t, err)
+			assert.GreaterOrEqual(t, time.Since(start), 900*time.Microsecond, "Select(%v) polled", timeout)
+		}
+
+		// Negative polls, as in Python, so a deadline that has just
+		// passed does not wait for ever. The Wake only ends a wrong wait.
+		wake := time.AfterFunc(watchdog, func() { s.Wake() })
+		defer wake.Stop()
+		for _, timeout := range []time.Duration{-time.Nanosecond, time.Until(time.Now().Add(-time.Microsecond)), -time.Hour} {
+			start := time.Now()
+			_, err = s.Select(timeout)
+			require.NoError(t, err)
+			assert.Less(t, time.Since(start), watchdog/2, "Select(%v) waited", timeout)
+		}
 	})
 }
 
@@ -348,7 +368,7 @@ func TestSelectWake(t *testing.T) {
 				time.Sleep(10 * time.Millisecond) // most likely while Select blocks
 				woke <- s.Wake()
 			}()
-			ready, err := s.Select(-1)
+			ready, err := s.Select(selector.Forever)
 			require.NoError(t, err)
 			assert.Empty(t, ready)
 			require.NoError(t, <-woke)
@@ -807,7 +827,7 @@ func TestLargeDescriptors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "fake", s.Backend())
 
-	fds := []int{3, 70000, 1 << 20, 65535, 65536}
+	fds := []int{3, 70000, 1 << 20, 65535, 65536, 200000, 100000, 300000}
 	for _, fd := range fds {
 		_, err := s.Register(fd, R, fd)
 		require.NoError(t, err)
@@ -822,18 +842,21 @@ func TestLargeDescriptors(t *testing.T) {
 	// Reports for unknown descriptors and for events outside the interest
 	// set are dropped.
 	fp.next = []evsel.Event{{Fd: 70000, Events: evsel.EventReadWrite}, {Fd: 99, Events: R}, {Fd: 65536, Events: W}, {Fd: 3, Events: R}}
-	ready, err := s.Select(-1)
+	ready, err := s.Select(selector.Forever)
 	require.NoError(t, err)
 	require.Len(t, ready, 2)
 	assert.Equal(t, 70000, ready[0].Key.Fd)
 	assert.Equal(t, R, ready[0].Events)
 	assert.Equal(t, 3, ready[1].Key.Fd)
 
-	var all []int
-	for k := range s.Map().All() {
-		all = append(all, k.Fd)
+	for range 3 { // a map's order would differ between rounds
+		var all []int
+		for k := range s.Map().All() {
+			all = append(all, k.Fd)
+		}
+		assert.ElementsMatch(t, fds, all)
+		assert.True(t, slices.IsSorted(all), "not in descriptor order: %v", all)
 	}
-	assert.ElementsMatch(t, fds, all)
 
 	for _, fd := range fds {
 		_, err := s.Unregister(fd)
@@ -844,4 +867,52 @@ func TestLargeDescriptors(t *testing.T) {
 	require.NoError(t, s.Close())
 	assert.True(t, fp.closed)
 	assert.ErrorIs(t, s.Wake(), selector.ErrClosed)
+}
+
+// TestDescriptorOutOfRange: a number no C int holds is refused, as Python
+// refuses it (OverflowError), and not truncated into another descriptor.
+func TestDescriptorOutOfRange(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend string) {
+		s := newSelector(t, backend)
+		a, b := socketPair(t)
+		_, err := s.Register(int(a.Fd())+1<<32, R, nil)
+		assert.ErrorIs(t, err, selector.ErrInvalidFile)
+		assert.Zero(t, s.Map().Len())
+		k, err := s.Register(a, R, nil)
+		require.NoError(t, err, "the descriptor itself is free")
+		_, err = b.Write([]byte("x"))
+		require.NoError(t, err)
+		ready := selectUntil(t, s, map[*selector.Key]selector.Events{k: R})
+		assert.Len(t, ready, 1, "reported once")
+	})
+}
+
+// TestRegisterNilSocket: a nil *evsel.Socket is an invalid file object,
+// like a nil *os.File, not a panic.
+func TestRegisterNilSocket(t *testing.T) {
+	s := newSelector(t, selector.Backends()[0])
+	var nilSocket *evsel.Socket
+	_, err := s.Register(nilSocket, R, nil)
+	assert.ErrorIs(t, err, selector.ErrInvalidFile)
+	_, err = s.Key(nilSocket)
+	assert.ErrorIs(t, err, selector.ErrInvalidFile)
+}
+
+// TestRegisterClosedWhileRegistered: registering again a file object that
+// was closed while registered finds its key by identity, as Python's
+// _fileobj_lookup does: already registered, not an invalid file.
+func TestRegisterClosedWhileRegistered(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend string) {
+		s := newSelector(t, backend)
+		a, _ := socketPair(t)
+		_, err := s.Register(a, R, nil)
+		require.NoError(t, err)
+		require.NoError(t, a.Close())
+		_, err = s.Register(a, R, nil)
+		assert.ErrorIs(t, err, selector.ErrAlreadyRegistered)
+		_, err = s.Unregister(a)
+		require.NoError(t, err)
+		_, err = s.Register(a, R, nil)
+		assert.ErrorIs(t, err, selector.ErrInvalidFile, "unregistered and closed")
+	})
 }

@@ -54,7 +54,7 @@ func Connect(s *evsel.Socket, addr net.Addr) error {
 	}
 	defer sel.Unregister(s)
 	for {
-		if _, err := sel.Select(-1); err != nil {
+		if _, err := sel.Select(selector.Forever); err != nil {
 			return err
 		}
 		if err := s.ConnectResult(); !errors.Is(err, evsel.ErrInProgress) {
