@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/apps/refapp"
 )
 
 // waitListening dials port until something accepts there.
@@ -175,4 +177,87 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	// either order: 128 plus the second's number, whichever it was.
 	assert.Contains(t, []int{130, 143}, code, "exit status of a second signal: %s", srv.describe())
 	assert.Less(t, time.Since(t0), 2*time.Second, "exits before the graceful stop's deadline")
+}
+
+// TestServersWithClosedOutput: a server whose stdout and stderr readers
+// have gone (a "| head", a log collector that died) keeps serving. The Go
+// runtime ends a program on EPIPE from descriptor 1 or 2 unless SIGPIPE is
+// ignored; the first "Accepted connection" line, or a -quiet server's
+// warning about one malformed frame, used to kill it with status 141.
+func TestServersWithClosedOutput(t *testing.T) {
+	for _, argv := range [][]string{
+		{"app-server"},
+		{"app-server", "-quiet"},
+		{"multiconn-server"},
+	} {
+		t.Run(strings.Join(argv, " "), func(t *testing.T) {
+			t.Parallel()
+			outR, outW, err := os.Pipe()
+			require.NoError(t, err)
+			errR, errW, err := os.Pipe()
+			require.NoError(t, err)
+			outR.Close() // gone before the first line
+			errR.Close()
+			port := strconv.Itoa(freePort(t))
+			srv := exec.Command(bin(argv[0]), append(argv[1:], "127.0.0.1", port)...)
+			srv.Stdout, srv.Stderr = outW, errW
+			require.NoError(t, srv.Start())
+			outW.Close()
+			errW.Close()
+			exited := make(chan struct{})
+			go func() {
+				srv.Wait()
+				close(exited)
+			}()
+			t.Cleanup(func() {
+				select {
+				case <-exited:
+				default:
+					srv.Process.Kill()
+					<-exited
+				}
+			})
+			waitListening(t, port)
+
+			// A malformed frame (a header length of zero) makes a warning
+			// on stderr; then clients on connections of their own.
+			c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 5*time.Second)
+			require.NoError(t, err)
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			_, err = c.Write([]byte{0, 0})
+			require.NoError(t, err)
+			c.Read(make([]byte, 1)) // until the server closes it
+			c.Close()
+			for i := range 5 {
+				c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 5*time.Second)
+				require.NoError(t, err, "connection %d: the server is gone", i)
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if argv[0] == "multiconn-server" {
+					_, err = c.Write([]byte("ping"))
+					require.NoError(t, err)
+					_, err = c.Read(make([]byte, 4))
+					require.NoError(t, err, "connection %d", i)
+				} else {
+					frame, err := refapp.ClientRequest("search", "morpheus").AppendFrame(nil)
+					require.NoError(t, err)
+					_, err = c.Write(frame)
+					require.NoError(t, err)
+					_, err = c.Read(make([]byte, 2))
+					require.NoError(t, err, "connection %d", i)
+				}
+				c.Close()
+			}
+			select {
+			case <-exited:
+				t.Fatalf("the server exited: %v", srv.ProcessState)
+			default:
+			}
+			require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
+			select {
+			case <-exited:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the server did not exit on SIGTERM")
+			}
+		})
+	}
 }

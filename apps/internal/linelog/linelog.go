@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -52,7 +54,19 @@ type Writer struct {
 
 // New starts a Writer to dst holding at most maxLines entries and maxBytes
 // bytes in its queue (DefaultMaxLines and DefaultMaxBytes for 0 or less).
+//
+// For os.Stdout or os.Stderr it also ignores SIGPIPE, for the process. The
+// Go runtime otherwise ends a program whose write to descriptor 1 or 2
+// fails with EPIPE: a log collector that goes away, or a "| head", would
+// stop a server for good, and a -quiet server's warning about one
+// malformed frame would do it. Ignored, the write fails and its lines
+// count as dropped, as Python's print does (it ignores SIGPIPE and raises
+// BrokenPipeError). Sockets are not concerned: the engine's writes pass
+// MSG_NOSIGNAL.
 func New(dst io.Writer, maxLines, maxBytes int) *Writer {
+	if dst == os.Stdout || dst == os.Stderr {
+		signal.Ignore(syscall.SIGPIPE)
+	}
 	if maxLines <= 0 {
 		maxLines = DefaultMaxLines
 	}
