@@ -15,7 +15,7 @@ func (s *Socket) IsDatagram() bool {
 	if s.ok() != nil {
 		return false
 	}
-	t, err := sysGetsockoptInt(s.fd, solSocket, soType)
+	t, err := sysGetsockoptInt(s.fd(), solSocket, soType)
 	return err == nil && t == sockDgram
 }
 

@@ -24,7 +24,7 @@ func socketFromFD(fd uintptr) (*Socket, error) {
 		return nil, wrapErr("setnonblock", err)
 	}
 	unix.CloseOnExec(ifd)
-	return &Socket{fd: ifd}, nil
+	return &Socket{fdPlusOne: ifd + 1}, nil
 }
 
 func dupSocket(fd uintptr) (*Socket, error) {
@@ -47,7 +47,7 @@ func (s *Socket) Listening() bool {
 	if s.ok() != nil {
 		return false
 	}
-	v, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	v, err := unix.GetsockoptInt(s.fd(), unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	return err == nil && v != 0
 }
 
@@ -59,7 +59,7 @@ func (s *Socket) File() (*os.File, error) {
 	if err := s.ok(); err != nil {
 		return nil, err
 	}
-	nfd, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
+	nfd, err := unix.FcntlInt(uintptr(s.fd()), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, wrapErr("dup", err)
 	}

@@ -32,7 +32,7 @@ func NewDatagramSocket(family Family) (*Socket, error) {
 		sysClose(fd)
 		return nil, wrapErr("socket", err)
 	}
-	return &Socket{fd: fd, sys: newSockState(family)}, nil
+	return &Socket{fdPlusOne: fd + 1, sys: newSockState(family)}, nil
 }
 
 // SendTo sends p as one datagram to addr, or to the connected peer when
@@ -43,7 +43,7 @@ func (s *Socket) SendTo(p []byte, addr netip.AddrPort) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err
 	}
-	n, err := ignoringEINTR(func() (int, error) { return sysSendTo(s.fd, p, addr) })
+	n, err := ignoringEINTR(func() (int, error) { return sysSendTo(s.fd(), p, addr) })
 	if err != nil {
 		return 0, wrapErr("sendto", err)
 	}
@@ -64,7 +64,7 @@ func (s *Socket) RecvFrom(p []byte) (int, netip.AddrPort, RecvFlags, error) {
 		flags RecvFlags
 	)
 	n, err := ignoringEINTR(func() (int, error) {
-		n, f, fl, err := sysRecvFrom(s.fd, p)
+		n, f, fl, err := sysRecvFrom(s.fd(), p)
 		from, flags = f, fl
 		return n, err
 	})
@@ -100,8 +100,8 @@ func (s *Socket) SendToPath(p []byte, path string) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err
 	}
-	n, err := ignoringEINTR(func() (int, error) { return sysSendToPath(s.fd, p, path) })
-	if err == errWouldBlock && path != "" && sysWritableNow(s.fd) {
+	n, err := ignoringEINTR(func() (int, error) { return sysSendToPath(s.fd(), p, path) })
+	if err == errWouldBlock && path != "" && sysWritableNow(s.fd()) {
 		// An unconnected Unix datagram socket is writable while its own
 		// send buffer has room (a connected one asks its peer's queue
 		// too): EAGAIN while writable is the receiver's full queue.
@@ -125,7 +125,7 @@ func (s *Socket) RecvFromPath(p []byte) (int, string, RecvFlags, error) {
 		flags RecvFlags
 	)
 	n, err := ignoringEINTR(func() (int, error) {
-		n, f, fl, err := sysRecvFromPath(s.fd, p)
+		n, f, fl, err := sysRecvFromPath(s.fd(), p)
 		from, flags = f, fl
 		return n, err
 	})
@@ -149,7 +149,7 @@ func (s *Socket) RecvBatch(b *Batch) (int, error) {
 	if len(b.Msgs) == 0 {
 		return 0, nil
 	}
-	n, err := ignoringEINTR(func() (int, error) { return b.sys.recv(s.fd, b.Msgs) })
+	n, err := ignoringEINTR(func() (int, error) { return b.sys.recv(s.fd(), b.Msgs) })
 	if err != nil {
 		return 0, wrapErr("recvmmsg", err)
 	}
@@ -170,7 +170,7 @@ func (s *Socket) SendBatch(b *Batch) (int, error) {
 	if len(b.Msgs) == 0 {
 		return 0, nil
 	}
-	n, err := ignoringEINTR(func() (int, error) { return b.sys.send(s.fd, b.Msgs) })
+	n, err := ignoringEINTR(func() (int, error) { return b.sys.send(s.fd(), b.Msgs) })
 	if err != nil {
 		return 0, wrapErr("sendmmsg", err)
 	}
@@ -242,7 +242,7 @@ func (s *Socket) membership(ifi *net.Interface, group netip.Addr, join bool) err
 		if !join {
 			opt = ipDropMembership
 		}
-		err = sysMembership4(s.fd, opt, group.As4(), iface)
+		err = sysMembership4(s.fd(), opt, group.As4(), iface)
 	} else {
 		var iface uint32
 		if ifi != nil {
@@ -252,7 +252,7 @@ func (s *Socket) membership(ifi *net.Interface, group netip.Addr, join bool) err
 		if !join {
 			opt = ipv6LeaveGroup
 		}
-		err = sysMembership6(s.fd, opt, group.As16(), iface)
+		err = sysMembership6(s.fd(), opt, group.As16(), iface)
 	}
 	return wrapErr("setsockopt", err)
 }

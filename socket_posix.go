@@ -47,8 +47,13 @@ type Socket struct {
 	// where it is zero-sized and comes first so that it adds no padding — an
 	// engine keeps one Socket per connection, and there it is one word.
 	sys sockState
-	fd  int
+	// fdPlusOne is the descriptor plus one, so that the zero Socket, like
+	// a closed one, has none: as a descriptor, 0 would be standard input.
+	fdPlusOne int
 }
+
+// fd is the descriptor, -1 if none.
+func (s *Socket) fd() int { return s.fdPlusOne - 1 }
 
 // NewSocket returns a new non-blocking, close-on-exec (on Windows
 // non-inheritable) stream socket. Family Unix on Windows needs AF_UNIX
@@ -62,7 +67,7 @@ func NewSocket(family Family) (*Socket, error) {
 	if err != nil {
 		return nil, wrapErr("socket", err)
 	}
-	return &Socket{fd: fd, sys: newSockState(family)}, nil
+	return &Socket{fdPlusOne: fd + 1, sys: newSockState(family)}, nil
 }
 
 func sockFamily(f Family) int {
@@ -94,7 +99,7 @@ func (s *Socket) Fd() uintptr {
 	if s == nil {
 		return ^uintptr(0) // as a closed socket's: no descriptor
 	}
-	return uintptr(s.fd)
+	return uintptr(s.fd())
 }
 
 // Family returns the socket's address family: asked of the kernel on unix,
@@ -104,11 +109,11 @@ func (s *Socket) Family() Family {
 	if s.ok() != nil {
 		return 0
 	}
-	return s.sys.family(s.fd)
+	return s.sys.family(s.fd())
 }
 
 func (s *Socket) ok() error {
-	if s == nil || s.fd < 0 {
+	if s == nil || s.fdPlusOne <= 0 {
 		return ErrClosed
 	}
 	return nil
@@ -123,8 +128,8 @@ func (s *Socket) Close() error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	fd := s.fd
-	s.fd = -1
+	fd := s.fd()
+	s.fdPlusOne = 0
 	return wrapErr("close", sysClose(fd))
 }
 
@@ -135,7 +140,7 @@ func (s *Socket) SetBlocking(blocking bool) error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	return wrapErr("setnonblock", sysSetNonblock(s.fd, !blocking))
+	return wrapErr("setnonblock", sysSetNonblock(s.fd(), !blocking))
 }
 
 // Bind assigns a local address (a *net.TCPAddr or *net.UnixAddr; a
@@ -148,7 +153,7 @@ func (s *Socket) Bind(addr net.Addr) error {
 	if err != nil {
 		return err
 	}
-	return wrapErr("bind", sysBind(s.fd, sa))
+	return wrapErr("bind", sysBind(s.fd(), sa))
 }
 
 // sockaddrOf converts an address for Bind or Connect. A *net.UDPAddr is
@@ -156,7 +161,7 @@ func (s *Socket) Bind(addr net.Addr) error {
 // as it always has rather than binding its port.
 func (s *Socket) sockaddrOf(addr net.Addr) (sockaddr, error) {
 	if _, ok := addr.(*net.UDPAddr); ok {
-		if t, err := sysGetsockoptInt(s.fd, solSocket, soType); err != nil || t != sockDgram {
+		if t, err := sysGetsockoptInt(s.fd(), solSocket, soType); err != nil || t != sockDgram {
 			return nil, wrapErr("sockaddr", errAFNoSupport)
 		}
 	}
@@ -172,7 +177,7 @@ func (s *Socket) Listen(backlog int) error {
 	if backlog <= 0 {
 		backlog = somaxconn
 	}
-	return wrapErr("listen", sysListen(s.fd, backlog))
+	return wrapErr("listen", sysListen(s.fd(), backlog))
 }
 
 // Accept returns the next pending connection as a non-blocking socket, or
@@ -184,13 +189,13 @@ func (s *Socket) Accept() (*Socket, net.Addr, error) {
 	for {
 		var sa sockaddr
 		fd, err := ignoringEINTR(func() (int, error) {
-			fd, rsa, err := sysAccept(s.fd)
+			fd, rsa, err := sysAccept(s.fd())
 			sa = rsa
 			return fd, err
 		})
 		switch err {
 		case nil:
-			return &Socket{fd: fd, sys: s.sys.accepted()}, fromSockaddr(sa), nil
+			return &Socket{fdPlusOne: fd + 1, sys: s.sys.accepted()}, fromSockaddr(sa), nil
 		case errConnAborted:
 			// The peer gave up while queued; take the next one.
 			continue
@@ -207,17 +212,17 @@ func (s *Socket) Accept() (*Socket, net.Addr, error) {
 // address, and one is still built and dropped.)
 func (s *Socket) AcceptSocket() (Socket, error) {
 	if err := s.ok(); err != nil {
-		return Socket{fd: -1}, err
+		return Socket{}, err
 	}
 	for {
-		fd, err := ignoringEINTR(func() (int, error) { return sysAcceptNoAddr(s.fd) })
+		fd, err := ignoringEINTR(func() (int, error) { return sysAcceptNoAddr(s.fd()) })
 		switch err {
 		case nil:
-			return Socket{fd: fd, sys: s.sys.accepted()}, nil
+			return Socket{fdPlusOne: fd + 1, sys: s.sys.accepted()}, nil
 		case errConnAborted:
 			continue
 		default:
-			return Socket{fd: -1}, wrapErr("accept", err)
+			return Socket{}, wrapErr("accept", err)
 		}
 	}
 }
@@ -233,7 +238,7 @@ func (s *Socket) Connect(addr net.Addr) error {
 	if err != nil {
 		return err
 	}
-	switch err := sysConnect(s.fd, sa); err {
+	switch err := sysConnect(s.fd(), sa); err {
 	case nil:
 		return nil
 	case errInProgress, errEINTR, errAlready:
@@ -252,7 +257,7 @@ func (s *Socket) ConnectResult() error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	e, err := sysGetsockoptInt(s.fd, solSocket, soError)
+	e, err := sysGetsockoptInt(s.fd(), solSocket, soError)
 	if err != nil {
 		return wrapErr("getsockopt", err)
 	}
@@ -261,7 +266,7 @@ func (s *Socket) ConnectResult() error {
 	}
 	// Writable without an error can still mean "not yet" on some systems;
 	// getpeername is the authoritative answer.
-	if _, err := sysGetpeername(s.fd); err != nil {
+	if _, err := sysGetpeername(s.fd()); err != nil {
 		if err == errNotConn {
 			return ErrInProgress
 		}
@@ -277,7 +282,7 @@ func (s *Socket) Read(p []byte) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err
 	}
-	n, err := ignoringEINTR(func() (int, error) { return sysRead(s.fd, p) })
+	n, err := ignoringEINTR(func() (int, error) { return sysRead(s.fd(), p) })
 	return readDone(n, err, len(p))
 }
 
@@ -308,7 +313,7 @@ func (s *Socket) Write(p []byte) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err
 	}
-	n, err := ignoringEINTR(func() (int, error) { return sysWrite(s.fd, p) })
+	n, err := ignoringEINTR(func() (int, error) { return sysWrite(s.fd(), p) })
 	return writeDone("write", n, err)
 }
 
@@ -319,7 +324,7 @@ func (s *Socket) Writev(bufs [][]byte) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err
 	}
-	n, err := ignoringEINTR(func() (int, error) { return s.sys.writev(s.fd, bufs) })
+	n, err := ignoringEINTR(func() (int, error) { return s.sys.writev(s.fd(), bufs) })
 	return writeDone("writev", n, err)
 }
 
@@ -341,7 +346,7 @@ func (s *Socket) Shutdown(how ShutdownHow) error {
 		// silently shut the wrong direction.
 		return wrapErr("shutdown", errInval)
 	}
-	return wrapErr("shutdown", sysShutdown(s.fd, h))
+	return wrapErr("shutdown", sysShutdown(s.fd(), h))
 }
 
 // addr converts an address of s, a *net.UDPAddr or a "unixgram"
@@ -350,7 +355,7 @@ func (s *Socket) Shutdown(how ShutdownHow) error {
 // queries are not on any hot path.
 func (s *Socket) addr(sa sockaddr) net.Addr {
 	a := fromSockaddr(sa)
-	if t, err := sysGetsockoptInt(s.fd, solSocket, soType); err == nil && t == sockDgram {
+	if t, err := sysGetsockoptInt(s.fd(), solSocket, soType); err == nil && t == sockDgram {
 		a = asDatagram(a)
 	}
 	return a
@@ -362,7 +367,7 @@ func (s *Socket) LocalAddr() (net.Addr, error) {
 	if err := s.ok(); err != nil {
 		return nil, err
 	}
-	sa, err := sysGetsockname(s.fd)
+	sa, err := sysGetsockname(s.fd())
 	if err != nil {
 		return nil, wrapErr("getsockname", err)
 	}
@@ -374,7 +379,7 @@ func (s *Socket) RemoteAddr() (net.Addr, error) {
 	if err := s.ok(); err != nil {
 		return nil, err
 	}
-	sa, err := sysGetpeername(s.fd)
+	sa, err := sysGetpeername(s.fd())
 	if err != nil {
 		return nil, wrapErr("getpeername", err)
 	}

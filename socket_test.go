@@ -468,6 +468,20 @@ func TestSocketClosed(t *testing.T) {
 
 	var nilSock *evsel.Socket
 	assert.ErrorIs(t, nilSock.Close(), evsel.ErrClosed)
+	assert.Equal(t, ^uintptr(0), nilSock.Fd())
+}
+
+// TestSocketZeroValue: a Socket's zero value has no descriptor, as a closed
+// one; as descriptor 0 its Close would close standard input.
+func TestSocketZeroValue(t *testing.T) {
+	var zero evsel.Socket
+	assert.Equal(t, ^uintptr(0), zero.Fd())
+	assert.ErrorIs(t, zero.Close(), evsel.ErrClosed)
+	_, err := zero.Write([]byte("x"))
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+	_, err = zero.TryRead(make([]byte, 1))
+	assert.ErrorIs(t, err, evsel.ErrClosed)
+	assert.Zero(t, zero.Family())
 }
 
 func TestSocketErrors(t *testing.T) {

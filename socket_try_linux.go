@@ -24,7 +24,7 @@ const maxTryIovec = 16
 // Errno below 256 converts to error without allocating.
 
 func sysTryRead(s *Socket, p []byte) (int, error) {
-	r, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), tryRecvFlags, 0, 0)
+	r, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(s.fd()), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), tryRecvFlags, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
@@ -32,7 +32,7 @@ func sysTryRead(s *Socket, p []byte) (int, error) {
 }
 
 func sysTryWrite(s *Socket, p []byte) (int, error) {
-	r, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), trySendFlags, 0, 0)
+	r, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd()), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), trySendFlags, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
@@ -58,7 +58,7 @@ func sysTryWritev(s *Socket, bufs [][]byte) (int, error) {
 	}
 	msg := unix.Msghdr{Iov: &iov[0]}
 	msg.SetIovlen(n)
-	r, _, e := syscall.RawSyscall(unix.SYS_SENDMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&msg)), trySendFlags)
+	r, _, e := syscall.RawSyscall(unix.SYS_SENDMSG, uintptr(s.fd()), uintptr(unsafe.Pointer(&msg)), trySendFlags)
 	if e != 0 {
 		return 0, e
 	}

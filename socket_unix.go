@@ -73,7 +73,7 @@ func socketpair() (*Socket, *Socket, error) {
 	if err != nil {
 		return nil, nil, wrapErr("socketpair", err)
 	}
-	return &Socket{fd: fds[0]}, &Socket{fd: fds[1]}, nil
+	return &Socket{fdPlusOne: fds[0] + 1}, &Socket{fdPlusOne: fds[1] + 1}, nil
 }
 
 func sysClose(fd int) error                      { return unix.Close(fd) }

@@ -25,7 +25,7 @@ func (s *Socket) addrPort(peer bool) (netip.AddrPort, error) {
 	}
 	var rsa unix.RawSockaddrAny
 	n := uint32(unsafe.Sizeof(rsa))
-	_, _, e := unix.RawSyscall(trap, uintptr(s.fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
+	_, _, e := unix.RawSyscall(trap, uintptr(s.fd()), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
 	switch e {
 	case 0:
 		return rawAddrPort(&rsa), nil

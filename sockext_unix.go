@@ -16,9 +16,9 @@ func (s *Socket) addrPortAlloc(peer bool) (netip.AddrPort, error) {
 	var sa unix.Sockaddr
 	var err error
 	if peer {
-		sa, err = unix.Getpeername(s.fd)
+		sa, err = unix.Getpeername(s.fd())
 	} else {
-		sa, err = unix.Getsockname(s.fd)
+		sa, err = unix.Getsockname(s.fd())
 	}
 	if err != nil {
 		return netip.AddrPort{}, wrapErr(sockNameOp(peer), err)

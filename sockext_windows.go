@@ -25,7 +25,7 @@ func (s *Socket) addrPort(peer bool) (netip.AddrPort, error) {
 	}
 	var rsa windows.RawSockaddrAny
 	n := int32(unsafe.Sizeof(rsa))
-	r, _, e := syscall.SyscallN(proc.Addr(), uintptr(s.fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
+	r, _, e := syscall.SyscallN(proc.Addr(), uintptr(s.fd()), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
 	if int32(r) == socketError {
 		return netip.AddrPort{}, wrapErr(sockNameOp(peer), e)
 	}
@@ -62,7 +62,7 @@ func (s *Socket) setKeepAliveProbes(idle, interval, count int) error {
 	}
 	ka := windows.TCPKeepalive{OnOff: 1, Time: uint32(idle) * 1000, Interval: uint32(interval) * 1000}
 	var ret uint32
-	err = windows.WSAIoctl(windows.Handle(s.fd), windows.SIO_KEEPALIVE_VALS, (*byte)(unsafe.Pointer(&ka)), uint32(unsafe.Sizeof(ka)),
+	err = windows.WSAIoctl(windows.Handle(s.fd()), windows.SIO_KEEPALIVE_VALS, (*byte)(unsafe.Pointer(&ka)), uint32(unsafe.Sizeof(ka)),
 		nil, 0, &ret, nil, 0)
 	return wrapErr("WSAIoctl(SIO_KEEPALIVE_VALS)", err)
 }

@@ -6,7 +6,7 @@ func (s *Socket) setInt(level, opt, v int) error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	return wrapErr("setsockopt", sysSetsockoptInt(s.fd, level, opt, v))
+	return wrapErr("setsockopt", sysSetsockoptInt(s.fd(), level, opt, v))
 }
 
 func boolInt(b bool) int {
@@ -41,7 +41,7 @@ func (s *Socket) SetReuseAddr(on bool) error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	return wrapErr("setsockopt", sysSetReuseAddr(s.fd, on))
+	return wrapErr("setsockopt", sysSetReuseAddr(s.fd(), on))
 }
 
 // SetReusePort sets SO_REUSEPORT, which lets several sockets listen on one
@@ -53,7 +53,7 @@ func (s *Socket) SetReusePort(on bool) error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	return wrapErr("setsockopt", sysSetReusePort(s.fd, on))
+	return wrapErr("setsockopt", sysSetReusePort(s.fd(), on))
 }
 
 // SetReadBuffer sets SO_RCVBUF.
@@ -73,5 +73,5 @@ func (s *Socket) SetLinger(sec int) error {
 	if err := s.ok(); err != nil {
 		return err
 	}
-	return wrapErr("setsockopt", sysSetLinger(s.fd, sec >= 0, min(max(sec, 0), maxLinger)))
+	return wrapErr("setsockopt", sysSetLinger(s.fd(), sec >= 0, min(max(sec, 0), maxLinger)))
 }

@@ -235,7 +235,7 @@ func (r *Uring) PrepPoll(userData uint64, fd int, events uint32) error {
 
 // UringSocket wraps a descriptor a multishot accept delivered (already
 // non-blocking and close-on-exec) as a Socket, without a system call.
-func UringSocket(fd int) Socket { return Socket{fd: fd} }
+func UringSocket(fd int) Socket { return Socket{fdPlusOne: fd + 1} }
 
 // pollEvents32 lays events out as poll32_events: big-endian kernels read
 // the field with its 16-bit halves swapped, for compatibility with the
