@@ -1,7 +1,11 @@
 package evsel_test
 
 import (
+	"os"
+	"os/signal"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/evsel/evsel"
 	"github.com/stretchr/testify/assert"
@@ -42,4 +46,28 @@ func TestBatchOnBlockingSocket(t *testing.T) {
 	}
 	_, err := server.RecvBatch(in)
 	assert.Equal(t, evsel.ErrWouldBlock, err)
+}
+
+// TestWriteRaisesNoSIGPIPE: Write and Writev to a peer that has gone fail
+// with EPIPE and raise no SIGPIPE, as the Try calls, so a program that
+// asks for the signal does not get one per write to a dead connection.
+func TestWriteRaisesNoSIGPIPE(t *testing.T) {
+	sig := make(chan os.Signal, 8)
+	signal.Notify(sig, syscall.SIGPIPE)
+	defer signal.Stop(sig)
+	client, server, err := evsel.Socketpair()
+	require.NoError(t, err)
+	defer client.Close()
+	require.NoError(t, server.Close())
+	_, err = client.Write([]byte("x"))
+	assert.ErrorIs(t, err, syscall.EPIPE)
+	_, err = client.Writev([][]byte{[]byte("x"), []byte("y")})
+	assert.ErrorIs(t, err, syscall.EPIPE)
+	_, err = client.TryWrite([]byte("x"))
+	assert.ErrorIs(t, err, syscall.EPIPE)
+	select {
+	case s := <-sig:
+		t.Fatalf("%v raised", s)
+	case <-time.After(50 * time.Millisecond):
+	}
 }

@@ -11,7 +11,8 @@ import (
 // The unix system calls beneath Socket (socket_posix.go). The calls that
 // create descriptors — socket, socketpair, accept — are in sock_cloexec.go
 // or sock_forklock.go, depending on whether the system can make them
-// non-blocking and close-on-exec in one step; writev is in writev_*.go.
+// non-blocking and close-on-exec in one step; write and writev are in
+// socket_write_*.go and writev_*.go.
 
 type (
 	sockaddr      = unix.Sockaddr
@@ -39,6 +40,9 @@ const (
 	soSndBuf    = unix.SO_SNDBUF
 	soError     = unix.SO_ERROR
 	maxLinger   = math.MaxInt32 // struct linger's l_linger is an int
+	// maxWritevBufs is IOV_MAX, the most buffers one writev takes
+	// (Linux, macOS and the BSDs alike).
+	maxWritevBufs = 1024
 )
 
 // sockState is what a Socket keeps besides its descriptor: nothing on unix,
@@ -82,7 +86,6 @@ func sysBind(fd int, sa sockaddr) error          { return unix.Bind(fd, sa) }
 func sysListen(fd, backlog int) error            { return unix.Listen(fd, backlog) }
 func sysConnect(fd int, sa sockaddr) error       { return unix.Connect(fd, sa) }
 func sysRead(fd int, p []byte) (int, error)      { return unix.Read(fd, p) }
-func sysWrite(fd int, p []byte) (int, error)     { return unix.Write(fd, p) }
 func sysShutdown(fd, how int) error              { return unix.Shutdown(fd, how) }
 func sysGetsockname(fd int) (sockaddr, error)    { return unix.Getsockname(fd) }
 func sysGetpeername(fd int) (sockaddr, error)    { return unix.Getpeername(fd) }
