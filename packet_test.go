@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/evsel/evsel/internal/testenv"
 	"github.com/stretchr/testify/assert"
@@ -356,4 +357,45 @@ func TestUnixDatagramReceiverFull(t *testing.T) {
 	assert.Equal(t, "x", string(buf[:n]))
 	_, err = a.SendToPath([]byte("x"), filepath.Join(dir, "b"))
 	assert.NoError(t, err)
+}
+
+// TestDatagramReadEmpty: Read and TryRead of an empty datagram give (0,
+// nil), as Go's net and Python's recv do: a datagram socket has no end of
+// stream, and io.EOF would tell the caller it is done with a socket that
+// still has datagrams to read.
+func TestDatagramReadEmpty(t *testing.T) {
+	client, server := udpPair(t, "127.0.0.1")
+	for _, read := range []func([]byte) (int, error){client.Read, client.TryRead} {
+		for _, msg := range []string{"", "after"} {
+			_, err := server.SendTo([]byte(msg), evsel.AddrPortOf(mustLocal(t, client)))
+			require.NoError(t, err)
+		}
+		buf := make([]byte, 16)
+		n, err := readWait(t, read, buf)
+		require.NoError(t, err, "the empty datagram")
+		assert.Zero(t, n)
+		n, err = readWait(t, read, buf)
+		require.NoError(t, err)
+		assert.Equal(t, "after", string(buf[:n]))
+	}
+}
+
+func mustLocal(t *testing.T, s *evsel.Socket) net.Addr {
+	t.Helper()
+	a, err := s.LocalAddr()
+	require.NoError(t, err)
+	return a
+}
+
+// readWait calls read until it gives something other than ErrWouldBlock.
+func readWait(t *testing.T, read func([]byte) (int, error), buf []byte) (int, error) {
+	t.Helper()
+	deadline := time.Now().Add(watchdog)
+	for {
+		n, err := read(buf)
+		if err != evsel.ErrWouldBlock || time.Now().After(deadline) {
+			return n, err
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

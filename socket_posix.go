@@ -277,23 +277,25 @@ func (s *Socket) ConnectResult() error {
 
 // Read reads into p. It returns ErrWouldBlock when nothing is buffered and
 // io.EOF when the peer has shut down its side (or this side shut down
-// reading).
+// reading); on a datagram socket an empty datagram reads as (0, nil).
 func (s *Socket) Read(p []byte) (int, error) {
 	if err := s.ok(); err != nil {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysRead(s.fd(), p) })
-	return readDone(n, err, len(p))
+	return readDone(s, n, err, len(p))
 }
 
-// readDone turns what a read call returned into Read's answer: the failed
-// call named, and nothing read into a non-empty buffer the peer's io.EOF.
+// readDone turns what a read call on s returned into Read's answer: the
+// failed call named, and nothing read into a non-empty buffer the peer's
+// io.EOF, unless s is a datagram socket, which has no end of stream: that
+// was an empty datagram, (0, nil) as Go's net and Python's recv give it.
 // TryRead shares it.
-func readDone(n int, err error, asked int) (int, error) {
+func readDone(s *Socket, n int, err error, asked int) (int, error) {
 	switch {
 	case err != nil:
 		return 0, wrapErr("read", err)
-	case n == 0 && asked > 0:
+	case n == 0 && asked > 0 && !s.IsDatagram():
 		return 0, io.EOF
 	}
 	return n, nil

@@ -27,7 +27,7 @@ func (s *Socket) TryRead(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysTryRead(s, p) })
-	return readDone(n, err, len(p))
+	return readDone(s, n, err, len(p))
 }
 
 // TryWrite writes as much of p as the kernel takes now, without waiting: a
