@@ -5,6 +5,7 @@ package evsel
 import (
 	"io"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -229,7 +230,9 @@ func (s *Socket) AcceptSocket() (Socket, error) {
 
 // Connect starts connecting to addr with Python's connect_ex semantics: it
 // returns nil when connected at once, ErrInProgress (unwrapped) when the
-// connect goes on in the background, or the error.
+// connect goes on in the background, or the error. A Unix socket whose
+// listener's backlog is full fails at once with an error matching
+// ErrWouldBlock (EAGAIN, as Python's connect_ex returns).
 func (s *Socket) Connect(addr net.Addr) error {
 	if err := s.ok(); err != nil {
 		return err
@@ -244,6 +247,11 @@ func (s *Socket) Connect(addr net.Addr) error {
 	case errInProgress, errEINTR, errAlready:
 		// After EINTR the connect goes on asynchronously, as POSIX says.
 		return ErrInProgress
+	case ErrWouldBlock:
+		// A Unix socket whose listener's backlog is full: the connect did
+		// not start, so it is an error (which errors.Is still matches to
+		// ErrWouldBlock), not a wait for writability.
+		return os.NewSyscallError("connect", err)
 	default:
 		return wrapErr("connect", err)
 	}
@@ -252,7 +260,9 @@ func (s *Socket) Connect(addr net.Addr) error {
 // ConnectResult reports how a connect that returned ErrInProgress ended,
 // once the socket is writable: nil on success, else the SO_ERROR error
 // (ECONNREFUSED, ETIMEDOUT, ...; on Windows WSAECONNREFUSED, ..., which
-// errors.Is also matches against the POSIX names of package syscall).
+// errors.Is also matches against the POSIX names of package syscall);
+// ErrInProgress while it goes on. Asked again after a failure it was
+// given, it reports ENOTCONN on Linux, not ErrInProgress.
 func (s *Socket) ConnectResult() error {
 	if err := s.ok(); err != nil {
 		return err
@@ -267,10 +277,20 @@ func (s *Socket) ConnectResult() error {
 	// Writable without an error can still mean "not yet" on some systems;
 	// getpeername is the authoritative answer.
 	if _, err := sysGetpeername(s.fd()); err != nil {
-		if err == errNotConn {
+		if err != errNotConn {
+			return wrapErr("getpeername", err)
+		}
+		if sysConnecting(s.fd()) {
 			return ErrInProgress
 		}
-		return wrapErr("getpeername", err)
+		// Neither connected nor connecting: a connect that failed and
+		// whose error was taken already, or none at all. ErrInProgress
+		// would have a caller wait for ever on a socket that polls
+		// writable at once.
+		if e, err := sysGetsockoptInt(s.fd(), solSocket, soError); err == nil && e != 0 {
+			return wrapErr("connect", syscall.Errno(e)) // it failed meanwhile
+		}
+		return wrapErr("connect", errNotConn)
 	}
 	return nil
 }

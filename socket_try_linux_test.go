@@ -1,7 +1,9 @@
 package evsel_test
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
 	"testing"
@@ -70,4 +72,54 @@ func TestWriteRaisesNoSIGPIPE(t *testing.T) {
 		t.Fatalf("%v raised", s)
 	case <-time.After(50 * time.Millisecond):
 	}
+}
+
+// TestConnectResultAfterItsError: once a failed connect's error has been
+// reported, asking again says the socket is not connected rather than in
+// progress: the socket polls writable at once, and a caller told
+// ErrInProgress would wait for writability and ask again for ever. A
+// socket that never connected says the same.
+func TestConnectResultAfterItsError(t *testing.T) {
+	s, err := evsel.Dial("tcp", freePort(t))
+	if err == nil {
+		cleanupClose(t, s)
+		waitOnce(t, s, evsel.EventWrite)
+		require.ErrorIs(t, s.ConnectResult(), syscall.ECONNREFUSED)
+	} else {
+		require.ErrorIs(t, err, syscall.ECONNREFUSED)
+		s, err = evsel.NewSocket(evsel.IPv4)
+		require.NoError(t, err)
+		cleanupClose(t, s)
+	}
+	assert.ErrorIs(t, s.ConnectResult(), syscall.ENOTCONN)
+
+	never, err := evsel.NewSocket(evsel.IPv4)
+	require.NoError(t, err)
+	cleanupClose(t, never)
+	assert.ErrorIs(t, never.ConnectResult(), syscall.ENOTCONN)
+}
+
+// TestUnixConnectBacklogFull: a Unix connect to a listener whose backlog
+// is full fails at once (EAGAIN, as Python's connect_ex returns): named as
+// a connect error, and still matching ErrWouldBlock.
+func TestUnixConnectBacklogFull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := evsel.Listen("unix", path)
+	require.NoError(t, err)
+	cleanupClose(t, ln)
+	require.NoError(t, ln.Listen(1))
+	var full error
+	for i := 0; i < 64 && full == nil; i++ {
+		c, err := evsel.Dial("unix", path)
+		if err != nil && !errors.Is(err, evsel.ErrInProgress) {
+			full = err
+			break
+		}
+		cleanupClose(t, c)
+	}
+	require.Error(t, full, "the backlog never filled")
+	assert.ErrorIs(t, full, evsel.ErrWouldBlock)
+	var sys *os.SyscallError
+	require.ErrorAs(t, full, &sys)
+	assert.Equal(t, "connect", sys.Syscall)
 }
