@@ -3,7 +3,6 @@
 package evsel
 
 import (
-	"net"
 	"net/netip"
 	"strconv"
 	"unsafe"
@@ -44,7 +43,7 @@ func (r *rawInet) put(ap netip.AddrPort, v6 bool) int32 {
 	r.family = afInet6
 	r.addr = ip.As16()
 	if z := ip.Zone(); z != "" {
-		r.scopeID = zoneIndex(z)
+		r.scopeID, _ = zoneIndex(z) // an unknown zone: none, which the kernel refuses for link-local
 	}
 	return sizeofInet6
 }
@@ -66,16 +65,4 @@ func (r *rawInet) get() netip.AddrPort {
 		return netip.AddrPortFrom(ip, port)
 	}
 	return netip.AddrPort{}
-}
-
-// zoneIndex is the interface index a zone names: its number, or the index
-// of the interface of that name.
-func zoneIndex(z string) uint32 {
-	if n, err := strconv.ParseUint(z, 10, 32); err == nil {
-		return uint32(n)
-	}
-	if ifi, err := net.InterfaceByName(z); err == nil {
-		return uint32(ifi.Index)
-	}
-	return 0
 }

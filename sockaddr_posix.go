@@ -2,7 +2,11 @@
 
 package evsel
 
-import "net"
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
 
 // Conversions between net.Addr and the system's socket addresses. The
 // sockaddr types are aliases of golang.org/x/sys's (unix.SockaddrInet4 or
@@ -19,9 +23,11 @@ func toSockaddr(addr net.Addr) (sockaddr, error) {
 		sa := &sockaddrInet6{Port: a.Port}
 		copy(sa.Addr[:], a.IP.To16())
 		if a.Zone != "" {
-			if ifi, err := net.InterfaceByName(a.Zone); err == nil {
-				sa.ZoneId = uint32(ifi.Index)
+			id, err := zoneIndex(a.Zone)
+			if err != nil {
+				return nil, err
 			}
+			sa.ZoneId = id
 		}
 		return sa, nil
 	case *net.UDPAddr:
@@ -32,6 +38,20 @@ func toSockaddr(addr net.Addr) (sockaddr, error) {
 	return nil, wrapErr("sockaddr", errAFNoSupport)
 }
 
+// zoneIndex is the interface index an IPv6 zone names: its number, as
+// Python's getaddrinfo and Go's net take it, or the index of the interface
+// of that name.
+func zoneIndex(z string) (uint32, error) {
+	if n, err := strconv.ParseUint(z, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	ifi, err := net.InterfaceByName(z)
+	if err != nil {
+		return 0, fmt.Errorf("evsel: sockaddr: IPv6 zone %q: %w", z, err)
+	}
+	return uint32(ifi.Index), nil
+}
+
 func fromSockaddr(sa sockaddr) net.Addr {
 	switch sa := sa.(type) {
 	case *sockaddrInet4:
@@ -39,6 +59,9 @@ func fromSockaddr(sa sockaddr) net.Addr {
 	case *sockaddrInet6:
 		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
 		if sa.ZoneId != 0 {
+			// By name, as Go's net does; by number if the interface has
+			// gone, which zoneIndex takes back as well.
+			a.Zone = strconv.FormatUint(uint64(sa.ZoneId), 10)
 			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
 				a.Zone = ifi.Name
 			}

@@ -166,7 +166,39 @@ func (s *Socket) sockaddrOf(addr net.Addr) (sockaddr, error) {
 			return nil, wrapErr("sockaddr", errAFNoSupport)
 		}
 	}
-	return toSockaddr(addr)
+	sa, err := toSockaddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	switch v := sa.(type) {
+	case *sockaddrInet4:
+		// An IPv6 socket reaches IPv4 peers at their v4-mapped address,
+		// as Python and Go's net let it.
+		if s.Family() == IPv6 {
+			m := &sockaddrInet6{Port: v.Port}
+			m.Addr[10], m.Addr[11] = 0xff, 0xff
+			copy(m.Addr[12:], v.Addr[:])
+			return m, nil
+		}
+	case *sockaddrInet6:
+		// No IP at all is the wildcard of the socket's own family, as in
+		// Go's net (and Python's ''), not IPv6's.
+		if len(ipOf(addr)) == 0 && s.Family() == IPv4 {
+			return &sockaddrInet4{Port: v.Port}, nil
+		}
+	}
+	return sa, nil
+}
+
+// ipOf is the IP of a TCP or UDP address, nil for any other.
+func ipOf(addr net.Addr) net.IP {
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		return a.IP
+	case *net.UDPAddr:
+		return a.IP
+	}
+	return nil
 }
 
 // Listen marks the socket as accepting connections; a backlog of 0 or less

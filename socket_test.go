@@ -3,10 +3,12 @@ package evsel_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -521,4 +523,84 @@ func TestFamilyString(t *testing.T) {
 	assert.Equal(t, "ipv6", evsel.IPv6.String())
 	assert.Equal(t, "unix", evsel.Unix.String())
 	assert.Equal(t, "family(7)", evsel.Family(7).String())
+}
+
+// TestAddressesForTheSocketsFamily: an IPv6 socket connects to an IPv4
+// listener through the v4-mapped address, and a TCP address without an IP
+// is the wildcard of the socket's own family, as in Python and Go's net.
+func TestAddressesForTheSocketsFamily(t *testing.T) {
+	v4, err := evsel.NewSocket(evsel.IPv4)
+	require.NoError(t, err)
+	cleanupClose(t, v4)
+	require.NoError(t, v4.Bind(&net.TCPAddr{}), "no IP on an IPv4 socket")
+	la, err := v4.LocalAddr()
+	require.NoError(t, err)
+	assert.True(t, la.(*net.TCPAddr).IP.Equal(net.IPv4zero), "%v", la)
+
+	if !haveIPv6Loopback() {
+		t.Skip("no IPv6 here")
+	}
+	ln, err := evsel.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cleanupClose(t, ln)
+	lnAddr, err := ln.LocalAddr()
+	require.NoError(t, err)
+	v6, err := evsel.NewSocket(evsel.IPv6)
+	require.NoError(t, err)
+	cleanupClose(t, v6)
+	if err := v6.Connect(lnAddr); err != nil {
+		require.ErrorIs(t, err, evsel.ErrInProgress)
+		waitOnce(t, v6, evsel.EventWrite)
+		require.NoError(t, v6.ConnectResult())
+	}
+	peer, err := v6.RemoteAddr()
+	require.NoError(t, err)
+	assert.Equal(t, lnAddr.(*net.TCPAddr).Port, peer.(*net.TCPAddr).Port)
+	assert.True(t, peer.(*net.TCPAddr).IP.Equal(net.IPv4(127, 0, 0, 1)), "%v", peer)
+}
+
+// TestIPv6Zones: a zone is an interface's name or its number, as Python's
+// getaddrinfo and Go's net take it; one that names nothing is an error,
+// not silently no zone.
+func TestIPv6Zones(t *testing.T) {
+	if !haveIPv6Loopback() {
+		t.Skip("no IPv6 here")
+	}
+	lo, err := loopbackInterface()
+	if err != nil {
+		t.Skip(err)
+	}
+	ln, err := evsel.Listen("tcp", "[::1]:0")
+	require.NoError(t, err)
+	cleanupClose(t, ln)
+	port := mustLocal(t, ln).(*net.TCPAddr).Port
+	for _, zone := range []string{lo.Name, strconv.Itoa(lo.Index)} {
+		s, err := evsel.NewSocket(evsel.IPv6)
+		require.NoError(t, err)
+		cleanupClose(t, s)
+		err = s.Connect(&net.TCPAddr{IP: net.IPv6loopback, Port: port, Zone: zone})
+		if err != nil {
+			require.ErrorIs(t, err, evsel.ErrInProgress, "zone %q", zone)
+			waitOnce(t, s, evsel.EventWrite)
+			require.NoError(t, s.ConnectResult(), "zone %q", zone)
+		}
+	}
+	s, err := evsel.NewSocket(evsel.IPv6)
+	require.NoError(t, err)
+	cleanupClose(t, s)
+	err = s.Connect(&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: port, Zone: "no-such-interface"})
+	assert.ErrorContains(t, err, `zone "no-such-interface"`)
+}
+
+func loopbackInterface() (*net.Interface, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ifs {
+		if ifs[i].Flags&net.FlagLoopback != 0 {
+			return &ifs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no loopback interface")
 }

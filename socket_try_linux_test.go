@@ -3,8 +3,8 @@ package evsel_test
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
