@@ -180,7 +180,9 @@ func TestShedPrefersUntouched(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // idle the longest by the loop's clock
 			firstSilent := dial(t, addr)
 			waitFor(t, "two connections", func() bool { return e.Stats().Open == 2 })
-			time.Sleep(20 * time.Millisecond) // the oldest of the silent ones
+			// The oldest of the silent ones, and the only one silent for
+			// longer than shedGrace when the newcomer comes.
+			time.Sleep(time.Duration(shedGrace) + 50*time.Millisecond)
 			for i := 2; i < limit; i++ {
 				dial(t, addr)
 			}
@@ -191,6 +193,34 @@ func TestShedPrefersUntouched(t *testing.T) {
 			assert.Equal(t, []byte("still"), roundTrip(t, touched, []byte("still")), "the connection with traffic was shed")
 			assert.EqualValues(t, 1, e.Stats().Shed)
 		})
+	}
+}
+
+// TestShedSparesNewcomers: newcomers that arrive together at the limit
+// are served, and the clients idle the longest make room for them. Each
+// is accepted before its first bytes are read, so none has spoken yet
+// when the next comes; counted as silent, each newcomer was shed for the
+// next one (2 to 4 of 20 served in a hostile pass).
+func TestShedSparesNewcomers(t *testing.T) {
+	const limit, newcomers = 20, 10
+	e, addr := start(t, echo, Options{Loops: 1, MaxConns: limit})
+	idle := make([]net.Conn, limit)
+	for i := range idle {
+		idle[i] = dial(t, addr)
+		assert.Equal(t, []byte("hi"), roundTrip(t, idle[i], []byte("hi")))
+	}
+	time.Sleep(20 * time.Millisecond) // idle by the loop's clock
+	fresh := make([]net.Conn, newcomers)
+	for i := range fresh {
+		fresh[i] = dial(t, addr)
+		waitFor(t, "accepted", func() bool { return e.Stats().Accepted == int64(limit+i+1) })
+	}
+	for i, c := range fresh {
+		assert.Equal(t, []byte("new"), roundTrip(t, c, []byte("new")), "newcomer %d", i)
+	}
+	assert.EqualValues(t, newcomers, e.Stats().Shed)
+	for i, c := range idle[:newcomers] {
+		assert.True(t, closedWithin(c, 5*time.Second), "idle client %d, among the longest idle, was kept", i)
 	}
 }
 

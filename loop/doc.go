@@ -62,9 +62,10 @@
 // loop enforces them (a deadline d fires between d and 1.5·d), so an idle
 // connection carries no timer. Options.MaxConns bounds the connections
 // held: at the bound, or when accept finds the process out of descriptors,
-// the longest-idle connection (one with no traffic yet, if any) is shed
-// to admit the new one, from any loop, and a reserve descriptor lets a
-// loop refuse promptly when nothing can be shed. Stats counts each kind of
+// the longest-idle connection (one with no traffic a quarter of a second
+// after its accept, if any) is shed to admit the new one, from any loop,
+// and a reserve descriptor lets a loop refuse promptly when nothing can be
+// shed. Stats counts each kind of
 // close.
 //
 // # Memory budget

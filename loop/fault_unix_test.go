@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,4 +162,52 @@ func TestWriteErrorOnTheSocket(t *testing.T) {
 	assert.False(t, <-staged, "the stage left held")
 	other := dial(t, addr)
 	assert.Equal(t, []byte("ok"), roundTrip(t, other, []byte("ok")), "the loop still serves others")
+}
+
+// TestEMFILEWithNobodyWaiting: an accept that fails for want of
+// descriptors sheds only if a connection is waiting. On Linux the accept
+// after the one that took the last descriptor fails with EMFILE though the
+// backlog is empty, and shed an idle client for nobody each time the
+// table filled.
+func TestEMFILEWithNobodyWaiting(t *testing.T) {
+	e, addr := start(t, echo, Options{Loops: 1})
+	idle := dial(t, addr)
+	assert.Equal(t, []byte("hi"), roundTrip(t, idle, []byte("hi")))
+	time.Sleep(20 * time.Millisecond)
+	l := e.loops[0]
+	acceptFailed := func(before func()) chan bool {
+		again := make(chan bool, 1)
+		require.NoError(t, l.Do(func() {
+			before()
+			again <- l.listeners[0].acceptFailed(syscall.EMFILE)
+		}))
+		return again
+	}
+	assert.False(t, <-acceptFailed(func() {}), "nothing to accept again")
+	assert.Zero(t, e.Stats().Shed, "shed for nobody")
+	assert.Equal(t, []byte("kept"), roundTrip(t, idle, []byte("kept")))
+
+	// With one waiting, the idle client makes room for it.
+	dialed := make(chan net.Conn, 1)
+	again := acceptFailed(func() {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		dialed <- c // in the backlog: this loop is busy here
+		waitBacklog(t, l.listeners[0])
+	})
+	<-again // at once on epoll; io_uring accepts once the shed's close lands
+	newcomer := <-dialed
+	defer newcomer.Close()
+	assert.EqualValues(t, 1, e.Stats().Shed)
+	assert.Equal(t, []byte("new"), roundTrip(t, newcomer, []byte("new")))
+}
+
+// waitBacklog waits until the listener has a connection to accept.
+func waitBacklog(t *testing.T, ln *listener) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ln.pending() {
+		require.True(t, time.Now().Before(deadline), "no connection in the backlog")
+		time.Sleep(time.Millisecond)
+	}
 }

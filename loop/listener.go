@@ -184,6 +184,15 @@ func (ln *listener) acceptFailed(err error) bool {
 	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
 		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
 		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			if !ln.pending() {
+				// Linux takes the descriptor before it looks at the
+				// backlog, so the accept after the one that took the
+				// last descriptor fails with EMFILE with nobody waiting:
+				// shedding for no one closed an idle client each time the
+				// table filled. The listener stays watched, and a real
+				// newcomer brings the accept, and the shed, back.
+				return false
+			}
 			switch ln.outOfDescriptors() {
 			case shedNow:
 				return true

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"os"
+	"time"
 )
 
 // Shedding policy. A server that refuses every new client once its
@@ -28,10 +29,21 @@ import (
 // shedSample bounds the connections one shed decision looks at.
 const shedSample = 256
 
+// shedGrace is how long a connection that has sent nothing counts as a
+// newcomer rather than a silent one. A client that connects and sends at
+// once is accepted before its bytes are read, and those arrive up to a
+// round trip later: shedding it as silent would refuse the very newcomer
+// a shed admits, and a burst of newcomers at the limit would shed each
+// other (a hostile pass: 2 to 4 of 20 served, while idle clients that had
+// spoken 300 ms earlier were kept). A quarter of a second covers a round
+// trip across the world; a flood of silent connections still sheds its
+// own members once they are that old.
+const shedGrace = int64(250 * time.Millisecond)
+
 // oldestIdle returns the connection to shed among a sample of the loop's,
-// or nil if it has none that may be shed: one accepted with nothing read
-// or written since, before any other, and the one idle the longest among
-// those. A flood of silent connections then sheds its own members rather
+// or nil if it has none that may be shed: one accepted at least shedGrace
+// ago with nothing read or written since, before any other, and the one
+// idle the longest among those. A flood of silent connections then sheds its own members rather
 // than a client that spoke a moment before them; a connection the server
 // writes to (a subscriber to pushed data that never speaks) or one
 // adopted from elsewhere is not taken for a member.
@@ -45,7 +57,8 @@ func (l *Loop) oldestIdle() *Conn {
 		if c.flags&(flagCloseNow|flagDialing) != 0 || c.closed.Load() {
 			return
 		}
-		since, silent := l.clock-c.active, c.flags&flagUntouched != 0
+		since := l.clock - c.active
+		silent := c.flags&flagUntouched != 0 && since >= shedGrace
 		if best == nil || (silent && !bestSilent) || (silent == bestSilent && since > bestSince) {
 			best, bestSince, bestSilent = c, since, silent
 		}
