@@ -604,3 +604,22 @@ func loopbackInterface() (*net.Interface, error) {
 	}
 	return nil, fmt.Errorf("no loopback interface")
 }
+
+// TestHasUnread: bytes in the receive queue are seen without being read.
+func TestHasUnread(t *testing.T) {
+	client, server := tcpPair(t)
+	assert.False(t, server.HasUnread())
+	writeAll(t, client, []byte("abc"))
+	deadline := time.Now().Add(watchdog)
+	for !server.HasUnread() {
+		require.True(t, time.Now().Before(deadline), "the bytes never showed")
+		time.Sleep(time.Millisecond)
+	}
+	assert.Equal(t, "abc", string(readFull(t, server, 3)), "peeking took nothing")
+	assert.False(t, server.HasUnread())
+	require.NoError(t, client.Close())
+	time.Sleep(10 * time.Millisecond)
+	assert.False(t, server.HasUnread(), "an end of stream is no unread byte")
+	var zero evsel.Socket
+	assert.False(t, zero.HasUnread())
+}

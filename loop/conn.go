@@ -2,6 +2,7 @@ package loop
 
 import (
 	"io"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,8 @@ type connAux struct {
 	idleSet bool // idle overrides Options.IdleTimeout
 
 	tls *tlsState // a TLS connection's state (tls.go)
+
+	remote net.Addr // the peer's address, once RemoteAddr asked
 }
 
 func (c *Conn) extra() *connAux {
@@ -85,6 +88,7 @@ const (
 	flagSending                          // io_uring: a send of out is in flight (out's bytes are pinned)
 	flagRecv                             // io_uring: a receive is in flight
 	flagWakeOnOpen                       // woken before OnOpen: OnData follows it
+	flagDraining                         // closing, output sent and shut down: reading to the peer's EOF (drain.go)
 )
 
 // fd is the socket's descriptor, as the poller knows it.

@@ -83,6 +83,10 @@ func (l *Loop) sweepIdle() {
 		}
 		since := time.Duration(l.clock - c.active)
 		switch {
+		case c.flags&flagDraining != 0:
+			if since > drainTimeout {
+				c.closeWith(nil, true) // its output is in the kernel: nothing is dropped
+			}
 		case c.flags&flagClosing != 0 && o.LingerTimeout > 0:
 			if since > o.LingerTimeout {
 				c.extra().err = lingerError(c.reason())

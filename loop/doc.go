@@ -65,8 +65,14 @@
 // the longest-idle connection (one with no traffic a quarter of a second
 // after its accept, if any) is shed to admit the new one, from any loop,
 // and a reserve descriptor lets a loop refuse promptly when nothing can be
-// shed. Stats counts each kind of
-// close.
+// shed. Stats counts each kind of close.
+//
+// A graceful close whose peer is still sending (bytes unread in the
+// kernel once the output has gone) lingers, as nginx's
+// lingering_close does: the loop shuts its sending side down, reads and
+// drops what arrives, and closes at the peer's end of stream or after two
+// seconds. Closed at once, the socket would answer the peer's bytes with a
+// reset, which throws away the output the peer has not yet read.
 //
 // # Memory budget
 //

@@ -144,6 +144,13 @@ func (d *pollDriver) handle(c *Conn, ev evsel.Events) {
 			d.flush(c)
 		}
 	}
+	if c.flags&flagDraining != 0 {
+		if ev&evsel.EventRead != 0 {
+			l.drain(c)
+		}
+		l.settle(c)
+		return
+	}
 	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing) == 0 &&
 		(l.e.opts.MaxMemory <= 0 || !l.memRefuse(c, len(l.buf))) {
 		// Marked dirty for the read's callback, whose writes then need not

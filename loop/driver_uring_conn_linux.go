@@ -46,6 +46,16 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 		// stream, or behind a close_notify that ended it first.
 		return
 	}
+	if c.flags&flagDraining != 0 { // its bytes were dropped above (drain.go)
+		switch err := cqe.Err(); {
+		case err == unix.ENOBUFS:
+			d.bufs.ranShort() // the receive is armed again; what waits is read then
+		case err == unix.ECANCELED:
+		default: // the peer's end of stream, or a reset: the drain is over
+			c.closeWith(nil, true)
+		}
+		return
+	}
 	switch err := cqe.Err(); {
 	case cqe.Res == 0 && c.flags&flagTLS != 0:
 		l.tlsReceived(c, nil, io.EOF) // the handshake or close_notify decides

@@ -343,7 +343,10 @@ func (l *Loop) settle(c *Conn) {
 	if c.outLen == 0 && c.held == 0 && cap(c.in) == 0 && c.flags&settleBusy == 0 && l.drv.reading(c) {
 		return
 	}
-	if c.flags&flagCloseNow != 0 || (c.flags&flagClosing != 0 && c.outLen == 0) {
+	if c.flags&(flagClosing|flagCloseNow) == flagClosing && c.outLen == 0 && c.flags&flagDraining == 0 {
+		l.startDrain(c)
+	}
+	if c.flags&flagCloseNow != 0 || (c.flags&flagClosing != 0 && c.outLen == 0 && c.flags&flagDraining == 0) {
 		l.finish(c)
 		return
 	}
@@ -362,7 +365,7 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagDialing != 0 {
 		want = evsel.EventWrite
 	} else {
-		if c.flags&noRead == 0 {
+		if c.flags&noRead == 0 || c.flags&flagDraining != 0 {
 			want |= evsel.EventRead
 		}
 		if c.outLen > 0 {

@@ -35,15 +35,25 @@ func (c *Conn) LocalAddr() net.Addr {
 	return a
 }
 
-// RemoteAddr returns the peer's address, asking the kernel: it is not stored
-// per connection, to keep idle connections small (nil if unknown, as after
-// a reset).
+// RemoteAddr returns the peer's address, asking the kernel the first time
+// and remembering the answer, so that a handler that asked in OnOpen gets
+// it in OnClose after a reset, when the kernel no longer knows it (an
+// app-server printed "Closing connection to None"). A connection never
+// asked stores nothing, which keeps idle connections small; nil if
+// unknown.
 func (c *Conn) RemoteAddr() net.Addr {
+	if c.aux != nil && c.aux.remote != nil {
+		return c.aux.remote
+	}
 	s, err := c.socket()
 	if err != nil {
 		return nil
 	}
-	a, _ := s.RemoteAddr()
+	a, err := s.RemoteAddr()
+	if err != nil {
+		return nil
+	}
+	c.extra().remote = a
 	return a
 }
 
