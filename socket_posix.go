@@ -382,6 +382,12 @@ func (s *Socket) Writev(bufs [][]byte) (int, error) {
 	return writeDone("writev", n, err)
 }
 
+// maxWritevBufs is the most buffers one gathering write is given: IOV_MAX
+// on Linux, macOS and the BSDs alike, where more is EINVAL, and WSASend
+// under Wine refuses more with WSAEMSGSIZE. Writev writes the first ones,
+// a short count.
+const maxWritevBufs = 1024
+
 // Shutdown closes one or both directions of the connection.
 func (s *Socket) Shutdown(how ShutdownHow) error {
 	if err := s.ok(); err != nil {

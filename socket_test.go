@@ -526,8 +526,9 @@ func TestFamilyString(t *testing.T) {
 }
 
 // TestAddressesForTheSocketsFamily: an IPv6 socket connects to an IPv4
-// listener through the v4-mapped address, and a TCP address without an IP
-// is the wildcard of the socket's own family, as in Python and Go's net.
+// listener through the v4-mapped address (where IPv6 sockets are dual-stack
+// by default: not on Windows), and a TCP address without an IP is the
+// wildcard of the socket's own family, as in Python and Go's net.
 func TestAddressesForTheSocketsFamily(t *testing.T) {
 	v4, err := evsel.NewSocket(evsel.IPv4)
 	require.NoError(t, err)
@@ -539,6 +540,11 @@ func TestAddressesForTheSocketsFamily(t *testing.T) {
 
 	if !haveIPv6Loopback() {
 		t.Skip("no IPv6 here")
+	}
+	if runtime.GOOS == "windows" {
+		// Its IPv6 sockets are IPV6_V6ONLY unless told otherwise, in
+		// Python as here, so they reach no IPv4 peer.
+		return
 	}
 	ln, err := evsel.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

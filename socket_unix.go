@@ -40,9 +40,6 @@ const (
 	soSndBuf    = unix.SO_SNDBUF
 	soError     = unix.SO_ERROR
 	maxLinger   = math.MaxInt32 // struct linger's l_linger is an int
-	// maxWritevBufs is IOV_MAX, the most buffers one writev takes
-	// (Linux, macOS and the BSDs alike).
-	maxWritevBufs = 1024
 )
 
 // sockState is what a Socket keeps besides its descriptor: nothing on unix,

@@ -60,8 +60,9 @@ func (st *sockState) accepted() sockState { return sockState{fam: st.fam} }
 
 func (st *sockState) family(int) Family { return st.fam }
 
-// writev is one synchronous WSASend of every buffer.
+// writev is one synchronous WSASend of the buffers, maxWritevBufs at most.
 func (st *sockState) writev(fd int, bufs [][]byte) (int, error) {
+	bufs = bufs[:min(len(bufs), maxWritevBufs)]
 	if cap(st.iov) < len(bufs) {
 		st.iov = make([]windows.WSABuf, len(bufs))
 	}
