@@ -176,8 +176,10 @@ func (s *Socket) sockaddrOf(addr net.Addr) (sockaddr, error) {
 		// as Python and Go's net let it.
 		if s.Family() == IPv6 {
 			m := &sockaddrInet6{Port: v.Port}
-			m.Addr[10], m.Addr[11] = 0xff, 0xff
-			copy(m.Addr[12:], v.Addr[:])
+			if v.Addr != [4]byte{} { // 0.0.0.0 is IPv6's wildcard, ::, as in Go's net
+				m.Addr[10], m.Addr[11] = 0xff, 0xff
+				copy(m.Addr[12:], v.Addr[:])
+			}
 			return m, nil
 		}
 	case *sockaddrInet6:
@@ -314,6 +316,9 @@ func (s *Socket) ConnectResult() error {
 		}
 		if sysConnecting(s.fd()) {
 			return ErrInProgress
+		}
+		if _, err := sysGetpeername(s.fd()); err == nil {
+			return nil // it connected between the two questions
 		}
 		// Neither connected nor connecting: a connect that failed and
 		// whose error was taken already, or none at all. ErrInProgress

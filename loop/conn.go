@@ -106,8 +106,11 @@ func (c *Conn) Data() any { return c.data }
 func (c *Conn) SetData(v any) { c.data = v }
 
 // Close closes the connection once its pending output is sent. OnClose
-// follows with a nil reason. It returns ErrClosed if the connection is
-// already closed.
+// follows with a nil reason. If the peer is still sending then, the close
+// lingers up to 2 s for the peer to end its side, reading and dropping its
+// bytes, since closing with them unread would reset the connection and
+// lose the output the peer has not yet read. It returns ErrClosed if the
+// connection is already closed.
 func (c *Conn) Close() error { return c.CloseWithError(nil) }
 
 // CloseWithError is Close with err as the reason OnClose receives (the

@@ -52,12 +52,16 @@ func (l *Loop) startDrain(c *Conn) {
 	c.flags |= flagDraining
 	c.active = l.clock // the drain's deadline counts from here
 	l.ensureIdleSweep(drainTimeout)
+	// Input the handler left is never read now: not held for the drain.
+	c.in = nil
+	c.flags &^= flagShared
 }
 
-// drain reads what the peer sent to a draining connection and drops it,
-// once per readiness report (level-triggered, as read). The peer's end of
-// stream or an error ends the drain, and settle finishes the connection.
-func (l *Loop) drain(c *Conn) {
+// discardInput reads what the peer sent to a draining connection and
+// drops it, once per readiness report (level-triggered, as read). The
+// peer's end of stream or an error ends the drain, and settle finishes
+// the connection.
+func (l *Loop) discardInput(c *Conn) {
 	_, err := c.sock.TryRead(l.buf)
 	switch {
 	case err == nil, err == evsel.ErrWouldBlock:

@@ -47,24 +47,85 @@ func TestCloseDrainsPeerStillSending(t *testing.T) {
 }
 
 // TestDrainBounded: a peer that keeps sending and never ends its side
-// holds a drained connection for drainTimeout at most. The peer reads the
-// answer only after a while, so its bytes wait unread in the server's
-// kernel when the answer has gone.
+// holds a drained connection for drainTimeout at most.
 func TestDrainBounded(t *testing.T) {
-	answer := make([]byte, 4<<20)
 	closed := make(chan error, 1)
-	h := Funcs{
+	_, addr := start(t, answerAndClose(closed), Options{Loops: 1})
+	drainingPeer(t, addr)
+	begin := time.Now()
+	select {
+	case err := <-closed:
+		assert.NoError(t, err)
+		assert.GreaterOrEqual(t, time.Since(begin), drainTimeout/2, "not drained")
+	case <-time.After(2*drainTimeout + 5*time.Second):
+		t.Fatal("a peer that never ends its side held the connection past the drain's bound")
+	}
+}
+
+// TestShedTakesDrainingFirst: at MaxConns a newcomer ends a drain before
+// it sheds an idle client, and the drained connection closes for its own
+// reason, not ErrShed.
+func TestShedTakesDrainingFirst(t *testing.T) {
+	closed := make(chan error, 1)
+	e, addr := start(t, answerAndClose(closed), Options{Loops: 1, MaxConns: 2})
+	idle := dial(t, addr)
+	drainingPeer(t, addr)
+	l := e.loops[0]
+	waitFor(t, "a drain", func() bool {
+		n := make(chan int, 1)
+		l.Do(func() {
+			k := 0
+			for c := range l.fds.all() {
+				if c.flags&flagDraining != 0 {
+					k++
+				}
+			}
+			n <- k
+		})
+		return <-n == 1
+	})
+	newcomer := dial(t, addr)
+	_, err := newcomer.Write([]byte("?"))
+	require.NoError(t, err)
+	select {
+	case err := <-closed:
+		assert.NoError(t, err, "the drained connection's own reason")
+	case <-time.After(drainTimeout / 2):
+		t.Fatal("the newcomer did not end the drain")
+	}
+	assert.Zero(t, e.Stats().Shed)
+	idle.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	_, err = idle.Read(make([]byte, 1))
+	assert.True(t, isTimeout(err), "the idle client was shed: %v", err)
+}
+
+// answerAndClose answers anything with 4 MiB, more than the socket buffers
+// hold, and closes; closed gets each close's reason.
+func answerAndClose(closed chan error) Handler {
+	answer := make([]byte, 4<<20)
+	return Funcs{
 		Data: func(c *Conn) {
 			c.Write(answer)
 			c.Close()
 		},
-		Close: func(c *Conn, err error) { closed <- err },
+		Close: func(c *Conn, err error) {
+			select {
+			case closed <- err:
+			default:
+			}
+		},
 	}
-	_, addr := start(t, h, Options{Loops: 1})
+}
+
+// drainingPeer connects to an answerAndClose server and sends a kilobyte a
+// millisecond until the test ends, reading the answer only after 200 ms:
+// its bytes then wait unread in the server's kernel when the answer has
+// gone, so the server drains.
+func drainingPeer(t *testing.T, addr string) {
 	c := dial(t, addr)
 	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // sends for ever, a kilobyte a millisecond
+	t.Cleanup(func() { close(stop) })
+	go func() {
 		for {
 			select {
 			case <-stop:
@@ -80,14 +141,6 @@ func TestDrainBounded(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	go io.Copy(io.Discard, c) // now the answer goes
-	begin := time.Now()
-	select {
-	case err := <-closed:
-		assert.NoError(t, err)
-		assert.GreaterOrEqual(t, time.Since(begin), drainTimeout/2, "not drained")
-	case <-time.After(2*drainTimeout + 5*time.Second):
-		t.Fatal("a peer that never ends its side held the connection past the drain's bound")
-	}
 }
 
 func isTimeout(err error) bool {

@@ -146,7 +146,7 @@ func (d *pollDriver) handle(c *Conn, ev evsel.Events) {
 	}
 	if c.flags&flagDraining != 0 {
 		if ev&evsel.EventRead != 0 {
-			l.drain(c)
+			l.discardInput(c)
 		}
 		l.settle(c)
 		return

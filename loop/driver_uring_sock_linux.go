@@ -73,7 +73,10 @@ func (d *uringDriver) readable(fd int, cqe evsel.UringCQE) {
 // accepted serves a completion of a listener's multishot accept. An error
 // (EMFILE ...) ends the accept; it is armed again at once unless
 // acceptFailed paused the listener, whose resume arms it after
-// acceptBackoff.
+// acceptBackoff. (acceptFailed does not pause on an EMFILE with nobody
+// waiting: armed again at once, a multishot accept, which takes a
+// descriptor before it looks at the backlog, would fail at once again.
+// Before uringMultishotAccept is turned on, that case must pause.)
 func (d *uringDriver) accepted(fd int, cqe evsel.UringCQE) {
 	ln := d.listener(fd)
 	if ln != nil && !cqe.More() {

@@ -101,13 +101,15 @@ type Options struct {
 	// Stop's graceful close): counted from the close request, whatever the
 	// peer takes meanwhile, after it the connection is closed hard and
 	// OnClose gets ErrLingerTimeout. 0 disables it; the idle timeout then
-	// applies to closing connections.
+	// applies to closing connections. A close whose output has gone while
+	// the peer is still sending lingers up to 2 s more, reading and
+	// dropping its bytes (see the package documentation), whatever this is.
 	LingerTimeout time.Duration
 	// MaxConns bounds the connections the engine holds; 0 means no bound.
 	// An accept that would pass it (dialed connections count too, but a
 	// Dial never sheds) first sheds the connection idle the longest,
-	// preferring one with no traffic either way since it was accepted, with
-	// ErrShed, as does an accept that finds the process out of
+	// preferring one with no traffic either way a quarter of a second after
+	// it was accepted, with ErrShed, as does an accept that finds the process out of
 	// descriptors, whatever MaxConns is (see "Deadlines and limits" in the
 	// package documentation).
 	MaxConns int

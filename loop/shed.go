@@ -37,13 +37,15 @@ const shedSample = 256
 // other (a hostile pass: 2 to 4 of 20 served, while idle clients that had
 // spoken 300 ms earlier were kept). A quarter of a second covers a round
 // trip across the world; a flood of silent connections still sheds its
-// own members once they are that old.
+// own members once they are that old. The price: a flood that fills the
+// table faster than that sheds idle clients that have spoken, until its
+// members are old enough to count as silent.
 const shedGrace = int64(250 * time.Millisecond)
 
 // oldestIdle returns the connection to shed among a sample of the loop's,
-// or nil if it has none that may be shed: one accepted at least shedGrace
-// ago with nothing read or written since, before any other, and the one
-// idle the longest among those. A flood of silent connections then sheds its own members rather
+// or nil if it has none that may be shed: a draining one (drain.go) before
+// any other, then one accepted at least shedGrace ago with nothing read or
+// written since, and the one idle the longest among those. A flood of silent connections then sheds its own members rather
 // than a client that spoke a moment before them; a connection the server
 // writes to (a subscriber to pushed data that never speaks) or one
 // adopted from elsewhere is not taken for a member.
@@ -55,6 +57,17 @@ func (l *Loop) oldestIdle() *Conn {
 	consider := func(c *Conn) {
 		seen++
 		if c.flags&(flagCloseNow|flagDialing) != 0 || c.closed.Load() {
+			return
+		}
+		if c.flags&flagDraining != 0 {
+			// Closed already but for the drain, which frees its
+			// descriptor soonest and costs nobody anything.
+			if best == nil || best.flags&flagDraining == 0 {
+				best = c
+			}
+			return
+		}
+		if best != nil && best.flags&flagDraining != 0 {
 			return
 		}
 		since := l.clock - c.active
@@ -89,8 +102,12 @@ func (l *Loop) shedOne() bool {
 	if c == nil {
 		return false
 	}
-	c.closeWith(ErrShed, true)
-	l.stats.shed.Add(1)
+	if c.flags&flagDraining != 0 {
+		c.closeWith(nil, true) // the end of its drain: closing for its own reason
+	} else {
+		c.closeWith(ErrShed, true)
+		l.stats.shed.Add(1)
+	}
 	l.settle(c)
 	return true
 }

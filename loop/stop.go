@@ -3,7 +3,8 @@ package loop
 import "context"
 
 // Stop shuts the engine down gracefully: it stops accepting, lets every
-// connection flush its pending output, closes them (OnClose gets
+// connection flush its pending output (and a peer still sending up to 2 s
+// to end its side, see Conn.Close), closes them (OnClose gets
 // ErrStopped), and returns when every loop goroutine has exited. If ctx ends
 // first, the remaining connections are closed at once, dropping their
 // output, and ctx's error is returned once the loops are gone.
