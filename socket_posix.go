@@ -340,22 +340,37 @@ func (s *Socket) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysRead(s.fd(), p) })
-	return readDone(s, n, err, len(p))
+	n, err = readDone(n, err, len(p))
+	if n == 0 && err == io.EOF {
+		err = s.emptyRead()
+	}
+	return n, err
 }
 
-// readDone turns what a read call on s returned into Read's answer: the
-// failed call named, and nothing read into a non-empty buffer the peer's
-// io.EOF, unless s is a datagram socket, which has no end of stream: that
-// was an empty datagram, (0, nil) as Go's net and Python's recv give it.
-// TryRead shares it.
-func readDone(s *Socket, n int, err error, asked int) (int, error) {
+// readDone turns what a read call returned into Read's answer: the failed
+// call named, and nothing read into a non-empty buffer the peer's io.EOF
+// (which the caller checks with emptyRead). TryRead shares it. It stays
+// small enough to inline: with emptyRead's question in it, it was not, and
+// the loop's 64-byte echo took 15 instructions more per message (715
+// against 700, callgrind, bench -instructions).
+func readDone(n int, err error, asked int) (int, error) {
 	switch {
 	case err != nil:
 		return 0, wrapErr("read", err)
-	case n == 0 && asked > 0 && !s.IsDatagram():
+	case n == 0 && asked > 0:
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// emptyRead is what a read that got nothing means on s: the peer's end of
+// stream, io.EOF, unless s is a datagram socket, which has none: that was
+// an empty datagram, (0, nil) as Go's net and Python's recv give it.
+func (s *Socket) emptyRead() error {
+	if s.IsDatagram() {
+		return nil
+	}
+	return io.EOF
 }
 
 // writeDone is readDone for the writes, whose call op names.

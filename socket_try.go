@@ -2,6 +2,8 @@
 
 package evsel
 
+import "io"
+
 // The Try methods are Read, Write and Writev for an event loop: they do not
 // wait, and on Linux they enter the kernel without telling the Go scheduler
 // first. A system call made the usual way (entersyscall) leaves the
@@ -27,7 +29,11 @@ func (s *Socket) TryRead(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := ignoringEINTR(func() (int, error) { return sysTryRead(s, p) })
-	return readDone(s, n, err, len(p))
+	n, err = readDone(n, err, len(p))
+	if n == 0 && err == io.EOF {
+		err = s.emptyRead()
+	}
+	return n, err
 }
 
 // TryWrite writes as much of p as the kernel takes now, without waiting: a

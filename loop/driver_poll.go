@@ -144,20 +144,15 @@ func (d *pollDriver) handle(c *Conn, ev evsel.Events) {
 			d.flush(c)
 		}
 	}
-	if c.flags&flagDraining != 0 {
-		if ev&evsel.EventRead != 0 {
-			l.discardInput(c)
-		}
-		l.settle(c)
-		return
-	}
-	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing) == 0 &&
+	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing|flagDraining) == 0 &&
 		(l.e.opts.MaxMemory <= 0 || !l.memRefuse(c, len(l.buf))) {
 		// Marked dirty for the read's callback, whose writes then need not
 		// list the connection for settleDirty: the settle below is the one
 		// it would get.
 		c.flags |= flagDirty
 		l.read(c)
+	} else if ev&evsel.EventRead != 0 && c.flags&(flagDraining|flagCloseNow) == flagDraining {
+		l.discardInput(c)
 	}
 	l.settle(c)
 }
