@@ -45,10 +45,11 @@ const shedGrace = int64(250 * time.Millisecond)
 // oldestIdle returns the connection to shed among a sample of the loop's,
 // or nil if it has none that may be shed: a draining one (drain.go) before
 // any other, then one accepted at least shedGrace ago with nothing read or
-// written since, and the one idle the longest among those. A flood of silent connections then sheds its own members rather
-// than a client that spoke a moment before them; a connection the server
-// writes to (a subscriber to pushed data that never speaks) or one
-// adopted from elsewhere is not taken for a member.
+// written since, and the one idle the longest among those. A flood of
+// silent connections then sheds its own members rather than a client that
+// spoke a moment before them; a connection the server writes to (a
+// subscriber to pushed data that never speaks) or one adopted from
+// elsewhere is not taken for a member.
 func (l *Loop) oldestIdle() *Conn {
 	var best *Conn
 	var bestSince int64
