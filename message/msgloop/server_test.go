@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -424,4 +425,36 @@ func TestClientWaitsRefusedOnItsLoop(t *testing.T) {
 func rawFrame(header string, content string) []byte {
 	b := binary.BigEndian.AppendUint16(nil, uint16(len(header)))
 	return append(append(b, header...), content...)
+}
+
+// TestServerFaultKeepsWrittenAnswers: a keep-alive client pipelines 50
+// requests, a malformed frame and 50 more, all before it reads. It gets
+// the 50 answers the server wrote before the fault, whole, then the end of
+// the stream: "closes after the answers already written". The server
+// closed with the client's later requests unread, which made the kernel
+// reset the connection and throw away the answers still queued for it (16
+// to 18 of 50 arrived in a hostile pass); the loop now drains first.
+func TestServerFaultKeepsWrittenAnswers(t *testing.T) {
+	addr, _ := startServer(t, msgloop.ServerOptions{ServerConfig: message.ServerConfig{KeepAlive: true}})
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	b := newBlockingClient(t, c)
+	var data []byte
+	for i := range 50 { // the client's machine expects these answers
+		data, err = b.m.Send(data, refapp.ClientRequest("search", fmt.Sprintf("%05d%s", i, strings.Repeat("A", 100_000))))
+		require.NoError(t, err)
+	}
+	// A header length of 0, then the same requests again. The write blocks
+	// once the server stops reading, and ends at its close.
+	data = append(append(data, 0, 0), data...)
+	go c.Write(data)
+	time.Sleep(500 * time.Millisecond) // the kernel has taken what it takes, the fault is met
+	for i := range 50 {
+		resp, err := b.read()
+		require.NoError(t, err, "answer %d", i)
+		require.Contains(t, resultOf(t, resp), fmt.Sprintf("%05d", i))
+	}
+	_, err = b.read()
+	assert.ErrorIs(t, err, io.EOF, "the end of the stream, not a reset")
 }
