@@ -338,9 +338,10 @@ const Forever time.Duration = math.MaxInt64
 // Select waits until some registered descriptors are ready or timeout
 // elapses (Forever: no limit, like Python's None; zero or negative: poll,
 // as in Python) and returns them with their ready events; a positive
-// timeout waits at least a millisecond, as Python's rounds up. A Wake makes
-// it return early, possibly with no entries. The slice is reused by the
-// next call.
+// timeout is waited in full, rounded up to the millisecond where the
+// kernel counts in those (epoll, poll, IOCP), as Python rounds it. A Wake
+// makes it return early, possibly with no entries. The slice is reused by
+// the next call.
 func (s *Selector) Select(timeout time.Duration) ([]Ready, error) {
 	if s.closed {
 		return nil, ErrClosed
