@@ -8,7 +8,6 @@ import "golang.org/x/sys/unix"
 // socket whose connect failed, with its error already taken, or that never
 // connected, polls POLLOUT|POLLHUP.
 func sysConnecting(fd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-	n, err := ignoringEINTR(func() (int, error) { return unix.Poll(pfd, 0) })
-	return err != nil || n == 0 || pfd[0].Revents&(unix.POLLOUT|unix.POLLHUP|unix.POLLERR) == 0
+	revents, ok := pollNow(fd, unix.POLLOUT)
+	return !ok || revents&(unix.POLLOUT|unix.POLLHUP|unix.POLLERR) == 0
 }

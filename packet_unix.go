@@ -18,9 +18,8 @@ const (
 
 // sysWritableNow reports whether a zero-timeout poll finds fd writable.
 func sysWritableNow(fd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-	n, err := ignoringEINTR(func() (int, error) { return unix.Poll(pfd, 0) })
-	return err == nil && n == 1 && pfd[0].Revents&unix.POLLOUT != 0
+	revents, ok := pollNow(fd, unix.POLLOUT)
+	return ok && revents&unix.POLLOUT != 0
 }
 
 // sysDatagramSetup prepares a new datagram socket: nothing on unix.

@@ -102,3 +102,11 @@ func sysSetLinger(fd int, on bool, sec int) error {
 	l := unix.Linger{Onoff: int32(boolInt(on)), Linger: int32(sec)}
 	return unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &l)
 }
+
+// pollNow polls fd for events without waiting and returns what it
+// reports; ok is false if the poll failed.
+func pollNow(fd int, events int16) (revents int16, ok bool) {
+	pfd := [1]unix.PollFd{{Fd: int32(fd), Events: events}}
+	_, err := ignoringEINTR(func() (int, error) { return unix.Poll(pfd[:], 0) })
+	return pfd[0].Revents, err == nil
+}
