@@ -40,10 +40,12 @@ const drainTimeout = 2 * time.Second
 
 // startDrain begins the drain of a closing connection whose output is all
 // in the kernel, if the peer is sending still; one that need not or cannot
-// be drained (no socket, the peer's end of stream seen, a send still in
-// flight, a shutdown that fails) is left for settle to finish at once.
+// be drained is left for settle to finish at once. HasUnread says no for a
+// connection with no socket yet (the zero Socket has no descriptor) and
+// for one still connecting; flagEOF only spares the question, since a
+// read that saw the end of the stream left nothing unread.
 func (l *Loop) startDrain(c *Conn) {
-	if c.flags&(flagEOF|flagNoSock|flagDialing|flagSending) != 0 || !c.sock.HasUnread() {
+	if c.flags&flagEOF != 0 || !c.sock.HasUnread() {
 		return
 	}
 	if err := c.sock.Shutdown(evsel.ShutWrite); err != nil {
