@@ -39,6 +39,27 @@ func waitListening(t *testing.T, port string) {
 	}
 }
 
+// startKilledAtCleanup starts srv; the channel is closed once it exits,
+// and the test's end kills it if it has not.
+func startKilledAtCleanup(t *testing.T, srv *exec.Cmd) <-chan struct{} {
+	t.Helper()
+	require.NoError(t, srv.Start())
+	exited := make(chan struct{})
+	go func() {
+		srv.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			srv.Process.Kill()
+			<-exited
+		}
+	})
+	return exited
+}
+
 // TestServerWithUnreadStdout is the item 5: app-server printing a
 // line per event to a pipe nobody reads used to hang once the pipe was
 // full (after some 172 requests). Now the lines that do not fit are
@@ -55,21 +76,8 @@ func TestServerWithUnreadStdout(t *testing.T) {
 	var stderr bytes.Buffer
 	var mu sync.Mutex
 	srv.Stderr = syncWriter{&mu, &stderr}
-	require.NoError(t, srv.Start())
+	exited := startKilledAtCleanup(t, srv)
 	w.Close()
-	exited := make(chan struct{})
-	go func() {
-		srv.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			srv.Process.Kill()
-			<-exited
-		}
-	})
 	waitListening(t, port)
 
 	// 1,000 requests, each on its own connection: some 5 lines and 600
@@ -201,22 +209,9 @@ func TestServersWithClosedOutput(t *testing.T) {
 			port := strconv.Itoa(freePort(t))
 			srv := exec.Command(bin(argv[0]), append(argv[1:], "127.0.0.1", port)...)
 			srv.Stdout, srv.Stderr = outW, errW
-			require.NoError(t, srv.Start())
+			exited := startKilledAtCleanup(t, srv)
 			outW.Close()
 			errW.Close()
-			exited := make(chan struct{})
-			go func() {
-				srv.Wait()
-				close(exited)
-			}()
-			t.Cleanup(func() {
-				select {
-				case <-exited:
-				default:
-					srv.Process.Kill()
-					<-exited
-				}
-			})
 			waitListening(t, port)
 
 			// A malformed frame (a header length of zero) makes a warning
