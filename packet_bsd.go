@@ -29,7 +29,8 @@ func sysRecvFrom(fd int, p []byte) (int, netip.AddrPort, RecvFlags, error) {
 	case *unix.SockaddrInet4:
 		ap = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
 	case *unix.SockaddrInet6:
-		ap = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+		// With its zone: a reply to a link-local sender needs it.
+		ap = netip.AddrPortFrom(withZone(netip.AddrFrom16(sa.Addr), sa.ZoneId), uint16(sa.Port))
 	}
 	return n, ap, recvFlags(fl), nil
 }
@@ -46,7 +47,13 @@ func sysSendTo(fd int, p []byte, to netip.AddrPort) (int, error) {
 	if ip.Is4() {
 		sa = &unix.SockaddrInet4{Port: int(to.Port()), Addr: ip.As4()}
 	} else {
-		sa = &unix.SockaddrInet6{Port: int(to.Port()), Addr: ip.As16()}
+		// A link-local peer is reached through its zone's interface; an
+		// unknown zone is none, as on Linux (packet_raw.go).
+		sa6 := &unix.SockaddrInet6{Port: int(to.Port()), Addr: ip.As16()}
+		if z := ip.Zone(); z != "" {
+			sa6.ZoneId, _ = zoneIndex(z)
+		}
+		sa = sa6
 	}
 	n, err := unix.SendmsgN(fd, p, nil, sa, 0)
 	if err == unix.EAFNOSUPPORT || err == unix.EINVAL {

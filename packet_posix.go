@@ -53,8 +53,10 @@ func (s *Socket) SendTo(p []byte, addr netip.AddrPort) (int, error) {
 // RecvFrom receives one datagram into p and returns its length, its
 // sender and Truncated if it did not fit (the tail is lost). It returns
 // ErrWouldBlock when none is queued. An empty datagram is a count of 0 and
-// no error: datagram sockets have no end of file. On Linux and Windows it
-// allocates nothing; elsewhere x/sys builds the sender's address.
+// no error: datagram sockets have no end of file. A link-local sender's
+// zone is its interface's name, as Go's net and LocalAddrPort give it
+// (zone.go). On Linux and Windows it allocates nothing; elsewhere x/sys
+// builds the sender's address.
 func (s *Socket) RecvFrom(p []byte) (int, netip.AddrPort, RecvFlags, error) {
 	if err := s.ok(); err != nil {
 		return 0, netip.AddrPort{}, 0, err

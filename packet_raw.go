@@ -4,7 +4,6 @@ package evsel
 
 import (
 	"net/netip"
-	"strconv"
 	"unsafe"
 )
 
@@ -58,9 +57,10 @@ func (r *rawInet) get() netip.AddrPort {
 	case afInet6:
 		ip := netip.AddrFrom16(r.addr)
 		if r.scopeID != 0 {
-			// Only link-local peers have one; naming the zone by its index
-			// keeps the lookup of the interface off the receive path.
-			ip = ip.WithZone(strconv.FormatUint(uint64(r.scopeID), 10))
+			// Only link-local peers have one: named as everywhere else
+			// (zone.go), from a table, so the receive path does not ask
+			// the system for the interface.
+			ip = ip.WithZone(zoneName(r.scopeID))
 		}
 		return netip.AddrPortFrom(ip, port)
 	}

@@ -399,3 +399,92 @@ func readWait(t *testing.T, read func([]byte) (int, error), buf []byte) (int, er
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// linkLocal returns an up interface's IPv6 link-local address, with its
+// zone by name, or skips.
+func linkLocal(t *testing.T) netip.Addr {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Is6() && ip.IsLinkLocalUnicast() {
+					return ip.WithZone(ifi.Name)
+				}
+			}
+		}
+	}
+	t.Skip("no IPv6 link-local address here")
+	return netip.Addr{}
+}
+
+// TestDatagramLinkLocalZone: a link-local sender's address comes with its
+// zone named as Go's net, LocalAddrPort and RemoteAddrPort name it, so the
+// same peer's address compares equal from anywhere; a reply to it, or to
+// any address zoned by name, goes without asking the system for the
+// interface each time.
+func TestDatagramLinkLocalZone(t *testing.T) {
+	ll := linkLocal(t)
+	p := newPoller(t, evsel.Backends()[0])
+	bind := net.JoinHostPort(ll.String(), "0")
+	server, err := evsel.ListenPacket("udp6", bind)
+	if err != nil {
+		t.Skipf("binding %s: %v", bind, err)
+	}
+	cleanupClose(t, server)
+	srvAddr, err := server.LocalAddrPort()
+	require.NoError(t, err)
+	client, err := evsel.DialPacket("udp6", srvAddr.String())
+	require.NoError(t, err)
+	cleanupClose(t, client)
+	require.NoError(t, p.Add(int(server.Fd()), evsel.EventRead))
+	require.NoError(t, p.Add(int(client.Fd()), evsel.EventRead))
+	defer p.Delete(int(server.Fd()))
+	defer p.Delete(int(client.Fd()))
+
+	_, err = client.Write([]byte("ping"))
+	require.NoError(t, err)
+	buf := make([]byte, 16)
+	_, from, _ := recvWait(t, p, server, buf)
+	cl, err := client.LocalAddrPort()
+	require.NoError(t, err)
+	assert.Equal(t, ll.Zone(), from.Addr().Zone(), "the zone is not named as net names it")
+	assert.Equal(t, cl, from, "RecvFrom and LocalAddrPort disagree on the same address")
+	remote, err := client.RemoteAddr()
+	require.NoError(t, err)
+	assert.Equal(t, evsel.AddrPortOf(remote), srvAddr)
+
+	_, err = server.SendTo([]byte("pong"), from)
+	require.NoError(t, err)
+	n, from2, _ := recvWait(t, p, client, buf)
+	assert.Equal(t, "pong", string(buf[:n]))
+	assert.Equal(t, srvAddr, from2)
+
+	if runtime.GOOS != "linux" && runtime.GOOS != "windows" {
+		return // x/sys builds the addresses elsewhere
+	}
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, err := server.SendTo([]byte("x"), from); err != nil {
+			panic(err)
+		}
+		for {
+			_, _, _, err := client.RecvFrom(buf)
+			if err == evsel.ErrWouldBlock {
+				runtime.Gosched()
+				continue
+			}
+			if err != nil {
+				panic(err)
+			}
+			return
+		}
+	})
+	assert.Zero(t, allocs, "a send to or a receive from a zoned address asks the system for its interface")
+}

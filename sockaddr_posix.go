@@ -2,11 +2,7 @@
 
 package evsel
 
-import (
-	"fmt"
-	"net"
-	"strconv"
-)
+import "net"
 
 // Conversions between net.Addr and the system's socket addresses. The
 // sockaddr types are aliases of golang.org/x/sys's (unix.SockaddrInet4 or
@@ -38,34 +34,15 @@ func toSockaddr(addr net.Addr) (sockaddr, error) {
 	return nil, wrapErr("sockaddr", errAFNoSupport)
 }
 
-// zoneIndex is the interface index an IPv6 zone names: its number, as
-// Python's getaddrinfo and Go's net take it, or the index of the interface
-// of that name.
-func zoneIndex(z string) (uint32, error) {
-	if n, err := strconv.ParseUint(z, 10, 32); err == nil {
-		return uint32(n), nil
-	}
-	ifi, err := net.InterfaceByName(z)
-	if err != nil {
-		return 0, fmt.Errorf("evsel: sockaddr: IPv6 zone %q: %w", z, err)
-	}
-	return uint32(ifi.Index), nil
-}
-
 func fromSockaddr(sa sockaddr) net.Addr {
 	switch sa := sa.(type) {
 	case *sockaddrInet4:
 		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
 	case *sockaddrInet6:
 		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
-		if sa.ZoneId != 0 {
-			// By name, as Go's net does; by number if the interface has
-			// gone, which zoneIndex takes back as well.
-			a.Zone = strconv.FormatUint(uint64(sa.ZoneId), 10)
-			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
-				a.Zone = ifi.Name
-			}
-		}
+		// By name, as Go's net does; by number if the interface has gone,
+		// which zoneIndex takes back as well (zone.go).
+		a.Zone = zoneName(sa.ZoneId)
 		return a
 	case *sockaddrUnix:
 		return &net.UnixAddr{Name: sa.Name, Net: "unix"}

@@ -22,3 +22,33 @@ func TestZoneByNumber(t *testing.T) {
 	a := fromSockaddr(&sockaddrInet6{Addr: v6.Addr, Port: 80, ZoneId: 1 << 30})
 	assert.Equal(t, "1073741824", a.(*net.TCPAddr).Zone, "an index no interface has stays a number")
 }
+
+// TestZoneTable: zones are named as Go's net names them, from a table,
+// without asking the system per address: a name and its index convert
+// both ways without allocating, and an index no interface has is kept as
+// its number.
+func TestZoneTable(t *testing.T) {
+	ifs, err := net.Interfaces()
+	if err != nil || len(ifs) == 0 {
+		t.Skip("no interfaces listed here")
+	}
+	ifi := ifs[0]
+	idx, name := uint32(ifi.Index), ifi.Name
+	assert.Equal(t, name, zoneName(idx))
+	got, err := zoneIndex(name)
+	require.NoError(t, err)
+	assert.Equal(t, idx, got)
+	assert.Equal(t, "", zoneName(0))
+	assert.Equal(t, "1073741824", zoneName(1<<30), "an index no interface has stays a number")
+	allocs := testing.AllocsPerRun(100, func() {
+		if zoneName(idx) != name {
+			panic("name")
+		}
+		if i, _ := zoneIndex(name); i != idx {
+			panic("index")
+		}
+	})
+	assert.Zero(t, allocs, "a zone is looked up in the system every time")
+	_, err = zoneIndex("no-such-interface")
+	assert.ErrorContains(t, err, `zone "no-such-interface"`)
+}

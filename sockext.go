@@ -14,10 +14,10 @@ import (
 // without allocating, and keep-alive tuning.
 
 // LocalAddrPort returns the bound address of an IPv4 or IPv6 socket, and
-// the zero AddrPort for other families. Unlike LocalAddr it does not
-// allocate on Linux, the BSDs and Windows (except for an IPv6 address with
-// a zone, whose interface name it looks up); on macOS and OpenBSD the
-// system call goes through libc, which does.
+// the zero AddrPort for other families, a link-local address with its zone
+// named as RecvFrom and Go's net name it. Unlike LocalAddr it does not
+// allocate on Linux, the BSDs and Windows; on macOS and OpenBSD the system
+// call goes through libc, which does.
 func (s *Socket) LocalAddrPort() (netip.AddrPort, error) {
 	if err := s.ok(); err != nil {
 		return netip.AddrPort{}, err
@@ -77,13 +77,10 @@ func sockNameOp(peer bool) string {
 }
 
 // withZone adds the zone of a scoped (link-local) IPv6 address, by
-// interface name as net.TCPAddr has it.
+// interface name as net.TCPAddr has it (zone.go).
 func withZone(a netip.Addr, zone uint32) netip.Addr {
 	if zone == 0 {
 		return a
 	}
-	if ifi, err := net.InterfaceByIndex(int(zone)); err == nil {
-		return a.WithZone(ifi.Name)
-	}
-	return a
+	return a.WithZone(zoneName(zone))
 }
