@@ -119,7 +119,8 @@
 // SO_REUSEPORT socket for a UDP address. The unsent datagrams of a loop are
 // bounded (Options.MaxPacketQueue, MaxPacketQueueBytes): past the bound
 // WriteTo drops, as the network may, and Stats.DatagramsDropped counts it.
-// A handler panic drops its datagram; the socket goes on. Engine.DialPacket
+// A handler panic drops its datagram (logged at most once a second per
+// loop); the socket goes on. Engine.DialPacket
 // opens a connected datagram socket for a client.
 //
 // # TLS

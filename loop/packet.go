@@ -48,8 +48,10 @@ func (a PacketAddr) String() string {
 // PacketHandler serves datagram sockets. OnPacket runs on the loop that
 // owns pc, one datagram at a time, with the datagram and its sender. data
 // is the loop's receive buffer, valid only until OnPacket returns (WriteTo
-// copies it). A panic drops that datagram (logged, counted in
-// Stats.DatagramsDropped); the socket goes on serving.
+// copies it). A panic drops that datagram (counted in
+// Stats.DatagramsDropped, and logged with its stack, at most one a second
+// per loop, since a peer may send one such datagram after another); the
+// socket goes on serving.
 type PacketHandler interface {
 	OnPacket(pc *PacketConn, data []byte, from PacketAddr)
 }

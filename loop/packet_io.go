@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"github.com/evsel/evsel"
 )
@@ -19,6 +20,11 @@ type packetLoop struct {
 	queued int    // datagrams queued on this loop, for MaxPacketQueue
 	bytes  int    // and their bytes, for MaxPacketQueueBytes
 	round  uint64 // counts the loop's settleAll calls, for PacketConn.flushed
+
+	// panicNext is the loop clock before which a handler panic is not
+	// logged, only counted in panicsUnlogged (recoverPacket).
+	panicNext      int64
+	panicsUnlogged int64
 }
 
 // packetBatch is how many datagrams one system call takes at most where
@@ -147,11 +153,29 @@ func (l *Loop) callPacket(pc *PacketConn, data []byte, from PacketAddr) {
 	pc.h.OnPacket(pc, data, from)
 }
 
+// packetPanicLogEvery spaces the logs of a loop's datagram handler panics.
+// A panic drops only its datagram, so a peer that sends what makes the
+// handler panic gets a panic per datagram, as fast as it sends; a stack
+// and a record of kilobytes for each made a one-byte datagram two
+// kilobytes of log and cut the loop's rate twentyfold (the stack costs
+// even when the logger discards it). So a loop logs the first panic of a
+// period with its stack, and the next logged one says how many it left
+// out; Stats.DatagramsDropped counts them all.
+const packetPanicLogEvery = time.Second
+
 func (l *Loop) recoverPacket(pc *PacketConn) {
 	if r := recover(); r != nil {
 		l.stats.datagramsDropped.Add(1)
+		pk := l.packets()
+		if l.clock < pk.panicNext {
+			pk.panicsUnlogged++
+			return
+		}
+		pk.panicNext = l.clock + int64(packetPanicLogEvery)
+		unlogged := pk.panicsUnlogged
+		pk.panicsUnlogged = 0
 		l.e.log.Error("loop: packet handler panic; datagram dropped", "loop", l.id, "panic", r,
-			"stack", string(debug.Stack()))
+			"unlogged", unlogged, "stack", string(debug.Stack()))
 	}
 }
 

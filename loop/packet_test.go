@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,6 +110,76 @@ func TestPacketHandlerPanic(t *testing.T) {
 	require.NoError(t, err)
 	waitFor(t, "the panic", func() bool { return e.Stats().DatagramsDropped == 1 })
 	assert.Equal(t, "still here", string(udpExchange(t, c, []byte("still here"))))
+}
+
+// panicLog is a slog.Handler that keeps the "unlogged" count of every
+// record of a datagram handler's panic.
+type panicLog struct {
+	mu       sync.Mutex
+	unlogged []int64
+}
+
+func (h *panicLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *panicLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *panicLog) WithGroup(string) slog.Handler            { return h }
+func (h *panicLog) Handle(_ context.Context, r slog.Record) error {
+	if !strings.Contains(r.Message, "packet handler panic") {
+		return nil
+	}
+	var n int64 = -1
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "unlogged" {
+			n = a.Value.Int64()
+		}
+		return true
+	})
+	h.mu.Lock()
+	h.unlogged = append(h.unlogged, n)
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *panicLog) records() (n int, unlogged int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, u := range h.unlogged {
+		unlogged += u
+	}
+	return len(h.unlogged), unlogged
+}
+
+// TestPacketPanicFlood: a peer whose every datagram makes the handler
+// panic does not get a stack and a log record per datagram (kilobytes of
+// log for a byte, and a loop slowed twentyfold): a loop logs one panic a
+// second and says how many it left out, and every one is counted.
+func TestPacketPanicFlood(t *testing.T) {
+	log := &panicLog{}
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		if string(data) == "boom" {
+			panic("boom")
+		}
+		pc.WriteTo(data, from)
+	}), Options{Loops: 1, Logger: slog.New(log)})
+	c := dialUDP(t, addr)
+	began := time.Now()
+	for e.Stats().DatagramsDropped < 200 {
+		for range 50 {
+			c.Write([]byte("boom"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	logged, _ := log.records()
+	assert.LessOrEqual(t, logged, 1+int(time.Since(began)/packetPanicLogEvery), "a record per panic")
+	assert.Equal(t, "alive", string(udpExchange(t, c, []byte("alive"))))
+
+	// The next period's first panic is logged, with the count left out.
+	waitFor(t, "the flood to be served", func() bool { return e.Stats().DatagramsDropped == e.Stats().DatagramsIn-1 })
+	time.Sleep(packetPanicLogEvery)
+	c.Write([]byte("boom"))
+	waitFor(t, "the last panic's record", func() bool {
+		n, unlogged := log.records()
+		return int64(n)+unlogged == e.Stats().DatagramsDropped
+	})
 }
 
 // TestPacketQueueBound: datagrams past MaxPacketQueue in one iteration are
