@@ -222,14 +222,22 @@ func (pc *PacketConn) WriteTo(p []byte, to PacketAddr) error {
 func (pc *PacketConn) Write(p []byte) error { return pc.WriteTo(p, PacketAddr{}) }
 
 // AsyncWriteTo is WriteTo from any goroutine: p is copied and queued to
-// the owning loop.
+// the owning loop. A datagram it queued that finds the socket closed (or
+// the queue full) when the loop takes it is dropped and counted in
+// Stats.DatagramsDropped, as one WriteTo queued before a close is.
 func (pc *PacketConn) AsyncWriteTo(p []byte, to PacketAddr) error {
 	if pc.closed.Load() {
 		return ErrClosed
 	}
 	b := append([]byte(nil), p...)
 	return pc.loop.Do(func() {
-		if err := pc.WriteTo(b, to); err != nil && err != ErrClosed && err != ErrDatagramDropped {
+		switch err := pc.WriteTo(b, to); err {
+		case nil, ErrDatagramDropped: // WriteTo counted it
+		case ErrClosed:
+			// Closed after AsyncWriteTo took the datagram, which told the
+			// caller it was queued: it is one of the close's unsent.
+			pc.loop.stats.datagramsDropped.Add(1)
+		default:
 			pc.loop.packetError(pc, err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -360,4 +361,34 @@ func TestPacketNilHandler(t *testing.T) {
 	defer s.Close() // refused, so still the caller's
 	_, err = e.ServePacket(s, nil)
 	assert.Error(t, err)
+}
+
+// TestPacketAsyncWriteToClose: datagrams AsyncWriteTo accepted while
+// another goroutine closes the socket are each sent or counted as
+// dropped, none lost unaccounted.
+func TestPacketAsyncWriteToClose(t *testing.T) {
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	ignore := PacketFunc(func(*PacketConn, []byte, PacketAddr) {}) // the echoes are not sent again
+	pc, err := e.DialPacket(context.Background(), "udp", udpEchoServer(t).String(), ignore)
+	require.NoError(t, err)
+	var accepted atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 5000 {
+				if pc.AsyncWriteTo([]byte("x"), PacketAddr{}) == nil {
+					accepted.Add(1)
+				}
+			}
+		})
+	}
+	waitFor(t, "some datagrams", func() bool { return accepted.Load() > 100 })
+	require.NoError(t, pc.AsyncClose())
+	wg.Wait()
+	waitFor(t, "every accepted datagram sent or dropped", func() bool {
+		st := e.Stats()
+		return st.DatagramsOut+st.DatagramsDropped == accepted.Load()
+	})
 }
