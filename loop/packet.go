@@ -99,6 +99,7 @@ type PacketConn struct {
 	arena []byte
 	queue []pendingDatagram
 	head  int
+	kept  int  // what arena and queue hold while empty, in packetLoop.kept
 	dirty bool // in the loop's list of sockets to flush
 	// flushed and watched are the packetLoop.rounds in which the end of
 	// an iteration last flushed the socket, and last set its interest

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/evsel/evsel"
 )
@@ -20,6 +21,7 @@ type packetLoop struct {
 	queued int    // datagrams queued on this loop, for MaxPacketQueue
 	bytes  int    // and their bytes, for MaxPacketQueueBytes
 	round  uint64 // counts the loop's settleAll calls, for PacketConn.flushed
+	kept   int    // the sum of the sockets' PacketConn.kept (PacketConn.keep)
 
 	// panicNext is the loop clock before which a handler panic is not
 	// logged, only counted in panicsUnlogged (recoverPacket).
@@ -305,12 +307,34 @@ func (pc *PacketConn) flush() {
 	}
 	if pc.head == len(pc.queue) {
 		pc.head, pc.queue, pc.arena = 0, pc.queue[:0], pc.arena[:0]
-		if cap(pc.arena) > 1<<20 { // do not keep a burst's memory
-			pc.arena, pc.queue = nil, nil
-		}
+		pc.keep()
 	} else if pc.head > 0 {
 		pc.compact()
 	}
+}
+
+// keepMax is the most a drained socket keeps of its buffers: a burst's
+// memory is not kept.
+const keepMax = 1 << 20
+
+// keep decides whether a socket that has sent everything keeps its
+// buffers, so that its next datagrams are queued without allocating.
+// It does if they are small enough and the loop's drained sockets keep no
+// more than MaxPacketQueueBytes between them: a loop may serve thousands
+// of DialPacket sockets, and each that once queued a burst kept up to
+// keepMax for ever (200 sockets, one 600 KB burst each: 142 MiB held
+// with nothing left to send, against a queue bound of 4 MiB).
+func (pc *PacketConn) keep() {
+	pk := pc.loop.pk
+	if pk == nil {
+		return // nothing written on this loop yet: nothing to keep
+	}
+	pk.kept -= pc.kept
+	pc.kept = cap(pc.arena) + cap(pc.queue)*int(unsafe.Sizeof(pendingDatagram{}))
+	if pc.kept > keepMax || pk.kept+pc.kept > pc.loop.e.opts.MaxPacketQueueBytes {
+		pc.arena, pc.queue, pc.kept = nil, nil, 0
+	}
+	pk.kept += pc.kept
 }
 
 // send hands the datagrams to the kernel: a batch for UDP, one at a time
@@ -412,7 +436,8 @@ func (pc *PacketConn) Close() error {
 	}
 	pk := l.pk
 	pk.conns = slices.DeleteFunc(pk.conns, func(x *PacketConn) bool { return x == pc })
-	pc.arena, pc.queue, pc.head = nil, nil, 0
+	pk.kept -= pc.kept
+	pc.arena, pc.queue, pc.head, pc.kept = nil, nil, 0, 0
 	return l.drv.closePacket(pc)
 }
 
