@@ -296,7 +296,7 @@ func (d *pollDriver) closeListener(ln *listener, s *evsel.Socket) {
 	s.Close()
 }
 
-func (d *pollDriver) addPacket(pc *PacketConn) error { return d.p.Add(pc.fd, evsel.EventRead) }
+func (d *pollDriver) addPacket(pc *PacketConn) error { return d.p.Add(pc.fd, pc.events) }
 
 func (d *pollDriver) watchPacket(pc *PacketConn, want evsel.Events) error {
 	return d.p.Modify(pc.fd, want)

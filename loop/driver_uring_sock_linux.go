@@ -130,7 +130,7 @@ func (d *uringDriver) closeListener(ln *listener, s *evsel.Socket) {
 // gives the readiness the packet code expects (level-triggered).
 
 func (d *uringDriver) addPacket(pc *PacketConn) error {
-	return d.pollPacket(pc, evsel.EventRead)
+	return d.pollPacket(pc, pc.events)
 }
 
 func (d *uringDriver) pollPacket(pc *PacketConn, want evsel.Events) error {

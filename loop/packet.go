@@ -256,9 +256,13 @@ func (e *Engine) DialPacket(ctx context.Context, network, address string, h Pack
 	pc := &PacketConn{loop: l, sock: s, fd: int(s.Fd()), h: h, path: network == "unixgram",
 		local: local, remote: remote}
 	err = l.Do(func() {
+		if pc.closed.Load() {
+			// Closed on its loop before this ran: its descriptor is gone,
+			// maybe some other socket's number already.
+			return
+		}
 		if err := l.addPacket(pc); err != nil {
-			pc.sock.Close()
-			pc.closed.Store(true)
+			pc.Close() // sends or counts what was written on the loop meanwhile
 			l.packetError(pc, err)
 		}
 	})

@@ -49,15 +49,22 @@ func (l *Loop) packets() *packetLoop {
 	return l.pk
 }
 
-// addPacket registers pc with its loop, on that loop.
+// addPacket registers pc with its loop, on that loop, for READ, and for
+// WRITE if datagrams wait: a socket DialPacket made on its own loop may
+// have been written to before the task that registers it ran, and what
+// the socket did not take then waits for room like any other.
 func (l *Loop) addPacket(pc *PacketConn) error {
 	if l.stopping {
 		return ErrStopped
 	}
+	pc.events = evsel.EventRead
+	if pc.head < len(pc.queue) {
+		pc.events |= evsel.EventWrite
+	}
 	if err := l.drv.addPacket(pc); err != nil {
+		pc.events = 0
 		return err
 	}
-	pc.events = evsel.EventRead
 	pk := l.packets()
 	pk.conns = append(pk.conns, pc)
 	return nil
@@ -400,9 +407,11 @@ func (pc *PacketConn) compact() {
 	pc.head = 0
 }
 
-// watch asks the driver for WRITE while datagrams wait for room.
+// watch asks the driver for WRITE while datagrams wait for room. A socket
+// not yet registered (no events: DialPacket's task has not run) is left
+// alone; addPacket asks for what it needs then.
 func (pc *PacketConn) watch() {
-	if pc.closed.Load() {
+	if pc.closed.Load() || pc.events == 0 {
 		return
 	}
 	want := evsel.EventRead
@@ -434,9 +443,12 @@ func (pc *PacketConn) Close() error {
 		l.stats.datagramsDropped.Add(int64(n))
 		pc.advance(n)
 	}
-	pk := l.pk
-	pk.conns = slices.DeleteFunc(pk.conns, func(x *PacketConn) bool { return x == pc })
-	pk.kept -= pc.kept
+	// A socket closed before it was registered (DialPacket on its loop)
+	// may be its loop's first: then the loop has no datagram state yet.
+	if pk := l.pk; pk != nil {
+		pk.conns = slices.DeleteFunc(pk.conns, func(x *PacketConn) bool { return x == pc })
+		pk.kept -= pc.kept
+	}
 	pc.arena, pc.queue, pc.head, pc.kept = nil, nil, 0, 0
 	return l.drv.closePacket(pc)
 }

@@ -392,3 +392,70 @@ func TestPacketAsyncWriteToClose(t *testing.T) {
 		return st.DatagramsOut+st.DatagramsDropped == accepted.Load()
 	})
 }
+
+// TestDialPacketOnItsLoop: a socket DialPacket makes on its own loop is
+// registered by a task that runs after the caller returns. Written to
+// before that, it sends what the socket takes and holds the rest for
+// WRITE like any other, with no error (it asked the driver for WRITE on
+// a descriptor not registered yet, and the rest waited for ever); closed
+// before that, it closes, instead of panicking on a loop with no
+// datagram state and leaving its descriptor open and then registered.
+func TestDialPacketOnItsLoop(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux's Unix datagram queue makes the connected sender wait")
+	}
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	l := e.Loops()[0]
+
+	t.Run("closed at once", func(t *testing.T) {
+		srv := udpEchoServer(t)
+		local := make(chan any, 1)
+		require.NoError(t, l.Do(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					local <- r
+				}
+			}()
+			pc, err := e.DialPacket(context.Background(), "udp", srv.String(), packetEcho)
+			require.NoError(t, err)
+			require.NoError(t, pc.Close())
+			local <- pc.LocalAddr()
+		}))
+		got := <-local
+		addr, ok := got.(net.Addr)
+		require.True(t, ok, "Close panicked: %v", got)
+		waitFor(t, "the socket's port to be free", func() bool { return bindUDP(addr.String()) == nil })
+	})
+
+	t.Run("written at once", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "srv")
+		srv, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+		require.NoError(t, err)
+		defer srv.Close()
+		var errs atomic.Int64
+		h := &packetErrFuncs{
+			data: func(*PacketConn, []byte, PacketAddr) {},
+			err:  func(*PacketConn, error) { errs.Add(1) },
+		}
+		const count = 600 // more than the receiver's queue or the sender's buffer takes unread
+		require.NoError(t, l.Do(func() {
+			pc, err := e.DialPacket(context.Background(), "unixgram", path, h)
+			require.NoError(t, err)
+			for i := range count {
+				require.NoError(t, pc.Write(fmt.Appendf(nil, "%d", i)))
+			}
+		}))
+		time.Sleep(50 * time.Millisecond) // the queue fills; the rest waits for room
+		buf := make([]byte, 16)
+		for i := range count {
+			require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
+			n, _, err := srv.ReadFrom(buf)
+			require.NoError(t, err, "datagram %d never came", i)
+			require.Equal(t, fmt.Sprint(i), string(buf[:n]))
+		}
+		assert.Zero(t, errs.Load(), "OnPacketError")
+	})
+}
