@@ -5,6 +5,7 @@ package evsel
 import (
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,4 +52,17 @@ func TestZoneTable(t *testing.T) {
 	assert.Zero(t, allocs, "a zone is looked up in the system every time")
 	_, err = zoneIndex("no-such-interface")
 	assert.ErrorContains(t, err, `zone "no-such-interface"`)
+
+	// A table older than zoneMaxAge is asked again: an interface made
+	// again under its old name has another index.
+	zonesMu.Lock()
+	zones.Store(&zoneTable{names: map[uint32]string{idx: "stale"}, indexes: map[string]uint32{name: 1 << 30},
+		built: time.Now().Add(-zoneMaxAge - time.Second)})
+	zonesMu.Unlock()
+	assert.Equal(t, name, zoneName(idx), "a stale table's name is trusted")
+	zones.Store(&zoneTable{names: map[uint32]string{}, indexes: map[string]uint32{name: 1 << 30},
+		built: time.Now().Add(-zoneMaxAge - time.Second)})
+	got, err = zoneIndex(name)
+	require.NoError(t, err)
+	assert.Equal(t, idx, got, "a stale table's index is trusted")
 }

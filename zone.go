@@ -31,6 +31,12 @@ import (
 // however many datagrams ask.
 const zoneRefresh = time.Second
 
+// zoneMaxAge is how long an answer from the table is trusted. A name the
+// table has may since have gone to another index (an interface deleted and
+// made again), which a lookup that only refreshes on a miss would never
+// learn; Go's net trusts its zone cache for a minute too.
+const zoneMaxAge = time.Minute
+
 type zoneTable struct {
 	names   map[uint32]string
 	indexes map[string]uint32
@@ -43,7 +49,7 @@ var (
 )
 
 func (t *zoneTable) name(index uint32) (string, bool) {
-	if t == nil {
+	if t == nil || time.Since(t.built) > zoneMaxAge {
 		return "", false
 	}
 	n, ok := t.names[index]
@@ -51,7 +57,7 @@ func (t *zoneTable) name(index uint32) (string, bool) {
 }
 
 func (t *zoneTable) index(name string) (uint32, bool) {
-	if t == nil {
+	if t == nil || time.Since(t.built) > zoneMaxAge {
 		return 0, false
 	}
 	i, ok := t.indexes[name]
