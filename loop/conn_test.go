@@ -57,6 +57,60 @@ func TestInputReaders(t *testing.T) {
 	assert.ErrorIs(t, err, bufio.ErrNegativeCount)
 }
 
+// TestNext: Next takes n bytes whole or nothing, gnet's codec idiom, and
+// a server framing with it sees every frame however the bytes are split.
+func TestNext(t *testing.T) {
+	c := &Conn{in: []byte("hello, world")}
+	p, err := c.Next(5)
+	assert.NoError(t, err)
+	assert.Equal(t, "hello", string(p))
+	assert.Equal(t, 5, cap(p), "appending to the taken slice cannot clobber the input")
+	assert.Equal(t, ", world", string(c.Inbound()))
+	p, err = c.Next(20)
+	assert.ErrorIs(t, err, ErrShortInput)
+	assert.Equal(t, ", world", string(p))
+	assert.Equal(t, ", world", string(c.Inbound()), "a short Next consumes nothing")
+	_, err = c.Next(-1)
+	assert.ErrorIs(t, err, bufio.ErrNegativeCount)
+	p, err = c.Next(0)
+	assert.NoError(t, err)
+	assert.Empty(t, p)
+
+	// One length byte, then the frame; the answer is the frame upper-cased.
+	_, addr := start(t, Funcs{Data: func(c *Conn) {
+		for {
+			h, err := c.Peek(1)
+			if err != nil {
+				return
+			}
+			if _, err := c.Peek(1 + int(h[0])); err != nil {
+				return
+			}
+			c.Next(1)
+			frame, _ := c.Next(int(h[0]))
+			c.Write(bytes.ToUpper(frame))
+		}
+	}}, Options{Loops: 1})
+	client := dial(t, addr)
+	var msg, want []byte
+	for i := 1; i < 200; i++ {
+		f := bytes.Repeat([]byte{'a' + byte(i%26)}, i)
+		msg = append(append(msg, byte(i)), f...)
+		want = append(want, bytes.ToUpper(f)...)
+	}
+	go func() {
+		for i := 0; i < len(msg); i += 7 { // frames split across reads
+			client.Write(msg[i:min(i+7, len(msg))])
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
+	require.NoError(t, client.SetReadDeadline(time.Now().Add(10*time.Second)))
+	got := make([]byte, len(want))
+	_, err = io.ReadFull(client, got)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
 // TestWriteToEchoes: c.WriteTo(c) is an echo handler, and io.Copy uses it.
 func TestWriteToEchoes(t *testing.T) {
 	_, addr := start(t, Funcs{Data: func(c *Conn) { io.Copy(c, c) }}, Options{Loops: 1})

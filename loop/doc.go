@@ -24,8 +24,9 @@
 // callback returns). A handler consumes whole messages and leaves the rest,
 // which comes back with the bytes that follow. Peek and Discard say the
 // same with bufio.Reader's names (ErrShortInput when a message is not all
-// there yet); Read and WriteTo make a Conn an io.Reader and io.WriterTo
-// over what is buffered (c.WriteTo(c) echoes).
+// there yet), and Next, gnet's name, is the two in one; Read and WriteTo
+// make a Conn an io.Reader and io.WriterTo over what is buffered
+// (c.WriteTo(c) echoes).
 //
 // # Output and backpressure
 //
@@ -207,10 +208,10 @@
 //
 //   - On the owning loop only (callbacks, timers, Do functions): the Conn
 //     methods Write, Writev, Close, CloseWithError, Abort, Inbound, Consume,
-//     Peek, Discard, Read, WriteTo, Buffered, Data, SetData, SetIdleTimeout,
-//     the address and socket-option methods, TLS; PacketConn.WriteTo,
-//     Write, Close, Data, SetData; Loop.AfterFunc, Loop.Every and the
-//     Timer methods.
+//     Peek, Next, Discard, Read, WriteTo, Buffered, Data, SetData,
+//     SetIdleTimeout, the address and socket-option methods, TLS;
+//     PacketConn.WriteTo, Write, Close, Data, SetData; Loop.AfterFunc,
+//     Loop.Every and the Timer methods.
 //   - From anywhere, callbacks included (they queue and return): Dial,
 //     Adopt, DialPacket (on a loop with a numeric address only: it
 //     resolves a name on the caller's goroutine), StopAsync, Conn.AsyncWrite, AsyncWritev,

@@ -45,6 +45,22 @@ func (c *Conn) Peek(n int) ([]byte, error) {
 	return c.in[:n:n], nil
 }
 
+// Next returns the next n bytes of input and consumes them, as gnet's
+// Conn.Next does, so that a codec that has found a whole frame takes it in
+// one call instead of a Peek and a Discard. Like Inbound, the slice is
+// valid until the callback returns. If fewer than n bytes are buffered it
+// consumes nothing and returns them all with ErrShortInput: a frame is never
+// taken in part, and the rest comes with a later OnData. A negative n is
+// bufio.ErrNegativeCount, as for Peek (gnet's Next(-1), everything, is
+// Inbound followed by Consume).
+func (c *Conn) Next(n int) ([]byte, error) {
+	p, err := c.Peek(n)
+	if err == nil {
+		c.in = c.in[n:]
+	}
+	return p, err
+}
+
 // Discard consumes the next n bytes of input and returns how many it
 // consumed, as bufio.Reader.Discard does: if fewer than n are buffered it
 // consumes them all and returns ErrShortInput.
