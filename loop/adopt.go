@@ -101,7 +101,7 @@ func (e *Engine) serveSocket(dup func() (*evsel.Socket, error)) (net.Addr, error
 		s.Close()
 		return nil, err
 	}
-	if err := e.serve([]*evsel.Socket{s}, int(e.next.Add(1)), nil); err != nil {
+	if err := e.serve([]*evsel.Socket{s}, int(e.next.Add(1)), nil, ""); err != nil {
 		return nil, err
 	}
 	e.mu.Lock()

@@ -38,6 +38,8 @@ var ErrNoInherited = errors.New("loop: no inherited listening sockets (" + Hando
 // serves (one per loop for a ReusePort Listen), and of every datagram
 // socket it serves an address on (not those DialPacket connected), for
 // another process to serve (ServeInherited takes both kinds). The caller closes them; the engine keeps serving its own.
+// From then on the engine leaves the files of its Unix listening sockets
+// in place when it stops, since the other process may still serve them.
 // Unsupported on Windows. Like Listen, it must be called from outside the
 // loops.
 func (e *Engine) ListenerFiles() ([]*os.File, error) {
@@ -56,6 +58,9 @@ func (e *Engine) ListenerFiles() ([]*os.File, error) {
 					return err
 				}
 				files = append(files, f)
+				// Whoever takes the copy may serve the socket after this
+				// engine has stopped: its path must stay.
+				ln.unlink = ""
 			}
 			for _, pc := range servedPackets(l) {
 				f, err := pc.sock.File()

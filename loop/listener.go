@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"slices"
 	"syscall"
 	"time"
@@ -18,8 +19,12 @@ import (
 // When Options.MaxConns is reached or the process runs out of descriptors,
 // the longest-idle connection is shed to admit the new one (ErrShed,
 // Stats.Shed; see "Deadlines and limits" in the package documentation).
-// It waits for the loops to take the new listener, so it must be called
-// from outside them: on a loop it returns ErrOnLoop at once.
+// A Unix socket's file is removed when the engine stops listening (Stop,
+// StopAccepting, Drain), as net.UnixListener's Close does, so that a
+// restarted server can listen on the path again; not once ListenerFiles
+// has handed the socket on. It waits for the loops to take the new
+// listener, so it must be called from outside them: on a loop it returns
+// ErrOnLoop at once.
 func (e *Engine) Listen(network, address string) (net.Addr, error) {
 	return e.listen(network, address, nil)
 }
@@ -48,7 +53,18 @@ func (e *Engine) listen(network, address string, cfg *tls.Config) (net.Addr, err
 	if err != nil {
 		return nil, err
 	}
-	if err := e.serve(socks, 0, cfg); err != nil {
+	// A Unix socket's file is this engine's to remove when it stops
+	// listening, as net.UnixListener's Close does: left behind, it makes
+	// the next Listen on the path, the restarted server's, fail with
+	// "address already in use". Abstract names ("@...") have no file.
+	var unlink string
+	if network == "unix" && address != "" && address[0] != '@' {
+		unlink = address
+	}
+	if err := e.serve(socks, 0, cfg, unlink); err != nil {
+		if unlink != "" {
+			os.Remove(unlink)
+		}
 		return nil, err
 	}
 	e.mu.Lock()
@@ -84,12 +100,14 @@ func (e *Engine) openPerLoop(first *evsel.Socket, perLoop bool, open func(addr s
 }
 
 // serve puts listening sockets on the loops, socks[i] on loop first+i
-// (modulo their number), serving TLS if cfg is not nil; on error it closes
-// every socket. Listen and the adoption of listeners (adopt.go) share it.
-func (e *Engine) serve(socks []*evsel.Socket, first int, cfg *tls.Config) error {
+// (modulo their number), serving TLS if cfg is not nil, and removing the
+// file unlink (a Unix socket's path, or "") when the listener closes; on
+// error it closes every socket. Listen and the adoption of listeners
+// (adopt.go) share it.
+func (e *Engine) serve(socks []*evsel.Socket, first int, cfg *tls.Config, unlink string) error {
 	for i, s := range socks {
 		l := e.loops[(first+i)%len(e.loops)]
-		ln := &listener{loop: l, sock: s, fd: int(s.Fd()), keep: len(socks) > 1, tls: cfg}
+		ln := &listener{loop: l, sock: s, fd: int(s.Fd()), keep: len(socks) > 1, tls: cfg, unlink: unlink}
 		err := e.onLoop(l, func() error {
 			if l.stopping {
 				return ErrStopped
@@ -158,6 +176,11 @@ type listener struct {
 	// shedUnused: a connection was shed for this listener and no accept
 	// has succeeded since (see outOfDescriptors).
 	shedUnused bool
+	// unlink is the Unix socket file close removes: set by Listen, which
+	// bound it, and cleared once ListenerFiles has handed the socket to
+	// someone who may still serve it (a successor: see handoff.go).
+	// Listeners served from elsewhere (adopt.go) leave their file alone.
+	unlink string
 }
 
 func (ln *listener) accept() {
@@ -272,4 +295,7 @@ func (ln *listener) close() {
 	s := ln.sock
 	ln.sock = nil
 	ln.loop.drv.closeListener(ln, s)
+	if ln.unlink != "" {
+		os.Remove(ln.unlink)
+	}
 }
