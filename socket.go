@@ -50,6 +50,13 @@ type ListenConfig struct {
 	// NoReuseAddr leaves SO_REUSEADDR unset. It is set by default so a
 	// restarted server can bind while old connections sit in TIME_WAIT.
 	NoReuseAddr bool
+	// DualStack makes "tcp" with no host (":8080") or IPv6's wildcard
+	// ("[::]:8080") listen on an IPv6 socket with IPV6_V6ONLY off, which
+	// takes IPv4 clients too, as IPv4-mapped addresses: what Go's
+	// net.Listen and gnet do with such an address. Without IPv6 on the
+	// system, no host falls back to IPv4's wildcard. Without DualStack, no
+	// host means IPv4's wildcard alone, as in Python.
+	DualStack bool
 }
 
 // Listen is ListenConfig{}.Listen.
@@ -62,6 +69,11 @@ func Listen(network, address string) (*Socket, error) {
 func (lc ListenConfig) Listen(network, address string) (*Socket, error) {
 	if isPacketNetwork(network) {
 		return nil, fmt.Errorf("evsel: Listen: %q is a datagram network (use ListenPacket)", network)
+	}
+	if lc.DualStack && network == "tcp" {
+		if s, done, err := lc.listenDualStack(address); done {
+			return s, err
+		}
 	}
 	addrs, err := Resolve(network, address)
 	if err != nil {

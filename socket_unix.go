@@ -35,6 +35,8 @@ const (
 	solSocket   = unix.SOL_SOCKET
 	ipprotoTCP  = unix.IPPROTO_TCP
 	tcpNoDelay  = unix.TCP_NODELAY
+	ipprotoIPv6 = unix.IPPROTO_IPV6
+	ipv6V6Only  = unix.IPV6_V6ONLY
 	soKeepAlive = unix.SO_KEEPALIVE
 	soRcvBuf    = unix.SO_RCVBUF
 	soSndBuf    = unix.SO_SNDBUF

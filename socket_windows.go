@@ -39,6 +39,8 @@ const (
 	solSocket   = windows.SOL_SOCKET
 	ipprotoTCP  = windows.IPPROTO_TCP
 	tcpNoDelay  = windows.TCP_NODELAY
+	ipprotoIPv6 = windows.IPPROTO_IPV6
+	ipv6V6Only  = windows.IPV6_V6ONLY
 	soKeepAlive = windows.SO_KEEPALIVE
 	soRcvBuf    = windows.SO_RCVBUF
 	soSndBuf    = windows.SO_SNDBUF

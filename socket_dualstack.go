@@ -1,0 +1,49 @@
+package evsel
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// listenDualStack is ListenConfig.Listen for DualStack's addresses: "tcp"
+// with no host or with "::". done is false when address is not one of
+// them, or has no host and the system no IPv6, and Listen goes on as
+// without DualStack (IPv4's wildcard for no host).
+//
+// A server moved from gnet or from Go's net listens on ":port" and expects
+// IPv6 clients as well as IPv4 ones; bound to 0.0.0.0 it refused them.
+func (lc ListenConfig) listenDualStack(address string) (s *Socket, done bool, err error) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, false, nil // Resolve reports it
+	}
+	if host != "" {
+		if ip, err := netip.ParseAddr(host); err != nil || ip != netip.IPv6Unspecified() {
+			return nil, false, nil
+		}
+	}
+	addrs, err := Resolve("tcp6", net.JoinHostPort("::", port))
+	if err != nil {
+		return nil, true, err
+	}
+	// Each step that fails for want of IPv6 (no AF_INET6, an IPV6_V6ONLY
+	// that cannot be turned off as on OpenBSD, IPv6 disabled on every
+	// interface) falls back for no host; a port in use or refused does not.
+	s, err = NewSocket(IPv6)
+	if err != nil {
+		return nil, host != "", err
+	}
+	if err = s.setInt(ipprotoIPv6, ipv6V6Only, 0); err == nil {
+		if err = lc.listen(s, addrs[0]); err == nil {
+			return s, true, nil
+		}
+		if !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			s.Close()
+			return nil, true, err
+		}
+	}
+	s.Close()
+	return nil, host != "", err
+}
