@@ -14,7 +14,9 @@ import (
 
 // Listen starts accepting connections on address ("host:port" for "tcp",
 // "tcp4", "tcp6"; a path for "unix") and returns the bound address (useful
-// with port 0). With Options.ReusePort every loop gets its own listener;
+// with port 0). For "tcp" an address with no host (":8080") or "[::]"
+// serves IPv4 and IPv6 clients on one dual-stack socket, as Go's
+// net.Listen does (IPv4's wildcard alone where the system has no IPv6). With Options.ReusePort every loop gets its own listener;
 // otherwise loop 0 accepts and deals connections out by Options.Balance.
 // When Options.MaxConns is reached or the process runs out of descriptors,
 // the longest-idle connection is shed to admit the new one (ErrShed,
@@ -37,7 +39,9 @@ func (e *Engine) listen(network, address string, cfg *tls.Config) (net.Addr, err
 	if e.OnLoopGoroutine() {
 		return nil, ErrOnLoop
 	}
-	lc := evsel.ListenConfig{ReusePort: e.opts.ReusePort && network != "unix"}
+	// DualStack: ":port" takes IPv6 clients too, as it does in gnet and
+	// Go's net, which a server moved from them relies on.
+	lc := evsel.ListenConfig{ReusePort: e.opts.ReusePort && network != "unix", DualStack: true}
 	first, err := lc.Listen(network, address)
 	if err != nil && lc.ReusePort {
 		// No SO_REUSEPORT here: fall back to one acceptor.

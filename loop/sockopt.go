@@ -58,24 +58,38 @@ func (c *Conn) RemoteAddr() net.Addr {
 }
 
 // LocalAddrPort is LocalAddr for an IP connection, without allocating; the
-// zero AddrPort if unknown or not IP.
+// zero AddrPort if unknown or not IP. An IPv4 address is given as such
+// also on a dual-stack listener's connection (see unmapped).
 func (c *Conn) LocalAddrPort() netip.AddrPort {
 	s, err := c.socket()
 	if err != nil {
 		return netip.AddrPort{}
 	}
 	a, _ := s.LocalAddrPort()
-	return a
+	return unmapped(a)
 }
 
 // RemoteAddrPort is RemoteAddr for an IP connection, without allocating;
-// the zero AddrPort if unknown or not IP.
+// the zero AddrPort if unknown or not IP. An IPv4 peer is given as such
+// also on a dual-stack listener's connection (see unmapped).
 func (c *Conn) RemoteAddrPort() netip.AddrPort {
 	s, err := c.socket()
 	if err != nil {
 		return netip.AddrPort{}
 	}
 	a, _ := s.RemoteAddrPort()
+	return unmapped(a)
+}
+
+// unmapped turns an IPv4-mapped IPv6 address (::ffff:192.0.2.1, how a
+// dual-stack socket sees an IPv4 peer) into the IPv4 address it is, so
+// that a handler's Is4, per-address limits and logs see the same peer
+// whether the engine listens on "0.0.0.0:port" or ":port". Datagram
+// senders are unmapped likewise (PacketAddr).
+func unmapped(a netip.AddrPort) netip.AddrPort {
+	if a.Addr().Is4In6() {
+		return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	}
 	return a
 }
 
