@@ -144,8 +144,8 @@ func (e *Engine) Adopt(nc net.Conn, opts ...DialOption) (*Conn, error) {
 		s.Close()
 		return nil, errors.New("loop: Adopt: a listening socket is no connection; use ServeListener")
 	}
-	if e.opts.NoDelay {
-		s.SetNoDelay(true) // fails harmlessly on a Unix socket
+	if e.opts.noDelay() && s.Family() != evsel.Unix {
+		s.SetNoDelay(true)
 	}
 	l := e.pick(nil)
 	c := &Conn{sock: *s, loop: l, data: o.data}

@@ -244,7 +244,7 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 	if err != nil {
 		return err
 	}
-	if l.e.opts.NoDelay && family != evsel.Unix {
+	if l.e.opts.noDelay() && family != evsel.Unix {
 		s.SetNoDelay(true)
 	}
 	return l.drv.connect(c, s, a)

@@ -153,7 +153,20 @@ type Options struct {
 	// waiting for a quarter of TLSHandshakeTimeout in all gives its slot up
 	// (ErrTLSHandshakeStalled).
 	MaxTLSHandshakes int
-	// NoDelay sets TCP_NODELAY on accepted and dialed TCP connections.
+	// Nagle leaves Nagle's algorithm on for accepted, dialed and adopted
+	// TCP connections: small writes are held back while earlier ones are
+	// unacknowledged and leave together, in fewer segments. By default
+	// TCP_NODELAY is set on them instead, as Go's net, gnet and nbio set
+	// it: with Nagle, a write that follows an unacknowledged one waits for
+	// the peer's ACK, which a peer with nothing to send delays by up to
+	// 40 ms (200 on some systems), so an answer written in two parts (a
+	// header from the callback, a body from another goroutine) took that
+	// long. Conn.SetNoDelay changes one connection.
+	Nagle bool
+	// NoDelay sets TCP_NODELAY, which is the default now; true still sets
+	// it whatever Nagle says.
+	//
+	// Deprecated: TCP_NODELAY is set unless Options.Nagle is.
 	NoDelay bool
 	// Driver chooses how the loops do their I/O: "io_uring" (Linux's
 	// completion API: receives, sends and connects are handed to the
@@ -229,6 +242,9 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.Default()
 	}
 }
+
+// noDelay reports whether new TCP connections get TCP_NODELAY (see Nagle).
+func (o *Options) noDelay() bool { return o.NoDelay || !o.Nagle }
 
 // Engine runs the loops.
 type Engine struct {

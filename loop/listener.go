@@ -111,7 +111,8 @@ func (e *Engine) openPerLoop(first *evsel.Socket, perLoop bool, open func(addr s
 func (e *Engine) serve(socks []*evsel.Socket, first int, cfg *tls.Config, unlink string) error {
 	for i, s := range socks {
 		l := e.loops[(first+i)%len(e.loops)]
-		ln := &listener{loop: l, sock: s, fd: int(s.Fd()), keep: len(socks) > 1, tls: cfg, unlink: unlink}
+		ln := &listener{loop: l, sock: s, fd: int(s.Fd()), keep: len(socks) > 1, tls: cfg, unlink: unlink,
+			noDelay: e.opts.noDelay() && s.Family() != evsel.Unix}
 		err := e.onLoop(l, func() error {
 			if l.stopping {
 				return ErrStopped
@@ -180,6 +181,9 @@ type listener struct {
 	// shedUnused: a connection was shed for this listener and no accept
 	// has succeeded since (see outOfDescriptors).
 	shedUnused bool
+	// noDelay: accepted connections get TCP_NODELAY (Options.Nagle); not
+	// on a Unix socket, which has no such option.
+	noDelay bool
 	// unlink is the Unix socket file close removes: set by Listen, which
 	// bound it, and cleared once ListenerFiles has handed the socket to
 	// someone who may still serve it (a successor: see handoff.go).
@@ -240,7 +244,7 @@ func (ln *listener) acceptFailed(err error) bool {
 func (ln *listener) accepted(s evsel.Socket) {
 	l, e := ln.loop, ln.loop.e
 	ln.shedUnused = false
-	if e.opts.NoDelay {
+	if ln.noDelay {
 		s.SetNoDelay(true)
 	}
 	target := l

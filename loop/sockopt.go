@@ -93,9 +93,9 @@ func unmapped(a netip.AddrPort) netip.AddrPort {
 	return a
 }
 
-// SetNoDelay sets TCP_NODELAY: with true (Options.NoDelay's default for
-// every connection) small writes are sent at once instead of coalesced by
-// Nagle's algorithm.
+// SetNoDelay sets TCP_NODELAY: with true (the default for every TCP
+// connection unless Options.Nagle) small writes are sent at once instead of
+// coalesced by Nagle's algorithm.
 func (c *Conn) SetNoDelay(on bool) error {
 	s, err := c.socket()
 	if err != nil {

@@ -45,7 +45,6 @@ import (
 	"github.com/evsel/evsel/apps/internal/shutdown"
 	"github.com/evsel/evsel/apps/internal/tlsflags"
 	"github.com/evsel/evsel/apps/refapp"
-	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
 	"github.com/evsel/evsel/message/msgloop"
 )
@@ -76,7 +75,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "app-client:", err)
 		os.Exit(1)
 	}
-	cl, err := msgloop.NewClient(msgloop.ClientOptions{Loop: loop.Options{NoDelay: true}, TLS: tlsCfg})
+	cl, err := msgloop.NewClient(msgloop.ClientOptions{TLS: tlsCfg})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "app-client:", err)
 		os.Exit(1)

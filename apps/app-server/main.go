@@ -95,7 +95,7 @@ func main() {
 	fail := func(err error) { linelog.Fail("app-server", stdout, stderr, err) }
 
 	opts := msgloop.ServerOptions{
-		Loop: loop.Options{Loops: *loops, NoDelay: true},
+		Loop: loop.Options{Loops: *loops},
 		ServerConfig: message.ServerConfig{
 			KeepAlive:            *keepAlive,
 			MaxContentLength:     *maxContent,

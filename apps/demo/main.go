@@ -79,7 +79,7 @@ func run(stopped context.Context, errOut *linelog.Writer, conns, messages, size,
 	fail := func(format string, args ...any) {
 		problems = append(problems, fmt.Sprintf(format, args...))
 	}
-	opts := loop.Options{Loops: loops, NoDelay: true}
+	opts := loop.Options{Loops: loops}
 	errs := multiconn.NewPrinter(errOut)
 
 	srv := &multiconn.Server{Err: errs}

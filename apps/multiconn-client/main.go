@@ -84,7 +84,7 @@ func main() {
 		cfg.Out = multiconn.NewPrinter(stdout)
 	}
 	cl := multiconn.NewClient(cfg)
-	eng, err := loop.New(cl, loop.Options{Loops: *loops, NoDelay: true})
+	eng, err := loop.New(cl, loop.Options{Loops: *loops})
 	if err != nil {
 		stderr.Println("multiconn-client:", err)
 		linelog.Finish(stdout, stderr)

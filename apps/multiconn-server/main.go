@@ -87,7 +87,7 @@ func main() {
 		srv.Out = out
 	}
 	fail := func(err error) { linelog.Fail("multiconn-server", stdout, stderr, err) }
-	opts := loop.Options{Loops: *loops, NoDelay: true}
+	opts := loop.Options{Loops: *loops}
 	limits.Apply(&opts)
 	driverflag.Apply(drv, &opts)
 	eng, err := loop.New(srv, opts)

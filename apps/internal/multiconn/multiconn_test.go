@@ -92,7 +92,7 @@ func (l *lines) Lines() []string {
 
 func newEngine(t *testing.T, h loop.Handler) *loop.Engine {
 	t.Helper()
-	e, err := loop.New(h, loop.Options{Loops: 2, NoDelay: true})
+	e, err := loop.New(h, loop.Options{Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 func main() {
 	f := serve.Parse()
 	s, err := msgloop.NewServer(refapp.ServerResponse, msgloop.ServerOptions{
-		Loop:         loop.Options{Loops: f.Cores, ReusePort: f.ReusePort, NoDelay: true, Driver: f.Driver},
+		Loop:         loop.Options{Loops: f.Cores, ReusePort: f.ReusePort, Driver: f.Driver},
 		ServerConfig: message.ServerConfig{KeepAlive: true},
 	})
 	if err != nil {

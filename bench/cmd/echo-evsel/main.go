@@ -15,7 +15,7 @@ func main() {
 			c.Consume(len(in))
 		},
 	}
-	e, err := loop.New(h, loop.Options{Loops: f.Cores, ReusePort: f.ReusePort, NoDelay: true, Driver: f.Driver})
+	e, err := loop.New(h, loop.Options{Loops: f.Cores, ReusePort: f.ReusePort, Driver: f.Driver})
 	if err != nil {
 		serve.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func main() {
 			c.Consume(len(in))
 		},
 	}
-	e, err := loop.New(h, loop.Options{Loops: f.Cores, ReusePort: f.ReusePort, NoDelay: true})
+	e, err := loop.New(h, loop.Options{Loops: f.Cores, ReusePort: f.ReusePort})
 	if err != nil {
 		serve.Fatal(err)
 	}
