@@ -324,7 +324,7 @@ func (d *uringDriver) recvLimit(c *Conn) uint32 {
 	if o.MaxMemory > 0 {
 		n = min(n, o.ReadBufferSize)
 	}
-	return uint32(min(n, math.MaxUint32))
+	return uint32(min(uint64(n), math.MaxUint32)) // n > 0; uint64 so that 32-bit int builds
 }
 
 // connect hands the connect to the ring; connected follows.
