@@ -116,10 +116,11 @@ func (e *Engine) serveSocket(dup func() (*evsel.Socket, error)) (net.Addr, error
 // connection (Stats counts it as accepted). Bytes nc already read are not
 // seen again; what the peer sent since is. On success nc is closed (the
 // engine holds its own copy of the socket), so the caller must not use it
-// any more; on error it is left as it was. WithData attaches state as for
-// Dial. nc must expose its descriptor (syscall.Conn, as *net.TCPConn and
-// *net.UnixConn do; a *tls.Conn does not). If the engine stops before the
-// connection is registered, it is closed without callbacks.
+// any more; on error it is left as it was. WithData attaches state and
+// WithLoop chooses the loop, as for Dial. nc must expose its descriptor
+// (syscall.Conn, as *net.TCPConn and *net.UnixConn do; a *tls.Conn does
+// not). If the engine stops before the connection is registered, it is
+// closed without callbacks.
 func (e *Engine) Adopt(nc net.Conn, opts ...DialOption) (*Conn, error) {
 	if e.stopping.Load() {
 		return nil, ErrStopped
@@ -131,6 +132,10 @@ func (e *Engine) Adopt(nc net.Conn, opts ...DialOption) (*Conn, error) {
 	var o dialOptions
 	for _, opt := range opts {
 		opt(&o)
+	}
+	l, err := o.loopFor(e)
+	if err != nil {
+		return nil, err
 	}
 	s, err := dupOf(sc)
 	if err != nil {
@@ -147,7 +152,6 @@ func (e *Engine) Adopt(nc net.Conn, opts ...DialOption) (*Conn, error) {
 	if e.opts.noDelay() && s.Family() != evsel.Unix {
 		s.SetNoDelay(true)
 	}
-	l := e.pick(nil)
 	c := &Conn{sock: *s, loop: l, data: o.data}
 	if err := l.enqueue(task{kind: taskRegister, conn: c}); err != nil {
 		s.Close()

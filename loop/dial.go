@@ -18,12 +18,34 @@ type DialOption func(*dialOptions)
 type dialOptions struct {
 	data any
 	tls  *tls.Config
+	loop *Loop
+}
+
+// loopFor is the loop the connection goes to: WithLoop's, or one Balance
+// picks. A loop of another engine is refused: its connections would be
+// counted, stopped and shed by an engine that does not know them.
+func (o *dialOptions) loopFor(e *Engine) (*Loop, error) {
+	if o.loop == nil {
+		return e.pick(nil), nil
+	}
+	if o.loop.e != e {
+		return nil, errors.New("loop: WithLoop: the loop belongs to another engine")
+	}
+	return o.loop, nil
 }
 
 // WithData attaches v to the dialed connection before any callback runs,
 // as SetData would (OnOpen, or OnClose for a dial that fails, finds it in
 // Conn.Data).
 func WithData(v any) DialOption { return func(o *dialOptions) { o.data = v } }
+
+// WithLoop puts the connection on l instead of the loop Options.Balance
+// would choose, as gnet's EventLoop.Register does. A proxy dials its
+// upstream on its client's loop (WithLoop(client.Loop())): both ends of
+// the pair are then served by one goroutine, so each callback may Write
+// to the other Conn directly, with no AsyncWrite copy and no cross-loop
+// wake-up. l must be one of the engine's own loops (Engine.Loops).
+func WithLoop(l *Loop) DialOption { return func(o *dialOptions) { o.loop = l } }
 
 // Dial starts connecting to address on one of the loops and returns the
 // Conn at once; it never blocks. OnOpen follows when the connection is up;
@@ -61,7 +83,10 @@ func (e *Engine) Dial(ctx context.Context, network, address string, opts ...Dial
 	if err != nil {
 		return nil, err
 	}
-	l := e.pick(nil)
+	l, err := o.loopFor(e)
+	if err != nil {
+		return nil, err
+	}
 	c := &Conn{loop: l, data: o.data, flags: flagDialing | flagNoSock}
 	c.aux = &connAux{dial: &dialState{ctx: ctx, target: t, addrs: t.addrs}}
 	if o.tls != nil {

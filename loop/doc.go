@@ -108,7 +108,8 @@
 // OnOpen when it is up, OnClose when it fails. Host names are looked up off
 // the loops and every address is tried in turn; the context bounds the
 // whole connect. WithData attaches the per-connection state that SetData
-// would.
+// would; WithLoop puts the connection on a chosen loop (a proxy's
+// upstream on its client's loop, so one goroutine serves the pair).
 //
 // # Datagrams
 //

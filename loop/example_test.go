@@ -84,6 +84,65 @@ func ExampleEngine_Dial() {
 	// Output: reply "ping", close reason <nil>
 }
 
+// A proxy: each client's upstream is dialed on the client's own loop
+// (WithLoop), so one goroutine serves both ends of the pair and each side
+// writes to the other with a plain Write. Closing one end closes the
+// other.
+func ExampleWithLoop() {
+	upstream := echoServer()
+	defer upstream.Close()
+
+	type peer struct{ other *loop.Conn }
+	proxy := loop.Funcs{
+		Open: func(c *loop.Conn) {
+			if _, ok := c.Data().(*peer); ok {
+				return // the upstream side: its client is waiting for it
+			}
+			p := &peer{}
+			up, err := c.Loop().Engine().Dial(context.Background(), "tcp", upstream.Addr().String(),
+				loop.WithLoop(c.Loop()), loop.WithData(&peer{other: c}))
+			if err != nil {
+				c.CloseWithError(err)
+				return
+			}
+			p.other = up
+			c.SetData(p)
+		},
+		Data: func(c *loop.Conn) {
+			c.Data().(*peer).other.Write(c.Inbound()) // before its OnOpen too: sent once it is up
+			c.Consume(len(c.Inbound()))
+		},
+		Close: func(c *loop.Conn, err error) {
+			if p, ok := c.Data().(*peer); ok && p.other != nil {
+				p.other.Close()
+			}
+		},
+	}
+	e, err := loop.New(proxy, loop.Options{Loops: 2})
+	if err != nil {
+		panic(err)
+	}
+	defer e.Stop(context.Background())
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	c.Write([]byte("through the proxy"))
+	reply := make([]byte, len("through the proxy"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, reply); err != nil {
+		panic(err)
+	}
+	fmt.Printf("%s\n", reply)
+	// Output: through the proxy
+}
+
 // A timer: AfterFunc and Every run functions on the loop, so they may use
 // the loop's connections like any callback. This server greets, then
 // counts down and hangs up.
