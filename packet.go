@@ -55,11 +55,16 @@ func ListenPacket(network, address string) (*Socket, error) {
 // ListenPacket resolves address and returns a non-blocking datagram socket
 // bound to its first address. Network is "udp", "udp4", "udp6" or
 // "unixgram" (address is then a path; Unix datagram sockets are not
-// available on Windows). ReusePort and NoReuseAddr apply as for Listen;
-// Backlog is ignored.
+// available on Windows). ReusePort, NoReuseAddr and DualStack apply as for
+// Listen; Backlog is ignored.
 func (lc ListenConfig) ListenPacket(network, address string) (*Socket, error) {
 	if !isPacketNetwork(network) {
 		return nil, fmt.Errorf("evsel: ListenPacket: unsupported network %q", network)
+	}
+	if lc.DualStack && network == "udp" {
+		if s, done, err := lc.listenDualStack(network, address); done {
+			return s, err
+		}
 	}
 	addrs, err := Resolve(network, address)
 	if err != nil {

@@ -50,10 +50,10 @@ type ListenConfig struct {
 	// NoReuseAddr leaves SO_REUSEADDR unset. It is set by default so a
 	// restarted server can bind while old connections sit in TIME_WAIT.
 	NoReuseAddr bool
-	// DualStack makes "tcp" with no host (":8080") or IPv6's wildcard
-	// ("[::]:8080") listen on an IPv6 socket with IPV6_V6ONLY off, which
-	// takes IPv4 clients too, as IPv4-mapped addresses: what Go's
-	// net.Listen and gnet do with such an address. Without IPv6 on the
+	// DualStack makes "tcp" or "udp" with no host (":8080") or IPv6's
+	// wildcard ("[::]:8080") bind an IPv6 socket with IPV6_V6ONLY off,
+	// which takes IPv4 peers too, as IPv4-mapped addresses: what Go's
+	// net.Listen and ListenPacket and gnet do with such an address. Without IPv6 on the
 	// system, no host falls back to IPv4's wildcard. Without DualStack, no
 	// host means IPv4's wildcard alone, as in Python.
 	DualStack bool
@@ -71,7 +71,7 @@ func (lc ListenConfig) Listen(network, address string) (*Socket, error) {
 		return nil, fmt.Errorf("evsel: Listen: %q is a datagram network (use ListenPacket)", network)
 	}
 	if lc.DualStack && network == "tcp" {
-		if s, done, err := lc.listenDualStack(address); done {
+		if s, done, err := lc.listenDualStack(network, address); done {
 			return s, err
 		}
 	}

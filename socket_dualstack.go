@@ -7,14 +7,15 @@ import (
 	"syscall"
 )
 
-// listenDualStack is ListenConfig.Listen for DualStack's addresses: "tcp"
-// with no host or with "::". done is false when address is not one of
-// them, or has no host and the system no IPv6, and Listen goes on as
-// without DualStack (IPv4's wildcard for no host).
+// listenDualStack is ListenConfig.Listen and ListenPacket for DualStack's
+// addresses: "tcp" or "udp" (network) with no host or with "::". done is
+// false when address is not one of them, or has no host and the system no
+// IPv6, and the caller goes on as without DualStack (IPv4's wildcard for
+// no host).
 //
 // A server moved from gnet or from Go's net listens on ":port" and expects
 // IPv6 clients as well as IPv4 ones; bound to 0.0.0.0 it refused them.
-func (lc ListenConfig) listenDualStack(address string) (s *Socket, done bool, err error) {
+func (lc ListenConfig) listenDualStack(network, address string) (s *Socket, done bool, err error) {
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, false, nil // Resolve reports it
@@ -24,19 +25,31 @@ func (lc ListenConfig) listenDualStack(address string) (s *Socket, done bool, er
 			return nil, false, nil
 		}
 	}
-	addrs, err := Resolve("tcp6", net.JoinHostPort("::", port))
+	addrs, err := Resolve(network+"6", net.JoinHostPort("::", port))
 	if err != nil {
 		return nil, true, err
 	}
 	// Each step that fails for want of IPv6 (no AF_INET6, an IPV6_V6ONLY
 	// that cannot be turned off as on OpenBSD, IPv6 disabled on every
 	// interface) falls back for no host; a port in use or refused does not.
-	s, err = NewSocket(IPv6)
+	datagram := network == "udp"
+	if datagram {
+		s, err = NewDatagramSocket(IPv6)
+	} else {
+		s, err = NewSocket(IPv6)
+	}
 	if err != nil {
 		return nil, host != "", err
 	}
 	if err = s.setInt(ipprotoIPv6, ipv6V6Only, 0); err == nil {
-		if err = lc.listen(s, addrs[0]); err == nil {
+		if datagram {
+			if err = lc.reuse(s); err == nil {
+				err = s.Bind(addrs[0])
+			}
+		} else {
+			err = lc.listen(s, addrs[0])
+		}
+		if err == nil {
 			return s, true, nil
 		}
 		if !errors.Is(err, syscall.EADDRNOTAVAIL) {

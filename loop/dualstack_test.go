@@ -46,3 +46,35 @@ func TestListenDualStack(t *testing.T) {
 		})
 	}
 }
+
+// TestListenPacketDualStack: "udp" with no host serves IPv4 and IPv6
+// senders on one socket per loop, as Listen's ":port" does; an IPv4
+// sender is seen unmapped and answered.
+func TestListenPacketDualStack(t *testing.T) {
+	if l, err := net.ListenPacket("udp6", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback here")
+	} else {
+		l.Close()
+	}
+	senders := make(chan netip.AddrPort, 16)
+	_, addr := startPacket(t, "udp", ":0", PacketFunc(func(pc *PacketConn, data []byte, from PacketAddr) {
+		select {
+		case senders <- from.AddrPort:
+		default:
+		}
+		pc.WriteTo(data, from)
+	}), Options{Loops: 2})
+	port := strconv.Itoa(addr.(*net.UDPAddr).Port)
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		c, err := net.Dial("udp", net.JoinHostPort(host, port))
+		require.NoError(t, err)
+		defer c.Close()
+		msg := []byte("from " + host)
+		assert.Equal(t, msg, udpExchange(t, c.(*net.UDPConn), msg))
+		from := <-senders
+		assert.Equal(t, host == "127.0.0.1", from.Addr().Is4(), "%v", from)
+		for len(senders) > 0 { // resends
+			<-senders
+		}
+	}
+}

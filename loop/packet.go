@@ -29,7 +29,7 @@ var ErrDatagramDropped = errors.New("loop: datagram queue full, datagram dropped
 var errNoPacketHandler = errors.New("loop: a datagram socket needs a PacketHandler")
 
 // PacketAddr is the address of a datagram's peer: an IP address and port
-// for UDP, or for a Unix datagram socket the path its sender is bound to
+// for UDP (an IPv4 sender as IPv4, also on a dual-stack socket), or for a Unix datagram socket the path its sender is bound to
 // ("" for an unnamed sender, which cannot be answered). The zero value, in
 // WriteTo, means the connected peer.
 type PacketAddr struct {
@@ -131,7 +131,10 @@ func (pc *PacketConn) SetData(v any) { pc.data = v }
 
 // ListenPacket serves a datagram address ("host:port" for "udp", "udp4",
 // "udp6"; a path for "unixgram") with h and returns the bound address
-// (useful with port 0). On Linux a UDP address gets one SO_REUSEPORT
+// (useful with port 0). For "udp" an address with no host (":53") or
+// "[::]" takes IPv4 and IPv6 peers on one dual-stack socket, as for
+// Listen; an IPv4 sender is then given unmapped (PacketAddr) and
+// answered as one. On Linux a UDP address gets one SO_REUSEPORT
 // socket per loop, so that the kernel spreads the datagrams over the
 // loops by their source; elsewhere, and for "unixgram", one socket is
 // served by one loop. Replies written with WriteTo leave in batches at the
@@ -148,7 +151,8 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 		return nil, ErrOnLoop
 	}
 	spread := reusePortSpreadsDatagrams && network != "unixgram" && len(e.loops) > 1
-	lc := evsel.ListenConfig{ReusePort: spread}
+	// DualStack: ":port" takes IPv6 peers too, as Listen's does.
+	lc := evsel.ListenConfig{ReusePort: spread, DualStack: true}
 	first, err := lc.ListenPacket(network, address)
 	if err != nil && spread {
 		// No SO_REUSEPORT here (a kernel before 3.9): one socket, as Listen.

@@ -153,7 +153,10 @@ func (l *Loop) deliver(pc *PacketConn, m *evsel.Message, path string) {
 		st.datagramsTruncated.Add(1)
 		return
 	}
-	l.callPacket(pc, m.Buf[:m.N], PacketAddr{AddrPort: m.Addr, Path: path})
+	// unmapped: an IPv4 sender on a dual-stack socket (ListenPacket's
+	// ":port") is an IPv4 address to the handler, as an accepted
+	// connection's RemoteAddrPort is; a reply to it goes out as such.
+	l.callPacket(pc, m.Buf[:m.N], PacketAddr{AddrPort: unmapped(m.Addr), Path: path})
 }
 
 // callPacket is OnPacket with a panic dropping only the datagram.
