@@ -149,8 +149,8 @@ func (e *Engine) Adopt(nc net.Conn, opts ...DialOption) (*Conn, error) {
 		s.Close()
 		return nil, errors.New("loop: Adopt: a listening socket is no connection; use ServeListener")
 	}
-	if e.opts.noDelay() && s.Family() != evsel.Unix {
-		s.SetNoDelay(true)
+	if s.Family() != evsel.Unix {
+		e.opts.tcpSocket(s)
 	}
 	c := &Conn{sock: *s, loop: l, data: o.data}
 	if err := l.enqueue(task{kind: taskRegister, conn: c}); err != nil {

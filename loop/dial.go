@@ -269,8 +269,8 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 	if err != nil {
 		return err
 	}
-	if l.e.opts.noDelay() && family != evsel.Unix {
-		s.SetNoDelay(true)
+	if family != evsel.Unix {
+		l.e.opts.tcpSocket(s)
 	}
 	return l.drv.connect(c, s, a)
 }

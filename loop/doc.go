@@ -61,7 +61,9 @@
 // with output pending, or Stop's) to the close, after which the connection
 // is closed hard whatever the peer is still taking. One coarse sweep per
 // loop enforces them (a deadline d fires between d and 1.5·d), so an idle
-// connection carries no timer. Options.MaxConns bounds the connections
+// connection carries no timer. Options.KeepAlive has the kernel probe
+// quiet TCP peers, to find one that vanished without closing while
+// keeping quiet ones that are still there. Options.MaxConns bounds the connections
 // held: at the bound, or when accept finds the process out of descriptors,
 // the longest-idle connection (one with no traffic a quarter of a second
 // after its accept, if any) is shed to admit the new one, from any loop,

@@ -112,7 +112,7 @@ func (e *Engine) serve(socks []*evsel.Socket, first int, cfg *tls.Config, unlink
 	for i, s := range socks {
 		l := e.loops[(first+i)%len(e.loops)]
 		ln := &listener{loop: l, sock: s, fd: int(s.Fd()), keep: len(socks) > 1, tls: cfg, unlink: unlink,
-			noDelay: e.opts.noDelay() && s.Family() != evsel.Unix}
+			tcp: s.Family() != evsel.Unix}
 		err := e.onLoop(l, func() error {
 			if l.stopping {
 				return ErrStopped
@@ -181,9 +181,9 @@ type listener struct {
 	// shedUnused: a connection was shed for this listener and no accept
 	// has succeeded since (see outOfDescriptors).
 	shedUnused bool
-	// noDelay: accepted connections get TCP_NODELAY (Options.Nagle); not
-	// on a Unix socket, which has no such option.
-	noDelay bool
+	// tcp: accepted connections are TCP ones, which get what Options set
+	// for them (Options.tcpSocket); a Unix socket has no such options.
+	tcp bool
 	// unlink is the Unix socket file close removes: set by Listen, which
 	// bound it, and cleared once ListenerFiles has handed the socket to
 	// someone who may still serve it (a successor: see handoff.go).
@@ -244,8 +244,8 @@ func (ln *listener) acceptFailed(err error) bool {
 func (ln *listener) accepted(s evsel.Socket) {
 	l, e := ln.loop, ln.loop.e
 	ln.shedUnused = false
-	if ln.noDelay {
-		s.SetNoDelay(true)
+	if ln.tcp {
+		e.opts.tcpSocket(&s)
 	}
 	target := l
 	if !ln.keep {

@@ -162,3 +162,15 @@ func (rc *rawConn) Control(f func(fd uintptr)) error {
 
 func (rc *rawConn) Read(func(fd uintptr) bool) error  { return errEngineOwnsIO }
 func (rc *rawConn) Write(func(fd uintptr) bool) error { return errEngineOwnsIO }
+
+// tcpSocket sets what the options ask of a new TCP connection's socket
+// (accepted, dialed or adopted). A failure leaves the kernel's default,
+// which serves too.
+func (o *Options) tcpSocket(s *evsel.Socket) {
+	if o.NoDelay || !o.Nagle {
+		s.SetNoDelay(true)
+	}
+	if o.KeepAlive.Enable {
+		s.SetKeepAliveConfig(o.KeepAlive)
+	}
+}
