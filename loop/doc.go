@@ -163,8 +163,9 @@
 //
 // # Balancing and faults
 //
-// One loop accepts and deals connections out round-robin or to the loop
-// with fewest (Options.Balance), or, with Options.ReusePort, every loop has
+// One loop accepts and deals connections out round-robin, to the loop
+// with fewest, or by the client's address, so one client's connections
+// share a loop (Options.Balance), or, with Options.ReusePort, every loop has
 // its own SO_REUSEPORT listener and the kernel spreads them. Running out of
 // descriptors (EMFILE) pauses the listener for a moment instead of
 // spinning; a handler panic closes only its connection. Engine.Stop closes

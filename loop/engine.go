@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/evsel/evsel"
 )
 
 // Handler is the application: its callbacks run on the loop that owns the
@@ -62,6 +64,14 @@ const (
 	RoundRobin Balance = iota
 	// LeastConnections gives each connection to the loop holding fewest.
 	LeastConnections
+	// SourceAddrHash gives every accepted connection from one IP address
+	// to the same loop, as gnet's SourceAddrHash does, so that state a
+	// loop keeps per client address (a rate limit, a session cache) needs
+	// no lock. It costs a getpeername per accept. Dialed connections, and
+	// accepted Unix ones, which have no address, go round-robin; with
+	// ReusePort the kernel chooses each connection's loop by its whole
+	// address and port, so there is no affinity.
+	SourceAddrHash
 )
 
 // Options configure an Engine. The zero value is usable.
@@ -369,6 +379,26 @@ func (e *Engine) Addrs() []net.Addr {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]net.Addr(nil), e.addrs...)
+}
+
+// pickAccepted chooses the loop for a connection that loop from accepted
+// and deals out: by its peer's address for SourceAddrHash, else as pick.
+func (e *Engine) pickAccepted(from *Loop, s *evsel.Socket) *Loop {
+	if e.opts.Balance != SourceAddrHash || len(e.loops) == 1 {
+		return e.pick(from)
+	}
+	ap, err := s.RemoteAddrPort()
+	if err != nil || !ap.IsValid() {
+		return e.pick(from)
+	}
+	// FNV-1a over the address as 16 bytes (an IPv4 peer of a dual-stack
+	// listener is IPv4-mapped, so it hashes as on an IPv4 one) and not
+	// the port, which changes from one connection to the next.
+	h := uint32(2166136261)
+	for _, b := range ap.Addr().As16() {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return e.loops[h%uint32(len(e.loops))]
 }
 
 // pick chooses the loop for a new connection.

@@ -249,7 +249,7 @@ func (ln *listener) accepted(s evsel.Socket) {
 	}
 	target := l
 	if !ln.keep {
-		target = e.pick(l)
+		target = e.pickAccepted(l, &s)
 	}
 	c := &Conn{sock: s, loop: target, flags: flagUntouched}
 	if ln.tls != nil {
