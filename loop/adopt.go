@@ -149,9 +149,7 @@ func (e *Engine) Adopt(nc net.Conn, opts ...DialOption) (*Conn, error) {
 		s.Close()
 		return nil, errors.New("loop: Adopt: a listening socket is no connection; use ServeListener")
 	}
-	if s.Family() != evsel.Unix {
-		e.opts.tcpSocket(s)
-	}
+	e.opts.connSocket(s, s.Family() != evsel.Unix)
 	c := &Conn{sock: *s, loop: l, data: o.data}
 	if err := l.enqueue(task{kind: taskRegister, conn: c}); err != nil {
 		s.Close()

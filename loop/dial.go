@@ -269,9 +269,7 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 	if err != nil {
 		return err
 	}
-	if family != evsel.Unix {
-		l.e.opts.tcpSocket(s)
-	}
+	l.e.opts.connSocket(s, family != evsel.Unix)
 	return l.drv.connect(c, s, a)
 }
 

@@ -190,6 +190,14 @@ type Options struct {
 	// million idle connections at Go's 15 s sends 66,000 a second.
 	// Conn.SetKeepAlive changes one connection.
 	KeepAlive net.KeepAliveConfig
+	// SocketReadBuffer and SocketWriteBuffer, when positive, set the
+	// kernel's receive and send buffer sizes (SO_RCVBUF, SO_SNDBUF) of
+	// every connection the engine accepts, dials or adopts and every
+	// datagram socket it opens, as Conn.SetReadBuffer and SetWriteBuffer
+	// do for one (gnet's SocketRecvBuffer and SocketSendBuffer). The
+	// kernel may double or cap the size, and on Linux a size set turns
+	// that buffer's autotuning off. 0 leaves the system's default.
+	SocketReadBuffer, SocketWriteBuffer int
 	// Driver chooses how the loops do their I/O: "io_uring" (Linux's
 	// completion API: receives, sends and connects are handed to the
 	// kernel and one system call per loop iteration carries them all),

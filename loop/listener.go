@@ -181,8 +181,8 @@ type listener struct {
 	// shedUnused: a connection was shed for this listener and no accept
 	// has succeeded since (see outOfDescriptors).
 	shedUnused bool
-	// tcp: accepted connections are TCP ones, which get what Options set
-	// for them (Options.tcpSocket); a Unix socket has no such options.
+	// tcp: accepted connections are TCP ones, which get Options' TCP
+	// settings (Options.connSocket); a Unix socket has no such options.
 	tcp bool
 	// unlink is the Unix socket file close removes: set by Listen, which
 	// bound it, and cleared once ListenerFiles has handed the socket to
@@ -244,9 +244,7 @@ func (ln *listener) acceptFailed(err error) bool {
 func (ln *listener) accepted(s evsel.Socket) {
 	l, e := ln.loop, ln.loop.e
 	ln.shedUnused = false
-	if ln.tcp {
-		e.opts.tcpSocket(&s)
-	}
+	e.opts.connSocket(&s, ln.tcp)
 	target := l
 	if !ln.keep {
 		target = e.pickAccepted(l, &s)

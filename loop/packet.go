@@ -174,6 +174,7 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 	}
 	var added []*PacketConn
 	for i, s := range socks {
+		e.opts.socketBuffers(s)
 		pc := &PacketConn{loop: e.loops[(start+i)%len(e.loops)], sock: s, fd: int(s.Fd()), h: h,
 			path: network == "unixgram", local: addr}
 		l := pc.loop
@@ -254,6 +255,7 @@ func (e *Engine) DialPacket(ctx context.Context, network, address string, h Pack
 	if err != nil {
 		return nil, err
 	}
+	e.opts.socketBuffers(s)
 	local, _ := s.LocalAddr()
 	remote, _ := s.RemoteAddr()
 	l := e.loops[e.next.Add(1)%uint64(len(e.loops))]

@@ -163,14 +163,28 @@ func (rc *rawConn) Control(f func(fd uintptr)) error {
 func (rc *rawConn) Read(func(fd uintptr) bool) error  { return errEngineOwnsIO }
 func (rc *rawConn) Write(func(fd uintptr) bool) error { return errEngineOwnsIO }
 
-// tcpSocket sets what the options ask of a new TCP connection's socket
-// (accepted, dialed or adopted). A failure leaves the kernel's default,
-// which serves too.
-func (o *Options) tcpSocket(s *evsel.Socket) {
+// connSocket sets what the options ask of a new connection's socket
+// (accepted, dialed or adopted); tcp says it is a TCP one, not Unix. A
+// failure leaves the kernel's default, which serves too.
+func (o *Options) connSocket(s *evsel.Socket, tcp bool) {
+	o.socketBuffers(s)
+	if !tcp {
+		return
+	}
 	if o.NoDelay || !o.Nagle {
 		s.SetNoDelay(true)
 	}
 	if o.KeepAlive.Enable {
 		s.SetKeepAliveConfig(o.KeepAlive)
+	}
+}
+
+// socketBuffers sets the kernel buffer sizes the options ask for.
+func (o *Options) socketBuffers(s *evsel.Socket) {
+	if o.SocketReadBuffer > 0 {
+		s.SetReadBuffer(o.SocketReadBuffer)
+	}
+	if o.SocketWriteBuffer > 0 {
+		s.SetWriteBuffer(o.SocketWriteBuffer)
 	}
 }
