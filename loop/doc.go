@@ -146,7 +146,7 @@
 // Inbound holds plaintext, Write encrypts into the output queue, Conn.TLS
 // reports the negotiated state, post-handshake messages (session tickets,
 // KeyUpdate) are answered, and renegotiation is refused, as crypto/tls does
-// by default. A graceful close sends close_notify after the pending output;
+// by default (WithTLS refuses it whatever its config allows). A graceful close sends close_notify after the pending output;
 // the peer's close_notify is io.EOF, a TCP close without one
 // ErrTLSNoCloseNotify. A record left incomplete for TLSHandshakeTimeout
 // closes the connection with ErrTLSRecordTimeout, as no deadline above the

@@ -105,7 +105,9 @@ func (e *Engine) ListenTLS(network, address string, cfg *tls.Config) (net.Addr, 
 // skip verification), the host of Dial's address is used, as tls.Dial does.
 // Writes made before the handshake finishes are encrypted and sent once it
 // has; a Close before then drops them. Dial's ctx bounds the connect only;
-// Options.TLSHandshakeTimeout bounds the handshake.
+// Options.TLSHandshakeTimeout bounds the handshake. A server's request to
+// renegotiate (TLS 1.2) is refused whatever cfg.Renegotiation says: the
+// connection closes with crypto/tls's no_renegotiation error.
 func WithTLS(cfg *tls.Config) DialOption { return func(o *dialOptions) { o.tls = cfg } }
 
 // dialTLS prepares a dialing connection for TLS.
@@ -115,6 +117,16 @@ func (c *Conn) dialTLS(cfg *tls.Config, address string) {
 			cfg = cfg.Clone()
 			cfg.ServerName = host
 		}
+	}
+	if cfg.Renegotiation != tls.RenegotiateNever {
+		// A renegotiation is a handshake that crypto/tls runs inside Read,
+		// here on the loop, over a transport that says "nothing more" as
+		// soon as a read's bytes are taken: crypto/tls kept that as the
+		// handshake's error and returned it from every Read and Write
+		// after, so the connection hung with the server's bytes dropped.
+		// Refused, it closes with crypto/tls's own error, as by default.
+		cfg = cfg.Clone()
+		cfg.Renegotiation = tls.RenegotiateNever
 	}
 	c.flags |= flagTLS
 	c.extra().tls = &tlsState{c: c, cfg: cfg, client: true}
