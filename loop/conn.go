@@ -145,7 +145,14 @@ func (c *Conn) AsyncClose(err error) error {
 }
 
 // fail closes at once with an I/O error: output cannot be sent any more.
-func (c *Conn) fail(err error) { c.closeWith(err, true) }
+// During a TLS handshake the handshake failed with it (tlsBroke).
+func (c *Conn) fail(err error) {
+	if c.flags&flagHandshake != 0 {
+		c.loop.tlsBroke(c, err)
+		return
+	}
+	c.closeWith(err, true)
+}
 
 func (c *Conn) closeWith(err error, now bool) {
 	// The first error wins; a graceful close (nil) or the peer's EOF, which

@@ -125,7 +125,7 @@ func (l *Loop) handlerPanicked(c *Conn, r any) {
 	perr := &PanicError{Value: r, Stack: debug.Stack()}
 	l.e.log.Error("loop: handler panic", "loop", l.id, "panic", r, "stack", string(perr.Stack))
 	if c != nil && !c.closed.Load() {
-		c.fail(perr)
+		c.closeWith(perr, true) // not fail: the handler's fault, not the handshake's
 	}
 }
 

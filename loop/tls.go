@@ -190,6 +190,22 @@ func (l *Loop) tlsFailed(c *Conn, err error, now bool) {
 	c.closeWith(&TLSHandshakeError{Err: err}, now)
 }
 
+// tlsBroke closes a connection whose socket failed during its handshake
+// (a reset, a write error): the handshake failed with it, so the reason is
+// a *TLSHandshakeError, logged once and counted, as WithTLS promises a
+// dialer (it had OnClose with the bare error, which errors.As could not
+// tell from a failure after OnOpen). An accepted connection reset before
+// it sent a byte is a probe, as one closed so (see tlsReceived): health
+// checkers often end with a reset; it is not logged.
+func (l *Loop) tlsBroke(c *Conn, err error) {
+	if st := c.aux.tls; !st.client && !st.heard {
+		c.flags &^= flagHandshake
+		c.closeWith(&TLSHandshakeError{Err: err}, true)
+		return
+	}
+	l.tlsFailed(c, err, true)
+}
+
 // tlsHandshakeDone runs on the loop when the handshake goroutine is done.
 func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 	st := c.aux.tls
@@ -341,7 +357,7 @@ func (c *Conn) writeTLS(p []byte) (int, error) {
 	st := c.aux.tls
 	if !st.done {
 		if len(st.pre)+len(p) > c.loop.e.opts.MaxOutput {
-			c.fail(ErrOutputOverflow)
+			c.closeWith(ErrOutputOverflow, true) // the application's, not the handshake's
 			return 0, ErrOutputOverflow
 		}
 		st.pre = append(st.pre, p...)

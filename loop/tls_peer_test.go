@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -137,4 +139,65 @@ func TestTLSHandshakeInputInBudget(t *testing.T) {
 		last>>10, st.MemoryHeld>>10, st.MemoryPaused, st.MemoryClosed, st.Open)
 	assert.LessOrEqual(t, last, int64(budget+handshakeInputLimit), "handshake input past the budget")
 	assert.GreaterOrEqual(t, st.MemoryHeld, last, "handshake input not counted")
+}
+
+// TestTLSHandshakeReset: a peer that resets the connection during the
+// handshake fails it like any other handshake failure. A WithTLS dialer's
+// OnClose gets a *TLSHandshakeError, as WithTLS says (it got the bare
+// ECONNRESET, which errors.As could not tell from a reset after OnOpen),
+// and an accepted connection's failure is logged once and counted; a
+// probe that resets before sending a byte is still neither.
+func TestTLSHandshakeReset(t *testing.T) {
+	reset := func(c net.Conn) {
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}
+	t.Run("dialed", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			c.Read(make([]byte, 4096)) // the ClientHello
+			reset(c)
+		}()
+		e := newClientEngine(t)
+		closed := make(chan error, 1)
+		e.h.(*switchHandler).set(Funcs{
+			Open:  func(c *Conn) { t.Error("opened") },
+			Close: func(c *Conn, err error) { closed <- err },
+		})
+		_, err = e.Dial(context.Background(), "tcp", ln.Addr().String(), WithTLS(getPKI(t).clientConfig()))
+		require.NoError(t, err)
+		select {
+		case err := <-closed:
+			var he *TLSHandshakeError
+			assert.ErrorAs(t, err, &he, "%v", err)
+			assert.NotErrorIs(t, err, os.ErrDeadlineExceeded)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no OnClose")
+		}
+		assert.EqualValues(t, 1, e.Stats().TLSHandshakeFailed)
+	})
+	t.Run("accepted", func(t *testing.T) {
+		s := newBadPeerServer(t, Options{Loops: 1})
+		probe := dial(t, s.addr)
+		reset(probe)
+		c := dial(t, s.addr)
+		// A whole first record, so that the handshake starts and waits.
+		_, err := c.Write([]byte{0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0xff, 0xff})
+		require.NoError(t, err)
+		waitFor(t, "the handshake to start", func() bool { return s.e.Stats().Accepted == 3 })
+		time.Sleep(20 * time.Millisecond)
+		reset(c)
+		waitFor(t, "both to go", func() bool { return s.e.Stats().Closed == 2 })
+		s.stillServed(t)
+		errs := s.logs.errors()
+		require.Len(t, errs, 1, "logged once, the probe not")
+		assert.EqualValues(t, 1, s.e.Stats().TLSHandshakeFailed)
+	})
 }
