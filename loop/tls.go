@@ -50,7 +50,9 @@ var ErrTLSNoCloseNotify = fmt.Errorf("loop: TLS peer closed without close_notify
 // TLSHandshakeError is the close reason of a connection whose TLS handshake
 // failed. Err is crypto/tls's own error where it has one, so errors.As
 // finds tls.RecordHeaderError, tls.AlertError, *tls.CertificateVerificationError
-// and the like through it; or ErrTLSHandshakeTimeout, or the I/O error.
+// and the like through it; or ErrTLSHandshakeTimeout, or the I/O error; or a
+// *PanicError when one of the tls.Config's callbacks (GetCertificate,
+// VerifyPeerCertificate...) panicked, which fails that handshake only.
 type TLSHandshakeError struct {
 	Err error
 }
@@ -185,7 +187,12 @@ func (l *Loop) tlsFailed(c *Conn, err error, now bool) {
 	c.flags &^= flagHandshake
 	c.aux.tls.broken = true
 	l.stats.tlsFailed.Add(1)
-	l.e.log.Warn("loop: TLS handshake failed", "loop", l.id, "remote", c.RemoteAddr(), "err", err)
+	if perr, ok := err.(*PanicError); ok { // a tls.Config callback's (see handshake)
+		l.e.log.Error("loop: handler panic", "loop", l.id, "remote", c.RemoteAddr(),
+			"panic", perr.Value, "stack", string(perr.Stack))
+	} else {
+		l.e.log.Warn("loop: TLS handshake failed", "loop", l.id, "remote", c.RemoteAddr(), "err", err)
+	}
 	// Graceful unless timed out, so that the alert crypto/tls queued goes out.
 	c.closeWith(&TLSHandshakeError{Err: err}, now)
 }

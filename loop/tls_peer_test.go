@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"os"
@@ -199,5 +200,45 @@ func TestTLSHandshakeReset(t *testing.T) {
 		errs := s.logs.errors()
 		require.Len(t, errs, 1, "logged once, the probe not")
 		assert.EqualValues(t, 1, s.e.Stats().TLSHandshakeFailed)
+	})
+}
+
+// TestTLSConfigCallbackPanics: a tls.Config callback that panics on what a
+// peer sent (a server name, a certificate) fails that handshake only, as a
+// handler's panic closes only its connection. It ran unprotected on the
+// handshake goroutine, so the panic took the whole process down.
+func TestTLSConfigCallbackPanics(t *testing.T) {
+	p := getPKI(t)
+	t.Run("GetCertificate", func(t *testing.T) {
+		cfg := &tls.Config{GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if h.ServerName == "boom" {
+				panic("a server name the application did not expect")
+			}
+			return &p.server, nil
+		}}
+		e, addr := startTLS(t, echo, Options{Loops: 1}, cfg)
+		ccfg := p.clientConfig()
+		ccfg.ServerName = "boom"
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		_, err := tls.DialWithDialer(d, "tcp", addr, ccfg)
+		require.Error(t, err)
+		good := dialTLS(t, addr, p.clientConfig())
+		assert.Equal(t, "still", string(roundTrip(t, good, []byte("still"))))
+		assert.EqualValues(t, 1, e.Stats().TLSHandshakeFailed)
+	})
+	t.Run("VerifyPeerCertificate", func(t *testing.T) {
+		addr := tlsGoServer(t, p.serverConfig(), goEcho)
+		e := newClientEngine(t)
+		cfg := p.clientConfig()
+		cfg.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error {
+			panic("a certificate the application did not expect")
+		}
+		r := dialEcho(t, e, addr, cfg, []byte("x"))
+		assert.False(t, r.opened)
+		var he *TLSHandshakeError
+		var pe *PanicError
+		assert.ErrorAs(t, r.err, &he, "%v", r.err)
+		require.ErrorAs(t, r.err, &pe, "%v", r.err)
+		assert.Equal(t, "a certificate the application did not expect", pe.Value)
 	})
 }

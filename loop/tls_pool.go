@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"runtime/debug"
 	"slices"
 	"sync"
 )
@@ -102,12 +103,29 @@ func (p *handshakePool) submit(e *Engine, st *tlsState) {
 // work runs handshakes until none is waiting.
 func (p *handshakePool) work(st *tlsState) {
 	for st != nil {
-		err := st.tc.Handshake()
+		err := handshake(st)
 		c := st.c
 		// Dropped with the connection if it closed meanwhile.
 		c.loop.enqueue(task{conn: c, fn: func() { c.loop.tlsHandshakeDone(c, err) }})
 		st = p.next(st.tr.yielded)
 	}
+}
+
+// handshake runs st's handshake. The tls.Config's callbacks
+// (GetCertificate, GetConfigForClient, VerifyPeerCertificate,
+// VerifyConnection...) are the application's code, run here on a goroutine
+// it does not own, on what the peer chose (its server name, its
+// certificates): a panic in one fails that handshake with a *PanicError,
+// logged with its stack by tlsFailed, as a handler's panic closes only its
+// connection (and net/http's server recovers it too), instead of crashing
+// the process.
+func handshake(st *tlsState) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return st.tc.Handshake()
 }
 
 // next takes the next waiting handshake whose connection is still there,
