@@ -323,7 +323,42 @@ func (l *Loop) tlsInput(c *Conn) {
 		c.flags |= flagShared
 	}
 	got := len(c.in)
-	var fault error
+	panicked, fault := l.tlsDecrypt(c)
+	if len(c.in) > got && !panicked {
+		l.callData(c)
+	}
+	l.keepInput(c) // even closing: c.in may alias the loop's buffer, which OnClose could see
+	switch {
+	case panicked: // closed by handlerPanicked
+	case fault == nil:
+		if c.flags&flagClosing == 0 {
+			l.tlsRecordDeadline(c)
+		}
+	case fault == io.EOF: // the peer's close_notify
+		c.flags |= flagEOF
+		c.closeWith(io.EOF, false)
+	default:
+		st.broken = true
+		c.closeWith(fault, false) // the alert crypto/tls queued goes out first
+	}
+}
+
+// tlsDecrypt reads into c.in every record crypto/tls can decrypt, and
+// returns the error that stopped it (nil when it wants more input).
+// crypto/tls calls the application's code here too: a client's
+// tls.Config.ClientSessionCache.Put for a TLS 1.3 session ticket, which
+// servers send after the handshake, and Config.Time. A panic there closes
+// this connection, as a handler's panic does (panicked), where on the loop
+// it took the process down.
+func (l *Loop) tlsDecrypt(c *Conn) (panicked bool, fault error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.aux.tls.broken = true // crypto/tls is in no state to send close_notify
+			l.handlerPanicked(c, r)
+			panicked, fault = true, nil
+		}
+	}()
+	st := c.aux.tls
 	for {
 		if cap(c.in)-len(c.in) < minRead {
 			grown := make([]byte, len(c.in), max(2*cap(c.in), len(c.in)+len(l.buf)))
@@ -335,26 +370,10 @@ func (l *Loop) tlsInput(c *Conn) {
 		c.in = c.in[:len(c.in)+n]
 		if err != nil {
 			if err != errTLSWouldBlock {
-				fault = err
+				return false, err
 			}
-			break
+			return false, nil
 		}
-	}
-	if len(c.in) > got {
-		l.callData(c)
-	}
-	l.keepInput(c)
-	switch {
-	case fault == nil:
-		if c.flags&flagClosing == 0 {
-			l.tlsRecordDeadline(c)
-		}
-	case fault == io.EOF: // the peer's close_notify
-		c.flags |= flagEOF
-		c.closeWith(io.EOF, false)
-	default:
-		st.broken = true
-		c.closeWith(fault, false) // the alert crypto/tls queued goes out first
 	}
 }
 

@@ -204,9 +204,10 @@ func TestTLSHandshakeReset(t *testing.T) {
 }
 
 // TestTLSConfigCallbackPanics: a tls.Config callback that panics on what a
-// peer sent (a server name, a certificate) fails that handshake only, as a
-// handler's panic closes only its connection. It ran unprotected on the
-// handshake goroutine, so the panic took the whole process down.
+// peer sent (a server name, a certificate, a session ticket) closes that
+// connection only, as a handler's panic does. It ran unprotected, on the
+// handshake goroutine or, for a ticket that came after the handshake, on
+// the loop: the panic took the whole process down.
 func TestTLSConfigCallbackPanics(t *testing.T) {
 	p := getPKI(t)
 	t.Run("GetCertificate", func(t *testing.T) {
@@ -241,4 +242,26 @@ func TestTLSConfigCallbackPanics(t *testing.T) {
 		require.ErrorAs(t, r.err, &pe, "%v", r.err)
 		assert.Equal(t, "a certificate the application did not expect", pe.Value)
 	})
+	t.Run("ClientSessionCache", func(t *testing.T) {
+		// openssl s_server sends its TLS 1.3 session tickets once the
+		// client's Finished is in: after the client's handshake, to the
+		// loop's read.
+		_, cert, key := p.files(t)
+		ossl := startPeer(t, "openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", cert, "-key", key,
+			"-tls1_3", "-naccept", "1")
+		addr := strings.TrimSpace(strings.TrimPrefix(ossl.expect(t, "ACCEPT "), "ACCEPT "))
+		e := newClientEngine(t)
+		cfg := p.clientConfig()
+		cfg.ClientSessionCache = panicCache{}
+		r := dialEcho(t, e, addr, cfg, []byte("x"))
+		var pe *PanicError
+		require.ErrorAs(t, r.err, &pe, "%v", r.err)
+		assert.Equal(t, "no room for a session", pe.Value)
+	})
 }
+
+// panicCache is a tls.ClientSessionCache whose Put panics.
+type panicCache struct{}
+
+func (panicCache) Get(string) (*tls.ClientSessionState, bool) { return nil, false }
+func (panicCache) Put(string, *tls.ClientSessionState)        { panic("no room for a session") }
