@@ -284,6 +284,13 @@ func (l *Loop) tlsReceived(c *Conn, p []byte, err error) {
 			st.tr.feedEOF()
 			return
 		}
+		if c.flags&flagClosing != 0 {
+			// Closing already (the completion driver's receive may end
+			// after the close began): what the peer might have sent after
+			// it is not wanted, so a missing close_notify truncates
+			// nothing, and the close's own reason stands.
+			return
+		}
 		// A close_notify would have been seen by the read that brought it:
 		// every read drains what crypto/tls can decrypt.
 		c.closeWith(ErrTLSNoCloseNotify, false)

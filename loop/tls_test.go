@@ -388,3 +388,26 @@ func TestTLSDialOwnListenerOneSlot(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSEOFAfterClose: the peer's end of stream without close_notify,
+// taken after the engine began closing (the io_uring driver's receive can
+// complete then), does not make the close's reason ErrTLSNoCloseNotify:
+// nothing that came after the close was wanted, so nothing was truncated.
+func TestTLSEOFAfterClose(t *testing.T) {
+	p := getPKI(t)
+	closed := make(chan error, 1)
+	h := Funcs{
+		Data: func(c *Conn) {
+			c.Consume(len(c.Inbound()))
+			c.Close()
+			// What the completion driver may deliver next: the peer's EOF.
+			c.loop.tlsReceived(c, nil, io.EOF)
+		},
+		Close: func(c *Conn, err error) { closed <- err },
+	}
+	_, addr := startTLS(t, h, Options{Loops: 1}, p.serverConfig())
+	c := dialTLS(t, addr, p.clientConfig())
+	c.Write([]byte("bye"))
+	err := <-closed
+	assert.NotErrorIs(t, err, ErrTLSNoCloseNotify)
+}
