@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/evsel/evsel"
@@ -98,7 +99,7 @@ func (e *Engine) ListenTLS(network, address string, cfg *tls.Config) (net.Addr, 
 	if cfg == nil || (len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil) {
 		return nil, errors.New("loop: ListenTLS needs a tls.Config with a certificate")
 	}
-	return e.listen(network, address, cfg)
+	return e.listen(network, address, guardKeyLog(cfg))
 }
 
 // WithTLS makes Dial do a TLS handshake with cfg as the client once
@@ -114,6 +115,7 @@ func WithTLS(cfg *tls.Config) DialOption { return func(o *dialOptions) { o.tls =
 
 // dialTLS prepares a dialing connection for TLS.
 func (c *Conn) dialTLS(cfg *tls.Config, address string) {
+	cfg = guardKeyLog(cfg)
 	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 		if host, _, err := net.SplitHostPort(address); err == nil {
 			cfg = cfg.Clone()
@@ -132,6 +134,40 @@ func (c *Conn) dialTLS(cfg *tls.Config, address string) {
 	}
 	c.flags |= flagTLS
 	c.extra().tls = &tlsState{c: c, cfg: cfg, client: true}
+}
+
+// guardKeyLog returns cfg, or a copy of it whose KeyLogWriter turns a
+// panic into an error. crypto/tls writes every key log under one
+// process-wide mutex that it unlocks without defer: a KeyLogWriter panic
+// recovered above it (handshake, tlsDecrypt) left that mutex locked, and
+// every later handshake with a key log, in this engine or anywhere in the
+// process, blocked on it for ever, holding its handshake goroutine. As an
+// error it fails its handshake only, with the *PanicError tlsFailed logs.
+// A config that GetConfigForClient returns is not covered: copying it per
+// handshake would give each its own session ticket keys.
+func guardKeyLog(cfg *tls.Config) *tls.Config {
+	if cfg.KeyLogWriter == nil {
+		return cfg
+	}
+	if _, ok := cfg.KeyLogWriter.(keyLogGuard); ok {
+		return cfg
+	}
+	cfg = cfg.Clone()
+	cfg.KeyLogWriter = keyLogGuard{cfg.KeyLogWriter}
+	return cfg
+}
+
+// keyLogGuard is a KeyLogWriter that recovers its writer's panics (see
+// guardKeyLog).
+type keyLogGuard struct{ w io.Writer }
+
+func (g keyLogGuard) Write(p []byte) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return g.w.Write(p)
 }
 
 // acceptTLS prepares an accepted connection for TLS.
