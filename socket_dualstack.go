@@ -29,9 +29,9 @@ func (lc ListenConfig) listenDualStack(network, address string) (s *Socket, done
 	if err != nil {
 		return nil, true, err
 	}
-	// Each step that fails for want of IPv6 (no AF_INET6, an IPV6_V6ONLY
-	// that cannot be turned off as on OpenBSD, IPv6 disabled on every
-	// interface) falls back for no host; a port in use or refused does not.
+	// Each step that fails for want of IPv6 (no AF_INET6, IPv6 disabled
+	// on every interface) falls back for no host; a port in use or refused
+	// does not.
 	datagram := network == "udp"
 	if datagram {
 		s, err = NewDatagramSocket(IPv6)
@@ -41,22 +41,31 @@ func (lc ListenConfig) listenDualStack(network, address string) (s *Socket, done
 	if err != nil {
 		return nil, host != "", err
 	}
-	if err = s.setInt(ipprotoIPv6, ipv6V6Only, 0); err == nil {
-		if datagram {
-			if err = lc.reuse(s); err == nil {
-				err = s.Bind(addrs[0])
-			}
-		} else {
-			err = lc.listen(s, addrs[0])
+	if err = clearV6Only(s); err != nil && host == "" {
+		// IPV6_V6ONLY cannot be turned off (OpenBSD): IPv4's wildcard
+		// serves more of the clients "no host" means than IPv6's alone.
+		s.Close()
+		return nil, false, err
+	}
+	// "::" is IPv6's wildcard, served alone where it cannot be both, as
+	// Go's net serves it there (and as it was before DualStack).
+	if datagram {
+		if err = lc.reuse(s); err == nil {
+			err = s.Bind(addrs[0])
 		}
-		if err == nil {
-			return s, true, nil
-		}
-		if !errors.Is(err, syscall.EADDRNOTAVAIL) {
-			s.Close()
-			return nil, true, err
-		}
+	} else {
+		err = lc.listen(s, addrs[0])
+	}
+	if err == nil {
+		return s, true, nil
 	}
 	s.Close()
-	return nil, host != "", err
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return nil, host != "", err
+	}
+	return nil, true, err
 }
+
+// clearV6Only turns IPV6_V6ONLY off; a variable so that a test can fail
+// it as OpenBSD does.
+var clearV6Only = func(s *Socket) error { return s.setInt(ipprotoIPv6, ipv6V6Only, 0) }
