@@ -406,6 +406,14 @@ func (e *Engine) pickAccepted(from *Loop, s *evsel.Socket) *Loop {
 	for _, b := range ap.Addr().As16() {
 		h = (h ^ uint32(b)) * 16777619
 	}
+	// Then murmur3's finalizer: alone, FNV-1a's low k bits depend only on
+	// the low k bits of each byte (h modulo 4 put 127.0.0.16, .32, .48...
+	// all on one loop) and its high bits hardly on the last byte's.
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
 	return e.loops[h%uint32(len(e.loops))]
 }
 
