@@ -163,9 +163,10 @@ type Options struct {
 	// waiting for a quarter of TLSHandshakeTimeout in all gives its slot up
 	// (ErrTLSHandshakeStalled).
 	MaxTLSHandshakes int
-	// Nagle leaves Nagle's algorithm on for accepted, dialed and adopted
-	// TCP connections: small writes are held back while earlier ones are
-	// unacknowledged and leave together, in fewer segments. By default
+	// Nagle leaves Nagle's algorithm on for accepted and dialed TCP
+	// connections (an adopted one keeps what its maker set): small writes
+	// are held back while earlier ones are unacknowledged and leave
+	// together, in fewer segments. By default
 	// TCP_NODELAY is set on them instead, as Go's net, gnet and nbio set
 	// it: with Nagle, a write that follows an unacknowledged one waits for
 	// the peer's ACK, which a peer with nothing to send delays by up to
@@ -179,7 +180,8 @@ type Options struct {
 	// Deprecated: TCP_NODELAY is set unless Options.Nagle is.
 	NoDelay bool
 	// KeepAlive, with Enable set, turns TCP keep-alive probes on for
-	// accepted, dialed and adopted TCP connections, with its Idle,
+	// accepted, dialed and adopted TCP connections (an adopted socket
+	// without it keeps what its maker set, on for Go's net), with its Idle,
 	// Interval and Count (a zero field: 15 s, 15 s and 9, as Go's net
 	// has them). A peer that vanished without a FIN or a reset (powered
 	// off, or a NAT or firewall that forgot the flow) is then found after
@@ -390,7 +392,8 @@ func (e *Engine) Addrs() []net.Addr {
 }
 
 // pickAccepted chooses the loop for a connection that loop from accepted
-// and deals out: by its peer's address for SourceAddrHash, else as pick.
+// and now deals out: by the peer's address for SourceAddrHash, else as
+// pick.
 func (e *Engine) pickAccepted(from *Loop, s *evsel.Socket) *Loop {
 	if e.opts.Balance != SourceAddrHash || len(e.loops) == 1 {
 		return e.pick(from)
