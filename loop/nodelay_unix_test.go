@@ -29,30 +29,49 @@ func TestNoDelayByDefault(t *testing.T) {
 		{"Nagle with the old NoDelay", Options{Nagle: true, NoDelay: true}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := make(chan int, 3)
-			opts := tc.opts
-			opts.Loops, opts.Logger = 1, quietLog
-			e, addr := start(t, Funcs{Open: func(c *Conn) {
-				rc, err := c.SyscallConn()
-				require.NoError(t, err)
-				v := -1
-				rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY) })
-				got <- min(v, 1)
-			}}, opts)
-			dial(t, addr)
-			assert.Equal(t, tc.want, <-got, "accepted")
-			_, err := e.Dial(context.Background(), "tcp", addr)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, <-got, "dialed or its accepted side")
-			assert.Equal(t, tc.want, <-got, "dialed or its accepted side")
-			nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			require.NoError(t, err)
-			<-got // the accepted side
-			// net's default is on: off, the adopted socket shows what Adopt does.
-			require.NoError(t, nc.(*net.TCPConn).SetNoDelay(false))
-			_, err = e.Adopt(nc)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, <-got, "adopted")
+			checkNewConns(t, tc.opts, tc.want, func(fd int) int {
+				v, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+				return min(v, 1)
+			}, func(nc *net.TCPConn) error {
+				// net's default is on: off, the adopted socket shows what
+				// Adopt does.
+				return nc.SetNoDelay(false)
+			})
 		})
 	}
+}
+
+// checkNewConns starts an engine with opts and checks that read, given a
+// socket, says want for each kind of connection the engine makes: one it
+// accepts, one it dials (and that one's accepted side), and one it adopts
+// from Go's net, after unset (if not nil) has undone net's own setting.
+// It returns the engine.
+func checkNewConns[T any](t *testing.T, opts Options, want T, read func(fd int) T, unset func(*net.TCPConn) error) *Engine {
+	t.Helper()
+	got := make(chan T, 3)
+	opts.Loops, opts.Logger = 1, quietLog
+	e, addr := start(t, Funcs{Open: func(c *Conn) {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			t.Errorf("SyscallConn: %v", err) // not require: this is a loop goroutine
+			return
+		}
+		rc.Control(func(fd uintptr) { got <- read(int(fd)) })
+	}}, opts)
+	dial(t, addr)
+	assert.Equal(t, want, <-got, "accepted")
+	_, err := e.Dial(context.Background(), "tcp", addr)
+	require.NoError(t, err)
+	assert.Equal(t, want, <-got, "dialed or its accepted side")
+	assert.Equal(t, want, <-got, "dialed or its accepted side")
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	<-got // the accepted side
+	if unset != nil {
+		require.NoError(t, unset(nc.(*net.TCPConn)))
+	}
+	_, err = e.Adopt(nc)
+	require.NoError(t, err)
+	assert.Equal(t, want, <-got, "adopted")
+	return e
 }

@@ -16,18 +16,14 @@ import (
 // they are off.
 func TestKeepAliveOption(t *testing.T) {
 	type probes struct{ on, idle, interval, count int }
-	read := func(c *Conn) probes {
-		rc, err := c.SyscallConn()
-		require.NoError(t, err)
+	read := func(fd int) probes {
 		var p probes
-		rc.Control(func(fd uintptr) {
-			p.on, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-			if p.on != 0 {
-				p.idle, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
-				p.interval, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
-				p.count, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
-			}
-		})
+		p.on, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+		if p.on != 0 {
+			p.idle, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+			p.interval, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
+			p.count, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
+		}
 		p.on = min(p.on, 1)
 		return p
 	}
@@ -42,23 +38,9 @@ func TestKeepAliveOption(t *testing.T) {
 		{"on with Go's timings", net.KeepAliveConfig{Enable: true}, probes{1, 15, 15, 9}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := make(chan probes, 3)
-			e, addr := start(t, Funcs{Open: func(c *Conn) { got <- read(c) }},
-				Options{Loops: 1, KeepAlive: tc.cfg})
-			dial(t, addr)
-			assert.Equal(t, tc.want, <-got, "accepted")
-			_, err := e.Dial(context.Background(), "tcp", addr)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, <-got, "dialed or its accepted side")
-			assert.Equal(t, tc.want, <-got, "dialed or its accepted side")
-			nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			require.NoError(t, err)
-			<-got // the accepted side
 			// net turns probes on: off, the adopted socket shows what Adopt does.
-			require.NoError(t, nc.(*net.TCPConn).SetKeepAlive(false))
-			_, err = e.Adopt(nc)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, <-got, "adopted")
+			checkNewConns(t, Options{KeepAlive: tc.cfg}, tc.want, read,
+				func(nc *net.TCPConn) error { return nc.SetKeepAlive(false) })
 		})
 	}
 }
@@ -74,43 +56,27 @@ func TestSocketBufferOptions(t *testing.T) {
 		return [2]int{r, s}
 	}
 	want := [2]int{2 * rcv, 2 * snd}
-	got := make(chan [2]int, 3)
-	opts := Options{Loops: 1, SocketReadBuffer: rcv, SocketWriteBuffer: snd}
-	e, addr := start(t, Funcs{Open: func(c *Conn) {
-		rc, err := c.SyscallConn()
-		require.NoError(t, err)
-		rc.Control(func(fd uintptr) { got <- read(int(fd)) })
-	}}, opts)
-	dial(t, addr)
-	assert.Equal(t, want, <-got, "accepted")
-	_, err := e.Dial(context.Background(), "tcp", addr)
-	require.NoError(t, err)
-	assert.Equal(t, want, <-got, "dialed or its accepted side")
-	assert.Equal(t, want, <-got, "dialed or its accepted side")
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	require.NoError(t, err)
-	<-got // the accepted side
-	_, err = e.Adopt(nc)
-	require.NoError(t, err)
-	assert.Equal(t, want, <-got, "adopted")
+	e := checkNewConns(t, Options{SocketReadBuffer: rcv, SocketWriteBuffer: snd}, want, read, nil)
 
 	paddr, err := e.ListenPacket("udp", "127.0.0.1:0", packetEcho)
 	require.NoError(t, err)
 	pc, err := e.DialPacket(context.Background(), "udp", paddr.String(), packetEcho)
 	require.NoError(t, err)
 	assert.Equal(t, want, read(pc.fd), "DialPacket's socket")
+	var listened [2]int
 	require.NoError(t, e.onLoop(e.Loops()[0], func() error {
 		for _, p := range e.Loops()[0].packets().conns {
 			if p != pc {
-				got <- read(p.fd)
+				listened = read(p.fd)
 			}
 		}
 		return nil
 	}))
-	assert.Equal(t, want, <-got, "ListenPacket's socket")
+	assert.Equal(t, want, listened, "ListenPacket's socket")
 	pc.AsyncClose()
 
 	// By default the kernel's own sizes stay.
+	got := make(chan [2]int, 1)
 	_, plain := start(t, Funcs{Open: func(c *Conn) {
 		rc, _ := c.SyscallConn()
 		rc.Control(func(fd uintptr) { got <- read(int(fd)) })
