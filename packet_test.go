@@ -35,6 +35,27 @@ func udpPair(t *testing.T, host string) (client, server *evsel.Socket) {
 }
 
 // recvWait receives one datagram, waiting on p for s to be readable.
+// sendRecvAllocs is the allocations of one SendTo of msg from tx to and
+// the RecvFrom of it on rx, averaged over runs.
+func sendRecvAllocs(runs int, tx, rx *evsel.Socket, msg []byte, to netip.AddrPort, buf []byte) float64 {
+	return testing.AllocsPerRun(runs, func() {
+		if _, err := tx.SendTo(msg, to); err != nil {
+			panic(err)
+		}
+		for {
+			_, _, _, err := rx.RecvFrom(buf)
+			if err == evsel.ErrWouldBlock {
+				runtime.Gosched()
+				continue
+			}
+			if err != nil {
+				panic(err)
+			}
+			return
+		}
+	})
+}
+
 func recvWait(t *testing.T, p evsel.Poller, s *evsel.Socket, buf []byte) (int, netip.AddrPort, evsel.RecvFlags) {
 	t.Helper()
 	for {
@@ -242,23 +263,7 @@ func TestDatagramAllocs(t *testing.T) {
 	require.NoError(t, err)
 	to := evsel.AddrPortOf(sa)
 	msg, buf := []byte("x"), make([]byte, 16)
-	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := client.SendTo(msg, to); err != nil {
-			panic(err)
-		}
-		for {
-			_, _, _, err := server.RecvFrom(buf)
-			if err == evsel.ErrWouldBlock {
-				runtime.Gosched()
-				continue
-			}
-			if err != nil {
-				panic(err)
-			}
-			return
-		}
-	})
-	assert.Zero(t, allocs)
+	assert.Zero(t, sendRecvAllocs(100, client, server, msg, to, buf))
 }
 
 // TestUnixDatagram: Unix datagram sockets send to and receive from paths.
@@ -470,21 +475,6 @@ func TestDatagramLinkLocalZone(t *testing.T) {
 	if runtime.GOOS != "linux" && runtime.GOOS != "windows" {
 		return // x/sys builds the addresses elsewhere
 	}
-	allocs := testing.AllocsPerRun(50, func() {
-		if _, err := server.SendTo([]byte("x"), from); err != nil {
-			panic(err)
-		}
-		for {
-			_, _, _, err := client.RecvFrom(buf)
-			if err == evsel.ErrWouldBlock {
-				runtime.Gosched()
-				continue
-			}
-			if err != nil {
-				panic(err)
-			}
-			return
-		}
-	})
-	assert.Zero(t, allocs, "a send to or a receive from a zoned address asks the system for its interface")
+	assert.Zero(t, sendRecvAllocs(50, server, client, []byte("x"), from, buf),
+		"a send to or a receive from a zoned address asks the system for its interface")
 }
