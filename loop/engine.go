@@ -394,8 +394,9 @@ func (e *Engine) Addrs() []net.Addr {
 // pickAccepted chooses the loop for a connection that loop from accepted
 // and now deals out: by the peer's address for SourceAddrHash, else as
 // pick.
-func (e *Engine) pickAccepted(from *Loop, s *evsel.Socket) *Loop {
-	if e.opts.Balance != SourceAddrHash || len(e.loops) == 1 {
+func (e *Engine) pickAccepted(from *Loop, s *evsel.Socket, tcp bool) *Loop {
+	if e.opts.Balance != SourceAddrHash || len(e.loops) == 1 || !tcp {
+		// A Unix peer has no address to hash: no getpeername for it.
 		return e.pick(from)
 	}
 	ap, err := s.RemoteAddrPort()

@@ -247,7 +247,7 @@ func (ln *listener) accepted(s evsel.Socket) {
 	e.opts.connSocket(&s, ln.tcp)
 	target := l
 	if !ln.keep {
-		target = e.pickAccepted(l, &s)
+		target = e.pickAccepted(l, &s, ln.tcp)
 	}
 	c := &Conn{sock: s, loop: target, flags: flagUntouched}
 	if ln.tls != nil {
