@@ -8,7 +8,11 @@ import "time"
 // input still in the loop's shared read buffer is the loop's, not the
 // connection's), its pending output, and on TLS the record crypto/tls is
 // assembling (tls_record.go; what crypto/tls keeps between records is out
-// of sight and not counted). The count is brought up to date in
+// of sight and not counted) or, during the handshake, the input buffered
+// for the handshake goroutine (up to handshakeInputLimit and a read, for as
+// long as TLSHandshakeTimeout: peers that send a first record and then
+// junk while the handshakes wait for slots held that much each, unseen).
+// The count is brought up to date in
 // settle, after every event, with one atomic add and only when the holding
 // changed, so a connection that holds nothing costs nothing.
 //
@@ -63,14 +67,19 @@ const (
 )
 
 // holding is what c holds now: its own input buffer, its pending output,
-// and on a TLS connection the record crypto/tls is assembling.
+// and on a TLS connection the record crypto/tls is assembling or, during
+// the handshake, the input waiting for the handshake goroutine.
 func (c *Conn) holding() int64 {
 	n := int64(c.outLen)
 	if c.flags&flagShared == 0 {
 		n += int64(cap(c.in))
 	}
-	if c.flags&flagTLS != 0 && c.aux.tls.done {
-		n += int64(c.aux.tls.scan.pending())
+	if c.flags&flagTLS != 0 {
+		if st := c.aux.tls; st.done {
+			n += int64(st.scan.pending())
+		} else if st.tr != nil {
+			n += int64(st.tr.held())
+		}
 	}
 	return n
 }

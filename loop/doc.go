@@ -151,9 +151,9 @@
 // ErrTLSNoCloseNotify. A record left incomplete for TLSHandshakeTimeout
 // closes the connection with ErrTLSRecordTimeout, as no deadline above the
 // engine sees a record that yields no plaintext. Backpressure, deadlines,
-// the memory budget (which counts ciphertext queued, plaintext kept and the
-// record being assembled), AsyncWrite and Stop work as for plaintext, whose
-// path pays one flag test.
+// the memory budget (which counts ciphertext queued, plaintext kept, the
+// record being assembled and the input a handshake has yet to take),
+// AsyncWrite and Stop work as for plaintext, whose path pays one flag test.
 //
 // # Timers and hooks
 //

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +69,91 @@ func TestTLSDialRenegotiationRefused(t *testing.T) {
 		case <-time.After(time.Second):
 			t.Fatal("renegotiation neither refused nor closed: the connection hangs, the server's bytes dropped")
 		}
+	}
+}
+
+// TestTLSHandshakeInputInBudget: what connections buffer for their
+// handshakes counts in the memory budget. Peers that send a first record
+// and then junk, while the only handshake slot is taken, each made the
+// loop buffer handshakeInputLimit and a read for the handshake timeout,
+// unseen by MaxMemory (MemoryHeld said 0 with megabytes held): a crowd of
+// them held what it liked. Counted, the budget pauses and closes them as
+// it does any connection over its share.
+func TestTLSHandshakeInputInBudget(t *testing.T) {
+	const budget = 512 << 10
+	const n = 16
+	p := getPKI(t)
+	e, addr := startTLS(t, echo, Options{Loops: 1, MaxTLSHandshakes: 1, MaxMemory: budget,
+		TLSHandshakeTimeout: 20 * time.Second}, p.serverConfig())
+	// A ClientHello that never ends holds the only handshake slot; it
+	// yields it only after a quarter of the timeout, past this test.
+	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0xff, 0xff}
+	stall := dial(t, addr)
+	_, err := stall.Write(hello)
+	require.NoError(t, err)
+	waitFor(t, "the stalled handshake to start", func() bool { return e.Stats().Accepted == 1 })
+
+	var wg sync.WaitGroup
+	for range n {
+		c := dial(t, addr) // its cleanup closes it, which ends the write
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The first record alone, so that the junk comes in reads of
+			// their own, which take the connection past its share.
+			if _, err := c.Write(hello); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+			c.Write(make([]byte, 256<<10))
+		}()
+	}
+	t.Cleanup(wg.Wait)
+	// held is what the handshakes buffer, looked at on the loop.
+	held := func() int64 {
+		res := make(chan int64, 1)
+		l := e.Loops()[0]
+		require.NoError(t, l.Do(func() {
+			var sum int64
+			for c := range l.fds.all() {
+				if st := c.aux.tls; st != nil && st.tr != nil {
+					st.tr.mu.Lock()
+					sum += int64(cap(st.tr.hsIn))
+					st.tr.mu.Unlock()
+				}
+			}
+			res <- sum
+		}))
+		return <-res
+	}
+	waitFor(t, "the flood to be accepted", func() bool { return e.Stats().Accepted == n+1 })
+	var last int64 = -1
+	waitFor(t, "reading to settle", func() bool {
+		time.Sleep(100 * time.Millisecond)
+		h := held()
+		settled := h == last
+		last = h
+		return settled
+	})
+	st := e.Stats()
+	t.Logf("held for handshakes %d KiB, MemoryHeld %d KiB, paused %d, closed by the budget %d, open %d",
+		last>>10, st.MemoryHeld>>10, st.MemoryPaused, st.MemoryClosed, st.Open)
+	assert.LessOrEqual(t, last, int64(budget+handshakeInputLimit), "handshake input past the budget")
+	assert.GreaterOrEqual(t, st.MemoryHeld, last, "handshake input not counted")
+}
+
+// TestTLSHandshakeInputReleased: the count of a handshake's input leaves
+// MemoryHeld when the handshake ends, though nothing follows it. A
+// server's last handshake read (the client's Finished) is followed by no
+// write the loop would settle for, and the count stayed until the
+// connection's next event, which then subtracted it from what it held.
+func TestTLSHandshakeInputReleased(t *testing.T) {
+	p := getPKI(t)
+	e, addr := startTLS(t, echo, Options{Loops: 1}, p.serverConfig())
+	for i := range 4 {
+		dialTLS(t, addr, p.clientConfig()) // TLS 1.3: the client is done before the server
+		waitFor(t, "the server's handshake to end", func() bool { return e.Stats().TLSHandshakes == int64(i+1) })
+		waitFor(t, "the handshake's input to leave the count", func() bool { return e.Stats().MemoryHeld == 0 })
 	}
 }
 

@@ -90,6 +90,16 @@ func (t *tlsTransport) feed(p []byte) (ready, full bool) {
 	return ready, full
 }
 
+// held is what the transport buffers for the handshake goroutine, for the
+// memory budget (see holding). The loop counts it when it settles the
+// connection; what the goroutine takes meanwhile leaves the count with the
+// settle that sends its answer (Write's task), before the peer can reply.
+func (t *tlsTransport) held() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return cap(t.hsIn)
+}
+
 // drained lets the loop read again once the handshake goroutine has taken
 // enough; t.mu is held.
 func (t *tlsTransport) drained() {
