@@ -239,6 +239,34 @@ func TestCloseFamily(t *testing.T) {
 	}
 }
 
+// TestCloseThenPeerEOF: a connection the handler closed gets nil in
+// OnClose though the peer's end of stream follows at once, on every
+// driver. The completion driver's receive, in flight when the close began,
+// brought the end of stream in and made it io.EOF, where the readiness
+// driver, no longer reading, closed with nil.
+func TestCloseThenPeerEOF(t *testing.T) {
+	const n = 50
+	reasons := make(chan error, n)
+	_, addr := start(t, Funcs{
+		Data: func(c *Conn) {
+			c.Write([]byte("bye"))
+			c.Close()
+		},
+		Close: func(c *Conn, err error) { reasons <- err },
+	}, Options{Loops: 1})
+	for i := range n {
+		c := dial(t, addr)
+		require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err := c.Write([]byte("hello"))
+		require.NoError(t, err)
+		require.NoError(t, c.(*net.TCPConn).CloseWrite()) // right behind the request
+		got, err := io.ReadAll(c)
+		require.NoError(t, err)
+		assert.Equal(t, "bye", string(got))
+		assert.NoError(t, <-reasons, "connection %d", i)
+	}
+}
+
 // TestHooks: OnBoot runs before New returns, OnShutdown before Done is
 // closed, and without OnTick a loop keeps no timer at all.
 func TestHooks(t *testing.T) {

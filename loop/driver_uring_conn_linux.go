@@ -59,6 +59,12 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 	switch err := cqe.Err(); {
 	case cqe.Res == 0 && c.flags&flagTLS != 0:
 		l.tlsReceived(c, nil, io.EOF) // the handshake or close_notify decides
+	case cqe.Res == 0 && c.flags&flagClosing != 0:
+		// The receive in flight when the handler closed brought the end
+		// of stream: the close keeps its own reason (nil for Close), as
+		// on the readiness driver, which reads no more once closing. No
+		// flagEOF, which would make it io.EOF; nothing is left unread, so
+		// settle finishes it without a drain once its output is out.
 	case cqe.Res == 0:
 		c.flags |= flagEOF
 		c.closeWith(io.EOF, false)
