@@ -44,6 +44,10 @@ type connAux struct {
 	tls *tlsState // a TLS connection's state (tls.go)
 
 	remote net.Addr // the peer's address, once RemoteAddr asked
+
+	// PauseReading's (flow.go).
+	heldEnd  heldEnd // the stream's end, which came while reading was paused
+	resuming bool    // ResumeReading's task is queued
 }
 
 func (c *Conn) extra() *connAux {
@@ -68,27 +72,29 @@ func (c *Conn) reason() error {
 type connFlags uint32
 
 const (
-	flagDialing    connFlags = 1 << iota // connect in progress
-	flagNoSock                           // no socket: dialing before an attempt, or closed
-	flagOpen                             // OnOpen was called
-	flagShared                           // in aliases the loop's read buffer
-	flagEOF                              // the peer shut down its side
-	flagPaused                           // reading stopped by backpressure
-	flagClosing                          // close once output is flushed
-	flagCloseNow                         // close at the next settle, dropping output
-	flagDirty                            // queued in loop.dirty, or being read by pollDriver.handle, which settles it
-	flagAwaitFirst                       // accepted or adopted, no byte read yet (Options.FirstByteTimeout)
-	flagUntouched                        // accepted, no byte read or written yet (shedding prefers these)
-	flagMemPaused                        // reading stopped by the memory budget (Options.MaxMemory)
-	flagMemListed                        // in Loop.memPausedConns
-	flagUnwatched                        // out of the poller: paused with nothing to send
-	flagTLS                              // records are decrypted and encrypted (tls.go)
-	flagHandshake                        // TLS handshake in progress
-	flagHsFull                           // not read: the handshake goroutine has enough input waiting (tls_transport.go)
-	flagSending                          // io_uring: a send of out is in flight (out's bytes are pinned)
-	flagRecv                             // io_uring: a receive is in flight
-	flagWakeOnOpen                       // woken before OnOpen: OnData follows it
-	flagDraining                         // closing, output sent and shut down: reading to the peer's EOF (drain.go)
+	flagDialing     connFlags = 1 << iota // connect in progress
+	flagNoSock                            // no socket: dialing before an attempt, or closed
+	flagOpen                              // OnOpen was called
+	flagShared                            // in aliases the loop's read buffer
+	flagEOF                               // the peer shut down its side
+	flagPaused                            // reading stopped by backpressure
+	flagClosing                           // close once output is flushed
+	flagCloseNow                          // close at the next settle, dropping output
+	flagDirty                             // queued in loop.dirty, or being read by pollDriver.handle, which settles it
+	flagAwaitFirst                        // accepted or adopted, no byte read yet (Options.FirstByteTimeout)
+	flagUntouched                         // accepted, no byte read or written yet (shedding prefers these)
+	flagMemPaused                         // reading stopped by the memory budget (Options.MaxMemory)
+	flagMemListed                         // in Loop.memPausedConns
+	flagUnwatched                         // out of the poller: paused with nothing to send
+	flagTLS                               // records are decrypted and encrypted (tls.go)
+	flagHandshake                         // TLS handshake in progress
+	flagHsFull                            // not read: the handshake goroutine has enough input waiting (tls_transport.go)
+	flagSending                           // io_uring: a send of out is in flight (out's bytes are pinned)
+	flagRecv                              // io_uring: a receive is in flight
+	flagWakeOnOpen                        // woken before OnOpen: OnData follows it
+	flagDraining                          // closing, output sent and shut down: reading to the peer's EOF (drain.go)
+	flagHeld                              // reading stopped by the handler: PauseReading (flow.go)
+	flagWantDrained                       // NotifyDrained: OnDrained once output is at LowWater (flow.go)
 )
 
 // fd is the socket's descriptor, as the poller knows it.

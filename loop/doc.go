@@ -40,6 +40,15 @@
 // the engine grow without bound; MaxOutput and MaxInput close connections
 // that pass hard limits anyway.
 //
+// A handler can stop reading one connection because of another, as a proxy
+// must when the side it writes to falls behind: Conn.PauseReading stops
+// OnData and the reads (the peer's bytes wait in the kernel, whose flow
+// control slows the peer), ResumeReading restarts them, and
+// Conn.NotifyDrained asks for one DrainHandler.OnDrained when a
+// connection's output is back at LowWater (flow.go). Input or the
+// stream's end that come past a pause (a receive already in flight) wait
+// for ResumeReading, so no byte is dropped and none overtaken.
+//
 // # Closing
 //
 // Close and CloseWithError send what is pending, then close; Abort closes
@@ -213,7 +222,8 @@
 //   - On the owning loop only (callbacks, timers, Do functions): the Conn
 //     methods Write, Writev, Close, CloseWithError, Abort, Inbound, Consume,
 //     Peek, Next, Discard, Read, WriteTo, Buffered, Data, SetData,
-//     SetIdleTimeout, the address and socket-option methods, TLS;
+//     SetIdleTimeout, PauseReading, ResumeReading, ReadingPaused,
+//     NotifyDrained, the address and socket-option methods, TLS;
 //     PacketConn.WriteTo, Write, Close, Data, SetData; Loop.AfterFunc,
 //     Loop.Every and the Timer methods.
 //   - From anywhere, callbacks included (they queue and return): Dial,

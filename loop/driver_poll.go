@@ -144,7 +144,7 @@ func (d *pollDriver) handle(c *Conn, ev evsel.Events) {
 			d.flush(c)
 		}
 	}
-	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing|flagDraining) == 0 &&
+	if ev&evsel.EventRead != 0 && c.flags&(flagCloseNow|flagEOF|flagDialing|flagDraining|flagHeld) == 0 &&
 		(l.e.opts.MaxMemory <= 0 || !l.memRefuse(c, len(l.buf))) {
 		// Marked dirty for the read's callback, whose writes then need not
 		// list the connection for settleDirty: the settle below is the one

@@ -57,6 +57,9 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 		return
 	}
 	switch err := cqe.Err(); {
+	case cqe.Res == 0 && c.holdEnd(heldEOF):
+		// Paused by the handler (flow.go): the end waits for the input
+		// received before it to be handed over.
 	case cqe.Res == 0 && c.flags&flagTLS != 0:
 		l.tlsReceived(c, nil, io.EOF) // the handshake or close_notify decides
 	case cqe.Res == 0 && c.flags&flagClosing != 0:

@@ -28,11 +28,12 @@ type Handler interface {
 	OnClose(c *Conn, err error)
 }
 
-// Funcs is a Handler made of optional functions.
+// Funcs is a Handler, and a DrainHandler, made of optional functions.
 type Funcs struct {
-	Open  func(c *Conn)
-	Data  func(c *Conn)
-	Close func(c *Conn, err error)
+	Open    func(c *Conn)
+	Data    func(c *Conn)
+	Close   func(c *Conn, err error)
+	Drained func(c *Conn)
 }
 
 // OnOpen calls f.Open if set.
@@ -53,6 +54,13 @@ func (f Funcs) OnData(c *Conn) {
 func (f Funcs) OnClose(c *Conn, err error) {
 	if f.Close != nil {
 		f.Close(c, err)
+	}
+}
+
+// OnDrained calls f.Drained if set.
+func (f Funcs) OnDrained(c *Conn) {
+	if f.Drained != nil {
+		f.Drained(c)
 	}
 }
 

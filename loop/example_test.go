@@ -143,6 +143,101 @@ func ExampleWithLoop() {
 	// Output: through the proxy
 }
 
+// Flow control in a proxy: while the upstream's output is over the
+// proxy's mark, the client is not read (PauseReading), so the client's
+// bytes wait in the kernel and TCP slows the client down; the upstream's
+// OnDrained resumes it. The proxy holds about a mark's worth per pair,
+// however slowly the upstream reads.
+func ExampleConn_PauseReading() {
+	const size = 8 << 20
+	const mark = 64 << 10
+	upstream, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer upstream.Close()
+	got := make(chan int64, 1)
+	go func() { // a slow reader
+		c, err := upstream.Accept()
+		if err != nil {
+			got <- 0
+			return
+		}
+		defer c.Close()
+		var n int64
+		buf := make([]byte, 64<<10)
+		for {
+			k, err := c.Read(buf)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		got <- n
+	}()
+
+	type peer struct{ other *loop.Conn }
+	paused := false // the loop's own: only its callbacks touch it
+	proxy := loop.Funcs{
+		Open: func(c *loop.Conn) {
+			if _, ok := c.Data().(*peer); ok {
+				return
+			}
+			up, err := c.Loop().Engine().Dial(context.Background(), "tcp", upstream.Addr().String(),
+				loop.WithLoop(c.Loop()), loop.WithData(&peer{other: c}))
+			if err != nil {
+				c.CloseWithError(err)
+				return
+			}
+			c.SetData(&peer{other: up})
+		},
+		Data: func(c *loop.Conn) {
+			other := c.Data().(*peer).other
+			other.Write(c.Inbound())
+			c.Consume(len(c.Inbound()))
+			if other.Buffered() > mark {
+				paused = true
+				c.PauseReading()
+				other.NotifyDrained()
+			}
+		},
+		Drained: func(c *loop.Conn) { c.Data().(*peer).other.ResumeReading() },
+		Close: func(c *loop.Conn, err error) {
+			if p, ok := c.Data().(*peer); ok {
+				p.other.Close()
+			}
+		},
+	}
+	e, err := loop.New(proxy, loop.Options{Loops: 1})
+	if err != nil {
+		panic(err)
+	}
+	defer e.Stop(context.Background())
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write(make([]byte, size)); err != nil {
+		panic(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	fmt.Println("upstream got", <-got, "bytes")
+	fell := make(chan bool, 1)
+	e.Loops()[0].Do(func() { fell <- paused }) // read on the loop
+	fmt.Println("client paused:", <-fell)
+	// Output:
+	// upstream got 8388608 bytes
+	// client paused: true
+}
+
 // A timer: AfterFunc and Every run functions on the loop, so they may use
 // the loop's connections like any callback. This server greets, then
 // counts down and hangs up.

@@ -27,6 +27,7 @@ type Loop struct {
 
 	conns     int        // connections on this loop (dialing ones included)
 	dirty     []*Conn    // connections to settle before the next poll
+	drained   []*Conn    // connections whose OnDrained is due (flow.go)
 	chunks    [][]byte   // free output chunks
 	vecs      [][][]byte // free output lists (Conn.out), so draining and refilling does not allocate
 	stage     []byte     // one connection's output between its writes and its flush (output.go)
@@ -91,6 +92,9 @@ func (l *Loop) protect(c *Conn, fn func()) {
 // callData is protect for OnData, the hot path, without a closure to
 // allocate per read.
 func (l *Loop) callData(c *Conn) {
+	if c.flags&flagHeld != 0 {
+		return // PauseReading: the input waits for ResumeReading (flow.go)
+	}
 	// recover in a function literal: deferring recoverPanic(c) went
 	// through a compiler-made wrapper as well, a call more per read.
 	defer func() {
@@ -309,9 +313,9 @@ func (l *Loop) keepRest(c *Conn) {
 // noRead are the flags that stop a connection's reads: backpressure, the
 // memory budget, a close in progress, the peer's EOF (which sets
 // flagClosing too, but for a TLS handshake's end), a full handshake
-// buffer. settle stops watching READ for them, and the completion
-// driver's readMore does not read past them.
-const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull
+// buffer, the handler's PauseReading. settle stops watching READ for them,
+// and the completion driver's readMore does not read past them.
+const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull | flagHeld
 
 // settle brings a connection's kernel state in line with what its handler
 // did: send fresh output, close it if asked, and watch exactly the events it
@@ -333,6 +337,9 @@ func (l *Loop) settle(c *Conn) {
 			// up, or waiting to write): free the stage for the others.
 			l.unstage(0)
 		}
+	}
+	if c.flags&flagWantDrained != 0 && c.outLen <= l.e.opts.LowWater {
+		l.drainedNow(c)
 	}
 	// A closing connection goes once its output is out; a dialing one with
 	// nothing to send need not wait for its connect.
@@ -387,7 +394,7 @@ func (l *Loop) settle(c *Conn) {
 // at the end of its input, or TLS (whose held bytes include its record
 // layer's).
 const settleBusy = flagCloseNow | flagClosing | flagPaused | flagMemPaused | flagNoSock |
-	flagDialing | flagEOF | flagHsFull | flagTLS
+	flagDialing | flagEOF | flagHsFull | flagTLS | flagHeld | flagWantDrained
 
 // settleAll settles what the iteration touched before the loop waits:
 // the connections, then the datagram sockets, whose flush may call
@@ -406,9 +413,11 @@ func (l *Loop) settleAll() {
 }
 
 func (l *Loop) settleDirty() {
-	// settle may close connections, whose OnClose may dirty others: loop
-	// until the list stays empty.
-	for len(l.dirty) > 0 {
+	// settle may close connections, whose OnClose may dirty others, and
+	// find output drained, whose OnDrained may write: loop until both
+	// lists stay empty.
+	for len(l.dirty) > 0 || len(l.drained) > 0 {
+		l.callDrained()
 		batch := l.dirty
 		l.dirty = nil
 		for i, c := range batch {

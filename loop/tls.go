@@ -276,7 +276,7 @@ func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 		// Application data may have come with the end of the handshake.
 		l.tlsInput(c)
 	}
-	if c.flags&(flagEOF|flagClosing) == flagEOF {
+	if c.flags&(flagEOF|flagClosing) == flagEOF && c.aux.heldEnd == heldNone { // not an end PauseReading holds
 		c.closeWith(ErrTLSNoCloseNotify, false) // the socket's EOF came during the handshake
 	}
 }
@@ -377,6 +377,7 @@ func (l *Loop) tlsInput(c *Conn) {
 		if c.flags&flagClosing == 0 {
 			l.tlsRecordDeadline(c)
 		}
+	case fault == io.EOF && c.holdEnd(heldCloseNotify): // the plaintext before it waits (flow.go)
 	case fault == io.EOF: // the peer's close_notify
 		c.flags |= flagEOF
 		c.closeWith(io.EOF, false)

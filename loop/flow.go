@@ -1,0 +1,171 @@
+package loop
+
+import "io"
+
+// Flow control the handler drives. The engine's own backpressure stops
+// reading a connection whose output passed HighWater; these let a handler
+// stop reading one connection because of another, as a proxy must: while
+// the side it writes to cannot take more, it stops reading the side it
+// copies from, and resumes when the first has drained. Without them its
+// choices were to buffer without bound (until MaxOutput closes the slow
+// side) or to drop.
+//
+// A proxy whose two connections share a loop (a backend dialed WithLoop
+// of the client's, say):
+//
+//	func (p *proxy) OnData(c *Conn) {
+//		other := c.Data().(*Conn)
+//		other.Write(c.Inbound())
+//		c.Consume(len(c.Inbound()))
+//		if other.Buffered() > highWater {
+//			c.PauseReading()
+//			other.NotifyDrained()
+//		}
+//	}
+//
+//	func (p *proxy) OnDrained(c *Conn) { c.Data().(*Conn).ResumeReading() }
+//
+// Across loops the same calls go through Conn.Do.
+
+// DrainHandler is a Handler that wants to know when output has drained:
+// OnDrained(c) is called, once per NotifyDrained, when c's pending output
+// is at or below Options.LowWater.
+type DrainHandler interface {
+	OnDrained(c *Conn)
+}
+
+// PauseReading stops reading c until ResumeReading: OnData is not called,
+// and what the peer sends waits in the kernel, whose flow control then
+// slows the peer. Input already in Inbound stays there. Deadlines keep
+// running (a connection paused for longer than its idle timeout is closed
+// as idle), as does the engine's own backpressure, which ResumeReading
+// does not override; a TLS handshake under way waits too. Call it on c's
+// loop (a callback, a timer, Conn.Do).
+func (c *Conn) PauseReading() {
+	if c.aux != nil {
+		c.aux.resuming = false // a ResumeReading still queued is undone
+	}
+	if c.flags&flagHeld == 0 {
+		c.flags |= flagHeld
+		c.markDirty()
+	}
+}
+
+// ResumeReading undoes PauseReading. If input is waiting in Inbound (left
+// unconsumed, or received while the pause took effect), OnData follows
+// on the loop's next turn, as after Wake, before anything read later; so
+// does the close of a stream whose end came meanwhile. Call it on c's
+// loop.
+func (c *Conn) ResumeReading() {
+	if c.flags&flagHeld == 0 {
+		return
+	}
+	if len(c.in) == 0 && (c.aux == nil || c.aux.heldEnd == heldNone) {
+		c.flags &^= flagHeld
+		c.markDirty()
+		return
+	}
+	// Held until the task runs, so that no read overtakes what waits.
+	if a := c.extra(); !a.resuming {
+		a.resuming = true
+		c.loop.enqueue(task{conn: c, fn: func() { c.loop.unhold(c) }})
+	}
+}
+
+// heldEnd is how a stream ended while its reading was paused: the end
+// waits for ResumeReading, so the input received before it, which the
+// handler has not seen, is not dropped with the connection. Only the
+// completion driver's receive, in flight when the pause began, and
+// crypto/tls's records decrypted after the callback that paused, bring
+// input or an end past a pause.
+type heldEnd uint8
+
+const (
+	heldNone        heldEnd = iota
+	heldEOF                 // the peer's FIN
+	heldCloseNotify         // a TLS peer's close_notify
+)
+
+// holdEnd records the end of c's stream while reading is paused, if it
+// is; the caller closes the connection now if not.
+func (c *Conn) holdEnd(end heldEnd) bool {
+	if c.flags&flagHeld == 0 || c.flags&(flagClosing|flagCloseNow|flagHandshake) != 0 {
+		return false
+	}
+	c.flags |= flagEOF // nothing more to read
+	c.extra().heldEnd = end
+	return true
+}
+
+// unhold is ResumeReading's task: the input that waited goes to OnData,
+// then the end that waited, if any, closes the connection, and reading
+// resumes.
+func (l *Loop) unhold(c *Conn) {
+	a := c.extra()
+	if !a.resuming {
+		return // paused again meanwhile
+	}
+	a.resuming = false
+	c.flags &^= flagHeld
+	c.markDirty()
+	if len(c.in) > 0 && c.flags&(flagClosing|flagCloseNow) == 0 {
+		l.callData(c)
+		l.keepInput(c)
+	}
+	end := a.heldEnd
+	a.heldEnd = heldNone
+	switch {
+	case end == heldNone || c.flags&(flagClosing|flagCloseNow) != 0:
+	case end == heldEOF && c.flags&flagTLS != 0:
+		c.closeWith(ErrTLSNoCloseNotify, false) // as tlsReceived would have
+	default:
+		c.closeWith(io.EOF, false)
+	}
+}
+
+// ReadingPaused reports whether PauseReading holds c (ReadPaused reports
+// the engine's own reasons).
+func (c *Conn) ReadingPaused() bool { return c.flags&flagHeld != 0 }
+
+// NotifyDrained asks for one OnDrained(c) when c's pending output is at or
+// below Options.LowWater: at the end of the running callback if it is
+// already, else once enough of it has gone to the kernel. The handler must
+// implement DrainHandler. A connection that closes first gets OnClose
+// only. Call it on c's loop.
+func (c *Conn) NotifyDrained() {
+	if c.flags&(flagClosing|flagCloseNow) != 0 || c.closed.Load() {
+		return
+	}
+	c.flags |= flagWantDrained
+	c.markDirty()
+}
+
+// drainedNow lists c for its OnDrained, which settleDirty calls: settle,
+// which finds the output drained, also runs in the middle of other work.
+func (l *Loop) drainedNow(c *Conn) {
+	c.flags &^= flagWantDrained
+	if c.flags&(flagClosing|flagCloseNow) != 0 {
+		return
+	}
+	l.drained = append(l.drained, c)
+}
+
+// callDrained calls OnDrained for the connections listed; what they write
+// or close marks them dirty for the settle that follows.
+func (l *Loop) callDrained() {
+	if len(l.drained) == 0 {
+		return
+	}
+	dh, _ := l.e.h.(DrainHandler)
+	batch := l.drained
+	l.drained = nil
+	for i, c := range batch {
+		batch[i] = nil
+		if dh != nil && !c.closed.Load() && c.flags&(flagClosing|flagCloseNow) == 0 {
+			l.protect(c, func() { dh.OnDrained(c) })
+		}
+	}
+	if l.drained == nil {
+		l.drained = batch[:0]
+	}
+}
