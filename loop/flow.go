@@ -87,13 +87,17 @@ const (
 )
 
 // holdEnd records the end of c's stream while reading is paused, if it
-// is; the caller closes the connection now if not.
+// is; the caller closes the connection now if not. The first end stands
+// (a FIN behind a close_notify is no truncation). No flagEOF yet, which
+// would make a close the handler asks for meanwhile report io.EOF for an
+// end it has not seen; flagHeld keeps the connection from reading.
 func (c *Conn) holdEnd(end heldEnd) bool {
 	if c.flags&flagHeld == 0 || c.flags&(flagClosing|flagCloseNow|flagHandshake) != 0 {
 		return false
 	}
-	c.flags |= flagEOF // nothing more to read
-	c.extra().heldEnd = end
+	if a := c.extra(); a.heldEnd == heldNone {
+		a.heldEnd = end
+	}
 	return true
 }
 
@@ -114,13 +118,15 @@ func (l *Loop) unhold(c *Conn) {
 	}
 	end := a.heldEnd
 	a.heldEnd = heldNone
-	switch {
-	case end == heldNone || c.flags&(flagClosing|flagCloseNow) != 0:
-	case end == heldEOF && c.flags&flagTLS != 0:
-		c.closeWith(ErrTLSNoCloseNotify, false) // as tlsReceived would have
-	default:
-		c.closeWith(io.EOF, false)
+	if end == heldNone || c.flags&(flagClosing|flagCloseNow) != 0 {
+		return
 	}
+	c.flags |= flagEOF
+	if end == heldEOF && c.flags&flagTLS != 0 {
+		c.closeWith(ErrTLSNoCloseNotify, false) // as tlsReceived would have
+		return
+	}
+	c.closeWith(io.EOF, false)
 }
 
 // ReadingPaused reports whether PauseReading holds c (ReadPaused reports

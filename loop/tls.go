@@ -276,7 +276,7 @@ func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 		// Application data may have come with the end of the handshake.
 		l.tlsInput(c)
 	}
-	if c.flags&(flagEOF|flagClosing) == flagEOF && c.aux.heldEnd == heldNone { // not an end PauseReading holds
+	if c.flags&(flagEOF|flagClosing) == flagEOF {
 		c.closeWith(ErrTLSNoCloseNotify, false) // the socket's EOF came during the handshake
 	}
 }
