@@ -294,3 +294,53 @@ func TestPauseReadingKeepsTheEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestPauseReadingCloseWhileHeld: a handler that closes a paused
+// connection instead of resuming it gets nil in OnClose, whether or not
+// the stream's end came meanwhile (held, unseen by the handler).
+func TestPauseReadingCloseWhileHeld(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		name := "plain"
+		if secure {
+			name = "TLS"
+		}
+		t.Run(name, func(t *testing.T) {
+			reasons := make(chan error, 1)
+			h := Funcs{
+				Data: func(c *Conn) {
+					if !c.ReadingPaused() {
+						c.PauseReading()
+						c.Loop().AfterFunc(50*time.Millisecond, func() { c.Close() })
+					}
+				},
+				Close: func(c *Conn, err error) { reasons <- err },
+			}
+			var addr string
+			if secure {
+				_, addr = startTLS(t, h, Options{Loops: 1}, getPKI(t).serverConfig())
+			} else {
+				_, addr = start(t, h, Options{Loops: 1})
+			}
+			for i := range 10 {
+				var w interface {
+					Write([]byte) (int, error)
+					CloseWrite() error
+				}
+				if secure {
+					w = dialTLS(t, addr, getPKI(t).clientConfig())
+				} else {
+					w = dial(t, addr).(*net.TCPConn)
+				}
+				_, err := w.Write([]byte("data"))
+				require.NoError(t, err)
+				require.NoError(t, w.CloseWrite())
+				select {
+				case err := <-reasons:
+					assert.NoError(t, err, "round %d", i)
+				case <-time.After(10 * time.Second):
+					t.Fatalf("round %d: no OnClose", i)
+				}
+			}
+		})
+	}
+}
