@@ -154,7 +154,7 @@ func TestProxyFlowControl(t *testing.T) {
 			if err != nil {
 				break
 			}
-			time.Sleep(2 * time.Millisecond) // a slow consumer: 32 MB/s at most, slower than the proxy even under Wine
+			time.Sleep(4 * time.Millisecond) // a slow consumer: 16 MB/s at most, slower than the proxy even under Wine
 		}
 		received <- all.Bytes()
 	}()
