@@ -46,8 +46,10 @@ type connAux struct {
 	remote net.Addr // the peer's address, once RemoteAddr asked
 
 	// PauseReading's (flow.go).
-	heldEnd  heldEnd // the stream's end, which came while reading was paused
-	resuming bool    // ResumeReading's task is queued
+	heldEnd            heldEnd // the stream's end, which came while reading was paused
+	heldWake           bool    // a Wake came while reading was paused
+	resuming           bool    // ResumeReading's task is queued
+	holdAfterHandshake bool    // PauseReading during the TLS handshake: held once it ends
 }
 
 func (c *Conn) extra() *connAux {

@@ -298,6 +298,8 @@ type Engine struct {
 	open     atomic.Int64 // connections held by all loops, for MaxConns
 	memHeld  atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
 
+	noDrainHandler atomic.Bool // NotifyDrained's misuse was logged (flow.go)
+
 	// TLS handshakes running and waiting (tls_pool.go): the accepted
 	// connections' and the dialed ones', apart (see MaxTLSHandshakes).
 	handshakes, clientHandshakes handshakePool

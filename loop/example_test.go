@@ -146,8 +146,10 @@ func ExampleWithLoop() {
 // Flow control in a proxy: while the upstream's output is over the
 // proxy's mark, the client is not read (PauseReading), so the client's
 // bytes wait in the kernel and TCP slows the client down; the upstream's
-// OnDrained resumes it. The proxy holds about a mark's worth per pair,
-// however slowly the upstream reads.
+// OnDrained, which comes once the upstream's output is at LowWater (set
+// below the mark here), resumes it. The proxy holds the mark and what the
+// client's last reads brought past it, per pair, however slowly the
+// upstream reads.
 func ExampleConn_PauseReading() {
 	const size = 4 << 20
 	const mark = 64 << 10
@@ -209,7 +211,7 @@ func ExampleConn_PauseReading() {
 			}
 		},
 	}
-	e, err := loop.New(proxy, loop.Options{Loops: 1})
+	e, err := loop.New(proxy, loop.Options{Loops: 1, LowWater: mark / 2})
 	if err != nil {
 		panic(err)
 	}

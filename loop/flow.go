@@ -17,7 +17,7 @@ import "io"
 //		other := c.Data().(*Conn)
 //		other.Write(c.Inbound())
 //		c.Consume(len(c.Inbound()))
-//		if other.Buffered() > highWater {
+//		if other.Buffered() > mark { // a mark above Options.LowWater
 //			c.PauseReading()
 //			other.NotifyDrained()
 //		}
@@ -27,23 +27,30 @@ import "io"
 //
 // Across loops the same calls go through Conn.Do.
 
-// DrainHandler is a Handler that wants to know when output has drained:
-// OnDrained(c) is called, once per NotifyDrained, when c's pending output
-// is at or below Options.LowWater.
+// DrainHandler is implemented by a Handler that wants OnDrained:
+// after NotifyDrained, OnDrained(c) is called once c's pending output is
+// at or below Options.LowWater (so a handler pausing another connection
+// at a mark of its own wants that mark above LowWater).
 type DrainHandler interface {
 	OnDrained(c *Conn)
 }
 
-// PauseReading stops reading c until ResumeReading: OnData is not called,
-// and what the peer sends waits in the kernel, whose flow control then
-// slows the peer. Input already in Inbound stays there. Deadlines keep
-// running (a connection paused for longer than its idle timeout is closed
-// as idle), as does the engine's own backpressure, which ResumeReading
-// does not override; a TLS handshake under way waits too. Call it on c's
-// loop (a callback, a timer, Conn.Do).
+// PauseReading stops reading c until ResumeReading: OnData is not called
+// (Wake's included, which waits for ResumeReading), and what the peer
+// sends waits in the kernel, whose flow control then slows the peer.
+// Input already in Inbound stays there. Deadlines keep running (a
+// connection paused for longer than its idle timeout is closed as idle),
+// as does the engine's own backpressure, which ResumeReading does not
+// override. A TLS handshake under way goes on: the pause begins when it
+// ends, before OnOpen's data. Call it on c's loop (a callback, a timer,
+// Conn.Do).
 func (c *Conn) PauseReading() {
 	if c.aux != nil {
 		c.aux.resuming = false // a ResumeReading still queued is undone
+	}
+	if c.flags&flagTLS != 0 && !c.aux.tls.done {
+		c.aux.holdAfterHandshake = true
+		return
 	}
 	if c.flags&flagHeld == 0 {
 		c.flags |= flagHeld
@@ -52,24 +59,48 @@ func (c *Conn) PauseReading() {
 }
 
 // ResumeReading undoes PauseReading. If input is waiting in Inbound (left
-// unconsumed, or received while the pause took effect), OnData follows
-// on the loop's next turn, as after Wake, before anything read later; so
-// does the close of a stream whose end came meanwhile. Call it on c's
-// loop.
+// unconsumed, or received while the pause took effect) or a Wake came
+// meanwhile, OnData follows on the loop's next turn, before anything read
+// later, and ReadingPaused reports true until then; so does the close of
+// a stream whose end came meanwhile. Call it on c's loop.
 func (c *Conn) ResumeReading() {
+	a := c.aux
+	if a != nil {
+		a.holdAfterHandshake = false
+	}
 	if c.flags&flagHeld == 0 {
 		return
 	}
-	if len(c.in) == 0 && (c.aux == nil || c.aux.heldEnd == heldNone) {
+	if len(c.in) == 0 && (a == nil || (a.heldEnd == heldNone && !a.heldWake)) {
 		c.flags &^= flagHeld
 		c.markDirty()
 		return
 	}
 	// Held until the task runs, so that no read overtakes what waits.
-	if a := c.extra(); !a.resuming {
+	if a = c.extra(); !a.resuming {
 		a.resuming = true
-		c.loop.enqueue(task{conn: c, fn: func() { c.loop.unhold(c) }})
+		c.loop.enqueueOwn(task{kind: taskUnhold, conn: c})
 	}
+}
+
+// ReadingPaused reports whether PauseReading holds c (ReadPaused reports
+// the engine's own reasons).
+func (c *Conn) ReadingPaused() bool {
+	return c.flags&flagHeld != 0 || (c.aux != nil && c.aux.holdAfterHandshake)
+}
+
+// NotifyDrained asks for one OnDrained(c) once c's pending output is at
+// or below Options.LowWater: at the end of the loop's iteration if it is
+// already, else once enough of it has gone to the kernel. Calls before
+// it comes ask for the same one. The handler must implement DrainHandler
+// (Funcs does); a connection that closes first gets OnClose only. Call it
+// on c's loop.
+func (c *Conn) NotifyDrained() {
+	if c.flags&(flagClosing|flagCloseNow) != 0 || c.closed.Load() {
+		return
+	}
+	c.flags |= flagWantDrained
+	c.markDirty()
 }
 
 // heldEnd is how a stream ended while its reading was paused: the end
@@ -92,13 +123,26 @@ const (
 // would make a close the handler asks for meanwhile report io.EOF for an
 // end it has not seen; flagHeld keeps the connection from reading.
 func (c *Conn) holdEnd(end heldEnd) bool {
-	if c.flags&flagHeld == 0 || c.flags&(flagClosing|flagCloseNow|flagHandshake) != 0 {
+	if c.flags&flagHeld == 0 || c.flags&(flagClosing|flagCloseNow) != 0 {
 		return false
 	}
 	if a := c.extra(); a.heldEnd == heldNone {
 		a.heldEnd = end
 	}
 	return true
+}
+
+// holdWake records a Wake that came while reading was paused; its OnData
+// follows ResumeReading.
+func (c *Conn) holdWake() { c.extra().heldWake = true }
+
+// holdHandshaken applies a PauseReading made during the TLS handshake,
+// now that it is over, before OnOpen.
+func (c *Conn) holdHandshaken() {
+	if a := c.aux; a.holdAfterHandshake {
+		a.holdAfterHandshake = false
+		c.flags |= flagHeld
+	}
 }
 
 // unhold is ResumeReading's task: the input that waited goes to OnData,
@@ -112,7 +156,8 @@ func (l *Loop) unhold(c *Conn) {
 	a.resuming = false
 	c.flags &^= flagHeld
 	c.markDirty()
-	if len(c.in) > 0 && c.flags&(flagClosing|flagCloseNow) == 0 {
+	if (len(c.in) > 0 || a.heldWake) && c.flags&(flagClosing|flagCloseNow) == 0 {
+		a.heldWake = false
 		l.callData(c)
 		l.keepInput(c)
 	}
@@ -129,25 +174,9 @@ func (l *Loop) unhold(c *Conn) {
 	c.closeWith(io.EOF, false)
 }
 
-// ReadingPaused reports whether PauseReading holds c (ReadPaused reports
-// the engine's own reasons).
-func (c *Conn) ReadingPaused() bool { return c.flags&flagHeld != 0 }
-
-// NotifyDrained asks for one OnDrained(c) when c's pending output is at or
-// below Options.LowWater: at the end of the running callback if it is
-// already, else once enough of it has gone to the kernel. The handler must
-// implement DrainHandler. A connection that closes first gets OnClose
-// only. Call it on c's loop.
-func (c *Conn) NotifyDrained() {
-	if c.flags&(flagClosing|flagCloseNow) != 0 || c.closed.Load() {
-		return
-	}
-	c.flags |= flagWantDrained
-	c.markDirty()
-}
-
-// drainedNow lists c for its OnDrained, which settleDirty calls: settle,
-// which finds the output drained, also runs in the middle of other work.
+// drainedNow lists c for its OnDrained, which the next settleAll calls:
+// settle, which finds the output drained, also runs in the middle of
+// other work.
 func (l *Loop) drainedNow(c *Conn) {
 	c.flags &^= flagWantDrained
 	if c.flags&(flagClosing|flagCloseNow) != 0 {
@@ -156,13 +185,18 @@ func (l *Loop) drainedNow(c *Conn) {
 	l.drained = append(l.drained, c)
 }
 
-// callDrained calls OnDrained for the connections listed; what they write
-// or close marks them dirty for the settle that follows.
+// callDrained calls OnDrained for the connections listed before it began;
+// those its calls list (a NotifyDrained with nothing to send) wait for
+// the next iteration, which does not wait in the kernel for them, so a
+// handler asking again and again cannot keep the loop from polling.
 func (l *Loop) callDrained() {
 	if len(l.drained) == 0 {
 		return
 	}
 	dh, _ := l.e.h.(DrainHandler)
+	if dh == nil && l.e.noDrainHandler.CompareAndSwap(false, true) {
+		l.e.log.Error("loop: NotifyDrained needs a Handler with OnDrained (DrainHandler); the handler has none")
+	}
 	batch := l.drained
 	l.drained = nil
 	for i, c := range batch {

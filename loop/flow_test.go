@@ -3,6 +3,7 @@ package loop
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -343,4 +344,180 @@ func TestPauseReadingCloseWhileHeld(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPauseReadingInOnOpenTLS: a TLS connection paused in OnOpen whose
+// peer sent its data, then close_notify or only a FIN, before the server
+// had finished its handshake gets the data and the end's own reason once
+// resumed. The FIN that came during the handshake closed it at once,
+// dropping the data and calling a close_notify a truncation.
+func TestPauseReadingInOnOpenTLS(t *testing.T) {
+	for _, notify := range []bool{true, false} {
+		name, want := "close_notify", error(io.EOF)
+		if !notify {
+			name, want = "FIN only", ErrTLSNoCloseNotify
+		}
+		t.Run(name, func(t *testing.T) {
+			type result struct {
+				got    string
+				reason error
+			}
+			results := make(chan result, 1)
+			h := Funcs{
+				Open: func(c *Conn) {
+					c.PauseReading()
+					c.Loop().AfterFunc(100*time.Millisecond, c.ResumeReading)
+				},
+				Data: func(c *Conn) {
+					got, _ := c.Data().(string)
+					c.SetData(got + string(c.Inbound()))
+					c.Consume(len(c.Inbound()))
+				},
+				Close: func(c *Conn, err error) { got, _ := c.Data().(string); results <- result{got, err} },
+			}
+			cfg := getPKI(t).serverConfig().Clone()
+			// The server waits after its flight, before it reads the
+			// client's Finished: the client's data and end come meanwhile.
+			cfg.VerifyConnection = func(tls.ConnectionState) error { time.Sleep(300 * time.Millisecond); return nil }
+			_, addr := startTLS(t, h, Options{Loops: 1}, cfg)
+			raw := dial(t, addr)
+			tc := tls.Client(raw, getPKI(t).clientConfig())
+			require.NoError(t, tc.Handshake())
+			_, err := tc.Write([]byte("hello"))
+			require.NoError(t, err)
+			if notify {
+				require.NoError(t, tc.CloseWrite())
+			}
+			require.NoError(t, raw.(*net.TCPConn).CloseWrite())
+			select {
+			case r := <-results:
+				assert.Equal(t, "hello", r.got, "plaintext lost")
+				assert.Equal(t, want, r.reason)
+			case <-time.After(10 * time.Second):
+				t.Fatal("no OnClose")
+			}
+		})
+	}
+}
+
+// TestPauseReadingDuringHandshake: a dialed TLS connection paused before
+// its handshake is done still completes it (the pause begins at OnOpen),
+// and gets no OnData until resumed.
+func TestPauseReadingDuringHandshake(t *testing.T) {
+	p := getPKI(t)
+	_, addr := startTLS(t, Funcs{Open: func(c *Conn) { c.Write([]byte("greeting")) }}, Options{Loops: 1}, p.serverConfig())
+	e := newClientEngine(t)
+	opened := make(chan bool, 1)
+	var data atomic.Int64
+	got := make(chan string, 1)
+	e.h.(*switchHandler).set(Funcs{
+		Open: func(c *Conn) { opened <- c.ReadingPaused() },
+		Data: func(c *Conn) {
+			data.Add(1)
+			got <- string(c.Inbound())
+			c.Consume(len(c.Inbound()))
+		},
+	})
+	dialed := make(chan *Conn, 1)
+	require.NoError(t, e.Loops()[0].Do(func() {
+		c, err := e.Dial(context.Background(), "tcp", addr, WithTLS(p.clientConfig()))
+		if assert.NoError(t, err) {
+			c.PauseReading() // connecting: the handshake is still to come
+			dialed <- c
+		}
+	}))
+	c := <-dialed
+	select {
+	case paused := <-opened:
+		assert.True(t, paused, "the pause was lost at OnOpen")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handshake did not finish while paused")
+	}
+	time.Sleep(100 * time.Millisecond)
+	assert.Zero(t, data.Load(), "OnData while paused")
+	require.NoError(t, c.Do(func(c *Conn) { c.ResumeReading() }))
+	select {
+	case s := <-got:
+		assert.Equal(t, "greeting", s)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnData after ResumeReading")
+	}
+}
+
+// TestPauseReadingPastMaxInput: what the completion driver's receive
+// brings past a pause is not held against MaxInput before the handler has
+// seen it (it closed the connection with ErrInputOverflow, blaming the
+// peer, when MaxInput was below HighWater).
+func TestPauseReadingPastMaxInput(t *testing.T) {
+	reasons := make(chan error, 1)
+	_, addr := start(t, Funcs{
+		Data: func(c *Conn) {
+			c.Consume(len(c.Inbound()))
+			if !c.ReadingPaused() {
+				c.PauseReading()
+				c.Loop().AfterFunc(5*time.Millisecond, c.ResumeReading)
+			}
+		},
+		Close: func(c *Conn, err error) { reasons <- err },
+	}, Options{Loops: 1, MaxInput: 32 << 10})
+	client := dial(t, addr)
+	client.SetDeadline(time.Now().Add(20 * time.Second))
+	go func() {
+		client.Write(make([]byte, 2<<20))
+		client.(*net.TCPConn).CloseWrite()
+	}()
+	select {
+	case err := <-reasons:
+		assert.Equal(t, io.EOF, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("no OnClose")
+	}
+}
+
+// TestNotifyDrainedFromOnDrained: a handler that asks again from
+// OnDrained, with nothing to send, gets one OnDrained per iteration and
+// the loop keeps polling; the calls followed each other within one
+// iteration for ever, starving every other connection and timer.
+func TestNotifyDrainedFromOnDrained(t *testing.T) {
+	const n = 1000
+	calls, iterations := 0, map[int64]bool{}
+	done := make(chan struct{})
+	_, addr := start(t, Funcs{
+		Open: func(c *Conn) { c.NotifyDrained() },
+		Drained: func(c *Conn) {
+			calls++
+			iterations[c.Loop().clock] = true
+			if calls < n {
+				c.NotifyDrained()
+			} else {
+				close(done)
+			}
+		},
+	}, Options{Loops: 1})
+	dial(t, addr)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnDrained")
+	}
+	assert.Len(t, iterations, n, "OnDrained twice in one iteration")
+}
+
+// TestWakeWhilePaused: a Wake that comes while reading is paused is not
+// lost: its OnData follows ResumeReading.
+func TestWakeWhilePaused(t *testing.T) {
+	var calls atomic.Int64
+	_, addr := start(t, Funcs{Data: func(c *Conn) {
+		if calls.Add(1) == 1 {
+			c.Consume(len(c.Inbound()))
+			c.PauseReading()
+			go func() { time.Sleep(20 * time.Millisecond); c.Wake() }()
+			c.Loop().AfterFunc(100*time.Millisecond, c.ResumeReading)
+		}
+	}}, Options{Loops: 1})
+	_, err := dial(t, addr).Write([]byte("x"))
+	require.NoError(t, err)
+	time.Sleep(60 * time.Millisecond)
+	assert.EqualValues(t, 1, calls.Load(), "OnData while paused")
+	waitFor(t, "the Wake's OnData", func() bool { return calls.Load() == 2 })
 }

@@ -161,7 +161,7 @@ func (l *Loop) run(started chan<- error) {
 	busy := false // the last iteration had work
 	for {
 		timeout := l.untilNextTimer()
-		if l.tasks.pending() {
+		if l.tasks.pending() || len(l.drained) > 0 {
 			timeout = 0
 		}
 		n, err := l.drv.poll(timeout, busy)
@@ -304,7 +304,11 @@ func (l *Loop) keepRest(c *Conn) {
 	switch {
 	case c.flags&flagShared != 0:
 		c.in = append(make([]byte, 0, max(len(c.in)*2, minRead)), c.in...)
-	case len(c.in) > l.e.opts.MaxInput:
+	case len(c.in) > l.e.opts.MaxInput && c.flags&flagHeld == 0:
+		// Not while PauseReading holds it: the handler cannot consume
+		// input it has not seen (the completion driver's receive in
+		// flight brings up to about HighWater past the pause). It is
+		// judged when ResumeReading has handed it over.
 		c.fail(ErrInputOverflow)
 	}
 	c.flags &^= flagShared
@@ -401,6 +405,7 @@ const settleBusy = flagCloseNow | flagClosing | flagPaused | flagMemPaused | fla
 // OnPacketError, and so on while either has more. A connection written to
 // there is settled now, not whenever something next wakes the loop.
 func (l *Loop) settleAll() {
+	l.callDrained() // what it writes is settled next (flow.go)
 	l.settleDirty()
 	if l.pk == nil {
 		return
@@ -413,11 +418,9 @@ func (l *Loop) settleAll() {
 }
 
 func (l *Loop) settleDirty() {
-	// settle may close connections, whose OnClose may dirty others, and
-	// find output drained, whose OnDrained may write: loop until both
-	// lists stay empty.
-	for len(l.dirty) > 0 || len(l.drained) > 0 {
-		l.callDrained()
+	// settle may close connections, whose OnClose may dirty others: loop
+	// until the list stays empty.
+	for len(l.dirty) > 0 {
 		batch := l.dirty
 		l.dirty = nil
 		for i, c := range batch {

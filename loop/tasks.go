@@ -20,6 +20,7 @@ const (
 	taskWrite                    // write buf to conn
 	taskWake                     // call OnData for conn
 	taskRegister                 // take over conn from another loop's acceptor
+	taskUnhold                   // ResumeReading's: hand over what waited (flow.go)
 )
 
 // taskQueue is a loop's inbox: any goroutine pushes, the loop takes the
@@ -101,6 +102,12 @@ func (l *Loop) enqueue(t task) error {
 	return err
 }
 
+// enqueueOwn queues a task from the loop's own goroutine: no wake-up is
+// needed, since run does not wait in the kernel while tasks are pending.
+func (l *Loop) enqueueOwn(t task) {
+	l.tasks.push(t) // ErrStopped only once the loop has exited
+}
+
 // runTasks runs the queued tasks.
 func (l *Loop) runTasks() {
 	tasks := l.tasks.take()
@@ -120,6 +127,10 @@ func (l *Loop) runTasks() {
 			// closed before it connected never had OnOpen).
 		case t.kind == taskWake && c.flags&flagOpen == 0:
 			c.flags |= flagWakeOnOpen // OnData never comes before OnOpen
+		case t.kind == taskWake && c.flags&flagHeld != 0:
+			c.holdWake() // OnData follows ResumeReading
+		case t.kind == taskUnhold:
+			l.unhold(c)
 		case t.kind == taskWake:
 			l.callData(c)
 			l.keepInput(c)

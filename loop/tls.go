@@ -260,6 +260,7 @@ func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 	c.flags &^= flagHandshake | flagHsFull
 	st.done = true
 	st.tr.toLoop()
+	c.holdHandshaken()
 	l.stats.tlsHandshakes.Add(1)
 	if c.flags&flagClosing != 0 {
 		return // closed while handshaking (Stop, a dial given up): say nothing
@@ -276,7 +277,7 @@ func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 		// Application data may have come with the end of the handshake.
 		l.tlsInput(c)
 	}
-	if c.flags&(flagEOF|flagClosing) == flagEOF {
+	if c.flags&(flagEOF|flagClosing) == flagEOF && !c.holdEnd(heldEOF) {
 		c.closeWith(ErrTLSNoCloseNotify, false) // the socket's EOF came during the handshake
 	}
 }
