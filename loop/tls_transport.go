@@ -20,8 +20,9 @@ type tlsTransport struct {
 	onLoop atomic.Bool // the handshake is over
 	in     []byte      // on the loop: received bytes crypto/tls has not taken
 
-	mu     sync.Mutex // guards hsIn, eof and closed during the handshake
+	mu     sync.Mutex // guards hsIn, hsOff, eof and closed during the handshake
 	hsIn   []byte
+	hsOff  int  // bytes the goroutine took from the front of hsIn's array
 	full   bool // the loop stopped reading: hsIn reached handshakeInputLimit
 	eof    bool // the peer closed during the handshake
 	closed bool
@@ -71,6 +72,9 @@ const maxTLSCiphertext = 16384 + 2048
 // loop must stop reading (see handshakeInputLimit).
 func (t *tlsTransport) feed(p []byte) (ready, full bool) {
 	t.mu.Lock()
+	if len(t.hsIn)+len(p) > cap(t.hsIn) {
+		t.hsOff = 0 // append moves it to an array of its own
+	}
 	t.hsIn = append(t.hsIn, p...)
 	b := t.hsIn
 	if len(b) > 0 && b[0] != 0x16 {
@@ -97,7 +101,7 @@ func (t *tlsTransport) feed(p []byte) (ready, full bool) {
 func (t *tlsTransport) held() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return cap(t.hsIn)
+	return t.hsOff + cap(t.hsIn) // the whole array, the part read included
 }
 
 // drained lets the loop read again once the handshake goroutine has taken
@@ -133,7 +137,7 @@ func (t *tlsTransport) feedEOF() {
 // what it did not read stays for crypto/tls to take.
 func (t *tlsTransport) toLoop() {
 	t.mu.Lock()
-	t.in, t.hsIn = t.hsIn, nil
+	t.in, t.hsIn, t.hsOff = t.hsIn, nil, 0
 	t.mu.Unlock()
 	t.onLoop.Store(true)
 }
@@ -149,7 +153,7 @@ func (t *tlsTransport) isClosed() bool {
 func (t *tlsTransport) close() {
 	t.mu.Lock()
 	t.closed = true
-	t.hsIn = nil
+	t.hsIn, t.hsOff = nil, 0
 	t.mu.Unlock()
 	t.signal()
 }
@@ -183,8 +187,9 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	n := copy(p, t.hsIn)
 	t.st.scan.scan(p[:n]) // the loop looks only once the handshake is over
 	t.hsIn = t.hsIn[n:]
+	t.hsOff += n
 	if len(t.hsIn) == 0 {
-		t.hsIn = nil
+		t.hsIn, t.hsOff = nil, 0
 	}
 	t.drained()
 	return n, nil
