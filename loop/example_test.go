@@ -166,6 +166,7 @@ func ExampleConn_PauseReading() {
 			return
 		}
 		defer c.Close()
+		c.(*net.TCPConn).SetReadBuffer(64 << 10) // small kernel buffers, so the proxy's fill
 		var n int64
 		buf := make([]byte, 64<<10)
 		for {
@@ -211,7 +212,7 @@ func ExampleConn_PauseReading() {
 			}
 		},
 	}
-	e, err := loop.New(proxy, loop.Options{Loops: 1, LowWater: mark / 2})
+	e, err := loop.New(proxy, loop.Options{Loops: 1, LowWater: mark / 2, SocketWriteBuffer: 64 << 10})
 	if err != nil {
 		panic(err)
 	}
