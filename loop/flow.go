@@ -42,8 +42,7 @@ type DrainHandler interface {
 // connection paused for longer than its idle timeout is closed as idle),
 // as does the engine's own backpressure, which ResumeReading does not
 // override. A TLS handshake under way goes on: the pause begins when it
-// ends, before OnOpen's data. Call it on c's loop (a callback, a timer,
-// Conn.Do).
+// ends, before OnOpen. Call it on c's loop (a callback, a timer, Conn.Do).
 func (c *Conn) PauseReading() {
 	if c.aux != nil {
 		c.aux.resuming = false // a ResumeReading still queued is undone
