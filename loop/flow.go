@@ -91,7 +91,8 @@ func (c *Conn) ReadingPaused() bool {
 // NotifyDrained asks for one OnDrained(c) once c's pending output is at
 // or below Options.LowWater: at the end of the loop's iteration if it is
 // already, else once enough of it has gone to the kernel. Calls before
-// it comes ask for the same one. The handler must implement DrainHandler
+// the output is found drained ask for the same one; a call after that
+// asks for another. The handler must implement DrainHandler
 // (Funcs does); a connection that closes first gets OnClose only. Call it
 // on c's loop.
 func (c *Conn) NotifyDrained() {
@@ -155,13 +156,15 @@ func (l *Loop) unhold(c *Conn) {
 	a.resuming = false
 	c.flags &^= flagHeld
 	c.markDirty()
-	if (len(c.in) > 0 || a.heldWake) && c.flags&(flagClosing|flagCloseNow) == 0 {
-		a.heldWake = false
+	wake, end := a.heldWake, a.heldEnd
+	a.heldWake, a.heldEnd = false, heldNone
+	if c.flags&(flagClosing|flagCloseNow) != 0 {
+		return // closed while paused: what waited goes with it
+	}
+	if len(c.in) > 0 || wake {
 		l.callData(c)
 		l.keepInput(c)
 	}
-	end := a.heldEnd
-	a.heldEnd = heldNone
 	if end == heldNone || c.flags&(flagClosing|flagCloseNow) != 0 {
 		return
 	}
@@ -173,14 +176,11 @@ func (l *Loop) unhold(c *Conn) {
 	c.closeWith(io.EOF, false)
 }
 
-// drainedNow lists c for its OnDrained, which the next settleAll calls:
-// settle, which finds the output drained, also runs in the middle of
-// other work.
+// drainedNow lists c for its OnDrained, which the next settleAll calls
+// (callDrained skips it if it is closing by then): settle, which finds
+// the output drained, also runs in the middle of other work.
 func (l *Loop) drainedNow(c *Conn) {
 	c.flags &^= flagWantDrained
-	if c.flags&(flagClosing|flagCloseNow) != 0 {
-		return
-	}
 	l.drained = append(l.drained, c)
 }
 

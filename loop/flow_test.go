@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,16 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// pattern is n bytes that show a loss or reordering anywhere: byte i is
-// i mod 251, a prime, so no power-of-two chunking lines up with it.
-func pattern(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i % 251)
-	}
-	return b
-}
 
 // TestPauseReading: a paused connection gets no OnData and is not read,
 // so the peer's writes stop at the kernel's buffers; resumed, every byte
@@ -232,6 +224,24 @@ func TestProxyFlowControl(t *testing.T) {
 	assert.LessOrEqual(t, peak.Load(), int64(2*high+2*(64<<10)))
 }
 
+// halfCloser is a client that can end its side: a TCP connection (FIN)
+// or a TLS one (close_notify).
+type halfCloser interface {
+	Write([]byte) (int, error)
+	CloseWrite() error
+}
+
+// startPlainOrTLS starts a one-loop server with h, over TLS if secure,
+// and returns how to dial it.
+func startPlainOrTLS(t *testing.T, h Handler, secure bool) func() halfCloser {
+	if secure {
+		_, addr := startTLS(t, h, Options{Loops: 1}, getPKI(t).serverConfig())
+		return func() halfCloser { return dialTLS(t, addr, getPKI(t).clientConfig()) }
+	}
+	_, addr := start(t, h, Options{Loops: 1})
+	return func() halfCloser { return dial(t, addr).(*net.TCPConn) }
+}
+
 // TestPauseReadingKeepsTheEnd: input and the stream's end that come past
 // a pause (the completion driver's receive in flight when it began, the
 // records crypto/tls decrypted after the callback that paused) wait for
@@ -240,11 +250,7 @@ func TestProxyFlowControl(t *testing.T) {
 // input the handler had not seen.
 func TestPauseReadingKeepsTheEnd(t *testing.T) {
 	for _, secure := range []bool{false, true} {
-		name := "plain"
-		if secure {
-			name = "TLS"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(map[bool]string{false: "plain", true: "TLS"}[secure], func(t *testing.T) {
 			type result struct {
 				got    string
 				reason error
@@ -266,22 +272,9 @@ func TestPauseReadingKeepsTheEnd(t *testing.T) {
 					results <- result{got, err}
 				},
 			}
-			var addr string
-			if secure {
-				_, addr = startTLS(t, h, Options{Loops: 1}, getPKI(t).serverConfig())
-			} else {
-				_, addr = start(t, h, Options{Loops: 1})
-			}
+			dialHalf := startPlainOrTLS(t, h, secure)
 			for i := range 20 {
-				var w interface {
-					Write([]byte) (int, error)
-					CloseWrite() error
-				}
-				if secure {
-					w = dialTLS(t, addr, getPKI(t).clientConfig())
-				} else {
-					w = dial(t, addr).(*net.TCPConn)
-				}
+				w := dialHalf()
 				for _, part := range []string{"first ", "second ", "third"} {
 					_, err := w.Write([]byte(part))
 					require.NoError(t, err)
@@ -304,11 +297,7 @@ func TestPauseReadingKeepsTheEnd(t *testing.T) {
 // the stream's end came meanwhile (held, unseen by the handler).
 func TestPauseReadingCloseWhileHeld(t *testing.T) {
 	for _, secure := range []bool{false, true} {
-		name := "plain"
-		if secure {
-			name = "TLS"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(map[bool]string{false: "plain", true: "TLS"}[secure], func(t *testing.T) {
 			reasons := make(chan error, 1)
 			h := Funcs{
 				Data: func(c *Conn) {
@@ -319,22 +308,9 @@ func TestPauseReadingCloseWhileHeld(t *testing.T) {
 				},
 				Close: func(c *Conn, err error) { reasons <- err },
 			}
-			var addr string
-			if secure {
-				_, addr = startTLS(t, h, Options{Loops: 1}, getPKI(t).serverConfig())
-			} else {
-				_, addr = start(t, h, Options{Loops: 1})
-			}
+			dialHalf := startPlainOrTLS(t, h, secure)
 			for i := range 10 {
-				var w interface {
-					Write([]byte) (int, error)
-					CloseWrite() error
-				}
-				if secure {
-					w = dialTLS(t, addr, getPKI(t).clientConfig())
-				} else {
-					w = dial(t, addr).(*net.TCPConn)
-				}
+				w := dialHalf()
 				_, err := w.Write([]byte("data"))
 				require.NoError(t, err)
 				require.NoError(t, w.CloseWrite())
@@ -524,3 +500,39 @@ func TestWakeWhilePaused(t *testing.T) {
 	assert.EqualValues(t, 1, calls.Load(), "OnData while paused")
 	waitFor(t, "the Wake's OnData", func() bool { return calls.Load() == 2 })
 }
+
+// TestNotifyDrainedWithoutDrainHandler: NotifyDrained on an engine whose
+// handler has no OnDrained says so in the log, once, rather than leave a
+// proxy paused in silence.
+func TestNotifyDrainedWithoutDrainHandler(t *testing.T) {
+	logs := &messageCounter{want: "loop: NotifyDrained needs a Handler with OnDrained"}
+	opened := make(chan struct{}, 4)
+	h := &switchHandler{h: Funcs{Open: func(c *Conn) {
+		c.NotifyDrained()
+		opened <- struct{}{}
+	}}} // switchHandler has no OnDrained
+	_, addr := start(t, h, Options{Loops: 1, Logger: slog.New(logs)})
+	for range 3 {
+		dial(t, addr)
+		<-opened
+	}
+	waitFor(t, "the log line", func() bool { return logs.count.Load() > 0 })
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 1, logs.count.Load(), "logged more than once")
+}
+
+// messageCounter is a slog.Handler counting the records with one message.
+type messageCounter struct {
+	want  string
+	count atomic.Int64
+}
+
+func (m *messageCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (m *messageCounter) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, m.want) {
+		m.count.Add(1)
+	}
+	return nil
+}
+func (m *messageCounter) WithAttrs([]slog.Attr) slog.Handler { return m }
+func (m *messageCounter) WithGroup(string) slog.Handler      { return m }

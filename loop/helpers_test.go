@@ -75,3 +75,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// pattern is n bytes that show a loss or reordering anywhere: byte i is
+// i mod 251, a prime, so no power-of-two chunking lines up with it.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}

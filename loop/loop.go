@@ -398,7 +398,7 @@ func (l *Loop) settle(c *Conn) {
 // at the end of its input, or TLS (whose held bytes include its record
 // layer's).
 const settleBusy = flagCloseNow | flagClosing | flagPaused | flagMemPaused | flagNoSock |
-	flagDialing | flagEOF | flagHsFull | flagTLS | flagHeld | flagWantDrained
+	flagDialing | flagEOF | flagHsFull | flagTLS | flagHeld
 
 // settleAll settles what the iteration touched before the loop waits:
 // the connections, then the datagram sockets, whose flush may call

@@ -239,10 +239,7 @@ func TestSlowReaderBounded(t *testing.T) {
 func TestBackpressureResumes(t *testing.T) {
 	_, addr := start(t, echo, Options{Loops: 1, HighWater: 64 << 10, ReadBufferSize: 8 << 10})
 	c := dial(t, addr)
-	msg := make([]byte, 8<<20)
-	for i := range msg {
-		msg[i] = byte(i % 251)
-	}
+	msg := pattern(8 << 20)
 	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
 	go c.Write(msg)
 	time.Sleep(200 * time.Millisecond) // let the server pause on us

@@ -117,9 +117,7 @@ func TestTLSHandshakeInputInBudget(t *testing.T) {
 			var sum int64
 			for c := range l.fds.all() {
 				if st := c.aux.tls; st != nil && st.tr != nil {
-					st.tr.mu.Lock()
-					sum += int64(cap(st.tr.hsIn))
-					st.tr.mu.Unlock()
+					sum += int64(st.tr.held())
 				}
 			}
 			res <- sum
