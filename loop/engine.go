@@ -163,13 +163,16 @@ type Options struct {
 	// (ErrTLSRecordTimeout).
 	TLSHandshakeTimeout time.Duration
 	// MaxTLSHandshakes bounds the TLS handshakes running at once, each on
-	// a goroutine of its own; the connections beyond it wait for a slot
-	// without one. Default 256. Accepted and dialed connections have a
-	// bound each, so that clients waiting on servers, this engine's own
-	// among them, never hold the slots those servers need. While some
-	// wait, an accepted connection's handshake that its peer has kept
-	// waiting for a quarter of TLSHandshakeTimeout in all gives its slot up
-	// (ErrTLSHandshakeStalled).
+	// a goroutine of its own (about 22 KB while it waits on its peer); the
+	// connections beyond it wait for a slot without one. Default 1024.
+	// Accepted and dialed connections have a bound each, so that clients
+	// waiting on servers, this engine's own among them, never hold the
+	// slots those servers need. While some wait, an accepted connection's
+	// handshake that its peer has kept waiting for a fortieth of
+	// TLSHandshakeTimeout in all (250 ms by default) gives its slot up
+	// (ErrTLSHandshakeStalled), the one that stalled first; so peers that
+	// stall their handshakes keep newcomers waiting only while they come
+	// faster than MaxTLSHandshakes per that time.
 	MaxTLSHandshakes int
 	// Nagle leaves Nagle's algorithm on for accepted and dialed TCP
 	// connections (an adopted one keeps what its maker set): small writes

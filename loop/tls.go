@@ -36,9 +36,10 @@ import (
 var ErrTLSHandshakeTimeout = fmt.Errorf("loop: TLS handshake timed out: %w", os.ErrDeadlineExceeded)
 
 // ErrTLSHandshakeStalled is wrapped by the TLSHandshakeError of an accepted
-// connection whose peer kept its handshake waiting for more than a quarter
-// of Options.TLSHandshakeTimeout while another connection waited for a
-// handshake slot (Options.MaxTLSHandshakes): it gave its slot up. It
+// connection whose peer kept its handshake waiting for more than a
+// fortieth of Options.TLSHandshakeTimeout (250 ms by default) while another
+// connection waited for a handshake slot (Options.MaxTLSHandshakes): it
+// gave its slot up. It
 // matches os.ErrDeadlineExceeded with errors.Is.
 var ErrTLSHandshakeStalled = fmt.Errorf("loop: TLS handshake stalled by its peer while others waited: %w", os.ErrDeadlineExceeded)
 
@@ -477,5 +478,5 @@ func (c *Conn) tlsReported() bool {
 // the Options of the same names.
 const (
 	defaultTLSHandshakeTimeout = 10 * time.Second
-	defaultMaxTLSHandshakes    = 256
+	defaultMaxTLSHandshakes    = 1024
 )

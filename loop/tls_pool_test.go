@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func stallingPeer(t *testing.T, addr string) net.Conn {
 // newcomer does, one of them (not both) gives its slot up to it, long
 // before the handshake timeout.
 func TestTLSStalledHandshakeYields(t *testing.T) {
-	const timeout = 8 * time.Second
+	const timeout = 40 * time.Second // stallYield 1 s
 	s := newBadPeerServer(t, Options{Loops: 1, MaxTLSHandshakes: 2, TLSHandshakeTimeout: timeout})
 	yield := s.e.stallYield()
 	first := stallingPeer(t, s.addr)
@@ -49,9 +50,9 @@ func TestTLSStalledHandshakeYields(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { good.Close() })
 	took := time.Since(begin)
-	// The stalled handshakes are past stallYield and look again every
-	// quarter of it: the newcomer must not wait for that look.
-	assert.Less(t, took, yield/8, "the newcomer waited for a stalled handshake to look again")
+	// The stalled handshakes are past stallYield and wait on their peers:
+	// the newcomer must not wait for one to look again.
+	assert.Less(t, took, yield/2, "the newcomer waited for a stalled handshake to look again")
 	assert.Equal(t, "in", string(roundTrip(t, good, []byte("in"))))
 
 	waitFor(t, "the yield to be logged", func() bool { return len(s.logs.errors()) > 0 })
@@ -100,4 +101,96 @@ func TestHandshakePoolHandOff(t *testing.T) {
 	assert.Equal(t, 1, p.yielding, "no stalled handshake to tell")
 	assert.True(t, p.stall(a), "a waiter without a promise: yield at once")
 	assert.Equal(t, 2, p.yielding)
+}
+
+// replayedClientHello is a crypto/tls client's first flight, for a flood
+// that sends it again and again and never reads the answer: the cheapest
+// way to make a server do its part of a handshake and then wait.
+func replayedClientHello(t *testing.T) []byte {
+	mine, theirs := net.Pipe()
+	theirs.Close() // the handshake fails reading, once its first flight is out
+	defer mine.Close()
+	raw := &recordPeer{Conn: mine, hold: true}
+	tls.Client(raw, getPKI(t).clientConfig()).Handshake()
+	require.NotEmpty(t, raw.held)
+	return raw.held
+}
+
+// TestTLSStallFloodDoesNotStarve: a flood of replayed ClientHellos, each
+// left to stall, arriving faster than MaxTLSHandshakes slots a quarter of
+// the handshake timeout (what made every newcomer wait for the timeout
+// before), does not keep good clients from their handshakes: each
+// newcomer takes the slot of the oldest stalled one once that has waited
+// stallYield.
+func TestTLSStallFloodDoesNotStarve(t *testing.T) {
+	const (
+		slots   = 4
+		timeout = 8 * time.Second
+		every   = 125 * time.Millisecond // 8 a second: 4 times slots per quarter timeout
+		lasting = 3 * time.Second
+	)
+	s := newBadPeerServer(t, Options{Loops: 1, MaxTLSHandshakes: slots, TLSHandshakeTimeout: timeout})
+	hello := replayedClientHello(t)
+	var mu sync.Mutex
+	var flood []net.Conn
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range flood {
+			c.Close()
+		}
+	})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			c, err := net.DialTimeout("tcp", s.addr, time.Second)
+			if err != nil {
+				continue
+			}
+			c.Write(hello)
+			mu.Lock()
+			flood = append(flood, c)
+			mu.Unlock()
+		}
+	}()
+	begin := time.Now()
+	var took []time.Duration
+	for time.Since(begin) < lasting {
+		time.Sleep(lasting / 6)
+		start := time.Now()
+		d := &net.Dialer{Timeout: timeout, Deadline: start.Add(timeout)}
+		good, err := tls.DialWithDialer(d, "tcp", s.addr, getPKI(t).clientConfig())
+		require.NoError(t, err, "a good client starved by the flood after %v", time.Since(begin))
+		took = append(took, time.Since(start))
+		assert.Equal(t, "in", string(roundTrip(t, good, []byte("in"))))
+		good.Close()
+	}
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	flooded := len(flood)
+	mu.Unlock()
+	t.Logf("%d stalling peers; good clients' handshakes took %v", flooded, took)
+	for _, d := range took {
+		assert.Less(t, d, timeout/4, "a good client waited behind the flood")
+	}
+	assert.GreaterOrEqual(t, flooded, 16, "the flood did not come")
+	yielded := 0
+	for _, err := range s.logs.errors() {
+		if errors.Is(err, ErrTLSHandshakeStalled) {
+			yielded++
+		}
+	}
+	assert.Positive(t, yielded, "no stalled handshake gave its slot up")
+	s.stillServed(t)
 }

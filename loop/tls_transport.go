@@ -57,9 +57,16 @@ const handshakeInputLimit = 64 << 10
 
 // stallYield is how long a server's handshake may wait on its peer, in
 // all, before it gives its slot up to a handshake waiting for one (see
-// awaitPeer): a quarter of the handshake timeout, 2.5 s by default. A real
-// peer answers within a round trip or two.
-func (e *Engine) stallYield() time.Duration { return e.opts.TLSHandshakeTimeout / 4 }
+// awaitPeer): a fortieth of the handshake timeout, 250 ms by default. A
+// real peer answers within a round trip or two, so a good client loses its
+// slot only to a crowd, and only if its round trips are slow. It is short
+// because it sets what a flood of ClientHellos left to stall must bring to
+// keep newcomers waiting: MaxTLSHandshakes of them every stallYield (4,096
+// a second by default; at 0.16 ms of server CPU each with a P-256
+// certificate, a third of this 2-core machine's CPU), see
+// TestTLSStallFloodDoesNotStarve. At a quarter of the timeout, as it was,
+// 100 a second did, and every newcomer waited for the timeout.
+func (e *Engine) stallYield() time.Duration { return e.opts.TLSHandshakeTimeout / 40 }
 
 // maxTLSCiphertext is the longest record crypto/tls accepts before a
 // version is agreed (its maxCiphertext: 2^14 bytes and 2,048 of expansion).
@@ -203,8 +210,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 // hold every slot, and every new client would wait for the handshake
 // timeout. The time counted is the goroutine's between its reads, so it
 // includes the loop's delay in sending its flight and feeding the answer,
-// not its own work; a client on a slow link loses its slot only to a
-// crowd, and only past a quarter of the timeout. A client's handshake
+// not its own work. A client's handshake
 // never yields: it waits on a server, perhaps this engine's own, whose
 // queue it would only lengthen.
 //
