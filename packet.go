@@ -74,6 +74,7 @@ func (lc ListenConfig) ListenPacket(network, address string) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
+	v6Only(s)
 	if familyOf(addrs[0]) != Unix {
 		err = lc.reuse(s)
 	}

@@ -55,7 +55,9 @@ type ListenConfig struct {
 	// which takes IPv4 peers too, as IPv4-mapped addresses: what Go's
 	// net.Listen and ListenPacket and gnet do with such an address. Without IPv6 on the
 	// system, no host falls back to IPv4's wildcard. Without DualStack, no
-	// host means IPv4's wildcard alone, as in Python.
+	// host means IPv4's wildcard alone, as in Python. Any other IPv6
+	// address ("tcp6" or "udp6" ones included) binds with IPV6_V6ONLY on,
+	// whatever the system's default, as in Go's net and Python.
 	DualStack bool
 }
 
@@ -83,6 +85,7 @@ func (lc ListenConfig) Listen(network, address string) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
+	v6Only(s)
 	if err := lc.listen(s, addrs[0]); err != nil {
 		s.Close()
 		return nil, err
@@ -100,6 +103,20 @@ func (lc ListenConfig) listen(s *Socket, addr net.Addr) error {
 		return err
 	}
 	return s.Listen(lc.Backlog)
+}
+
+// v6Only makes an IPv6 socket about to be bound serve IPv6 alone, as Go's
+// net does for "tcp6" and "udp6" and Python's create_server without
+// dualstack_ipv6: the system's default differs (Linux takes IPv4 peers on
+// "[::]", Windows and the BSDs do not), and a "tcp6" listener on "[::]"
+// that took them also held the port against a "tcp4" one. DualStack's
+// socket turns it off instead (listenDualStack). An error is ignored, as
+// Go's net ignores it on the BSDs and Windows: a system that refuses the
+// option keeps its own default (OpenBSD's is IPv6 alone).
+func v6Only(s *Socket) {
+	if s.Family() == IPv6 {
+		_ = s.setInt(ipprotoIPv6, ipv6V6Only, 1)
+	}
 }
 
 // reuse sets the address-reuse options lc asks for, before Bind.

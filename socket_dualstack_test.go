@@ -2,6 +2,7 @@ package evsel_test
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -62,4 +63,51 @@ func TestListenDualStack(t *testing.T) {
 	}
 	cleanupClose(t, first)
 	listen(lc, mustLocal(t, first).String())
+}
+
+// TestListenV6Only: an IPv6 socket bound without DualStack ("tcp6" or
+// "udp6" on "[::]", or "tcp" on "[::]" without it) serves IPv6 alone on
+// every system, as Go's net does, so IPv4's wildcard can take the same
+// port; Linux's default would have let the IPv6 socket take IPv4 peers
+// and the port from IPv4's.
+func TestListenV6Only(t *testing.T) {
+	if !haveIPv6Loopback() {
+		t.Skip("no IPv6 here")
+	}
+	for _, tc := range []struct {
+		lc               evsel.ListenConfig
+		network, address string
+	}{
+		{evsel.ListenConfig{DualStack: true}, "tcp6", "[::]:0"},
+		{evsel.ListenConfig{}, "tcp", "[::]:0"},
+		{evsel.ListenConfig{DualStack: true}, "udp6", "[::]:0"},
+		{evsel.ListenConfig{}, "udp", "[::]:0"},
+	} {
+		name := tc.network + " " + tc.address
+		datagram := tc.network[0] == 'u'
+		var s *evsel.Socket
+		var err error
+		if datagram {
+			s, err = tc.lc.ListenPacket(tc.network, tc.address)
+		} else {
+			s, err = tc.lc.Listen(tc.network, tc.address)
+		}
+		require.NoError(t, err, name)
+		cleanupClose(t, s)
+		port := strconv.Itoa(int(mustLocal(t, s).(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()))
+		v4 := evsel.ListenConfig{NoReuseAddr: true}
+		var other *evsel.Socket
+		if datagram {
+			other, err = v4.ListenPacket("udp4", "0.0.0.0:"+port)
+		} else {
+			other, err = v4.Listen("tcp4", "0.0.0.0:"+port)
+			if err == nil {
+				c, derr := net.DialTimeout("tcp", net.JoinHostPort("::1", port), 5*time.Second)
+				require.NoError(t, derr, "%s over IPv6", name)
+				c.Close()
+			}
+		}
+		require.NoError(t, err, "%s held IPv4's wildcard too", name)
+		other.Close()
+	}
 }
