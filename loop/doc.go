@@ -177,8 +177,11 @@
 // share a loop (Options.Balance), or, with Options.ReusePort, every loop has
 // its own SO_REUSEPORT listener and the kernel spreads them. Running out of
 // descriptors (EMFILE) pauses the listener for a moment instead of
-// spinning; a handler panic closes only its connection. Engine.Stop closes
-// gracefully, flushing pending output, within a deadline.
+// spinning; a handler panic closes only its connection. Fault reports go
+// to Options.Logger, called on the loops; the default queues them for
+// slog.Default's handler on a goroutine of its own (QueuedHandler), so a
+// log writer that stalls drops records instead of stopping a loop.
+// Engine.Stop closes gracefully, flushing pending output, within a deadline.
 //
 // # Sockets made elsewhere
 //

@@ -223,9 +223,11 @@ type Options struct {
 	// Backend is the former name of Driver for the readiness pollers; it
 	// applies when Driver is "".
 	Backend string
-	// Logger receives fault reports; default slog.Default(). It is called
-	// on the loops, so a handler that blocks (writing to a pipe no one
-	// reads) stalls the loop's connections until it returns.
+	// Logger receives fault reports. It is called on the loops, so one
+	// whose handler blocks (writing to a pipe no one reads) stalls the
+	// loop's connections until it returns; the default, slog.Default's
+	// handler behind a QueuedHandler, never does. The engine flushes a
+	// QueuedHandler's records (for at most a second) before Done closes.
 	Logger *slog.Logger
 
 	// OnBoot, if set, runs once New has started the loops, before New
@@ -282,7 +284,7 @@ func (o *Options) setDefaults() {
 		o.TickInterval = time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(NewQueuedHandler(slog.Default().Handler()))
 	}
 }
 
@@ -347,6 +349,7 @@ func New(h Handler, opts Options) (*Engine, error) {
 		if opts.OnShutdown != nil {
 			e.protect("OnShutdown", opts.OnShutdown)
 		}
+		e.flushLog()
 		close(e.done)
 	}()
 	if opts.OnBoot != nil {

@@ -42,10 +42,11 @@ type ServerOptions struct {
 	// Logger receives a Warn line per connection closed for a fault or
 	// for one of the engine's limits (a deadline, shedding, the memory
 	// budget, an input or output bound), and a Debug line per connection
-	// closed by a socket error (a reset); default slog.Default(). It is
-	// called on the loops, so it must not block: a handler writing to a
-	// pipe no one reads would stall every connection of the loop (the
-	// apps use internal/linelog, which drops lines rather than wait).
+	// closed by a socket error (a reset). It is called on the loops, so it
+	// must not block: a handler writing to a pipe no one reads would stall
+	// every connection of the loop. The default, slog.Default's handler
+	// behind a loop.QueuedHandler, never does (nor do the apps' loggers,
+	// built on internal/linelog, which drops lines rather than wait).
 	Logger *slog.Logger
 	Hooks  ServerHooks
 }
@@ -73,7 +74,7 @@ type serverConn struct {
 // NewServer starts a server's engine; call Listen to serve.
 func NewServer(h HandlerFunc, opts ServerOptions) (*Server, error) {
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(loop.NewQueuedHandler(slog.Default().Handler()))
 	}
 	if opts.Loop.Logger == nil {
 		opts.Loop.Logger = opts.Logger
