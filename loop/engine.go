@@ -135,7 +135,7 @@ type Options struct {
 	// output buffered by all connections together; 0 means no budget.
 	// Above it a connection holding more than its share (MaxMemory over the
 	// open connections, at least 64 KiB) is not read until the total falls
-	// under 7/8 of the budget or its holding under its share; if the total
+	// under 7/8 of the budget or its holding under half its share; if the total
 	// stays above the budget, the connections holding the most are closed
 	// with ErrMemoryBudget, largest first, until it is under; so are they,
 	// down to 7/8 of the budget, if paused connections sit between the two
