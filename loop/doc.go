@@ -226,7 +226,8 @@
 //     methods Write, Writev, Close, CloseWithError, Abort, Inbound, Consume,
 //     Peek, Next, Discard, Read, WriteTo, Buffered, Data, SetData,
 //     SetIdleTimeout, PauseReading, ResumeReading, ReadingPaused,
-//     NotifyDrained, the address and socket-option methods, TLS;
+//     ReadPaused, NotifyDrained, the address and socket-option methods
+//     (SyscallConn's included), TLS;
 //     PacketConn.WriteTo, Write, Close, Data, SetData; Loop.AfterFunc,
 //     Loop.Every and the Timer methods.
 //   - From anywhere, callbacks included (they queue and return): Dial,

@@ -21,10 +21,10 @@ type Handler interface {
 	OnData(c *Conn)
 	// OnClose is called once per connection, with nil for a close asked for
 	// by the application, io.EOF when the peer shut down cleanly, or the
-	// error (a reset, ErrIdleTimeout, ErrLingerTimeout, ErrShed,
-	// ErrMemoryBudget, ErrStopped, ErrTLSNoCloseNotify, ErrTLSRecordTimeout,
-	// a *PanicError, a Dial's ctx.Err()...). A Dial that fails ends in
-	// OnClose without OnOpen.
+	// error (a reset, ErrIdleTimeout, ErrFirstByteTimeout, ErrLingerTimeout,
+	// ErrShed, ErrMemoryBudget, ErrStopped, ErrTLSNoCloseNotify,
+	// ErrTLSRecordTimeout, a *PanicError, a Dial's ctx.Err()...). A Dial
+	// that fails ends in OnClose without OnOpen.
 	OnClose(c *Conn, err error)
 }
 

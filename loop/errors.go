@@ -51,10 +51,11 @@ var (
 
 // PanicError is the close reason of a connection whose handler panicked.
 type PanicError struct {
-	Value any
-	Stack []byte
+	Value any    // what the handler passed to panic, as recover returned it
+	Stack []byte // the panicking goroutine's stack, as the engine logs it
 }
 
+// Error says that a handler panicked, and with what.
 func (e *PanicError) Error() string { return fmt.Sprintf("loop: handler panic: %v", e.Value) }
 
 // IsLimit reports whether err, a connection's close reason, is one of the

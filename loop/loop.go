@@ -79,6 +79,7 @@ func (l *Loop) ID() int { return l.id }
 // Engine returns the engine the loop belongs to.
 func (l *Loop) Engine() *Engine { return l.e }
 
+// String names the loop by its ID ("loop 0"), for fmt and debuggers.
 func (l *Loop) String() string { return fmt.Sprintf("loop %d", l.id) }
 
 // protect runs a callback, turning a panic into the close of c (or a log
