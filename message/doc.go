@@ -22,7 +22,7 @@
 //     in flight, and how long a request may take to arrive, with the time
 //     given as an input rather than measured by a timer.
 //
-// Three design points follow from the contract in shared/protocol.md:
+// Four design points follow from the contract in shared/protocol.md:
 //
 //   - Frames we send are byte-identical to the Python reference's, so the JSON
 //     writer here spells values like json.dumps(obj, ensure_ascii=False)
