@@ -14,8 +14,17 @@ import (
 // log collector, a terminal on hold) would otherwise stop every connection
 // of the loop that logged, for as long as it lasts. Records are handled in
 // the order they came; past QueuedLogRecords waiting, the newest are
-// dropped and counted, and a Warn record with the count follows the last
-// queued one. The goroutine runs only while records wait.
+// dropped and counted, and a Warn record of the QueuedHandler's own, with
+// the count ("dropped") and none of the attributes or groups of the
+// loggers they came through, takes their place in the order: it comes
+// after the records queued before them and before the next one queued,
+// or the next Flush. The goroutine runs only while records wait.
+//
+// Do not make its handler slog.Default's own and then pass it to
+// slog.SetDefault: slog's default handler writes through the log package,
+// which slog.SetDefault then sends back to the new default's handler, and
+// each record would come back for ever. Give it a handler with its own
+// writer, slog.NewTextHandler(os.Stderr, nil) say, instead.
 //
 // The engine's default Logger (and message/msgloop's) is built on one over
 // slog.Default's handler; a Logger given in Options is used as it is. An
@@ -28,26 +37,31 @@ type QueuedHandler struct {
 
 // NewQueuedHandler returns a QueuedHandler for h.
 func NewQueuedHandler(h slog.Handler) *QueuedHandler {
-	return &QueuedHandler{q: &logQueue{}, h: h}
+	return &QueuedHandler{q: &logQueue{base: h}, h: h}
 }
 
 // QueuedLogRecords bounds the records a QueuedHandler holds, besides the
-// one being handled (handlers derived by WithAttrs and WithGroup share the
-// bound).
+// one being handled and one with the count of those dropped (handlers
+// derived by WithAttrs and WithGroup share the bound).
 const QueuedLogRecords = 256
 
+// queuedRecord is a record to handle with h, or, with h nil, the count of
+// the records dropped in its place.
 type queuedRecord struct {
-	h   slog.Handler
-	ctx context.Context
-	r   slog.Record
+	h       slog.Handler
+	ctx     context.Context
+	r       slog.Record
+	dropped int
 }
 
 type logQueue struct {
+	// base is the handler the QueuedHandler was made with, that of the
+	// count: not one derived from it with some logger's attributes.
+	base     slog.Handler
 	mu       sync.Mutex
 	records  []queuedRecord
 	running  bool // a goroutine is handling the records
-	dropped  int  // since the last count was logged
-	counting bool // the count is being logged
+	dropped  int  // since the last count was queued
 	accepted int64
 	handled  int64
 	// advance is closed when handled grows, for Flush; made only when a
@@ -63,6 +77,10 @@ func (q *QueuedHandler) Enabled(ctx context.Context, level slog.Level) bool {
 // Handle queues r and returns; its error is always nil (the handler
 // below's errors are its own to report, as slog.Logger ignores them).
 func (q *QueuedHandler) Handle(ctx context.Context, r slog.Record) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	r = r.Clone()
 	lq := q.q
 	lq.mu.Lock()
 	defer lq.mu.Unlock()
@@ -70,15 +88,38 @@ func (q *QueuedHandler) Handle(ctx context.Context, r slog.Record) error {
 		lq.dropped++
 		return nil
 	}
+	// The records dropped before this one are counted before it.
+	lq.queueCount()
 	// The context goes with the record, without its cancellation: a
 	// handler may read its values, and the caller's may be over by then.
-	lq.records = append(lq.records, queuedRecord{h: q.h, ctx: context.WithoutCancel(ctx), r: r.Clone()})
+	lq.push(queuedRecord{h: q.h, ctx: context.WithoutCancel(ctx), r: r})
+	return nil
+}
+
+// queueCount queues the count of the records dropped since the last one
+// queued, if any, where the next record would go: into a count that is
+// already last, so that counts never fill the queue. Called with mu held.
+func (lq *logQueue) queueCount() {
+	if lq.dropped == 0 {
+		return
+	}
+	if n := len(lq.records); n > 0 && lq.records[n-1].h == nil {
+		lq.records[n-1].dropped += lq.dropped
+	} else {
+		lq.push(queuedRecord{dropped: lq.dropped})
+	}
+	lq.dropped = 0
+}
+
+// push queues qr and starts the goroutine if it is not running. Called
+// with mu held.
+func (lq *logQueue) push(qr queuedRecord) {
+	lq.records = append(lq.records, qr)
 	lq.accepted++
 	if !lq.running {
 		lq.running = true
 		go lq.run()
 	}
-	return nil
 }
 
 // WithAttrs implements slog.Handler; the result shares q's queue.
@@ -92,13 +133,15 @@ func (q *QueuedHandler) WithGroup(name string) slog.Handler {
 }
 
 // Flush waits until the records queued before it was called have been
-// handled, and the count of those dropped logged, or ctx ends (its error is
-// then returned): before a program exits, say.
+// handled, and the count of those dropped before it logged, or ctx ends
+// (its error is then returned): before a program exits, say. Records
+// logged meanwhile do not make it wait longer.
 func (q *QueuedHandler) Flush(ctx context.Context) error {
 	lq := q.q
 	lq.mu.Lock()
+	lq.queueCount()
 	target := lq.accepted
-	for lq.handled < target || lq.dropped > 0 || lq.counting {
+	for lq.handled < target {
 		if lq.advance == nil {
 			lq.advance = make(chan struct{})
 		}
@@ -115,46 +158,46 @@ func (q *QueuedHandler) Flush(ctx context.Context) error {
 	return nil
 }
 
-// run handles the queued records, oldest first, until none is left, and
-// then says how many were dropped, if any.
+// run handles the queued records, oldest first, until none is left and
+// none was dropped since the last count.
 func (lq *logQueue) run() {
-	var last slog.Handler
 	for {
 		lq.mu.Lock()
 		if len(lq.records) == 0 {
-			dropped := lq.dropped
-			lq.dropped = 0
-			if dropped == 0 {
-				lq.running = false
-				lq.records = nil // let a burst's array go
-				lq.mu.Unlock()
-				return
-			}
-			lq.counting = true
-			lq.mu.Unlock()
-			// Records are dropped only while the queue is full, so last
-			// is the handler of one handled since.
-			r := slog.NewRecord(time.Now(), slog.LevelWarn, "loop: log records dropped: the log's writer did not keep up", 0)
-			r.AddAttrs(slog.Int("dropped", dropped))
-			_ = last.Handle(context.Background(), r)
-			lq.mu.Lock()
-			lq.counting = false
-		} else {
-			next := lq.records[0]
-			lq.records[0] = queuedRecord{}
-			lq.records = lq.records[1:]
-			lq.mu.Unlock()
-			last = next.h
-			_ = next.h.Handle(next.ctx, next.r)
-			lq.mu.Lock()
-			lq.handled++
+			// Dropped while the last records were handled: count them now
+			// rather than when the next record comes.
+			lq.queueCount()
 		}
+		if len(lq.records) == 0 {
+			lq.running = false
+			lq.records = nil // let a burst's array go
+			lq.mu.Unlock()
+			return
+		}
+		next := lq.records[0]
+		lq.records[0] = queuedRecord{}
+		lq.records = lq.records[1:]
+		lq.mu.Unlock()
+		lq.handle(next)
+		lq.mu.Lock()
+		lq.handled++
 		if lq.advance != nil {
 			close(lq.advance)
 			lq.advance = nil
 		}
 		lq.mu.Unlock()
 	}
+}
+
+// handle passes qr to its handler, or logs its count with base.
+func (lq *logQueue) handle(qr queuedRecord) {
+	if qr.h == nil {
+		r := slog.NewRecord(time.Now(), slog.LevelWarn, "loop: log records dropped: the log's writer did not keep up", 0)
+		r.AddAttrs(slog.Int("dropped", qr.dropped))
+		_ = lq.base.Handle(context.Background(), r)
+		return
+	}
+	_ = qr.h.Handle(qr.ctx, qr.r)
 }
 
 // logFlushWait bounds how long Engine.Stop waits for the default Logger's

@@ -1,0 +1,191 @@
+package loop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// gatedWriter is a writer that blocks every Write until its gate opens, as
+// a pipe no one reads does, and says when a Write is waiting.
+type gatedWriter struct {
+	gate    chan struct{}
+	waiting chan struct{} // one token per Write that found the gate shut
+	mu      sync.Mutex
+	buf     bytes.Buffer
+}
+
+func newGatedWriter() *gatedWriter {
+	return &gatedWriter{gate: make(chan struct{}), waiting: make(chan struct{}, 1024)}
+}
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	select {
+	case <-w.gate:
+	default:
+		select {
+		case w.waiting <- struct{}{}:
+		default:
+		}
+		<-w.gate
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *gatedWriter) lines(t *testing.T) []map[string]any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(w.buf.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestQueuedHandlerCountOwnAttrs: the count of the records dropped is the
+// QueuedHandler's own record, not one of the logger the last handled
+// record came through: it was logged by that record's handler, so inside
+// its group and with its attributes ("req":{"id":7,"dropped":N}), as if
+// request 7 had dropped them.
+func TestQueuedHandlerCountOwnAttrs(t *testing.T) {
+	w := newGatedWriter()
+	q := NewQueuedHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	req := slog.New(q).WithGroup("req").With("id", 7)
+	for range QueuedLogRecords + 10 {
+		req.Info("request")
+	}
+	close(w.gate)
+	require.NoError(t, q.Flush(context.Background()))
+	lines := w.lines(t)
+	last := lines[len(lines)-1]
+	assert.Equal(t, "WARN", last["level"])
+	assert.NotContains(t, last, "req", "the count logged in a request's group, with its attributes")
+	assert.Contains(t, last, "dropped")
+}
+
+// TestQueuedHandlerFlushUnderLoad: Flush returns once the records queued
+// before it (and the count of those dropped before it) are handled, even
+// while others keep coming faster than the handler below takes them; and
+// the count is logged though the queue never empties. It waited for the
+// queue to empty, that is for ever under a sustained overload, and the
+// count was never logged.
+func TestQueuedHandlerFlushUnderLoad(t *testing.T) {
+	var q *QueuedHandler
+	var log *slog.Logger
+	var producing atomic.Bool
+	producing.Store(true)
+	var logged atomic.Int64
+	var mu sync.Mutex
+	var real, counted int64
+	inner := handlerFunc(func(_ context.Context, r slog.Record) error {
+		mu.Lock()
+		if r.Message == "work" {
+			real++
+		} else {
+			n, _ := intAttr(r, "dropped")
+			counted += n
+		}
+		mu.Unlock()
+		// Each record handled brings two more: a writer that never
+		// keeps up.
+		if producing.Load() {
+			for range 2 {
+				logged.Add(1)
+				log.Info("work")
+			}
+		}
+		return nil
+	})
+	q = NewQueuedHandler(inner)
+	log = slog.New(q)
+	logged.Add(1)
+	log.Info("work")
+	// Past this, records have been dropped.
+	waitFor(t, "the overload", func() bool { return logged.Load() > 4*QueuedLogRecords })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, q.Flush(ctx), "Flush waited for a queue that never empties")
+	mu.Lock()
+	c := counted
+	mu.Unlock()
+	assert.Positive(t, c, "no count logged under the overload")
+
+	producing.Store(false)
+	require.NoError(t, q.Flush(context.Background()))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, logged.Load(), real+counted, "records neither handled nor counted")
+}
+
+type handlerFunc func(context.Context, slog.Record) error
+
+func (f handlerFunc) Enabled(context.Context, slog.Level) bool        { return true }
+func (f handlerFunc) Handle(ctx context.Context, r slog.Record) error { return f(ctx, r) }
+func (f handlerFunc) WithAttrs([]slog.Attr) slog.Handler              { return f }
+func (f handlerFunc) WithGroup(string) slog.Handler                   { return f }
+
+// TestQueuedHandlerConcurrentOrder: many goroutines logging at once
+// through a slow handler: each one's records arrive in its order, and the
+// records handled and the counts add up to those logged.
+func TestQueuedHandlerConcurrentOrder(t *testing.T) {
+	const writers, each = 16, 500
+	var mu sync.Mutex
+	last := map[int64]int64{}
+	var real, counted int64
+	var bad []string
+	q := NewQueuedHandler(handlerFunc(func(_ context.Context, r slog.Record) error {
+		time.Sleep(10 * time.Microsecond)
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Message != "w" {
+			n, _ := intAttr(r, "dropped")
+			counted += n
+			return nil
+		}
+		real++
+		g, _ := intAttr(r, "g")
+		i, _ := intAttr(r, "i")
+		if p, ok := last[g]; ok && i <= p {
+			bad = append(bad, "out of order")
+		}
+		last[g] = i
+		return nil
+	}))
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log := slog.New(q)
+			for i := range each {
+				log.Info("w", "g", g, "i", i)
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, q.Flush(context.Background()))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, bad)
+	assert.Equal(t, int64(writers*each), real+counted)
+}
