@@ -20,6 +20,12 @@ import (
 // after the records queued before them and before the next one queued,
 // or the next Flush. The goroutine runs only while records wait.
 //
+// A record's values are formatted by the handler below, on that goroutine,
+// after Handle has returned: LogValuers are resolved in Handle (on the
+// caller's goroutine, with the state they describe), but a value that
+// refers to memory its caller goes on changing (a []byte of a connection's
+// input, a pointer) must be copied by the caller first.
+//
 // Do not make its handler slog.Default's own and then pass it to
 // slog.SetDefault: slog's default handler writes through the log package,
 // which slog.SetDefault then sends back to the new default's handler, and
@@ -80,7 +86,10 @@ func (q *QueuedHandler) Handle(ctx context.Context, r slog.Record) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	r = r.Clone()
+	// Resolved here, where the state a LogValuer describes is the caller's
+	// and as it was when logged; outside the lock, as LogValue may take
+	// its time (or log).
+	r = resolved(r)
 	lq := q.q
 	lq.mu.Lock()
 	defer lq.mu.Unlock()
@@ -94,6 +103,52 @@ func (q *QueuedHandler) Handle(ctx context.Context, r slog.Record) error {
 	// handler may read its values, and the caller's may be over by then.
 	lq.push(queuedRecord{h: q.h, ctx: context.WithoutCancel(ctx), r: r})
 	return nil
+}
+
+// resolved is r, its own to keep, with its LogValuers (in groups too)
+// resolved.
+func resolved(r slog.Record) slog.Record {
+	plain := true
+	r.Attrs(func(a slog.Attr) bool {
+		plain = !needsResolve(a.Value)
+		return plain
+	})
+	if plain {
+		return r.Clone()
+	}
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(resolveAttr(a))
+		return true
+	})
+	return out
+}
+
+func needsResolve(v slog.Value) bool {
+	switch v.Kind() {
+	case slog.KindLogValuer:
+		return true
+	case slog.KindGroup:
+		for _, a := range v.Group() {
+			if needsResolve(a.Value) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func resolveAttr(a slog.Attr) slog.Attr {
+	a.Value = a.Value.Resolve()
+	if a.Value.Kind() == slog.KindGroup && needsResolve(a.Value) {
+		g := a.Value.Group()
+		attrs := make([]slog.Attr, len(g))
+		for i, ga := range g {
+			attrs[i] = resolveAttr(ga)
+		}
+		a.Value = slog.GroupValue(attrs...)
+	}
+	return a
 }
 
 // queueCount queues the count of the records dropped since the last one

@@ -144,6 +144,36 @@ func (f handlerFunc) Handle(ctx context.Context, r slog.Record) error { return f
 func (f handlerFunc) WithAttrs([]slog.Attr) slog.Handler              { return f }
 func (f handlerFunc) WithGroup(string) slog.Handler                   { return f }
 
+type counterValuer struct{ v *atomic.Int64 }
+
+func (c counterValuer) LogValue() slog.Value { return slog.Int64Value(c.v.Load()) }
+
+// TestQueuedHandlerResolvesOnCaller: a LogValuer's value is the one it had
+// when the record was logged. Resolved on the QueuedHandler's goroutine,
+// later, it read the state of then (and, without the atomic here, raced
+// with the caller that kept changing it).
+func TestQueuedHandlerResolvesOnCaller(t *testing.T) {
+	w := newGatedWriter()
+	q := NewQueuedHandler(slog.NewJSONHandler(w, nil))
+	log := slog.New(q)
+	log.Info("blocker")
+	select {
+	case <-w.waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler never wrote")
+	}
+	var v atomic.Int64
+	v.Store(1)
+	log.Info("state", "v", counterValuer{&v}, slog.Group("g", "v", counterValuer{&v}))
+	v.Store(2)
+	close(w.gate)
+	require.NoError(t, q.Flush(context.Background()))
+	lines := w.lines(t)
+	require.Len(t, lines, 2)
+	assert.Equal(t, float64(1), lines[1]["v"], "the value of when it was handled, not logged")
+	assert.Equal(t, map[string]any{"v": float64(1)}, lines[1]["g"])
+}
+
 // TestQueuedHandlerConcurrentOrder: many goroutines logging at once
 // through a slow handler: each one's records arrive in its order, and the
 // records handled and the counts add up to those logged.
