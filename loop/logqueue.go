@@ -24,7 +24,8 @@ import (
 // after Handle has returned: LogValuers are resolved in Handle (on the
 // caller's goroutine, with the state they describe), but a value that
 // refers to memory its caller goes on changing (a []byte of a connection's
-// input, a pointer) must be copied by the caller first.
+// input, a pointer) must be copied by the caller first. A panic in the
+// handler below loses the record it was handling, not the process.
 //
 // Do not make its handler slog.Default's own and then pass it to
 // slog.SetDefault: slog's default handler writes through the log package,
@@ -244,8 +245,11 @@ func (lq *logQueue) run() {
 	}
 }
 
-// handle passes qr to its handler, or logs its count with base.
+// handle passes qr to its handler, or logs its count with base. A panic
+// there loses the record: on this goroutine nobody could recover it, and
+// a bug in a log handler must not end the process the engine serves.
 func (lq *logQueue) handle(qr queuedRecord) {
+	defer func() { _ = recover() }()
 	if qr.h == nil {
 		r := slog.NewRecord(time.Now(), slog.LevelWarn, "loop: log records dropped: the log's writer did not keep up", 0)
 		r.AddAttrs(slog.Int("dropped", qr.dropped))

@@ -174,6 +174,34 @@ func TestQueuedHandlerResolvesOnCaller(t *testing.T) {
 	assert.Equal(t, map[string]any{"v": float64(1)}, lines[1]["g"])
 }
 
+// TestQueuedHandlerHandlerPanic: a handler below that panics loses its
+// record, not the process: the panic was on the QueuedHandler's goroutine,
+// which nobody could recover, and it took the program down (as a panic in
+// a connection's handler does not).
+func TestQueuedHandlerHandlerPanic(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	q := NewQueuedHandler(handlerFunc(func(_ context.Context, r slog.Record) error {
+		if r.Message == "boom" {
+			panic("a handler's bug")
+		}
+		mu.Lock()
+		got = append(got, r.Message)
+		mu.Unlock()
+		return nil
+	}))
+	log := slog.New(q)
+	log.Info("before")
+	log.Info("boom")
+	log.Info("after")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, q.Flush(ctx))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"before", "after"}, got)
+}
+
 // TestQueuedHandlerConcurrentOrder: many goroutines logging at once
 // through a slow handler: each one's records arrive in its order, and the
 // records handled and the counts add up to those logged.
