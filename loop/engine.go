@@ -299,9 +299,12 @@ type Engine struct {
 	wg       sync.WaitGroup
 	next     atomic.Uint64
 	stopping atomic.Bool
-	done     chan struct{}
-	open     atomic.Int64 // connections held by all loops, for MaxConns
-	memHeld  atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
+	// shut is closed when the loops are gone and OnShutdown has returned;
+	// done, once the Logger's queue is flushed too (flushLog).
+	shut    chan struct{}
+	done    chan struct{}
+	open    atomic.Int64 // connections held by all loops, for MaxConns
+	memHeld atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
 
 	noDrainHandler atomic.Bool // NotifyDrained's misuse was logged (flow.go)
 
@@ -321,7 +324,7 @@ type Engine struct {
 func New(h Handler, opts Options) (*Engine, error) {
 	opts.setDefaults()
 	e := &Engine{
-		h: h, opts: opts, log: opts.Logger, done: make(chan struct{}),
+		h: h, opts: opts, log: opts.Logger, shut: make(chan struct{}), done: make(chan struct{}),
 		lookupIP: net.DefaultResolver.LookupNetIP,
 	}
 	name := e.chooseDriver()
@@ -349,6 +352,7 @@ func New(h Handler, opts Options) (*Engine, error) {
 		if opts.OnShutdown != nil {
 			e.protect("OnShutdown", opts.OnShutdown)
 		}
+		close(e.shut)
 		e.flushLog()
 		close(e.done)
 	}()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log"
 	"log/slog"
 	"strings"
 	"sync"
@@ -246,4 +247,52 @@ func TestQueuedHandlerConcurrentOrder(t *testing.T) {
 	defer mu.Unlock()
 	assert.Empty(t, bad)
 	assert.Equal(t, int64(writers*each), real+counted)
+}
+
+// TestStopWithStuckLog: with the default Logger's writer stuck, Stop
+// returns about a second (logFlushWait) after the loops are gone, not
+// when the writer moves; and a stop that was over within ctx returns nil,
+// though ctx ended while the log was waited for (it returned ctx's error,
+// as if connections had been cut).
+func TestStopWithStuckLog(t *testing.T) {
+	g := newGatedHandler()
+	restoreDefaultLog(t, slog.New(g))
+	t.Cleanup(func() { close(g.gate) })
+	e, err := New(Funcs{Data: func(c *Conn) { panic("boom") }}, Options{Loops: 1})
+	require.NoError(t, err)
+	a, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	c := dial(t, a.String())
+	c.Write([]byte("x"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = c.Read(make([]byte, 1)) // the panic, logged, closes it
+	require.Error(t, err)
+	// Time enough for the loops, not for the log's second.
+	ctx, cancel := context.WithTimeout(context.Background(), logFlushWait/2)
+	defer cancel()
+	begin := time.Now()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Stop(ctx) }()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+		took := time.Since(begin)
+		assert.GreaterOrEqual(t, took, logFlushWait/2, "the log was not waited for")
+	case <-time.After(logFlushWait + 5*time.Second):
+		t.Fatal("Stop waited for the stuck log")
+	}
+}
+
+// restoreDefaultLog makes l slog's default for the test. slog.SetDefault
+// also sends the log package's output to l's handler, and setting the old
+// default back does not undo that when it is slog's own (it writes through
+// the log package), so the log package's writer and flags are put back too.
+func restoreDefaultLog(t *testing.T, l *slog.Logger) {
+	old, w, f := slog.Default(), log.Writer(), log.Flags()
+	slog.SetDefault(l)
+	t.Cleanup(func() {
+		slog.SetDefault(old)
+		log.SetOutput(w)
+		log.SetFlags(f)
+	})
 }

@@ -125,14 +125,12 @@ func TestQueuedHandler(t *testing.T) {
 // moves again.
 func TestDefaultLoggerDoesNotStall(t *testing.T) {
 	g := newGatedHandler()
-	old := slog.Default()
-	slog.SetDefault(slog.New(g))
+	restoreDefaultLog(t, slog.New(g))
 	opened := false
 	t.Cleanup(func() {
 		if !opened {
 			close(g.gate)
 		}
-		slog.SetDefault(old)
 	})
 	panicky := Funcs{Data: func(c *Conn) {
 		if string(c.Inbound()) == "boom" {

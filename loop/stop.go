@@ -12,13 +12,18 @@ import "context"
 // Stop waits for the loops, so on a loop goroutine (a callback, timer, Do
 // task or OnShutdown) it would wait for itself: there it returns ErrOnLoop
 // at once and stops nothing. Use StopAsync there.
+//
+// Before it returns, as before Done is closed, the engine waits (at most a
+// second, past ctx too) for a QueuedHandler Logger's records; that wait
+// does not make a stop that was over in time return ctx's error.
 func (e *Engine) Stop(ctx context.Context) error {
 	if e.OnLoopGoroutine() {
 		return ErrOnLoop
 	}
 	e.beginStop()
 	select {
-	case <-e.done:
+	case <-e.shut:
+		<-e.done
 		return nil
 	case <-ctx.Done():
 	}
