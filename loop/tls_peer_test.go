@@ -83,10 +83,12 @@ func TestTLSHandshakeInputInBudget(t *testing.T) {
 	const budget = 512 << 10
 	const n = 16
 	p := getPKI(t)
+	// stallYield is a fortieth of the handshake timeout: 15 s, past this
+	// test (at 20 s, it was half a second, within reach of a slow run).
 	e, addr := startTLS(t, echo, Options{Loops: 1, MaxTLSHandshakes: 1, MaxMemory: budget,
-		TLSHandshakeTimeout: 20 * time.Second}, p.serverConfig())
+		TLSHandshakeTimeout: 10 * time.Minute}, p.serverConfig())
 	// A ClientHello that never ends holds the only handshake slot; it
-	// yields it only after a quarter of the timeout, past this test.
+	// yields it only after stallYield, past this test.
 	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0xff, 0xff}
 	stall := dial(t, addr)
 	_, err := stall.Write(hello)
