@@ -100,8 +100,22 @@ func (s *Server) ListenTLS(network, address string, cfg *tls.Config) (net.Addr, 
 	return s.e.ListenTLS(network, address, cfg)
 }
 
-// Stop shuts the server down; see loop.Engine.Stop.
-func (s *Server) Stop(ctx context.Context) error { return s.e.Stop(ctx) }
+// Stop shuts the server down; see loop.Engine.Stop. Like the engine's
+// Logger, the server's, if it is a loop.QueuedHandler's (the default is),
+// has its records handled (for at most a second) before Stop returns.
+func (s *Server) Stop(ctx context.Context) error {
+	err := s.e.Stop(ctx)
+	if q, ok := s.log.Handler().(*loop.QueuedHandler); ok {
+		// The engine flushed its own Logger; this one is another when
+		// Loop.Logger was given apart, and its lines (those of the
+		// connections Stop closed among them) would otherwise be lost to
+		// a program that exits next.
+		fctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = q.Flush(fctx)
+	}
+	return err
+}
 
 // Engine returns the server's engine, for stats.
 func (s *Server) Engine() *loop.Engine { return s.e }
