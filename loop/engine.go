@@ -169,7 +169,8 @@ type Options struct {
 	// waiting on servers, this engine's own among them, never hold the
 	// slots those servers need. While some wait, an accepted connection's
 	// handshake that its peer has kept waiting for a fortieth of
-	// TLSHandshakeTimeout in all (250 ms by default) gives its slot up
+	// TLSHandshakeTimeout in all (250 ms by default, and at least that
+	// unless the timeout is under 1 s) gives its slot up
 	// (ErrTLSHandshakeStalled), the one that stalled first; so peers that
 	// stall their handshakes keep newcomers waiting only while they come
 	// faster than MaxTLSHandshakes per that time.

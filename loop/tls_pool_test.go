@@ -194,3 +194,17 @@ func TestTLSStallFloodDoesNotStarve(t *testing.T) {
 	assert.Positive(t, yielded, "no stalled handshake gave its slot up")
 	s.stillServed(t)
 }
+
+// TestStallYield: a fortieth of the handshake timeout, but not under a slow
+// link's round trip unless the timeout itself is short.
+func TestStallYield(t *testing.T) {
+	for timeout, want := range map[time.Duration]time.Duration{
+		10 * time.Second:       250 * time.Millisecond, // the default
+		40 * time.Second:       time.Second,
+		2 * time.Second:        250 * time.Millisecond, // not 50 ms
+		400 * time.Millisecond: 100 * time.Millisecond, // a quarter, as before
+	} {
+		e := &Engine{opts: Options{TLSHandshakeTimeout: timeout}}
+		assert.Equal(t, want, e.stallYield(), "timeout %v", timeout)
+	}
+}

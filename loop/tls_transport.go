@@ -57,16 +57,26 @@ const handshakeInputLimit = 64 << 10
 
 // stallYield is how long a server's handshake may wait on its peer, in
 // all, before it gives its slot up to a handshake waiting for one (see
-// awaitPeer): a fortieth of the handshake timeout, 250 ms by default. A
-// real peer answers within a round trip or two, so a good client loses its
-// slot only to a crowd, and only if its round trips are slow. It is short
-// because it sets what a flood of ClientHellos left to stall must bring to
-// keep newcomers waiting: MaxTLSHandshakes of them every stallYield (4,096
+// awaitPeer): a fortieth of the handshake timeout, 250 ms by default, and
+// never less than 250 ms unless a quarter of the timeout is less. A real
+// peer answers within a round trip or two, so a good client loses its
+// slot only to a crowd, and only if its round trips are slow; the floor
+// keeps a short timeout from making a slow link's round trip a stall. It
+// is short because it sets what a flood of ClientHellos left to stall
+// must bring to keep newcomers waiting: MaxTLSHandshakes of them every
+// stallYield (4,096
 // a second by default; at 0.16 ms of server CPU each with a P-256
 // certificate, a third of this 2-core machine's CPU), see
 // TestTLSStallFloodDoesNotStarve. At a quarter of the timeout, as it was,
 // 100 a second did, and every newcomer waited for the timeout.
-func (e *Engine) stallYield() time.Duration { return e.opts.TLSHandshakeTimeout / 40 }
+func (e *Engine) stallYield() time.Duration {
+	t := e.opts.TLSHandshakeTimeout
+	return max(t/40, min(t/4, stallYieldFloor))
+}
+
+// stallYieldFloor is the least stallYield of a handshake timeout of 1 s or
+// more: a round trip on a slow mobile or satellite link.
+const stallYieldFloor = 250 * time.Millisecond
 
 // maxTLSCiphertext is the longest record crypto/tls accepts before a
 // version is agreed (its maxCiphertext: 2^14 bytes and 2,048 of expansion).
