@@ -53,8 +53,8 @@ type ListenConfig struct {
 	// DualStack makes "tcp" or "udp" with no host (":8080") or IPv6's
 	// wildcard ("[::]:8080") bind an IPv6 socket with IPV6_V6ONLY off,
 	// which takes IPv4 peers too, as IPv4-mapped addresses: what Go's
-	// net.Listen and ListenPacket and gnet do with such an address. Without IPv6 on the
-	// system, no host falls back to IPv4's wildcard. Without DualStack, no
+	// net.Listen and ListenPacket and gnet do with such an address. Without
+	// IPv6 on the system, no host falls back to IPv4's wildcard. Without DualStack, no
 	// host means IPv4's wildcard alone, as in Python. Any other IPv6
 	// address ("tcp6" or "udp6" ones included) binds with IPV6_V6ONLY on,
 	// whatever the system's default, as in Go's net and Python.

@@ -38,9 +38,8 @@ var ErrTLSHandshakeTimeout = fmt.Errorf("loop: TLS handshake timed out: %w", os.
 // ErrTLSHandshakeStalled is wrapped by the TLSHandshakeError of an accepted
 // connection whose peer kept its handshake waiting for more than a
 // fortieth of Options.TLSHandshakeTimeout (250 ms by default, and at least
-// that unless the timeout is under 1 s) while another
-// connection waited for a handshake slot (Options.MaxTLSHandshakes): it
-// gave its slot up. It
+// that unless the timeout is under 1 s) while another connection waited
+// for a handshake slot (Options.MaxTLSHandshakes): it gave its slot up. It
 // matches os.ErrDeadlineExceeded with errors.Is.
 var ErrTLSHandshakeStalled = fmt.Errorf("loop: TLS handshake stalled by its peer while others waited: %w", os.ErrDeadlineExceeded)
 

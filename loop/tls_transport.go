@@ -64,9 +64,8 @@ const handshakeInputLimit = 64 << 10
 // keeps a short timeout from making a slow link's round trip a stall. It
 // is short because it sets what a flood of ClientHellos left to stall
 // must bring to keep newcomers waiting: MaxTLSHandshakes of them every
-// stallYield (4,096
-// a second by default; at 0.16 ms of server CPU each with a P-256
-// certificate, a third of this 2-core machine's CPU), see
+// stallYield (4,096 a second by default; at 0.16 ms of server CPU each
+// with a P-256 certificate, a third of this 2-core machine's CPU), see
 // TestTLSStallFloodDoesNotStarve. At a quarter of the timeout, as it was,
 // 100 a second did, and every newcomer waited for the timeout.
 func (e *Engine) stallYield() time.Duration {
@@ -220,9 +219,8 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 // hold every slot, and every new client would wait for the handshake
 // timeout. The time counted is the goroutine's between its reads, so it
 // includes the loop's delay in sending its flight and feeding the answer,
-// not its own work. A client's handshake
-// never yields: it waits on a server, perhaps this engine's own, whose
-// queue it would only lengthen.
+// not its own work. A client's handshake never yields: it waits on a
+// server, perhaps this engine's own, whose queue it would only lengthen.
 //
 // Past stallYield with nobody to yield to, the handshake waits in the
 // pool's stalled list until its peer speaks (or the handshake deadline
