@@ -107,16 +107,8 @@ func (q *QueuedHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 // resolved is r, its own to keep, with its LogValuers (in groups too)
-// resolved.
+// resolved: a copy, as Clone would make, built from the resolved attrs.
 func resolved(r slog.Record) slog.Record {
-	plain := true
-	r.Attrs(func(a slog.Attr) bool {
-		plain = !needsResolve(a.Value)
-		return plain
-	})
-	if plain {
-		return r.Clone()
-	}
 	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(resolveAttr(a))
