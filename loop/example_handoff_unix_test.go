@@ -86,8 +86,7 @@ func ExampleEngine_ServeFile() {
 // Serving a bare descriptor number, as a supervisor or C code hands one
 // over: here a listening socket made with system calls. On success the
 // engine owns fd (it serves a duplicate and closes fd); on error fd is
-// still the caller's, open and unchanged. Adoption is not supported on
-// Windows.
+// still the caller's to close. Adoption is not supported on Windows.
 func ExampleEngine_ServeFD() {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	if err != nil {
