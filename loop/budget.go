@@ -71,6 +71,9 @@ const (
 // the handshake, the input waiting for the handshake goroutine.
 func (c *Conn) holding() int64 {
 	n := int64(c.outLen)
+	if c.flags&flagFile != 0 {
+		n += int64(c.aux.files.bytes)
+	}
 	if c.flags&flagShared == 0 {
 		n += int64(cap(c.in))
 	}

@@ -45,6 +45,8 @@ type connAux struct {
 
 	remote net.Addr // the peer's address, once RemoteAddr asked
 
+	files *fileQueue // SendFile's files and what waits behind them (sendfile.go)
+
 	// PauseReading's (flow.go).
 	heldEnd            heldEnd // the stream's end, which came while reading was paused
 	heldWake           bool    // a Wake came while reading was paused
@@ -97,6 +99,8 @@ const (
 	flagDraining                          // closing, output sent and shut down: reading to the peer's EOF (drain.go)
 	flagHeld                              // reading stopped by the handler: PauseReading (flow.go)
 	flagWantDrained                       // NotifyDrained: OnDrained once output is at LowWater (flow.go)
+	flagFile                              // SendFile: files are queued behind the output (sendfile.go)
+	flagFileWait                          // SendFile: sendfile(2) found the socket full; WRITE is watched
 )
 
 // fd is the socket's descriptor, as the poller knows it.
@@ -174,8 +178,8 @@ func (c *Conn) closeWith(err error, now bool) {
 		if c.loop.e.opts.LingerTimeout > 0 {
 			c.active = c.loop.clock
 		}
-		if c.flags&flagTLS != 0 && !now {
-			c.tlsCloseNotify()
+		if c.flags&(flagTLS|flagFile) == flagTLS && !now {
+			c.tlsCloseNotify() // else once the files are out (pumpFiles)
 		}
 	}
 	if now {

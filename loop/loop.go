@@ -16,14 +16,15 @@ import (
 // handles events, one driver (a poller or an io_uring), and the
 // connections assigned to it.
 type Loop struct {
-	e     *Engine
-	id    int
-	drv   driver
-	fds   fdTable   // the registered connections, by descriptor
-	buf   []byte    // shared read buffer
-	plain []byte    // shared buffer for decrypted TLS input, made on first use
-	epoch time.Time // when the loop was made; clock counts from it
-	clock int64     // monotonic ns since epoch at the start of the current iteration
+	e       *Engine
+	id      int
+	drv     driver
+	fds     fdTable   // the registered connections, by descriptor
+	buf     []byte    // shared read buffer
+	plain   []byte    // shared buffer for decrypted TLS input, made on first use
+	fileBuf []byte    // SendFile's copy buffer, made on first use (sendfile.go)
+	epoch   time.Time // when the loop was made; clock counts from it
+	clock   int64     // monotonic ns since epoch at the start of the current iteration
 
 	conns     int        // connections on this loop (dialing ones included)
 	dirty     []*Conn    // connections to settle before the next poll
@@ -320,7 +321,7 @@ func (l *Loop) keepRest(c *Conn) {
 // flagClosing too, but for a TLS handshake's end), a full handshake
 // buffer, the handler's PauseReading. settle stops watching READ for them,
 // and the completion driver's readMore does not read past them.
-const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull | flagHeld
+const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull | flagHeld | flagFile
 
 // settle brings a connection's kernel state in line with what its handler
 // did: send fresh output, close it if asked, and watch exactly the events it
@@ -330,6 +331,9 @@ func (l *Loop) settle(c *Conn) {
 	c.flags &^= flagDirty
 	if c.closed.Load() {
 		return
+	}
+	if c.flags&flagFile != 0 && c.flags&(flagCloseNow|flagDialing|flagNoSock|flagHandshake) == 0 {
+		l.pumpFiles(c)
 	}
 	if c.flags&flagCloseNow == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0 && c.flags&flagDialing == 0 {
 		l.drv.flush(c)
@@ -355,10 +359,10 @@ func (l *Loop) settle(c *Conn) {
 	if c.outLen == 0 && c.held == 0 && cap(c.in) == 0 && c.flags&settleBusy == 0 && l.drv.reading(c) {
 		return
 	}
-	if c.flags&(flagClosing|flagCloseNow) == flagClosing && c.outLen == 0 && c.flags&flagDraining == 0 {
+	if c.flags&(flagClosing|flagCloseNow|flagFile) == flagClosing && c.outLen == 0 && c.flags&flagDraining == 0 {
 		l.startDrain(c)
 	}
-	if c.flags&flagCloseNow != 0 || (c.flags&flagClosing != 0 && c.outLen == 0 && c.flags&flagDraining == 0) {
+	if c.flags&flagCloseNow != 0 || (c.flags&(flagClosing|flagFile) == flagClosing && c.outLen == 0 && c.flags&flagDraining == 0) {
 		l.finish(c)
 		return
 	}
@@ -380,7 +384,7 @@ func (l *Loop) settle(c *Conn) {
 		if c.flags&noRead == 0 || c.flags&flagDraining != 0 {
 			want |= evsel.EventRead
 		}
-		if c.outLen > 0 {
+		if c.outLen > 0 || c.flags&flagFileWait != 0 {
 			want |= evsel.EventWrite
 		}
 	}
@@ -399,7 +403,7 @@ func (l *Loop) settle(c *Conn) {
 // at the end of its input, or TLS (whose held bytes include its record
 // layer's).
 const settleBusy = flagCloseNow | flagClosing | flagPaused | flagMemPaused | flagNoSock |
-	flagDialing | flagEOF | flagHsFull | flagTLS | flagHeld
+	flagDialing | flagEOF | flagHsFull | flagTLS | flagHeld | flagFile
 
 // settleAll settles what the iteration touched before the loop waits:
 // the connections, then the datagram sockets, whose flush may call
@@ -510,6 +514,9 @@ func (l *Loop) finish(c *Conn) {
 	}
 	if c.flags&flagTLS != 0 {
 		c.tlsFinish()
+	}
+	if c.flags&flagFile != 0 {
+		c.dropFiles()
 	}
 	if err := c.reason(); (c.flags&(flagOpen|flagDialing) != 0 || err != nil) &&
 		(c.flags&flagTLS == 0 || c.tlsReported()) {

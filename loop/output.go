@@ -2,8 +2,14 @@ package loop
 
 import "github.com/evsel/evsel"
 
-// Buffered returns how many output bytes are waiting for the socket.
-func (c *Conn) Buffered() int { return c.outLen }
+// Buffered returns how many output bytes are waiting for the socket,
+// counting those of files queued with SendFile.
+func (c *Conn) Buffered() int {
+	if c.flags&flagFile != 0 {
+		return c.outLen + c.aux.files.pending()
+	}
+	return c.outLen
+}
 
 // Write queues p for sending (the bytes are copied) and returns len(p). The
 // writes of one callback, timer or task go to the socket together, with one
@@ -16,6 +22,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if c.flags&flagFile != 0 {
+		return c.queueBehind(p)
 	}
 	if c.flags&flagTLS != 0 {
 		return c.writeTLS(p)

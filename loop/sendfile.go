@@ -1,0 +1,258 @@
+package loop
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/evsel/evsel"
+)
+
+// SendFile queues n bytes of f, from offset off, after the pending output,
+// and returns at once; n < 0 means to the end of the file as it is now. The
+// bytes go to the socket as the peer takes them: on Linux on a plaintext
+// connection of the epoll or poll driver with sendfile(2), which copies
+// nothing through the process; elsewhere (io_uring, TLS, other systems) read
+// into the output queue a HighWater at a time, so a large file never sits
+// in memory whole.
+//
+// f's descriptor is duplicated, so f may be closed as soon as SendFile
+// returns; f's own offset does not move. Writes made after SendFile are sent
+// after the file, and Close waits for it (within Options.LingerTimeout).
+// While a file is being sent the connection is not read, as when its output
+// is above HighWater: a peer that pipelines requests waits in the kernel's
+// flow control. If the file turns out shorter than n, or reading it fails,
+// the connection closes with that error (ErrFileShort when it ends early),
+// since the peer cannot be told which bytes are missing.
+//
+// Reading the file happens on the loop and waits for the disk when the
+// bytes are not in the page cache, stalling the loop's other connections for
+// that time: send from a file system whose pages are cached, or warm them
+// first, where that matters.
+func (c *Conn) SendFile(f *os.File, off, n int64) error {
+	if c.flags&(flagClosing|flagCloseNow) != 0 || c.closed.Load() {
+		return ErrClosed
+	}
+	if off < 0 {
+		return fmt.Errorf("loop: SendFile: negative offset %d", off)
+	}
+	if n < 0 {
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		n = max(st.Size()-off, 0)
+	}
+	if n == 0 {
+		return nil
+	}
+	dup, fd, err := dupFile(f)
+	if err != nil {
+		return fmt.Errorf("loop: SendFile: %w", err)
+	}
+	_, isPoll := c.loop.drv.(*pollDriver)
+	q := c.extra().files
+	if q == nil {
+		q = &fileQueue{}
+		c.aux.files = q
+	}
+	q.items = append(q.items, outItem{file: dup, fd: fd, off: off, remain: n, zeroCopy: isPoll && c.flags&flagTLS == 0})
+	c.flags |= flagFile
+	c.markDirty()
+	return nil
+}
+
+// ErrFileShort is the reason a connection closes when a file given to
+// SendFile ends before the bytes it was to send.
+var ErrFileShort = errors.New("loop: SendFile: the file ended early")
+
+// fileQueue is the output that waits behind a SendFile: the files, and what
+// was written after each. It exists only while flagFile is set.
+type fileQueue struct {
+	items []outItem
+	bytes int // the written bytes waiting in items, counted in the budget
+}
+
+// outItem is a file range still to send, or (file nil) bytes written after
+// one.
+type outItem struct {
+	file     *os.File
+	fd       uintptr
+	off      int64
+	remain   int64
+	zeroCopy bool // sendfile(2) until the system says it cannot
+	data     []byte
+}
+
+// pending is what the queue still has to send, at most math.MaxInt.
+func (q *fileQueue) pending() int {
+	n := int64(q.bytes)
+	for _, it := range q.items {
+		n += it.remain
+	}
+	return int(min(n, math.MaxInt))
+}
+
+// queueBehind keeps p, written while a file is being sent, for after it.
+func (c *Conn) queueBehind(p []byte) (int, error) {
+	q := c.aux.files
+	if k := len(q.items); k > 0 && q.items[k-1].file == nil {
+		q.items[k-1].data = append(q.items[k-1].data, p...)
+	} else {
+		q.items = append(q.items, outItem{data: append([]byte(nil), p...)})
+	}
+	q.bytes += len(p)
+	c.markDirty()
+	if c.outLen+q.bytes > c.loop.e.opts.MaxOutput {
+		c.fail(ErrOutputOverflow)
+		return len(p), ErrOutputOverflow
+	}
+	return len(p), nil
+}
+
+// pumpFiles moves the file queue along: it runs from settle, before the
+// flush, whenever the connection's state may have changed. It hands the
+// output queue the next file bytes once that has drained to LowWater, or
+// sends them with sendfile once it is empty, and moves what was written
+// after a file into the output queue once the file is all sent. A
+// connection with nothing queued behind a file is back to plain output.
+func (l *Loop) pumpFiles(c *Conn) {
+	q := c.aux.files
+	for len(q.items) > 0 {
+		it := &q.items[0]
+		if it.file == nil {
+			q.bytes -= len(it.data)
+			c.writeOut(it.data)
+		} else if !l.pumpFile(c, it) {
+			return
+		} else {
+			_ = it.file.Close()
+		}
+		q.items[0] = outItem{}
+		q.items = q.items[1:]
+		if c.flags&flagCloseNow != 0 {
+			return // failed; finish drops the rest
+		}
+	}
+	c.aux.files = nil
+	c.flags &^= flagFile | flagFileWait
+	if c.flags&(flagClosing|flagTLS) == flagClosing|flagTLS {
+		c.tlsCloseNotify() // held back while the file went out (closeWith)
+	}
+}
+
+// pumpFile sends what it can of one file range and says whether it is all
+// sent or queued.
+func (l *Loop) pumpFile(c *Conn, it *outItem) bool {
+	if it.zeroCopy {
+		if c.outLen > 0 {
+			l.flushNow(c)
+			if c.outLen > 0 {
+				return false // WRITE is watched for the output ahead of it
+			}
+		}
+		c.flags &^= flagFileWait
+		for it.remain > 0 {
+			n, err := c.sock.TrySendFile(it.fd, it.off, int(min(it.remain, maxSendFile)))
+			switch {
+			case err == evsel.ErrWouldBlock:
+				c.flags |= flagFileWait
+				return false
+			case errors.Is(err, errors.ErrUnsupported):
+				it.zeroCopy = false
+				return l.pumpFile(c, it)
+			case err != nil:
+				c.fail(err)
+				return false
+			case n == 0:
+				c.fail(ErrFileShort)
+				return false
+			}
+			c.wrote(n)
+			it.off += int64(n)
+			it.remain -= int64(n)
+		}
+		return true
+	}
+	o := &l.e.opts
+	for it.remain > 0 {
+		if c.outLen > o.LowWater {
+			return false // the driver settles c again as the output drains
+		}
+		buf := l.fileBuffer()
+		for it.remain > 0 && c.outLen < o.HighWater {
+			m := int(min(it.remain, int64(len(buf)), int64(o.HighWater-c.outLen)))
+			n, err := it.file.ReadAt(buf[:m], it.off)
+			if n > 0 {
+				c.writeOut(buf[:n])
+				it.off += int64(n)
+				it.remain -= int64(n)
+			}
+			if n < m {
+				if err == nil || err == io.EOF {
+					err = ErrFileShort
+				}
+				c.fail(err)
+				return false
+			}
+			if c.flags&flagCloseNow != 0 {
+				return false
+			}
+		}
+		l.flushNow(c)
+		if c.flags&flagCloseNow != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxSendFile bounds one sendfile call, as Linux does anyway (0x7ffff000).
+const maxSendFile = 1 << 30
+
+// fileBufferSize is the copy path's read size: large enough that a read
+// costs little per byte, small enough to stay in a core's cache.
+const fileBufferSize = 64 << 10
+
+// fileBuffer is the loop's buffer for the copy path, made on first use:
+// the bytes are copied out of it (writeOut) before it is read into again.
+func (l *Loop) fileBuffer() []byte {
+	if l.fileBuf == nil {
+		l.fileBuf = make([]byte, fileBufferSize)
+	}
+	return l.fileBuf
+}
+
+// flushNow sends c's output as settle would, where the driver may: not
+// while c waits to be writable (the write would only fail) or to connect.
+func (l *Loop) flushNow(c *Conn) {
+	if c.flags&(flagCloseNow|flagDialing) == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0 {
+		l.drv.flush(c)
+	}
+}
+
+// writeOut is Write for bytes the connection accepted earlier: they go out
+// even when a close has been asked for since.
+func (c *Conn) writeOut(p []byte) {
+	if c.flags&flagTLS != 0 {
+		_, _ = c.writeTLS(p)
+		return
+	}
+	_, _ = c.writeRaw(p)
+}
+
+// dropFiles closes the descriptors of a connection's unsent files.
+func (c *Conn) dropFiles() {
+	if c.aux == nil || c.aux.files == nil {
+		return
+	}
+	for _, it := range c.aux.files.items {
+		if it.file != nil {
+			_ = it.file.Close()
+		}
+	}
+	c.aux.files = nil
+	c.flags &^= flagFile | flagFileWait
+}
