@@ -28,12 +28,15 @@ type Handler interface {
 	OnClose(c *Conn, err error)
 }
 
-// Funcs is a Handler, and a DrainHandler, made of optional functions.
+// Funcs is a Handler, a DrainHandler and an AcceptErrorHandler made of
+// optional functions.
 type Funcs struct {
 	Open    func(c *Conn)
 	Data    func(c *Conn)
 	Close   func(c *Conn, err error)
 	Drained func(c *Conn)
+	// AcceptError is OnAcceptError (see AcceptErrorHandler).
+	AcceptError func(l *Loop, addr net.Addr, err error)
 }
 
 // OnOpen calls f.Open if set.
@@ -61,6 +64,13 @@ func (f Funcs) OnClose(c *Conn, err error) {
 func (f Funcs) OnDrained(c *Conn) {
 	if f.Drained != nil {
 		f.Drained(c)
+	}
+}
+
+// OnAcceptError calls f.AcceptError if set.
+func (f Funcs) OnAcceptError(l *Loop, addr net.Addr, err error) {
+	if f.AcceptError != nil {
+		f.AcceptError(l, addr, err)
 	}
 }
 

@@ -3,6 +3,7 @@ package loop
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +41,14 @@ func runChild() {
 		os.Exit(1)
 	}
 	loops, _ := strconv.Atoi(os.Getenv(childLoopsEnv))
-	e, err := New(echo, Options{Loops: max(loops, 1), Logger: quietLog})
+	var acceptErrors atomic.Int64
+	h := echo
+	h.AcceptError = func(l *Loop, addr net.Addr, err error) {
+		if errors.Is(err, syscall.EMFILE) && addr != nil {
+			acceptErrors.Add(1)
+		}
+	}
+	e, err := New(h, Options{Loops: max(loops, 1), Logger: quietLog})
 	if err != nil {
 		fmt.Println("new:", err)
 		os.Exit(1)
@@ -63,7 +72,8 @@ func runChild() {
 	fmt.Println(addr)
 	// Each line on stdin asks for the process's CPU time so far, or: grab,
 	// to start taking every descriptor that comes free, as another thread
-	// would; grabbed, for how many it took.
+	// would; grabbed, for how many it took; accepterrors, for the EMFILEs
+	// OnAcceptError heard of.
 	in := bufio.NewScanner(os.Stdin)
 	var grabbed atomic.Int64
 	for in.Scan() {
@@ -81,6 +91,8 @@ func runChild() {
 			}()
 		case "grabbed":
 			fmt.Println(grabbed.Load())
+		case "accepterrors":
+			fmt.Println(acceptErrors.Load())
 		default:
 			var ru unix.Rusage
 			unix.Getrusage(unix.RUSAGE_SELF, &ru)
@@ -231,11 +243,15 @@ func TestShedRaceLost(t *testing.T) {
 // shed, the engine spends its reserve descriptor to accept and close a
 // newcomer at once, rather than leave it waiting in the backlog.
 func TestReserveDescriptorRefuses(t *testing.T) {
-	addr, _, _ := startChild(t, 64, childFillEnv+"=1")
+	addr, stdin, out := startChild(t, 64, childFillEnv+"=1")
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	require.NoError(t, err) // the kernel's backlog takes it
 	defer c.Close()
 	assert.True(t, closedWithin(c, 5*time.Second), "a newcomer was left waiting instead of refused")
+	// The handler heard of it (OnAcceptError).
+	fmt.Fprintln(stdin, "accepterrors")
+	require.True(t, out.Scan())
+	assert.NotEqual(t, "0", out.Text(), "OnAcceptError was not called")
 	// The refusal repeats: the reserve was taken back each time.
 	c2, err := net.DialTimeout("tcp", addr, time.Second)
 	require.NoError(t, err)

@@ -212,18 +212,19 @@ func (ln *listener) accept() {
 // once (an idle connection was shed: its descriptor is free).
 func (ln *listener) acceptFailed(err error) bool {
 	l, e := ln.loop, ln.loop.e
-	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
-		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-			if !ln.pending() {
-				// Linux takes the descriptor before it looks at the
-				// backlog, so the accept after the one that took the
-				// last descriptor fails with EMFILE with nobody waiting:
-				// shedding for no one closed an idle client each time the
-				// table filled. The listener stays watched, and a real
-				// newcomer brings the accept, and the shed, back.
-				return false
-			}
+	outOfFds := errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+	if outOfFds && !ln.pending() {
+		// Linux takes the descriptor before it looks at the backlog, so
+		// the accept after the one that took the last descriptor fails
+		// with EMFILE with nobody waiting: shedding for no one closed an
+		// idle client each time the table filled. The listener stays
+		// watched, and a real newcomer brings the accept, and the shed,
+		// back.
+		return false
+	}
+	ln.reportAcceptError(err)
+	if outOfFds || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
+		if outOfFds {
 			switch ln.outOfDescriptors() {
 			case shedNow:
 				return true
@@ -238,6 +239,32 @@ func (ln *listener) acceptFailed(err error) bool {
 	}
 	e.log.Warn("loop: accept failed", "loop", l.id, "err", err)
 	return false
+}
+
+// reportAcceptError tells the handler of a failed accept, if it asked
+// (AcceptErrorHandler).
+func (ln *listener) reportAcceptError(err error) {
+	h, ok := ln.loop.e.h.(AcceptErrorHandler)
+	if !ok {
+		return
+	}
+	var addr net.Addr
+	if ln.sock != nil {
+		addr, _ = ln.sock.LocalAddr()
+	}
+	ln.loop.protect(nil, func() { h.OnAcceptError(ln.loop, addr, err) })
+}
+
+// AcceptErrorHandler is implemented by a Handler that wants to hear of
+// failed accepts, for metrics or alerts: OnAcceptError runs on the loop
+// whose listener (at addr) failed, before the engine acts on err as
+// always: out of descriptors it sheds an idle connection (Options.MaxConns)
+// or refuses the waiting peer; out of memory or buffers it pauses the
+// listener for a while; anything else it logs, and goes on accepting. The
+// EMFILE that Linux reports when the descriptor table is full and nobody
+// is waiting is not a failure and is not reported.
+type AcceptErrorHandler interface {
+	OnAcceptError(l *Loop, addr net.Addr, err error)
 }
 
 // accepted serves a new connection's socket, here or on another loop.
