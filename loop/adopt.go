@@ -60,7 +60,9 @@ func (e *Engine) ServeFile(f *os.File) (net.Addr, error) {
 
 // ServeFD serves the listening socket whose descriptor is fd and returns
 // its address. On success the engine owns fd (it serves a duplicate and
-// closes fd at once); on error fd is left open and unchanged, the caller's.
+// closes fd at once); on error fd is left open, the caller's, though in
+// non-blocking mode once the duplicate was made (the mode belongs to the
+// open socket, which fd and its duplicate share; evsel.DupSocket).
 func (e *Engine) ServeFD(fd uintptr) (net.Addr, error) {
 	addr, err := e.serveSocket(func() (*evsel.Socket, error) { return evsel.DupSocket(fd) })
 	if err != nil {
