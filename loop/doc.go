@@ -38,7 +38,8 @@
 // connection whose pending output passes Options.HighWater is not read
 // until it drains below LowWater, so a peer that never reads cannot make
 // the engine grow without bound; MaxOutput and MaxInput close connections
-// that pass hard limits anyway.
+// that pass hard limits anyway. Conn.SendFile queues a file's bytes behind
+// the output without holding them in memory (sendfile.go).
 //
 // A handler can stop reading one connection because of another, as a proxy
 // must when the side it writes to falls behind: Conn.PauseReading stops
@@ -177,7 +178,8 @@
 // share a loop (Options.Balance), or, with Options.ReusePort, every loop has
 // its own SO_REUSEPORT listener and the kernel spreads them. Running out of
 // descriptors (EMFILE) pauses the listener for a moment instead of
-// spinning; a handler panic closes only its connection. Fault reports go
+// spinning, and a handler that implements AcceptErrorHandler hears of every
+// failed accept; a handler panic closes only its connection. Fault reports go
 // to Options.Logger, called on the loops; the default queues them for
 // slog.Default's handler on a goroutine of its own (QueuedHandler), so a
 // log writer that stalls drops records instead of stopping a loop.
