@@ -321,7 +321,7 @@ func (l *Loop) keepRest(c *Conn) {
 // flagClosing too, but for a TLS handshake's end), a full handshake
 // buffer, the handler's PauseReading. settle stops watching READ for them,
 // and the completion driver's readMore does not read past them.
-const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull | flagHeld | flagFile
+const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull | flagHeld
 
 // settle brings a connection's kernel state in line with what its handler
 // did: send fresh output, close it if asked, and watch exactly the events it
@@ -368,10 +368,14 @@ func (l *Loop) settle(c *Conn) {
 	}
 	l.account(c)
 	o := &l.e.opts
+	pending := c.outLen
+	if c.flags&flagFile != 0 {
+		pending = c.Buffered() // a file's bytes count too (SendFile)
+	}
 	switch {
-	case c.flags&flagPaused == 0 && c.outLen > o.HighWater:
+	case c.flags&flagPaused == 0 && pending > o.HighWater:
 		c.flags |= flagPaused
-	case c.flags&flagPaused != 0 && c.outLen <= o.LowWater:
+	case c.flags&flagPaused != 0 && pending <= o.LowWater:
 		c.flags &^= flagPaused
 	}
 	if c.flags&flagNoSock != 0 {

@@ -18,14 +18,18 @@ import (
 // into the output queue a HighWater at a time, so a large file never sits
 // in memory whole.
 //
-// f's descriptor is duplicated, so f may be closed as soon as SendFile
-// returns; f's own offset does not move. Writes made after SendFile are sent
-// after the file, and Close waits for it (within Options.LingerTimeout).
-// While a file is being sent the connection is not read, as when its output
-// is above HighWater: a peer that pipelines requests waits in the kernel's
-// flow control. If the file turns out shorter than n, or reading it fails,
-// the connection closes with that error (ErrFileShort when it ends early),
-// since the peer cannot be told which bytes are missing.
+// f may be closed as soon as SendFile returns: up to 16 KiB are read at
+// once, like a Write of them, and a larger range keeps a duplicate of f's
+// descriptor until it is sent (at most 64 at once per connection; past
+// that SendFile returns ErrTooManyFiles). f's own offset does not move.
+// Writes made after SendFile are sent after the file, and Close waits for
+// it (within Options.LingerTimeout). The file's unsent bytes count as
+// pending output for HighWater: above it the connection is not read, so a
+// peer that pipelines requests for large files waits in the kernel's flow
+// control. If the file turns out shorter than n, or reading it fails, the
+// connection closes with that error (ErrFileShort when it ends early),
+// since the peer cannot be told which bytes are missing; a short range
+// read at once returns the error instead, with nothing queued.
 //
 // Reading the file happens on the loop and waits for the disk when the
 // bytes are not in the page cache, stalling the loop's other connections for
@@ -48,21 +52,51 @@ func (c *Conn) SendFile(f *os.File, off, n int64) error {
 	if n == 0 {
 		return nil
 	}
+	if n <= sendFileInline {
+		// Cheaper than a duplicate descriptor and its sendfile, and it
+		// holds no descriptor: a peer pipelining requests for small files
+		// cannot make the loop queue thousands of them.
+		buf := c.loop.fileBuffer()[:n]
+		if m, err := f.ReadAt(buf, off); m < len(buf) {
+			if err == nil || err == io.EOF {
+				err = ErrFileShort
+			}
+			return err
+		}
+		_, err := c.Write(buf)
+		return err
+	}
+	q := c.extra().files
+	if q == nil {
+		q = &fileQueue{}
+	}
+	if q.files >= maxQueuedFiles {
+		return ErrTooManyFiles
+	}
 	dup, fd, err := dupFile(f)
 	if err != nil {
 		return fmt.Errorf("loop: SendFile: %w", err)
 	}
 	_, isPoll := c.loop.drv.(*pollDriver)
-	q := c.extra().files
-	if q == nil {
-		q = &fileQueue{}
-		c.aux.files = q
-	}
 	q.items = append(q.items, outItem{file: dup, fd: fd, off: off, remain: n, zeroCopy: isPoll && c.flags&flagTLS == 0})
+	q.files++
+	c.aux.files = q
 	c.flags |= flagFile
 	c.markDirty()
 	return nil
 }
+
+// sendFileInline is the most SendFile reads at once instead of queueing
+// the file: the size from which Write skips its copy (directWrite).
+const sendFileInline = directWrite
+
+// maxQueuedFiles bounds the files one connection has queued, each holding
+// a descriptor until it is sent.
+const maxQueuedFiles = 64
+
+// ErrTooManyFiles is SendFile's refusal of a file past the 64 a connection
+// may have queued; the connection goes on.
+var ErrTooManyFiles = errors.New("loop: SendFile: 64 files already queued on the connection")
 
 // ErrFileShort is the reason a connection closes when a file given to
 // SendFile ends before the bytes it was to send.
@@ -73,6 +107,7 @@ var ErrFileShort = errors.New("loop: SendFile: the file ended early")
 type fileQueue struct {
 	items []outItem
 	bytes int // the written bytes waiting in items, counted in the budget
+	files int // the file ranges in items
 }
 
 // outItem is a file range still to send, or (file nil) bytes written after
@@ -129,6 +164,7 @@ func (l *Loop) pumpFiles(c *Conn) {
 			return
 		} else {
 			_ = it.file.Close()
+			q.files--
 		}
 		q.items[0] = outItem{}
 		q.items = q.items[1:]

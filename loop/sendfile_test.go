@@ -95,18 +95,21 @@ func TestSendFile(t *testing.T) {
 	require.NoError(t, <-reasons)
 }
 
-// TestSendFileRange sends part of a file, and n < 0 from an offset to the
-// end; the file's own offset does not move.
+// TestSendFileRange sends parts of a file, queued (past 16 KiB) and read
+// at once (up to 16 KiB), in order with the writes around them, and n < 0
+// from an offset to the end; the file's own offset does not move.
 func TestSendFileRange(t *testing.T) {
-	f, content := testFile(t, 100_000)
+	f, content := testFile(t, 200_000)
 	_, err := f.Seek(10, io.SeekStart)
 	require.NoError(t, err)
 	_, addr := start(t, Funcs{Data: func(c *Conn) {
 		c.Consume(len(c.Inbound()))
-		assert.NoError(t, c.SendFile(f, 1000, 5000))
-		assert.NoError(t, c.SendFile(f, 99_000, -1))
-		assert.NoError(t, c.SendFile(f, 100_000, -1)) // nothing: at the end
-		assert.GreaterOrEqual(t, int64(c.Buffered()), 6000-c.Loop().Stats().BytesOut)
+		assert.NoError(t, c.SendFile(f, 1000, 50_000)) // queued
+		assert.NoError(t, c.SendFile(f, 7, 100))       // read at once, kept behind
+		assert.NoError(t, c.SendFile(f, 190_000, -1))  // read at once, to the end
+		assert.NoError(t, c.SendFile(f, 100_000, -1))  // queued, to the end
+		assert.NoError(t, c.SendFile(f, 200_000, -1))  // nothing: at the end
+		assert.GreaterOrEqual(t, int64(c.Buffered()), 160_100-c.Loop().Stats().BytesOut)
 		c.Write([]byte("!"))
 		c.Close()
 		assert.ErrorIs(t, c.SendFile(f, 0, 1), ErrClosed)
@@ -115,12 +118,60 @@ func TestSendFileRange(t *testing.T) {
 	_, err = c.Write([]byte("x"))
 	require.NoError(t, err)
 	got := readAll(t, c)
-	want := append(append([]byte(nil), content[1000:6000]...), content[99_000:]...)
+	var want []byte
+	want = append(want, content[1000:51_000]...)
+	want = append(want, content[7:107]...)
+	want = append(want, content[190_000:]...)
+	want = append(want, content[100_000:]...)
 	want = append(want, '!')
-	require.Equal(t, want, got)
+	require.True(t, bytes.Equal(want, got), "got %d bytes, want %d", len(got), len(want))
 	pos, err := f.Seek(0, io.SeekCurrent)
 	require.NoError(t, err)
 	require.EqualValues(t, 10, pos)
+}
+
+// TestSendFileLimits: a range read at once that the file cannot fill is
+// refused with ErrFileShort and nothing sent; past 64 queued files
+// SendFile refuses with ErrTooManyFiles; the connection goes on, and once
+// the files are out it takes more.
+func TestSendFileLimits(t *testing.T) {
+	f, content := testFile(t, 20_000)
+	_, addr := start(t, Funcs{Data: func(c *Conn) {
+		for _, b := range c.Inbound() {
+			switch b {
+			case 's':
+				assert.ErrorIs(t, c.SendFile(f, 19_990, 20), ErrFileShort)
+			case 'm':
+				var err error
+				for i := 0; err == nil; i++ {
+					if err = c.SendFile(f, 0, -1); err != nil {
+						assert.ErrorIs(t, err, ErrTooManyFiles)
+						assert.Equal(t, maxQueuedFiles, i)
+					}
+				}
+			case 'o':
+				assert.NoError(t, c.SendFile(f, 0, -1))
+			}
+			c.Write([]byte{b})
+		}
+		c.Consume(len(c.Inbound()))
+	}}, Options{})
+	c := dial(t, addr)
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	_, err := c.Write([]byte("sm"))
+	require.NoError(t, err)
+	want := append([]byte("s"), bytes.Repeat(content, maxQueuedFiles)...)
+	want = append(want, 'm')
+	got := make([]byte, len(want))
+	_, err = io.ReadFull(c, got)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(want, got), "the bytes differ from what was sent")
+	_, err = c.Write([]byte("o"))
+	require.NoError(t, err)
+	got = make([]byte, len(content)+1)
+	_, err = io.ReadFull(c, got)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(append(content, 'o'), got))
 }
 
 // TestSendFileClosedByCaller: the caller may close its file as soon as
@@ -231,4 +282,36 @@ func TestSendFileStop(t *testing.T) {
 	}()
 	require.Equal(t, content, readAll(t, c))
 	<-stopped
+}
+
+// TestSendFileKeepsReading: a file whose bytes are under HighWater does
+// not stop the connection's reads, so a client that uploads before it
+// reads what comes back is not deadlocked, as it would be if reading
+// waited for the file (small socket buffers make the upload outgrow
+// them).
+func TestSendFileKeepsReading(t *testing.T) {
+	f, content := testFile(t, 600_000)
+	const upload = 4 << 20
+	received := 0
+	_, addr := start(t, Funcs{Data: func(c *Conn) {
+		in := c.Inbound()
+		if received == 0 {
+			assert.NoError(t, c.SendFile(f, 0, -1))
+		}
+		received += len(in)
+		c.Consume(len(in))
+		if received == upload {
+			c.Write([]byte("done"))
+		}
+	}}, Options{Loops: 1, SocketReadBuffer: 64 << 10, SocketWriteBuffer: 64 << 10})
+	c := dial(t, addr)
+	require.NoError(t, c.(*net.TCPConn).SetWriteBuffer(64<<10))
+	require.NoError(t, c.(*net.TCPConn).SetReadBuffer(64<<10))
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	_, err := c.Write(make([]byte, upload))
+	require.NoError(t, err, "the upload stalled")
+	got := make([]byte, len(content)+4)
+	_, err = io.ReadFull(c, got)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(append(content, "done"...), got))
 }
