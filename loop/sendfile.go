@@ -214,7 +214,10 @@ func (l *Loop) pumpFile(c *Conn, it *outItem) bool {
 	}
 	o := &l.e.opts
 	for it.remain > 0 {
-		if c.outLen > o.LowWater {
+		// Not at HighWater either: LowWater may equal it, and then the
+		// output left at HighWater by a full socket or a send in flight
+		// would have this loop go round for ever.
+		if c.outLen > o.LowWater || c.outLen >= o.HighWater {
 			return false // the driver settles c again as the output drains
 		}
 		buf := l.fileBuffer()
