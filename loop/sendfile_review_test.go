@@ -78,3 +78,46 @@ func TestSendFileLowWaterIsHighWater(t *testing.T) {
 	require.NoError(t, err, "got %d of %d bytes", len(got), len(content)+2)
 	require.True(t, bytes.Equal(append(append([]byte("<"), content...), '>'), got))
 }
+
+// TestSendFileNotifyDrained: Buffered counts a queued file, and
+// NotifyDrained promises OnDrained once the pending output is at or below
+// LowWater, so a handler that pauses another side at a mark of Buffered
+// (flow.go's proxy) must not be told "drained" while the file is all
+// still to send.
+func TestSendFileNotifyDrained(t *testing.T) {
+	f, _ := testFile(t, 8<<20)
+	const lowWater = 64 << 10
+	drained := make(chan int, 4)
+	_, addr := startBounded(t, Funcs{
+		Open: func(c *Conn) { c.SetWriteBuffer(16 << 10) },
+		Data: func(c *Conn) {
+			c.Consume(len(c.Inbound()))
+			assert.NoError(t, c.SendFile(f, 0, -1))
+			c.NotifyDrained()
+		},
+		Drained: func(c *Conn) { drained <- c.Buffered() },
+	}, Options{HighWater: 256 << 10, LowWater: lowWater}, nil)
+	c, err := smallBufferDialer().Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	_, err = c.Write([]byte("x"))
+	require.NoError(t, err)
+	select {
+	case n := <-drained:
+		t.Fatalf("OnDrained with %d bytes still buffered (LowWater %d), the peer not reading", n, lowWater)
+	case <-time.After(500 * time.Millisecond):
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		io.CopyN(io.Discard, c, 8<<20)
+	}()
+	select {
+	case n := <-drained:
+		require.LessOrEqual(t, n, lowWater)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no OnDrained")
+	}
+	<-done
+}
