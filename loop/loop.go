@@ -347,7 +347,8 @@ func (l *Loop) settle(c *Conn) {
 			l.unstage(0)
 		}
 	}
-	if c.flags&flagWantDrained != 0 && c.outLen <= l.e.opts.LowWater {
+	if c.flags&flagWantDrained != 0 && c.outLen <= l.e.opts.LowWater &&
+		(c.flags&flagFile == 0 || c.Buffered() <= l.e.opts.LowWater) { // a queued file is pending output too
 		l.drainedNow(c)
 	}
 	// A closing connection goes once its output is out; a dialing one with
