@@ -121,3 +121,38 @@ func TestSendFileNotifyDrained(t *testing.T) {
 	}
 	<-done
 }
+
+// TestSendFileWriteBehindNotOverflow: a Write made behind a file is
+// accepted (MaxOutput counts what is pending in memory), so moving it to
+// the output once the file is out must not close the connection with
+// ErrOutputOverflow: the bytes Write took would be lost. The copy path
+// (TLS here, io_uring always) leaves up to HighWater of the file pending
+// when the file ends.
+func TestSendFileWriteBehindNotOverflow(t *testing.T) {
+	f, content := testFile(t, 60<<10)
+	after := bytes.Repeat([]byte("z"), 70<<10)
+	pki := getPKI(t)
+	reasons := make(chan error, 1)
+	_, addr := startBounded(t, Funcs{
+		Open: func(c *Conn) { c.SetWriteBuffer(4096) },
+		Data: func(c *Conn) {
+			c.Consume(len(c.Inbound()))
+			assert.NoError(t, c.SendFile(f, 0, -1))
+			_, err := c.Write(after)
+			assert.NoError(t, err)
+			c.Close()
+		},
+		Close: func(c *Conn, err error) { reasons <- err },
+	}, Options{HighWater: 64 << 10, LowWater: 16 << 10, MaxOutput: 100 << 10}, pki.serverConfig())
+	c, err := tls.DialWithDialer(smallBufferDialer(), "tcp", addr, pki.clientConfig())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	_, err = c.Write([]byte("x"))
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the socket fills
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	got, err := io.ReadAll(c)
+	assert.NoError(t, err)
+	require.NoError(t, <-reasons)
+	require.True(t, bytes.Equal(append(append([]byte(nil), content...), after...), got), "got %d bytes", len(got))
+}
