@@ -29,14 +29,28 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.flags&flagTLS != 0 {
 		return c.writeTLS(p)
 	}
-	return c.writeRaw(p)
+	if _, err := c.writeRaw(p); err != nil {
+		return 0, err
+	}
+	return len(p), c.checkOutput()
 }
 
-// writeRaw is Write of bytes that go to the socket as they are: plaintext,
-// or a TLS connection's records, which may follow a close request
-// (close_notify, an alert).
+// checkOutput closes c if the handler's writes took its pending output
+// past MaxOutput. It judges Write only: bytes the engine queues of its own
+// accord (crypto/tls's records such as close_notify, what SendFile admitted
+// and moves into the output later) do not close the connection.
+func (c *Conn) checkOutput() error {
+	if c.outLen > c.loop.e.opts.MaxOutput {
+		c.fail(ErrOutputOverflow)
+		return ErrOutputOverflow
+	}
+	return nil
+}
+
+// writeRaw queues bytes that go to the socket as they are: plaintext, or a
+// TLS connection's records, which may follow a close request
+// (close_notify, an alert). MaxOutput is the caller's to check.
 func (c *Conn) writeRaw(p []byte) (int, error) {
-	l := c.loop
 	n := 0
 	if c.outLen == 0 && len(p) >= directWrite && c.flags&flagDialing == 0 && c.events&evsel.EventWrite == 0 {
 		w, err := c.sock.TryWrite(p)
@@ -53,10 +67,6 @@ func (c *Conn) writeRaw(p []byte) (int, error) {
 		c.queue(p[n:])
 	}
 	c.markDirty()
-	if c.outLen > l.e.opts.MaxOutput {
-		c.fail(ErrOutputOverflow)
-		return len(p), ErrOutputOverflow
-	}
 	return len(p), nil
 }
 

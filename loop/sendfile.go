@@ -273,10 +273,12 @@ func (l *Loop) flushNow(c *Conn) {
 }
 
 // writeOut is Write for bytes the connection accepted earlier: they go out
-// even when a close has been asked for since.
+// even when a close has been asked for since, and are not judged against
+// MaxOutput again (queueBehind did, without the file's bytes that may be
+// in the output by the time they follow it).
 func (c *Conn) writeOut(p []byte) {
 	if c.flags&flagTLS != 0 {
-		_, _ = c.writeTLS(p)
+		_, _ = c.sealTLS(p)
 		return
 	}
 	_, _ = c.writeRaw(p)

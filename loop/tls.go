@@ -426,6 +426,16 @@ func (l *Loop) tlsDecrypt(c *Conn) (panicked bool, fault error) {
 // writeTLS is Write on a TLS connection: encrypt into the output queue,
 // or keep the plaintext until the handshake is done.
 func (c *Conn) writeTLS(p []byte) (int, error) {
+	n, err := c.sealTLS(p)
+	if err != nil {
+		return n, err
+	}
+	return n, c.checkOutput()
+}
+
+// sealTLS is writeTLS without the MaxOutput check of what is queued once
+// the handshake is done: for bytes admitted earlier (sendfile.go).
+func (c *Conn) sealTLS(p []byte) (int, error) {
 	st := c.aux.tls
 	if !st.done {
 		if len(st.pre)+len(p) > c.loop.e.opts.MaxOutput {
