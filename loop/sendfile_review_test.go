@@ -79,6 +79,53 @@ func TestSendFileLowWaterIsHighWater(t *testing.T) {
 	require.True(t, bytes.Equal(append(append([]byte("<"), content...), '>'), got))
 }
 
+// TestSendFileDialTLSBeforeOpen: a Dial'd TLS connection given a file
+// before its handshake is done (Dial promises that writes made before
+// then are sent once it is) must still complete its handshake, which
+// needs to read; then the file follows what was written before it.
+func TestSendFileDialTLSBeforeOpen(t *testing.T) {
+	f, content := testFile(t, 300_000)
+	pki := getPKI(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", pki.serverConfig())
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	received := make(chan []byte, 1)
+	go func() {
+		sc, err := ln.Accept()
+		if err != nil {
+			received <- nil
+			return
+		}
+		defer sc.Close()
+		sc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, _ := io.ReadAll(sc)
+		received <- got
+	}()
+	reasons := make(chan error, 1)
+	e, _ := startBounded(t, Funcs{
+		Open:  func(c *Conn) { c.Close() },
+		Close: func(c *Conn, err error) { reasons <- err },
+	}, Options{TLSHandshakeTimeout: 3 * time.Second}, nil)
+	l := e.Loops()[0]
+	require.NoError(t, l.Do(func() {
+		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l), WithTLS(pki.clientConfig()))
+		if !assert.NoError(t, err) {
+			return
+		}
+		c.Write([]byte("<"))
+		assert.NoError(t, c.SendFile(f, 0, -1))
+		c.Write([]byte(">"))
+	}))
+	select {
+	case err := <-reasons:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnClose")
+	}
+	got := <-received
+	require.True(t, bytes.Equal(append(append([]byte("<"), content...), '>'), got), "got %d bytes", len(got))
+}
+
 // TestSendFileNotifyDrained: Buffered counts a queued file, and
 // NotifyDrained promises OnDrained once the pending output is at or below
 // LowWater, so a handler that pauses another side at a mark of Buffered
@@ -155,4 +202,105 @@ func TestSendFileWriteBehindNotOverflow(t *testing.T) {
 	assert.NoError(t, err)
 	require.NoError(t, <-reasons)
 	require.True(t, bytes.Equal(append(append([]byte(nil), content...), after...), got), "got %d bytes", len(got))
+}
+
+// TestSendFileDialTLSClosedDuringHandshake: a Dial'd TLS connection
+// closed while its handshake is under way drops what was written
+// meanwhile (WithTLS says so); the file queued between two such writes
+// must go with them, not reach the peer without the bytes written before
+// it, and it closes at once, as it does without a file. The server
+// answers the handshake only after the close.
+func TestSendFileDialTLSClosedDuringHandshake(t *testing.T) {
+	f, _ := testFile(t, 300_000)
+	pki := getPKI(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	received := make(chan []byte, 1)
+	go func() {
+		raw, err := ln.Accept()
+		if err != nil {
+			received <- nil
+			return
+		}
+		time.Sleep(300 * time.Millisecond) // the client closes meanwhile
+		sc := tls.Server(raw, pki.serverConfig())
+		defer sc.Close()
+		sc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, _ := io.ReadAll(sc) // no close_notify: an error, and what came
+		received <- got
+	}()
+	reasons := make(chan error, 1)
+	e, _ := startBounded(t, Funcs{Close: func(c *Conn, err error) { reasons <- err }},
+		Options{TLSHandshakeTimeout: 3 * time.Second}, nil)
+	l := e.Loops()[0]
+	require.NoError(t, l.Do(func() {
+		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l), WithTLS(pki.clientConfig()))
+		if !assert.NoError(t, err) {
+			return
+		}
+		c.Write([]byte("<"))
+		assert.NoError(t, c.SendFile(f, 0, -1))
+		c.Write([]byte(">"))
+		l.AfterFunc(100*time.Millisecond, func() {
+			assert.NotZero(t, c.flags&flagHandshake, "the handshake is under way")
+			c.Close()
+		})
+	}))
+	// A connection closed before OnOpen gets no OnClose (nil reason, never
+	// open): the server's end of stream says it is gone, which must come
+	// with the close, not at TLSHandshakeTimeout (3 s).
+	select {
+	case got := <-received:
+		require.Empty(t, got, "the peer got %d bytes of a connection closed before it opened", len(got))
+	case <-time.After(2 * time.Second):
+		t.Fatal("the connection was not closed by Close")
+	}
+	select {
+	case err := <-reasons:
+		t.Fatalf("OnClose(%v) for a Dial closed before OnOpen", err)
+	default:
+	}
+}
+
+// TestSendFileDialTLSHandshakeFails: a Dial'd TLS connection with a file
+// queued whose handshake fails (the server's certificate is not trusted)
+// closes with crypto/tls's error as soon as it fails, not at
+// TLSHandshakeTimeout, and its file's descriptor is closed (the leak
+// check).
+func TestSendFileDialTLSHandshakeFails(t *testing.T) {
+	f, _ := testFile(t, 300_000)
+	pki := getPKI(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", pki.serverConfig())
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		sc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer sc.Close()
+		sc.SetDeadline(time.Now().Add(10 * time.Second))
+		io.Copy(io.Discard, sc)
+	}()
+	reasons := make(chan error, 1)
+	e, _ := startBounded(t, Funcs{Close: func(c *Conn, err error) { reasons <- err }},
+		Options{TLSHandshakeTimeout: 8 * time.Second}, nil)
+	l := e.Loops()[0]
+	require.NoError(t, l.Do(func() {
+		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l),
+			WithTLS(&tls.Config{ServerName: "localhost"})) // the system roots: not the test CA
+		if !assert.NoError(t, err) {
+			return
+		}
+		assert.NoError(t, c.SendFile(f, 0, -1))
+	}))
+	select {
+	case err := <-reasons:
+		var he *TLSHandshakeError
+		require.ErrorAs(t, err, &he)
+		require.NotErrorIs(t, err, ErrTLSHandshakeTimeout)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnClose within 5 s of a handshake that fails at once")
+	}
 }
