@@ -323,6 +323,18 @@ func (l *Loop) keepRest(c *Conn) {
 // and the completion driver's readMore does not read past them.
 const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull | flagHeld
 
+// readStopped says whether one of noRead's flags stops c's reads now. A
+// file queued during a Dial'd connection's TLS handshake (SendFile before
+// OnOpen) does not: the handshake must read to finish, and the file waits
+// for it.
+func (c *Conn) readStopped() bool {
+	f := c.flags & noRead
+	if c.flags&flagHandshake != 0 {
+		f &^= flagFile
+	}
+	return f != 0
+}
+
 // settle brings a connection's kernel state in line with what its handler
 // did: send fresh output, close it if asked, and watch exactly the events it
 // needs — WRITE only while output is pending, READ only while not paused by
@@ -332,8 +344,20 @@ func (l *Loop) settle(c *Conn) {
 	if c.closed.Load() {
 		return
 	}
-	if c.flags&flagFile != 0 && c.flags&(flagCloseNow|flagDialing|flagNoSock|flagHandshake) == 0 {
-		l.pumpFiles(c)
+	if c.flags&flagFile != 0 && c.flags&(flagCloseNow|flagDialing|flagNoSock) == 0 {
+		switch {
+		case c.flags&flagTLS == 0 || c.aux.tls.done:
+			l.pumpFiles(c)
+		case c.flags&flagClosing != 0:
+			// A TLS connection closed before its handshake was done, or
+			// by its failure: what was written meanwhile is dropped
+			// (WithTLS), and the files with it, so that it closes now as
+			// one without files does. Pumped, they would be encrypted
+			// into tls.pre, or, the handshake done after the close, reach
+			// the peer without those writes.
+			c.dropFiles()
+		}
+		// Else the handshake is under way: the files wait for it.
 	}
 	if c.flags&flagCloseNow == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0 && c.flags&flagDialing == 0 {
 		l.drv.flush(c)
@@ -386,7 +410,7 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagDialing != 0 {
 		want = evsel.EventWrite
 	} else {
-		if c.flags&noRead == 0 || c.flags&flagDraining != 0 {
+		if !c.readStopped() || c.flags&flagDraining != 0 {
 			want |= evsel.EventRead
 		}
 		if c.outLen > 0 || c.flags&flagFileWait != 0 {

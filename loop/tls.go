@@ -264,7 +264,10 @@ func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 	c.holdHandshaken()
 	l.stats.tlsHandshakes.Add(1)
 	if c.flags&flagClosing != 0 {
-		return // closed while handshaking (Stop, a dial given up): say nothing
+		// Closed while handshaking (Stop, a dial given up): say nothing,
+		// and send nothing written meanwhile, files included.
+		c.dropFiles()
+		return
 	}
 	if len(st.pre) > 0 {
 		pre := st.pre
