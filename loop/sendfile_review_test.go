@@ -52,8 +52,7 @@ func startBounded(t *testing.T, h Handler, opts Options, cfg *tls.Config) (*Engi
 func smallBufferDialer() *net.Dialer {
 	return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
-		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		if err != nil {
+		if err := rc.Control(func(fd uintptr) { serr = setRcvBuf(fd, 4096) }); err != nil {
 			return err
 		}
 		return serr
@@ -144,10 +143,8 @@ func TestSendFileNotifyDrained(t *testing.T) {
 		},
 		Drained: func(c *Conn) { drained <- c.Buffered() },
 	}, Options{HighWater: 256 << 10, LowWater: lowWater}, nil)
-	c, err := smallBufferDialer().Dial("tcp", addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	_, err = c.Write([]byte("x"))
+	c := dial(t, addr)
+	_, err := c.Write([]byte("x"))
 	require.NoError(t, err)
 	select {
 	case n := <-drained:
