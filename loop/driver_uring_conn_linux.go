@@ -109,7 +109,7 @@ func (d *uringDriver) readMore(c *Conn) {
 // c's may be armed.
 func (d *uringDriver) readNow(c *Conn) {
 	l := d.l
-	if c.readStopped() || c.flags&flagCloseNow != 0 ||
+	if c.flags&(noRead|flagCloseNow) != 0 ||
 		c.outLen > l.e.opts.HighWater ||
 		(l.e.opts.MaxMemory > 0 && l.memRefuse(c, len(l.buf))) {
 		return

@@ -323,18 +323,6 @@ func (l *Loop) keepRest(c *Conn) {
 // and the completion driver's readMore does not read past them.
 const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull | flagHeld
 
-// readStopped says whether one of noRead's flags stops c's reads now. A
-// file queued during a Dial'd connection's TLS handshake (SendFile before
-// OnOpen) does not: the handshake must read to finish, and the file waits
-// for it.
-func (c *Conn) readStopped() bool {
-	f := c.flags & noRead
-	if c.flags&flagHandshake != 0 {
-		f &^= flagFile
-	}
-	return f != 0
-}
-
 // settle brings a connection's kernel state in line with what its handler
 // did: send fresh output, close it if asked, and watch exactly the events it
 // needs — WRITE only while output is pending, READ only while not paused by
@@ -394,8 +382,10 @@ func (l *Loop) settle(c *Conn) {
 	l.account(c)
 	o := &l.e.opts
 	pending := c.outLen
-	if c.flags&flagFile != 0 {
-		pending = c.Buffered() // a file's bytes count too (SendFile)
+	if c.flags&(flagFile|flagHandshake) == flagFile {
+		// A file's bytes count too (SendFile), once they can go: a Dial'd
+		// TLS connection's handshake must read to let them.
+		pending = c.Buffered()
 	}
 	switch {
 	case c.flags&flagPaused == 0 && pending > o.HighWater:
@@ -410,7 +400,7 @@ func (l *Loop) settle(c *Conn) {
 	if c.flags&flagDialing != 0 {
 		want = evsel.EventWrite
 	} else {
-		if !c.readStopped() || c.flags&flagDraining != 0 {
+		if c.flags&noRead == 0 || c.flags&flagDraining != 0 {
 			want |= evsel.EventRead
 		}
 		if c.outLen > 0 || c.flags&flagFileWait != 0 {

@@ -101,10 +101,12 @@ func TestSendFileDialTLSBeforeOpen(t *testing.T) {
 		received <- got
 	}()
 	reasons := make(chan error, 1)
+	// The file passes HighWater: its bytes must not pause the reads the
+	// handshake needs.
 	e, _ := startBounded(t, Funcs{
 		Open:  func(c *Conn) { c.Close() },
 		Close: func(c *Conn, err error) { reasons <- err },
-	}, Options{TLSHandshakeTimeout: 3 * time.Second}, nil)
+	}, Options{TLSHandshakeTimeout: 3 * time.Second, HighWater: 64 << 10}, nil)
 	l := e.Loops()[0]
 	require.NoError(t, l.Do(func() {
 		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l), WithTLS(pki.clientConfig()))
