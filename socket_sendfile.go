@@ -12,8 +12,9 @@ package evsel
 // and the caller copies the bytes instead (read them, then TryWrite).
 //
 // The socket must be non-blocking, as every socket the package makes or
-// adopts is (unlike TryWrite, the call has no per-call flag for it). The
-// file's own offset does not move. Reading the file may wait for the disk:
+// adopts is (unlike TryWrite, the call has no per-call flag for it, nor
+// one against SIGPIPE: see loop's Conn.SendFile). The file's own offset
+// does not move. Reading the file may wait for the disk:
 // the call is cheap only for bytes already in the page cache.
 func (s *Socket) TrySendFile(file uintptr, off int64, n int) (int, error) {
 	if err := s.ok(); err != nil {

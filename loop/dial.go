@@ -184,6 +184,7 @@ func ipv6(a net.Addr) int {
 func (l *Loop) startDial(c *Conn) {
 	if l.stopping {
 		c.closed.Store(true)
+		c.dropFiles() // a SendFile made since Dial returned
 		l.callClose(c, ErrStopped)
 		return
 	}

@@ -34,7 +34,15 @@ import (
 // Reading the file happens on the loop and waits for the disk when the
 // bytes are not in the page cache, stalling the loop's other connections for
 // that time: send from a file system whose pages are cached, or warm them
-// first, where that matters.
+// first, where that matters. Writes queued behind a file count against
+// MaxOutput with the output ahead of them, but not the file's bytes, so
+// the output may pass MaxOutput by up to HighWater once the file is out
+// (until it drains, a further Write then closes the connection). On Linux
+// sendfile(2) cannot be told not to raise SIGPIPE when the peer has reset
+// the connection: a Go program ignores it (the runtime does so for every
+// descriptor but standard output and error), but a program built as a C
+// archive or library, or one that asked for SIGPIPE with signal.Notify,
+// sees it.
 func (c *Conn) SendFile(f *os.File, off, n int64) error {
 	if c.flags&(flagClosing|flagCloseNow) != 0 || c.closed.Load() {
 		return ErrClosed
