@@ -13,10 +13,10 @@ import (
 // SendFile queues n bytes of f, from offset off, after the pending output,
 // and returns at once; n < 0 means to the end of the file as it is now. The
 // bytes go to the socket as the peer takes them: on Linux on a plaintext
-// connection of the epoll or poll driver with sendfile(2), which copies
-// nothing through the process; elsewhere (io_uring, TLS, other systems) read
-// into the output queue a HighWater at a time, so a large file never sits
-// in memory whole.
+// connection with sendfile(2), which copies nothing through the process (on
+// io_uring, while the socket has room; when it is full a send of the next
+// 64 KiB waits for it); elsewhere (TLS, other systems) read into the output
+// queue a HighWater at a time, so a large file never sits in memory whole.
 //
 // f may be closed as soon as SendFile returns: up to 16 KiB are read at
 // once, like a Write of them, and a larger range keeps a duplicate of f's
@@ -85,14 +85,18 @@ func (c *Conn) SendFile(f *os.File, off, n int64) error {
 	if err != nil {
 		return fmt.Errorf("loop: SendFile: %w", err)
 	}
-	_, isPoll := c.loop.drv.(*pollDriver)
-	q.items = append(q.items, outItem{file: dup, fd: fd, off: off, remain: n, zeroCopy: isPoll && c.flags&flagTLS == 0})
+	_, readiness := c.loop.drv.(*pollDriver)
+	q.items = append(q.items, outItem{file: dup, fd: fd, off: off, remain: n, zeroCopy: zeroCopyFiles && c.flags&flagTLS == 0, watchWrite: readiness})
 	q.files++
 	c.aux.files = q
 	c.flags |= flagFile
 	c.markDirty()
 	return nil
 }
+
+// zeroCopyFiles lets SendFile use sendfile(2); tests turn it off to run
+// the copy path where the system has the call.
+var zeroCopyFiles = true
 
 // sendFileInline is the most SendFile reads at once instead of queueing
 // the file: the size from which Write skips its copy (directWrite).
@@ -126,7 +130,11 @@ type outItem struct {
 	off      int64
 	remain   int64
 	zeroCopy bool // sendfile(2) until the system says it cannot
-	data     []byte
+	// watchWrite: the readiness driver, which waits for a full socket by
+	// watching WRITE (flagFileWait); the completion driver has a send of
+	// the next bytes wait for it instead.
+	watchWrite bool
+	data       []byte
 }
 
 // pending is what the queue still has to send, at most math.MaxInt.
@@ -201,9 +209,14 @@ func (l *Loop) pumpFile(c *Conn, it *outItem) bool {
 		for it.remain > 0 {
 			n, err := c.sock.TrySendFile(it.fd, it.off, int(min(it.remain, maxSendFile)))
 			switch {
-			case err == evsel.ErrWouldBlock:
+			case err == evsel.ErrWouldBlock && it.watchWrite:
 				c.flags |= flagFileWait
 				return false
+			case err == evsel.ErrWouldBlock:
+				// io_uring watches no readiness: a send of the next
+				// bytes waits for room in the kernel, and its completion
+				// brings the file back here to sendfile the rest.
+				return l.copyFile(c, it, fileBufferSize)
 			case errors.Is(err, errors.ErrUnsupported):
 				it.zeroCopy = false
 				return l.pumpFile(c, it)
@@ -220,8 +233,15 @@ func (l *Loop) pumpFile(c *Conn, it *outItem) bool {
 		}
 		return true
 	}
+	return l.copyFile(c, it, math.MaxInt)
+}
+
+// copyFile is pumpFile's path without sendfile: it reads the file into the
+// output once that is down to LowWater, up to HighWater, and at most limit
+// bytes in all.
+func (l *Loop) copyFile(c *Conn, it *outItem, limit int) bool {
 	o := &l.e.opts
-	for it.remain > 0 {
+	for it.remain > 0 && limit > 0 {
 		// Not at HighWater either: LowWater may equal it, and then the
 		// output left at HighWater by a full socket or a send in flight
 		// would have this loop go round for ever.
@@ -229,13 +249,14 @@ func (l *Loop) pumpFile(c *Conn, it *outItem) bool {
 			return false // the driver settles c again as the output drains
 		}
 		buf := l.fileBuffer()
-		for it.remain > 0 && c.outLen < o.HighWater {
-			m := int(min(it.remain, int64(len(buf)), int64(o.HighWater-c.outLen)))
+		for it.remain > 0 && c.outLen < o.HighWater && limit > 0 {
+			m := int(min(it.remain, int64(len(buf)), int64(o.HighWater-c.outLen), int64(limit)))
 			n, err := it.file.ReadAt(buf[:m], it.off)
 			if n > 0 {
 				c.writeOut(buf[:n])
 				it.off += int64(n)
 				it.remain -= int64(n)
+				limit -= n
 			}
 			if n < m {
 				if err == nil || err == io.EOF {
@@ -253,7 +274,7 @@ func (l *Loop) pumpFile(c *Conn, it *outItem) bool {
 			return false
 		}
 	}
-	return true
+	return it.remain == 0
 }
 
 // maxSendFile bounds one sendfile call, as Linux does anyway (0x7ffff000).

@@ -95,6 +95,15 @@ func TestSendFile(t *testing.T) {
 	require.NoError(t, <-reasons)
 }
 
+// TestSendFileCopyPath: TestSendFile on the path that reads the file into
+// the output, which TLS and systems without sendfile take, with plaintext
+// on every driver.
+func TestSendFileCopyPath(t *testing.T) {
+	zeroCopyFiles = false
+	defer func() { zeroCopyFiles = true }()
+	TestSendFile(t)
+}
+
 // TestSendFileRange sends parts of a file, queued (past 16 KiB) and read
 // at once (up to 16 KiB), in order with the writes around them, and n < 0
 // from an offset to the end; the file's own offset does not move.
