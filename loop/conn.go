@@ -30,6 +30,7 @@ type Conn struct {
 	events evsel.Events
 	flags  connFlags
 	closed atomic.Bool
+	ipKey  uint32 // the peer address's count under MaxConnsPerIP, 0 if none (perip.go)
 }
 
 // connAux holds the state of a connection that is dialing, closing with an

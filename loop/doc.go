@@ -78,7 +78,9 @@
 // the longest-idle connection (one with no traffic a quarter of a second
 // after its accept, if any) is shed to admit the new one, from any loop,
 // and a reserve descriptor lets a loop refuse promptly when nothing can be
-// shed. Stats counts each kind of close.
+// shed. Options.MaxConnsPerIP (off by default) refuses an address's
+// connections past a bound, so that one peer cannot hold all of that.
+// Stats counts each kind of close.
 //
 // A graceful close whose peer is still sending (bytes unread in the
 // kernel once the output has gone) lingers, as nginx's

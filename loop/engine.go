@@ -141,6 +141,17 @@ type Options struct {
 	// descriptors, whatever MaxConns is (see "Deadlines and limits" in the
 	// package documentation).
 	MaxConns int
+	// MaxConnsPerIP bounds the accepted TCP connections held from one peer
+	// address at once (an IPv6 peer counts by its /64, which one host
+	// usually holds whole): an accept past it is closed at once, before
+	// the handler hears of it, and counted in Stats.RefusedPerIP. It keeps
+	// one address from taking every descriptor, MaxConns place or TLS
+	// handshake slot. 0, the default, means no bound: clients behind one
+	// NAT share an address, as do a load generator's. When set, it costs a
+	// getpeername and a lock per accept and a lock per close. Addresses are
+	// counted by a keyed 32-bit hash, so two of them may now and then share
+	// a count.
+	MaxConnsPerIP int
 	// MaxMemory is the engine-wide budget, in bytes, for the input and
 	// output buffered by all connections together; 0 means no budget.
 	// Above it a connection holding more than its share (MaxMemory over the
@@ -315,6 +326,7 @@ type Engine struct {
 	shut    chan struct{}
 	done    chan struct{}
 	open    atomic.Int64 // connections held by all loops, for MaxConns
+	perIP   *ipCounts    // for MaxConnsPerIP, nil without it (perip.go)
 	memHeld atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
 
 	noDrainHandler atomic.Bool // NotifyDrained's misuse was logged (flow.go)
@@ -337,6 +349,9 @@ func New(h Handler, opts Options) (*Engine, error) {
 	e := &Engine{
 		h: h, opts: opts, log: opts.Logger, shut: make(chan struct{}), done: make(chan struct{}),
 		lookupIP: net.DefaultResolver.LookupNetIP,
+	}
+	if opts.MaxConnsPerIP > 0 {
+		e.perIP = newIPCounts()
 	}
 	name := e.chooseDriver()
 	for i := 0; i < opts.Loops; i++ {

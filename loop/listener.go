@@ -271,12 +271,21 @@ type AcceptErrorHandler interface {
 func (ln *listener) accepted(s evsel.Socket) {
 	l, e := ln.loop, ln.loop.e
 	ln.shedUnused = false
+	var ipKey uint32
+	if e.perIP != nil && ln.tcp {
+		var ok bool
+		if ipKey, ok = e.perIP.admit(&s, e.opts.MaxConnsPerIP); !ok {
+			l.stats.refusedPerIP.Add(1) // before the peer can see the close
+			s.Close()
+			return
+		}
+	}
 	e.opts.connSocket(&s, ln.tcp)
 	target := l
 	if !ln.keep {
 		target = e.pickAccepted(l, &s, ln.tcp)
 	}
-	c := &Conn{sock: s, loop: target, flags: flagUntouched}
+	c := &Conn{sock: s, loop: target, flags: flagUntouched, ipKey: ipKey}
 	if ln.tls != nil {
 		c.acceptTLS(ln.tls)
 	}
@@ -284,6 +293,7 @@ func (ln *listener) accepted(s evsel.Socket) {
 		l.register(c)
 	} else if err := target.enqueue(task{kind: taskRegister, conn: c}); err != nil {
 		c.sock.Close()
+		e.releaseIP(c)
 	}
 }
 

@@ -484,12 +484,14 @@ func (l *Loop) register(c *Conn) {
 	if l.stopping {
 		c.sock.Close()
 		c.closed.Store(true)
+		l.e.releaseIP(c)
 		return
 	}
 	l.makeRoom() // before c is in the table, where it would look idle the longest
 	if err := l.watch(c, evsel.EventRead); err != nil {
 		c.sock.Close()
 		c.closed.Store(true)
+		l.e.releaseIP(c)
 		l.e.log.Warn("loop: register failed", "loop", l.id, "err", err)
 		return
 	}
@@ -552,6 +554,7 @@ func (l *Loop) finish(c *Conn) {
 		l.dropStage()
 	}
 	c.out, c.outLen, c.events = nil, 0, 0
+	l.e.releaseIP(c)
 	l.memForget(c)
 	l.conns--
 	l.stats.open.Add(-1)

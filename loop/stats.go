@@ -16,6 +16,9 @@ type Stats struct {
 	BytesIn, BytesOut, Reads, Writes int64
 
 	IdleClosed, FirstByteClosed, LingerClosed, Shed int64
+	// RefusedPerIP counts the accepts closed at once by MaxConnsPerIP
+	// (not in Accepted or Closed: the handler never saw them).
+	RefusedPerIP int64
 
 	MemoryHeld, MemoryPaused, MemoryClosed int64
 
@@ -46,6 +49,7 @@ func (s *Stats) add(o Stats) {
 	s.FirstByteClosed += o.FirstByteClosed
 	s.LingerClosed += o.LingerClosed
 	s.Shed += o.Shed
+	s.RefusedPerIP += o.RefusedPerIP
 	s.MemoryPaused += o.MemoryPaused
 	s.MemoryClosed += o.MemoryClosed
 	s.DatagramsIn += o.DatagramsIn
@@ -64,6 +68,7 @@ type loopStats struct {
 	bytesIn, bytesOut, reads, writes atomic.Int64
 
 	idleClosed, firstByteClosed, lingerClosed, shed atomic.Int64
+	refusedPerIP                                    atomic.Int64
 
 	memPaused, memClosed atomic.Int64
 
@@ -79,7 +84,7 @@ func (l *Loop) Stats() Stats {
 		Closed: st.closed.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
 		Reads: st.reads.Load(), Writes: st.writes.Load(),
 		IdleClosed: st.idleClosed.Load(), FirstByteClosed: st.firstByteClosed.Load(),
-		LingerClosed: st.lingerClosed.Load(), Shed: st.shed.Load(),
+		LingerClosed: st.lingerClosed.Load(), Shed: st.shed.Load(), RefusedPerIP: st.refusedPerIP.Load(),
 		MemoryHeld: l.e.memHeld.Load(), MemoryPaused: st.memPaused.Load(), MemoryClosed: st.memClosed.Load(),
 		DatagramsIn: st.datagramsIn.Load(), DatagramsOut: st.datagramsOut.Load(),
 		DatagramsDropped: st.datagramsDropped.Load(), DatagramsTruncated: st.datagramsTruncated.Load(),
