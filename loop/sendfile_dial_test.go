@@ -1,0 +1,61 @@
+package loop
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSendFileDialBeforeConnect: a plaintext Dial'd connection given a
+// file before its connect completes (Dial promises that output queued
+// meanwhile is sent once connected). The connect's end must not drop the
+// connection's aux record, which holds the file queue while flagFile is
+// set: pumpFiles then dereferenced a nil aux and the loop panicked, taking
+// the process down, on every driver.
+func TestSendFileDialBeforeConnect(t *testing.T) {
+	f, content := testFile(t, 300_000)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	received := make(chan []byte, 1)
+	go func() {
+		sc, err := ln.Accept()
+		if err != nil {
+			received <- nil
+			return
+		}
+		defer sc.Close()
+		sc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, _ := io.ReadAll(sc)
+		received <- got
+	}()
+	reasons := make(chan error, 1)
+	e, _ := startBounded(t, Funcs{
+		Close: func(c *Conn, err error) { reasons <- err },
+	}, Options{}, nil)
+	l := e.Loops()[0]
+	require.NoError(t, l.Do(func() {
+		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l))
+		if !assert.NoError(t, err) {
+			return
+		}
+		c.Write([]byte("<"))
+		assert.NoError(t, c.SendFile(f, 0, -1))
+		c.Write([]byte(">"))
+		c.Close()
+	}))
+	select {
+	case err := <-reasons:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnClose")
+	}
+	got := <-received
+	require.True(t, bytes.Equal(append(append([]byte("<"), content...), '>'), got), "got %d bytes", len(got))
+}
