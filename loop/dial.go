@@ -309,7 +309,9 @@ func (c *Conn) endDial() {
 		delete(c.loop.resolving, c)
 	}
 	c.aux.dial = nil
-	if c.aux.err == nil && !c.aux.idleSet && c.aux.tls == nil {
+	if c.aux.err == nil && !c.aux.idleSet && c.aux.tls == nil && c.aux.files == nil {
+		// Not with files queued before the connect: flagFile says they
+		// are in aux.
 		c.aux = nil // keep a connected client as small as an accepted one
 	}
 }
