@@ -309,9 +309,10 @@ func (c *Conn) endDial() {
 		delete(c.loop.resolving, c)
 	}
 	c.aux.dial = nil
-	if c.aux.err == nil && !c.aux.idleSet && c.aux.tls == nil && c.aux.files == nil {
-		// Not with files queued before the connect: flagFile says they
-		// are in aux.
+	if *c.aux == (connAux{}) {
+		// Only when nothing else is in it: a reason, an idle timeout, TLS,
+		// files queued before the connect (flagFile says they are here),
+		// a pending ResumeReading.
 		c.aux = nil // keep a connected client as small as an accepted one
 	}
 }

@@ -59,3 +59,20 @@ func TestSendFileDialBeforeConnect(t *testing.T) {
 	got := <-received
 	require.True(t, bytes.Equal(append(append([]byte("<"), content...), '>'), got), "got %d bytes", len(got))
 }
+
+// TestDialedConnIsSmall: a plain client, once connected, holds no aux
+// record, as an accepted connection does not (endDial drops it when
+// nothing but the dial was in it).
+func TestDialedConnIsSmall(t *testing.T) {
+	_, addr := start(t, echo, Options{})
+	opened := make(chan bool, 1)
+	e, _ := start(t, Funcs{Open: func(c *Conn) { opened <- c.aux == nil }}, Options{})
+	_, err := e.Dial(context.Background(), "tcp", addr)
+	require.NoError(t, err)
+	select {
+	case small := <-opened:
+		assert.True(t, small, "a connected client kept its aux record")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnOpen")
+	}
+}
