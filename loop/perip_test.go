@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"testing"
@@ -66,4 +67,31 @@ func TestIPCountsKey(t *testing.T) {
 	assert.Equal(t, k("2001:db8:1:2::1"), k("2001:db8:1:2:ffff::9"))
 	assert.NotEqual(t, k("2001:db8:1:2::1"), k("2001:db8:1:3::1"))
 	assert.NotZero(t, k("0.0.0.0"))
+}
+
+// TestMaxConnsPerIPBoundsStallFlood: one address that stalls TLS
+// handshakes (a replayed ClientHello, then nothing) holds at most
+// MaxConnsPerIP of the MaxTLSHandshakes slots, so a client from another
+// address is served at once instead of waiting for stalled ones to yield
+// their slots (5 s each with this TLSHandshakeTimeout; without the bound
+// the good client here was still waiting after 10 s).
+func TestMaxConnsPerIPBoundsStallFlood(t *testing.T) {
+	const timeout = 200 * time.Second
+	e, addr := startTLS(t, echo, Options{Loops: 1, MaxTLSHandshakes: 4, MaxConnsPerIP: 2, TLSHandshakeTimeout: timeout},
+		getPKI(t).serverConfig())
+	require.Equal(t, 5*time.Second, e.stallYield())
+	hello := replayedClientHello(t)
+	for range 8 {
+		c := dial(t, addr)
+		_, err := c.Write(hello)
+		require.NoError(t, err)
+	}
+	waitFor(t, "the flood refused past the bound", func() bool { return e.Stats().RefusedPerIP == 6 })
+	begin := time.Now()
+	d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	good, err := tls.DialWithDialer(d, "tcp", addr, getPKI(t).clientConfig())
+	require.NoError(t, err)
+	defer good.Close()
+	assert.Less(t, time.Since(begin), e.stallYield()/2, "the good client waited behind the flood")
+	assert.Equal(t, "in", string(roundTrip(t, good, []byte("in"))))
 }
