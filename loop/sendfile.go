@@ -310,7 +310,7 @@ func (c *Conn) writeOut(p []byte) {
 		_, _ = c.sealTLS(p)
 		return
 	}
-	_, _ = c.writeRaw(p)
+	_, _ = c.writeRaw(p, false)
 }
 
 // dropFiles closes the descriptors of a connection's unsent files.

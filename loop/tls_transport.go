@@ -270,7 +270,7 @@ func (t *tlsTransport) awaitPeer() error {
 func (t *tlsTransport) Write(p []byte) (int, error) {
 	c := t.st.c
 	if t.onLoop.Load() {
-		return c.writeRaw(p)
+		return c.writeRaw(p, false)
 	}
 	t.mu.Lock()
 	closed := t.closed
@@ -279,7 +279,7 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	buf := append([]byte(nil), p...)
-	if err := c.loop.enqueue(task{conn: c, fn: func() { c.writeRaw(buf) }}); err != nil {
+	if err := c.loop.enqueue(task{conn: c, fn: func() { c.writeRaw(buf, false) }}); err != nil {
 		return 0, err
 	}
 	return len(p), nil
