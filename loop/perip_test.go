@@ -43,6 +43,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 	// Closes, by the client or by the server (a reset), give every count
 	// back: one at a time, the bound is never reached.
 	again.Close()
+	waitFor(t, "the close", func() bool { return e.Stats().Open == 2 })
 	for i := range 20 {
 		c := from("127.0.0.1")
 		assert.Equal(t, []byte("n"), roundTrip(t, c, []byte("n")), "connection %d", i)
