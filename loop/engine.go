@@ -323,11 +323,13 @@ type Engine struct {
 	stopping atomic.Bool
 	// shut is closed when the loops are gone and OnShutdown has returned;
 	// done, once the Logger's queue is flushed too (flushLog).
-	shut    chan struct{}
-	done    chan struct{}
-	open    atomic.Int64 // connections held by all loops, for MaxConns
-	perIP   *ipCounts    // for MaxConnsPerIP, nil without it (perip.go)
-	memHeld atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
+	shut  chan struct{}
+	done  chan struct{}
+	open  atomic.Int64 // connections held by all loops, for MaxConns
+	perIP *ipCounts    // for MaxConnsPerIP, nil without it (perip.go)
+	// queuedFiles counts the descriptors SendFile holds (sendfile.go).
+	queuedFiles atomic.Int64
+	memHeld     atomic.Int64 // bytes held by all connections, for MaxMemory (budget.go)
 
 	noDrainHandler atomic.Bool // NotifyDrained's misuse was logged (flow.go)
 

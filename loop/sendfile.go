@@ -20,8 +20,9 @@ import (
 //
 // f may be closed as soon as SendFile returns: up to 16 KiB are read at
 // once, like a Write of them, and a larger range keeps a duplicate of f's
-// descriptor until it is sent (at most 64 at once per connection; past
-// that SendFile returns ErrTooManyFiles). f's own offset does not move.
+// descriptor until it is sent (at most 64 at once per connection and 4,096
+// per engine; past that SendFile returns ErrTooManyFiles). f's own offset
+// does not move.
 // Writes made after SendFile are sent after the file, and Close waits for
 // it (within Options.LingerTimeout). The file's unsent bytes count as
 // pending output for HighWater: above it the connection is not read, so a
@@ -78,16 +79,17 @@ func (c *Conn) SendFile(f *os.File, off, n int64) error {
 	if q == nil {
 		q = &fileQueue{}
 	}
-	if q.files >= maxQueuedFiles {
+	e := c.loop.e
+	if q.files >= maxQueuedFiles || e.queuedFiles.Load() >= maxEngineFiles {
 		return ErrTooManyFiles
 	}
 	dup, fd, err := dupFile(f)
 	if err != nil {
 		return fmt.Errorf("loop: SendFile: %w", err)
 	}
-	_, readiness := c.loop.drv.(*pollDriver)
-	q.items = append(q.items, outItem{file: dup, fd: fd, off: off, remain: n, zeroCopy: zeroCopyFiles && c.flags&flagTLS == 0, watchWrite: readiness})
+	q.items = append(q.items, outItem{file: dup, fd: fd, off: off, remain: n, zeroCopy: zeroCopyFiles && c.flags&flagTLS == 0})
 	q.files++
+	e.queuedFiles.Add(1)
 	c.aux.files = q
 	c.flags |= flagFile
 	c.markDirty()
@@ -103,12 +105,16 @@ var zeroCopyFiles = true
 const sendFileInline = directWrite
 
 // maxQueuedFiles bounds the files one connection has queued, each holding
-// a descriptor until it is sent.
+// a descriptor until it is sent; maxEngineFiles bounds them engine-wide,
+// so that peers pipelining requests for large files over many connections
+// cannot take the descriptors that accepts need (a variable for its test).
 const maxQueuedFiles = 64
 
-// ErrTooManyFiles is SendFile's refusal of a file past the 64 a connection
-// may have queued; the connection goes on.
-var ErrTooManyFiles = errors.New("loop: SendFile: 64 files already queued on the connection")
+var maxEngineFiles int64 = 4096
+
+// ErrTooManyFiles is SendFile's refusal of a file past the 64 a connection,
+// or the 4,096 an engine, may have queued; the connection goes on.
+var ErrTooManyFiles = errors.New("loop: SendFile: too many files queued (64 on the connection or 4,096 in the engine)")
 
 // ErrFileShort is the reason a connection closes when a file given to
 // SendFile ends before the bytes it was to send.
@@ -130,11 +136,7 @@ type outItem struct {
 	off      int64
 	remain   int64
 	zeroCopy bool // sendfile(2) until the system says it cannot
-	// watchWrite: the readiness driver, which waits for a full socket by
-	// watching WRITE (flagFileWait); the completion driver has a send of
-	// the next bytes wait for it instead.
-	watchWrite bool
-	data       []byte
+	data     []byte
 }
 
 // pending is what the queue still has to send, at most math.MaxInt.
@@ -179,8 +181,7 @@ func (l *Loop) pumpFiles(c *Conn) {
 		} else if !l.pumpFile(c, it) {
 			return
 		} else {
-			_ = it.file.Close()
-			q.files--
+			l.closeFile(q, it)
 		}
 		q.items[0] = outItem{}
 		q.items = q.items[1:]
@@ -209,7 +210,7 @@ func (l *Loop) pumpFile(c *Conn, it *outItem) bool {
 		for it.remain > 0 {
 			n, err := c.sock.TrySendFile(it.fd, it.off, int(min(it.remain, maxSendFile)))
 			switch {
-			case err == evsel.ErrWouldBlock && it.watchWrite:
+			case err == evsel.ErrWouldBlock && l.readiness():
 				c.flags |= flagFileWait
 				return false
 			case err == evsel.ErrWouldBlock:
@@ -293,10 +294,9 @@ func (l *Loop) fileBuffer() []byte {
 	return l.fileBuf
 }
 
-// flushNow sends c's output as settle would, where the driver may: not
-// while c waits to be writable (the write would only fail) or to connect.
+// flushNow is settle's flush, for the file pump.
 func (l *Loop) flushNow(c *Conn) {
-	if c.flags&(flagCloseNow|flagDialing) == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0 {
+	if c.flushable() {
 		l.drv.flush(c)
 	}
 }
@@ -313,14 +313,31 @@ func (c *Conn) writeOut(p []byte) {
 	_, _ = c.writeRaw(p, false)
 }
 
+// closeFile closes a file range's descriptor, sent or dropped, and
+// uncounts it.
+func (l *Loop) closeFile(q *fileQueue, it *outItem) {
+	_ = it.file.Close()
+	q.files--
+	l.e.queuedFiles.Add(-1)
+}
+
+// readiness says whether the loop's driver is the readiness one, which
+// waits for a full socket by watching WRITE (flagFileWait); the completion
+// driver has a send of the next bytes wait for room instead.
+func (l *Loop) readiness() bool {
+	_, ok := l.drv.(*pollDriver)
+	return ok
+}
+
 // dropFiles closes the descriptors of a connection's unsent files.
 func (c *Conn) dropFiles() {
 	if c.aux == nil || c.aux.files == nil {
 		return
 	}
-	for _, it := range c.aux.files.items {
-		if it.file != nil {
-			_ = it.file.Close()
+	q := c.aux.files
+	for i := range q.items {
+		if q.items[i].file != nil {
+			c.loop.closeFile(q, &q.items[i])
 		}
 	}
 	c.aux.files = nil

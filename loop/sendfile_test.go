@@ -324,3 +324,47 @@ func TestSendFileKeepsReading(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(append(content, "done"...), got))
 }
+
+// TestSendFileEngineBound: the files queued on all connections together
+// are bounded too (maxEngineFiles, lowered here to 3): past it SendFile
+// refuses with ErrTooManyFiles on any connection, and a connection that
+// goes gives its files' share back. Peers that never read keep the files
+// queued.
+func TestSendFileEngineBound(t *testing.T) {
+	defer func(n int64) { maxEngineFiles = n }(maxEngineFiles)
+	maxEngineFiles = 3
+	f, _ := testFile(t, 4<<20)
+	results := make(chan error, 8) // one per request byte
+	conns := make(chan *Conn, 2)   // one per connection
+	e, addr := start(t, Funcs{Data: func(c *Conn) {
+		if c.Data() == nil {
+			c.SetData(true)
+			conns <- c
+		}
+		for range c.Inbound() {
+			results <- c.SendFile(f, 0, -1)
+		}
+		c.Consume(len(c.Inbound()))
+	}}, Options{Loops: 1})
+	ask := func(c net.Conn, n int) []error {
+		_, err := c.Write(bytes.Repeat([]byte("x"), n))
+		require.NoError(t, err)
+		errs := make([]error, n)
+		for i := range errs {
+			errs[i] = <-results
+		}
+		return errs
+	}
+	a := dial(t, addr)
+	assert.Equal(t, []error{nil, nil}, ask(a, 2))
+	ca := <-conns
+	b := dial(t, addr)
+	errs := ask(b, 2)
+	assert.NoError(t, errs[0])
+	assert.ErrorIs(t, errs[1], ErrTooManyFiles)
+	assert.EqualValues(t, 3, e.queuedFiles.Load())
+
+	require.NoError(t, ca.Do(func(c *Conn) { c.Abort(nil) }))
+	waitFor(t, "the aborted connection's files given back", func() bool { return e.queuedFiles.Load() == 1 })
+	assert.Equal(t, []error{nil}, ask(b, 1))
+}
