@@ -4,9 +4,10 @@ package evsel
 
 import "errors"
 
-// sysSendFile has no zero-copy call to make: the BSDs' and Windows'
-// (TransmitFile) differ in how they report a short send on a non-blocking
-// socket, and the loop's copy is what serves them.
+// sysSendFile makes no zero-copy call here: the BSDs' sendfile and
+// Windows' TransmitFile each need their own handling of a non-blocking
+// socket, which nothing on the machines this is tested on could exercise;
+// the loop's copy serves them.
 func sysSendFile(*Socket, uintptr, int64, int) (int, error) {
 	return 0, errors.ErrUnsupported
 }

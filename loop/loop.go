@@ -347,7 +347,7 @@ func (l *Loop) settle(c *Conn) {
 		}
 		// Else the handshake is under way: the files wait for it.
 	}
-	if c.flags&flagCloseNow == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0 && c.flags&flagDialing == 0 {
+	if c.flushable() {
 		l.drv.flush(c)
 	}
 	if l.staged == c {

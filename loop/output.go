@@ -76,6 +76,13 @@ func (c *Conn) writeRaw(p []byte, judge bool) (int, error) {
 	return len(p), nil
 }
 
+// flushable says whether the driver may send c's output now: there is
+// some, and c is neither waiting to be writable (the write would only
+// fail) nor to connect, nor closing at once (Abort drops it).
+func (c *Conn) flushable() bool {
+	return c.flags&(flagCloseNow|flagDialing) == 0 && c.outLen > 0 && c.events&evsel.EventWrite == 0
+}
+
 // Writev queues the buffers in order, as one Write of their concatenation.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	total := 0
