@@ -38,11 +38,38 @@ func start(t *testing.T, h Handler, opts Options) (*Engine, string) {
 	return e, addr.String()
 }
 
+// stop stops e within 10 s, and fails the test rather than hang the binary
+// if a loop stuck in a callback keeps Stop from returning even then.
 func stop(t *testing.T, e *Engine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, e.Stop(ctx))
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Stop(ctx) }()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the engine did not stop: a loop is stuck")
+	}
+}
+
+// readOnce accepts one connection on ln and reads it to its end (at most
+// 10 s); the bytes come on the channel, nil if the accept failed.
+func readOnce(ln net.Listener) <-chan []byte {
+	received := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			received <- nil
+			return
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, _ := io.ReadAll(c)
+		received <- got
+	}()
+	return received
 }
 
 func dial(t *testing.T, addr string) net.Conn {

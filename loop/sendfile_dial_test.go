@@ -3,7 +3,6 @@ package loop
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -23,22 +22,11 @@ func TestSendFileDialBeforeConnect(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
-	received := make(chan []byte, 1)
-	go func() {
-		sc, err := ln.Accept()
-		if err != nil {
-			received <- nil
-			return
-		}
-		defer sc.Close()
-		sc.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got, _ := io.ReadAll(sc)
-		received <- got
-	}()
+	received := readOnce(ln)
 	reasons := make(chan error, 1)
-	e, _ := startBounded(t, Funcs{
+	e, _ := start(t, Funcs{
 		Close: func(c *Conn, err error) { reasons <- err },
-	}, Options{}, nil)
+	}, Options{})
 	l := e.Loops()[0]
 	require.NoError(t, l.Do(func() {
 		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l))

@@ -14,38 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// startBounded is startTLS (cfg non-nil) or start whose cleanup gives up
-// on a loop that does not stop within 10 s (one stuck in a callback), so
-// that such a bug fails the test rather than hanging the binary.
-func startBounded(t *testing.T, h Handler, opts Options, cfg *tls.Config) (*Engine, string) {
-	t.Helper()
-	if opts.Logger == nil {
-		opts.Logger = quietLog
-	}
-	e, err := New(h, opts)
-	require.NoError(t, err)
-	var addr net.Addr
-	if cfg != nil {
-		addr, err = e.ListenTLS("tcp", "127.0.0.1:0", cfg)
-	} else {
-		addr, err = e.Listen("tcp", "127.0.0.1:0")
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		stopped := make(chan error, 1)
-		go func() { stopped <- e.Stop(ctx) }()
-		select {
-		case err := <-stopped:
-			assert.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Errorf("the engine did not stop: a loop is stuck")
-		}
-	})
-	return e, addr.String()
-}
-
 // smallBufferDialer connects with a small receive buffer, set before the
 // connect so that the window it advertises stays small: a peer that does
 // not read then holds little of what the server sends.
@@ -66,8 +34,8 @@ func smallBufferDialer() *net.Dialer {
 // loop.
 func TestSendFileLowWaterIsHighWater(t *testing.T) {
 	f, content := testFile(t, 4<<20)
-	_, addr := startBounded(t, fileServer(t, f, 0, -1, nil),
-		Options{HighWater: 64 << 10, LowWater: 64 << 10}, nil)
+	_, addr := start(t, fileServer(t, f, 0, -1, nil),
+		Options{HighWater: 64 << 10, LowWater: 64 << 10})
 	c := dial(t, addr)
 	_, err := c.Write([]byte("a\nbye\n"))
 	require.NoError(t, err)
@@ -88,25 +56,14 @@ func TestSendFileDialTLSBeforeOpen(t *testing.T) {
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", pki.serverConfig())
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
-	received := make(chan []byte, 1)
-	go func() {
-		sc, err := ln.Accept()
-		if err != nil {
-			received <- nil
-			return
-		}
-		defer sc.Close()
-		sc.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got, _ := io.ReadAll(sc)
-		received <- got
-	}()
+	received := readOnce(ln)
 	reasons := make(chan error, 1)
 	// The file passes HighWater: its bytes must not pause the reads the
 	// handshake needs.
-	e, _ := startBounded(t, Funcs{
+	e, _ := start(t, Funcs{
 		Open:  func(c *Conn) { c.Close() },
 		Close: func(c *Conn, err error) { reasons <- err },
-	}, Options{TLSHandshakeTimeout: 3 * time.Second, HighWater: 64 << 10}, nil)
+	}, Options{TLSHandshakeTimeout: 3 * time.Second, HighWater: 64 << 10})
 	l := e.Loops()[0]
 	require.NoError(t, l.Do(func() {
 		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l), WithTLS(pki.clientConfig()))
@@ -136,7 +93,7 @@ func TestSendFileNotifyDrained(t *testing.T) {
 	f, _ := testFile(t, 8<<20)
 	const lowWater = 64 << 10
 	drained := make(chan int, 4)
-	_, addr := startBounded(t, Funcs{
+	_, addr := start(t, Funcs{
 		Open: func(c *Conn) { c.SetWriteBuffer(16 << 10) },
 		Data: func(c *Conn) {
 			c.Consume(len(c.Inbound()))
@@ -144,7 +101,7 @@ func TestSendFileNotifyDrained(t *testing.T) {
 			c.NotifyDrained()
 		},
 		Drained: func(c *Conn) { drained <- c.Buffered() },
-	}, Options{HighWater: 256 << 10, LowWater: lowWater}, nil)
+	}, Options{HighWater: 256 << 10, LowWater: lowWater})
 	c := dial(t, addr)
 	_, err := c.Write([]byte("x"))
 	require.NoError(t, err)
@@ -179,7 +136,7 @@ func TestSendFileWriteBehindNotOverflow(t *testing.T) {
 	after := bytes.Repeat([]byte("z"), 70<<10)
 	pki := getPKI(t)
 	reasons := make(chan error, 1)
-	_, addr := startBounded(t, Funcs{
+	_, addr := startTLS(t, Funcs{
 		Open: func(c *Conn) { c.SetWriteBuffer(4096) },
 		Data: func(c *Conn) {
 			c.Consume(len(c.Inbound()))
@@ -230,8 +187,8 @@ func TestSendFileDialTLSClosedDuringHandshake(t *testing.T) {
 		received <- got
 	}()
 	reasons := make(chan error, 1)
-	e, _ := startBounded(t, Funcs{Close: func(c *Conn, err error) { reasons <- err }},
-		Options{TLSHandshakeTimeout: 3 * time.Second}, nil)
+	e, _ := start(t, Funcs{Close: func(c *Conn, err error) { reasons <- err }},
+		Options{TLSHandshakeTimeout: 3 * time.Second})
 	l := e.Loops()[0]
 	require.NoError(t, l.Do(func() {
 		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l), WithTLS(pki.clientConfig()))
@@ -283,8 +240,8 @@ func TestSendFileDialTLSHandshakeFails(t *testing.T) {
 		io.Copy(io.Discard, sc)
 	}()
 	reasons := make(chan error, 1)
-	e, _ := startBounded(t, Funcs{Close: func(c *Conn, err error) { reasons <- err }},
-		Options{TLSHandshakeTimeout: 8 * time.Second}, nil)
+	e, _ := start(t, Funcs{Close: func(c *Conn, err error) { reasons <- err }},
+		Options{TLSHandshakeTimeout: 8 * time.Second})
 	l := e.Loops()[0]
 	require.NoError(t, l.Do(func() {
 		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l),
