@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -27,17 +28,7 @@ func TestSendFileDialBeforeConnect(t *testing.T) {
 	e, _ := start(t, Funcs{
 		Close: func(c *Conn, err error) { reasons <- err },
 	}, Options{})
-	l := e.Loops()[0]
-	require.NoError(t, l.Do(func() {
-		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l))
-		if !assert.NoError(t, err) {
-			return
-		}
-		c.Write([]byte("<"))
-		assert.NoError(t, c.SendFile(f, 0, -1))
-		c.Write([]byte(">"))
-		c.Close()
-	}))
+	dialWithFile(t, e, ln.Addr().String(), f, func(c *Conn) { c.Close() })
 	select {
 	case err := <-reasons:
 		require.NoError(t, err)
@@ -63,4 +54,24 @@ func TestDialedConnIsSmall(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no OnOpen")
 	}
+}
+
+// dialWithFile dials addr from e's first loop and, on that loop before the
+// connect (and any handshake) is done, queues "<", f whole and ">", then
+// calls then(c) if it is not nil.
+func dialWithFile(t *testing.T, e *Engine, addr string, f *os.File, then func(c *Conn), opts ...DialOption) {
+	t.Helper()
+	l := e.Loops()[0]
+	require.NoError(t, l.Do(func() {
+		c, err := e.Dial(context.Background(), "tcp", addr, append([]DialOption{WithLoop(l)}, opts...)...)
+		if !assert.NoError(t, err) {
+			return
+		}
+		c.Write([]byte("<"))
+		assert.NoError(t, c.SendFile(f, 0, -1))
+		c.Write([]byte(">"))
+		if then != nil {
+			then(c)
+		}
+	}))
 }

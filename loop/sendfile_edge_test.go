@@ -64,16 +64,7 @@ func TestSendFileDialTLSBeforeOpen(t *testing.T) {
 		Open:  func(c *Conn) { c.Close() },
 		Close: func(c *Conn, err error) { reasons <- err },
 	}, Options{TLSHandshakeTimeout: 3 * time.Second, HighWater: 64 << 10})
-	l := e.Loops()[0]
-	require.NoError(t, l.Do(func() {
-		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l), WithTLS(pki.clientConfig()))
-		if !assert.NoError(t, err) {
-			return
-		}
-		c.Write([]byte("<"))
-		assert.NoError(t, c.SendFile(f, 0, -1))
-		c.Write([]byte(">"))
-	}))
+	dialWithFile(t, e, ln.Addr().String(), f, nil, WithTLS(pki.clientConfig()))
 	select {
 	case err := <-reasons:
 		require.NoError(t, err)
@@ -189,20 +180,12 @@ func TestSendFileDialTLSClosedDuringHandshake(t *testing.T) {
 	reasons := make(chan error, 1)
 	e, _ := start(t, Funcs{Close: func(c *Conn, err error) { reasons <- err }},
 		Options{TLSHandshakeTimeout: 3 * time.Second})
-	l := e.Loops()[0]
-	require.NoError(t, l.Do(func() {
-		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithLoop(l), WithTLS(pki.clientConfig()))
-		if !assert.NoError(t, err) {
-			return
-		}
-		c.Write([]byte("<"))
-		assert.NoError(t, c.SendFile(f, 0, -1))
-		c.Write([]byte(">"))
-		l.AfterFunc(100*time.Millisecond, func() {
+	dialWithFile(t, e, ln.Addr().String(), f, func(c *Conn) {
+		c.Loop().AfterFunc(100*time.Millisecond, func() {
 			assert.NotZero(t, c.flags&flagHandshake, "the handshake is under way")
 			c.Close()
 		})
-	}))
+	}, WithTLS(pki.clientConfig()))
 	// A connection closed before OnOpen gets no OnClose (nil reason, never
 	// open): the server's end of stream says it is gone, which must come
 	// with the close, not at TLSHandshakeTimeout (3 s).
