@@ -48,6 +48,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.syscalls, "syscalls", true, "count each server's system calls over the echo cells' window with perf (syscalls/msg)")
 	fs.Float64Var(&o.maxSteal, "max-steal", 0, "measure a server again, up to 3 times, when the hypervisor took more than this percentage of the CPUs' time in its window, and keep the least stolen try; 0 never does")
 	fs.BoolVar(&o.verbose, "v", false, "copy the children's diagnostics to stderr")
+	fs.StringVar(&o.callgrindKeep, "callgrind-keep", "", "with -instructions, copy each window's callgrind dump into this directory (as <cell>-<server>-<round>.callgrind) for callgrind_annotate, to see where the instructions go")
 	fs.BoolVar(&o.instructions, "instructions", false, "count each server's user-space instructions per message under valgrind's callgrind instead of measuring CPU time, a figure that moves far less on a noisy host (echo cells only, not the io_uring servers, no system-call count; defaults: -conns 1,64 -sizes 64 -rounds 1 -warmup 2s -servers evsel,c, or evsel,evsel-base,c with -baseline)")
 	fs.StringVar(&o.baseline, "baseline", "", "git revision to build evsel from as the extra server evsel-base, to measure a change against it in the same run")
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if o.syscalls {
 			return nil, errors.New("-instructions counts no system calls: leave out -syscalls")
 		}
+	} else if o.callgrindKeep != "" {
+		return nil, errors.New("-callgrind-keep goes with -instructions")
 	}
 	if o.quick {
 		quick := map[string]string{

@@ -83,7 +83,7 @@ func (h *harness) callgrindWindow(ctx context.Context, pid int, start bool) erro
 // runInstructions is runLoad with the server under callgrind, in a
 // directory of its own under root: it sets run.InstrPerMsg from the dump
 // the window's end made.
-func (h *harness) runInstructions(ctx context.Context, root string, cell report.Cell, server string) report.Run {
+func (h *harness) runInstructions(ctx context.Context, root string, cell report.Cell, server string, round int) report.Run {
 	dir, err := os.MkdirTemp(root, "run-")
 	if err != nil {
 		return report.Run{Cell: cell, Server: server, Err: err.Error()}
@@ -104,6 +104,9 @@ func (h *harness) runInstructions(ctx context.Context, root string, cell report.
 	if err == nil {
 		total, err = callgrindTotal(dumps[0])
 	}
+	if err == nil && h.opts.callgrindKeep != "" {
+		err = keepDump(dumps[0], h.opts.callgrindKeep, fmt.Sprintf("%s-%s-%d", cell.Name(), server, round))
+	}
 	if err != nil {
 		run.Err = err.Error()
 		return run
@@ -114,6 +117,20 @@ func (h *harness) runInstructions(ctx context.Context, root string, cell report.
 	}
 	run.InstrPerMsg = float64(total) / float64(run.Load.Messages)
 	return run
+}
+
+// keepDump copies a window's dump to dir as name.callgrind, with the
+// cell's spaces and '=' made file-name friendly.
+func keepDump(dump, dir, name string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	name = strings.NewReplacer(" ", "_", "=", "", "/", "_").Replace(name)
+	b, err := os.ReadFile(dump)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name+".callgrind"), b, 0o644)
 }
 
 // callgrindTotal reads the instruction total of a callgrind dump (its

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -40,7 +42,24 @@ func TestInstructionFlags(t *testing.T) {
 		{"-instructions", "-idle", "100"}, // echo cells only
 		{"-instructions", "-tls-conns", "64"},
 		{"-instructions", "-syscalls"},
+		{"-callgrind-keep", "/tmp/x"}, // nothing to keep without -instructions
 	})
+}
+
+func TestKeepDump(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "callgrind.7.1")
+	if err := os.WriteFile(src, []byte("totals: 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "kept")
+	cell := report.Cell{Kind: "echo", Conns: 64, Size: 64, Depth: 16}
+	if err := keepDump(src, dir, cell.Name()+"-evsel-0"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "echo_c64_64B_d16-evsel-0.callgrind"))
+	if err != nil || string(got) != "totals: 5\n" {
+		t.Fatalf("kept dump: %q, %v", got, err)
+	}
 }
 
 func TestParseCallgrindTotal(t *testing.T) {

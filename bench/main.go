@@ -86,6 +86,8 @@ type options struct {
 	// instructions: count the servers' user-space instructions per
 	// message under callgrind instead of measuring CPU (instructions.go).
 	instructions bool
+	// callgrindKeep: -instructions copies each window's dump here.
+	callgrindKeep string
 }
 
 // summary is what a run produced, for the smoke test.
@@ -421,7 +423,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 				var r report.Run
 				switch {
 				case o.instructions:
-					r = h.runInstructions(ctx, callgrindRoot, pc.cell, server)
+					r = h.runInstructions(ctx, callgrindRoot, pc.cell, server, round)
 				case pc.cell.IsIdle():
 					r = h.runIdle(ctx, pc.cell, server)
 				default:
