@@ -53,6 +53,8 @@ type connAux struct {
 	heldWake           bool    // a Wake came while reading was paused
 	resuming           bool    // ResumeReading's task is queued
 	holdAfterHandshake bool    // PauseReading during the TLS handshake: held once it ends
+
+	writeShut bool // CloseWrite's shutdown is done (halfclose.go)
 }
 
 func (c *Conn) extra() *connAux {
@@ -102,6 +104,7 @@ const (
 	flagWantDrained                       // NotifyDrained: OnDrained once output is at LowWater (flow.go)
 	flagFile                              // SendFile: files are queued behind the output (sendfile.go)
 	flagFileWait                          // SendFile: sendfile(2) found the socket full; WRITE is watched
+	flagWriteShut                         // CloseWrite: no more writes; the sending side shuts once the output is out (halfclose.go)
 )
 
 // fd is the socket's descriptor, as the poller knows it.
@@ -210,10 +213,11 @@ func (c *Conn) Do(fn func(c *Conn)) error {
 // finished. It is safe from any goroutine. On a connection not yet open (a
 // Dial's, connecting or in its TLS handshake) the call comes right after
 // OnOpen, and not at all if it never opens; on a closing connection, which
-// is not read any more, it does nothing. Note that a peer's half-close
-// (EOF) closes the connection as soon as its pending output is sent, so an
-// answer produced later by another goroutine is lost; a protocol that lets
-// peers shut down their side early should answer from the callback.
+// is not read any more, it does nothing. Note that without an EOFHandler a
+// peer's half-close (EOF) closes the connection as soon as its pending
+// output is sent, so an answer produced later by another goroutine is
+// lost; a protocol that lets peers end their side early wants OnEOF
+// (halfclose.go). After OnEOF, Wake still calls OnData.
 func (c *Conn) Wake() error {
 	if c.closed.Load() {
 		return ErrClosed

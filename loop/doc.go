@@ -61,6 +61,14 @@
 // *PanicError when the handler panicked (only that connection closes), or
 // the I/O error.
 //
+// Half-closes work both ways (halfclose.go). The peer's end of its stream
+// closes the connection once its output is sent, unless the Handler is an
+// EOFHandler: then OnEOF is called and the connection stays open for
+// writing (the request whose end is the stream's end, the answer from
+// another goroutine) until the handler closes it. CloseWrite ends the
+// connection's own side after its pending output, as net.TCPConn's does,
+// and goes on reading.
+//
 // # Deadlines and limits
 //
 // Every state a connection can sit in can be bounded, so that peers that

@@ -48,8 +48,10 @@ func (l *Loop) startDrain(c *Conn) {
 	if c.flags&flagEOF != 0 || !c.sock.HasUnread() {
 		return
 	}
-	if err := c.sock.Shutdown(evsel.ShutWrite); err != nil {
-		return
+	if c.aux == nil || !c.aux.writeShut { // else CloseWrite did it
+		if err := c.sock.Shutdown(evsel.ShutWrite); err != nil {
+			return
+		}
 	}
 	c.flags |= flagDraining
 	c.active = l.clock // the drain's deadline counts from here

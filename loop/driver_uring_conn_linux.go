@@ -69,8 +69,7 @@ func (d *uringDriver) received(fd int, cqe evsel.UringCQE) {
 		// flagEOF, which would make it io.EOF; nothing is left unread, so
 		// settle finishes it without a drain once its output is out.
 	case cqe.Res == 0:
-		c.flags |= flagEOF
-		c.closeWith(io.EOF, false)
+		l.peerEOF(c)
 	case err == unix.ENOBUFS:
 		d.bufs.ranShort()
 		// Bytes are waiting but the ring had no buffer left: read them

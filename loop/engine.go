@@ -28,8 +28,8 @@ type Handler interface {
 	OnClose(c *Conn, err error)
 }
 
-// Funcs is a Handler, a DrainHandler and an AcceptErrorHandler made of
-// optional functions.
+// Funcs is a Handler, a DrainHandler, an AcceptErrorHandler and an
+// EOFHandler made of optional functions.
 type Funcs struct {
 	Open    func(c *Conn)
 	Data    func(c *Conn)
@@ -37,6 +37,9 @@ type Funcs struct {
 	Drained func(c *Conn)
 	// AcceptError is OnAcceptError (see AcceptErrorHandler).
 	AcceptError func(l *Loop, addr net.Addr, err error)
+	// EOF is OnEOF (see EOFHandler); without it the peer's end of the
+	// stream closes the connection once its output is sent.
+	EOF func(c *Conn)
 }
 
 // OnOpen calls f.Open if set.
@@ -313,6 +316,7 @@ func (o *Options) setDefaults() {
 // Engine runs the loops.
 type Engine struct {
 	h        Handler
+	eof      EOFHandler // h, if it serves half-closed connections (halfclose.go)
 	opts     Options
 	log      *slog.Logger
 	lookupIP lookupIP // how Dial resolves host names
@@ -352,6 +356,7 @@ func New(h Handler, opts Options) (*Engine, error) {
 		h: h, opts: opts, log: opts.Logger, shut: make(chan struct{}), done: make(chan struct{}),
 		lookupIP: net.DefaultResolver.LookupNetIP,
 	}
+	e.eof, _ = h.(EOFHandler)
 	if opts.MaxConnsPerIP > 0 {
 		e.perIP = newIPCounts()
 	}

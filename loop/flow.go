@@ -1,7 +1,5 @@
 package loop
 
-import "io"
-
 // Flow control the handler drives. The engine's own backpressure stops
 // reading a connection whose output passed HighWater; these let a handler
 // stop reading one connection because of another, as a proxy must: while
@@ -168,12 +166,12 @@ func (l *Loop) unhold(c *Conn) {
 	if end == heldNone || c.flags&(flagClosing|flagCloseNow) != 0 {
 		return
 	}
-	c.flags |= flagEOF
 	if end == heldEOF && c.flags&flagTLS != 0 {
+		c.flags |= flagEOF
 		c.closeWith(ErrTLSNoCloseNotify, false) // as tlsReceived would have
 		return
 	}
-	c.closeWith(io.EOF, false)
+	l.peerEOF(c)
 }
 
 // drainedNow lists c for its OnDrained, which the next settleAll calls

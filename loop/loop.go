@@ -226,8 +226,7 @@ func (l *Loop) read(c *Conn) {
 	case err == evsel.ErrWouldBlock:
 		return
 	case err == io.EOF:
-		c.flags |= flagEOF
-		c.closeWith(io.EOF, false)
+		l.peerEOF(c)
 		return
 	case err != nil:
 		c.fail(err)
@@ -372,6 +371,9 @@ func (l *Loop) settle(c *Conn) {
 	if c.outLen == 0 && c.held == 0 && cap(c.in) == 0 && c.flags&settleBusy == 0 && l.drv.reading(c) {
 		return
 	}
+	if c.flags&(flagWriteShut|flagClosing|flagCloseNow) == flagWriteShut {
+		l.shutWrite(c)
+	}
 	if c.flags&(flagClosing|flagCloseNow|flagFile) == flagClosing && c.outLen == 0 && c.flags&flagDraining == 0 {
 		l.startDrain(c)
 	}
@@ -422,7 +424,7 @@ func (l *Loop) settle(c *Conn) {
 // at the end of its input, or TLS (whose held bytes include its record
 // layer's).
 const settleBusy = flagCloseNow | flagClosing | flagPaused | flagMemPaused | flagNoSock |
-	flagDialing | flagEOF | flagHsFull | flagTLS | flagHeld | flagFile
+	flagDialing | flagEOF | flagHsFull | flagTLS | flagHeld | flagFile | flagWriteShut
 
 // settleAll settles what the iteration touched before the loop waits:
 // the connections, then the datagram sockets, whose flush may call

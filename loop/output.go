@@ -17,7 +17,7 @@ func (c *Conn) Buffered() int {
 // idle connection goes to the socket directly, without a copy of what the
 // kernel takes.
 func (c *Conn) Write(p []byte) (int, error) {
-	if c.flags&(flagClosing|flagCloseNow) != 0 || c.closed.Load() {
+	if c.flags&(flagClosing|flagCloseNow|flagWriteShut) != 0 || c.closed.Load() {
 		return 0, ErrClosed
 	}
 	if len(p) == 0 {

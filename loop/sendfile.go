@@ -45,7 +45,7 @@ import (
 // archive or library, or one that asked for SIGPIPE with signal.Notify,
 // sees it.
 func (c *Conn) SendFile(f *os.File, off, n int64) error {
-	if c.flags&(flagClosing|flagCloseNow) != 0 || c.closed.Load() {
+	if c.flags&(flagClosing|flagCloseNow|flagWriteShut) != 0 || c.closed.Load() {
 		return ErrClosed
 	}
 	if off < 0 {

@@ -384,8 +384,7 @@ func (l *Loop) tlsInput(c *Conn) {
 		}
 	case fault == io.EOF && c.holdEnd(heldCloseNotify): // the plaintext before it waits (flow.go)
 	case fault == io.EOF: // the peer's close_notify
-		c.flags |= flagEOF
-		c.closeWith(io.EOF, false)
+		l.peerEOF(c)
 	default:
 		st.broken = true
 		c.closeWith(fault, false) // the alert crypto/tls queued goes out first
