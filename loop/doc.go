@@ -235,7 +235,8 @@
 // elsewhere, a channel) and above all not for a loop:
 //
 //   - On the owning loop only (callbacks, timers, Do functions): the Conn
-//     methods Write, Writev, Close, CloseWithError, Abort, Inbound, Consume,
+//     methods Write, Writev, SendFile, Close, CloseWithError, CloseWrite,
+//     Abort, Inbound, Consume,
 //     Peek, Next, Discard, Read, WriteTo, Buffered, Data, SetData,
 //     SetIdleTimeout, PauseReading, ResumeReading, ReadingPaused,
 //     ReadPaused, NotifyDrained, the address and socket-option methods
@@ -249,7 +250,8 @@
 //     and the read-only Stats, Addrs, Options, Loops, Done.
 //   - Outside the loops only (they wait for the loops): Engine.Stop,
 //     Engine.Listen, ListenTLS, ListenPacket, the Serve methods,
-//     ListenerFiles, PassListeners, StopAccepting and Drain. On a loop
+//     ListenerFiles, PassListeners, CloseListener, StopAccepting and
+//     Drain. On a loop
 //     goroutine, OnShutdown's included, they return ErrOnLoop at once
 //     instead of waiting for themselves; a callback that
 //     wants the engine stopped calls StopAsync.

@@ -3,6 +3,7 @@ package loop
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -341,4 +342,61 @@ func (ln *listener) close() {
 	if ln.unlink != "" {
 		os.Remove(ln.unlink)
 	}
+}
+
+// CloseListener stops serving one address the engine listens on (one
+// Listen, ListenTLS, ListenPacket or Serve* returned, as Addrs lists it),
+// as net.Listener's Close does: every loop's socket for it is closed (a
+// Unix socket's file removed), and the connections accepted from it go
+// on. A datagram socket (ListenPacket, ServePacket) on it is closed as
+// its PacketConn.Close would, after a last flush. It returns an error
+// that wraps net.ErrClosed if nothing is served at addr, and must be
+// called from outside the loops (ErrOnLoop). When it returns, every
+// connection accepted from the address is registered and counted in
+// Stats.Open.
+func (e *Engine) CloseListener(addr net.Addr) error {
+	if e.OnLoopGoroutine() {
+		return ErrOnLoop
+	}
+	same := func(a net.Addr, err error) bool {
+		return err == nil && a.Network() == addr.Network() && a.String() == addr.String()
+	}
+	closed := 0 // onLoop waits for each loop's count
+	for _, l := range e.loops {
+		err := e.onLoop(l, func() error {
+			l.listeners = slices.DeleteFunc(l.listeners, func(ln *listener) bool {
+				if ln.sock == nil || !same(ln.sock.LocalAddr()) {
+					return false
+				}
+				ln.close()
+				closed++
+				return true
+			})
+			for _, pc := range servedPackets(l) {
+				if same(pc.local, nil) {
+					pc.Close()
+					closed++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if closed == 0 {
+		return fmt.Errorf("loop: CloseListener %s %s: %w", addr.Network(), addr, net.ErrClosed)
+	}
+	// What a loop accepted before its listener closed may be on its way
+	// to another loop as a task (Options.Balance): one more task on each
+	// loop, and it has run.
+	for _, l := range e.loops {
+		if err := e.onLoop(l, func() error { return nil }); err != nil {
+			return err
+		}
+	}
+	e.mu.Lock()
+	e.addrs = slices.DeleteFunc(e.addrs, func(a net.Addr) bool { return same(a, nil) })
+	e.mu.Unlock()
+	return nil
 }

@@ -77,3 +77,19 @@ func TestUnixListenerFileRemoved(t *testing.T) {
 		stop(t, listen(t, "@evsel-test-"+filepath.Base(t.TempDir())))
 	})
 }
+
+// TestUnixCloseListener: CloseListener removes the socket file of the
+// address it closes, as StopAccepting does.
+func TestUnixCloseListener(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	e, err := New(echo, Options{Loops: 2, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	addr, err := e.Listen("unix", path)
+	require.NoError(t, err)
+	require.NoError(t, e.CloseListener(addr))
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, os.ErrNotExist, "the socket file stays behind")
+	_, err = net.DialTimeout("unix", path, time.Second)
+	require.Error(t, err)
+}

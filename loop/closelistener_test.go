@@ -1,0 +1,106 @@
+package loop
+
+import (
+	"errors"
+	"net"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestCloseListener: closing one of two addresses, with one socket per
+// loop (ReusePort) and with one acceptor dealing to both loops: dials to
+// it are refused, the other is still served, and the connections accepted
+// from it go on.
+func TestCloseListener(t *testing.T) {
+	for _, reuse := range []bool{true, false} {
+		t.Run(map[bool]string{true: "ReusePort", false: "one acceptor"}[reuse], func(t *testing.T) {
+			e, a := start(t, echo, Options{Loops: 2, ReusePort: reuse})
+			b, err := e.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			var held []net.Conn
+			for range 4 { // on both loops
+				c := dial(t, a)
+				require.Equal(t, []byte("hi"), roundTrip(t, c, []byte("hi")))
+				held = append(held, c)
+			}
+			addrA := e.Addrs()[0]
+			require.Equal(t, a, addrA.String())
+
+			require.NoError(t, e.CloseListener(addrA))
+			require.Equal(t, []string{b.String()}, addrStrings(e.Addrs()))
+			for range 4 {
+				c, err := net.DialTimeout("tcp", a, 5*time.Second)
+				if err == nil {
+					c.Close()
+				}
+				require.Error(t, err, "a dial to the closed address was accepted")
+			}
+			for _, c := range held {
+				require.Equal(t, []byte("on"), roundTrip(t, c, []byte("on")))
+			}
+			require.Equal(t, []byte("b"), roundTrip(t, dial(t, b.String()), []byte("b")))
+			require.Equal(t, int64(4+1), e.Stats().Open)
+
+			err = e.CloseListener(addrA)
+			require.ErrorIs(t, err, net.ErrClosed, "closed twice")
+			require.ErrorIs(t, e.CloseListener(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: b.(*net.TCPAddr).Port}), net.ErrClosed,
+				"another network's address with the same port")
+		})
+	}
+}
+
+// TestCloseListenerPacket: a ListenPacket address's sockets (one per
+// loop where SO_REUSEPORT spreads datagrams) are closed: no loop serves
+// one any more, and Go's net, which sets neither SO_REUSEADDR nor
+// SO_REUSEPORT on them, binds the port again.
+func TestCloseListenerPacket(t *testing.T) {
+	e, addr := startPacket(t, "udp", "127.0.0.1:0", packetEcho, Options{Loops: 2})
+	served := func() int {
+		n := 0
+		for _, l := range e.Loops() {
+			require.NoError(t, e.onLoop(l, func() error { n += len(servedPackets(l)); return nil }))
+		}
+		return n
+	}
+	require.NotZero(t, served())
+	require.NoError(t, e.CloseListener(addr))
+	require.Empty(t, e.Addrs())
+	require.Zero(t, served())
+	if runtime.GOOS == "windows" {
+		return // Go's net cannot open a UDP socket under Wine (its SIO_UDP_CONNRESET ioctl fails)
+	}
+	s, err := net.ListenPacket("udp", addr.String())
+	require.NoError(t, err, "a socket of the closed address is still open")
+	s.Close()
+}
+
+// TestCloseListenerOnLoop: like Listen, it waits for the loops.
+func TestCloseListenerOnLoop(t *testing.T) {
+	e, addr := start(t, Funcs{Data: func(c *Conn) {
+		err := c.Loop().Engine().CloseListener(c.LocalAddr())
+		c.Write([]byte(map[bool]string{true: "refused", false: errString(err)}[errors.Is(err, ErrOnLoop)]))
+		c.Consume(len(c.Inbound()))
+	}}, Options{})
+	_ = e
+	require.Equal(t, []byte("refused"), roundTrip(t, dial(t, addr), []byte("1234567")))
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "nil"
+	}
+	return err.Error()
+}
+
+func addrStrings(addrs []net.Addr) []string {
+	s := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		s = append(s, a.String())
+	}
+	slices.Sort(s)
+	return s
+}
