@@ -104,6 +104,29 @@ func (c *Conn) SetNoDelay(on bool) error {
 	return s.SetNoDelay(on)
 }
 
+// errLingerBlocks is SetLinger's answer to a positive time.
+var errLingerBlocks = errors.New("loop: SetLinger with a positive time would make the close block its loop; use Options.LingerTimeout")
+
+// SetLinger sets SO_LINGER as net.TCPConn's SetLinger does, for the values
+// that do not block: 0 makes the close reset the connection (RST), so
+// that the server keeps no TIME_WAIT for it and the peer sees a reset
+// rather than an end of stream, and a negative value restores the default
+// (the close sends a FIN and the kernel delivers what is left). Close
+// still sends the pending output first, but the reset throws away
+// whatever of it the kernel has not yet delivered; Abort resets at once.
+// A positive time returns an error, since close(2) would then wait for
+// the peer on the loop: Options.LingerTimeout bounds a graceful close.
+func (c *Conn) SetLinger(sec int) error {
+	if sec > 0 {
+		return errLingerBlocks
+	}
+	s, err := c.socket()
+	if err != nil {
+		return err
+	}
+	return s.SetLinger(sec)
+}
+
 // SetKeepAlive turns TCP keep-alive probes on or off and tunes them, with
 // the rules of net.TCPConn.SetKeepAliveConfig (zero fields take Go's
 // defaults, negative ones leave the system's).
