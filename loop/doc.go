@@ -232,7 +232,10 @@
 //
 // A callback blocks its whole loop while it runs, so it must not wait for
 // anything slow (a blocking write to a pipe nobody drains, a lock held
-// elsewhere, a channel) and above all not for a loop:
+// elsewhere, a channel) and above all not for a loop. One that does is
+// reported: a loop kept from its poll for Options.StallWarning (1 s by
+// default) is logged with its goroutine's stack, where the callback is
+// stuck, and counted in Stats.Stalls (stall.go). The calls:
 //
 //   - On the owning loop only (callbacks, timers, Do functions): the Conn
 //     methods Write, Writev, SendFile, Close, CloseWithError, CloseWrite,

@@ -262,6 +262,13 @@ type Options struct {
 	// OnShutdown, if set, runs once every loop has exited, before Done is
 	// closed and Stop returns.
 	OnShutdown func(e *Engine)
+	// StallWarning is how long a loop may be kept from its poll (by a
+	// callback that blocks: a slow system call, a lock, a channel) before
+	// the engine logs a warning with the stack of the loop's goroutine,
+	// where it is stuck, and counts it in Stats.Stalls; a second line
+	// follows when the loop serves again. The engine never interrupts the
+	// callback. Default 1 s; negative turns the watchdog off. See stall.go.
+	StallWarning time.Duration
 	// OnTick, if set, runs on every loop every TickInterval (default 1 s).
 	// Without it the loops keep no timer of their own.
 	OnTick       func(l *Loop)
@@ -307,6 +314,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.TickInterval <= 0 {
 		o.TickInterval = time.Second
+	}
+	if o.StallWarning == 0 {
+		o.StallWarning = defaultStallWarning
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(NewQueuedHandler(slog.Default().Handler()))
@@ -379,9 +389,21 @@ func New(h Handler, opts Options) (*Engine, error) {
 	if err := e.startLoops(); err != nil {
 		return nil, err
 	}
+	loopsGone := make(chan struct{})
+	watched := make(chan struct{})
+	if opts.StallWarning > 0 {
+		go func() {
+			defer close(watched)
+			e.watchStalls(opts.StallWarning, loopsGone)
+		}()
+	} else {
+		close(watched)
+	}
 	go func() {
 		e.shutdownGID.Store(goid())
 		e.wg.Wait()
+		close(loopsGone)
+		<-watched
 		if opts.OnShutdown != nil {
 			e.protect("OnShutdown", opts.OnShutdown)
 		}

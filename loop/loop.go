@@ -54,6 +54,7 @@ type Loop struct {
 	tasks taskQueue
 	stats loopStats
 	gid   atomic.Uint64 // the loop goroutine's id, for Engine.OnLoopGoroutine
+	beat  beat          // for the stall watchdog (stall.go)
 }
 
 func newLoop(e *Engine, id int) *Loop {
@@ -142,6 +143,7 @@ func (l *Loop) run(started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.e.wg.Done()
+	defer l.beat.waiting() // gone: nothing for the watchdog to report
 	err := l.drv.start()
 	if err != nil && l.drv.name() == DriverIOUring {
 		// The probe passed but this ring could not be set up (out of
@@ -166,7 +168,9 @@ func (l *Loop) run(started chan<- error) {
 		if l.tasks.pending() || len(l.drained) > 0 {
 			timeout = 0
 		}
+		l.beat.waiting()
 		n, err := l.drv.poll(timeout, busy)
+		l.beat.working()
 		busy = n > 0
 		l.tick()
 		if err != nil {

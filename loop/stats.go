@@ -34,6 +34,9 @@ type Stats struct {
 	// TLSRecordTimeouts the connections closed with ErrTLSRecordTimeout
 	// (in Closed too).
 	TLSHandshakes, TLSHandshakeFailed, TLSRecordTimeouts int64
+	// Stalls counts the times a loop was kept from its poll for
+	// Options.StallWarning or longer (a callback blocking it).
+	Stalls int64
 }
 
 func (s *Stats) add(o Stats) {
@@ -59,6 +62,7 @@ func (s *Stats) add(o Stats) {
 	s.TLSHandshakes += o.TLSHandshakes
 	s.TLSHandshakeFailed += o.TLSHandshakeFailed
 	s.TLSRecordTimeouts += o.TLSRecordTimeouts
+	s.Stalls += o.Stalls
 }
 
 // loopStats are a loop's counters, atomic so Stats can read them from any
@@ -74,6 +78,7 @@ type loopStats struct {
 
 	datagramsIn, datagramsOut, datagramsDropped, datagramsTruncated atomic.Int64
 	tlsHandshakes, tlsFailed, tlsRecordTimeouts                     atomic.Int64
+	stalls                                                          atomic.Int64
 }
 
 // Stats returns the loop's counters.
@@ -89,7 +94,7 @@ func (l *Loop) Stats() Stats {
 		DatagramsIn: st.datagramsIn.Load(), DatagramsOut: st.datagramsOut.Load(),
 		DatagramsDropped: st.datagramsDropped.Load(), DatagramsTruncated: st.datagramsTruncated.Load(),
 		TLSHandshakes: st.tlsHandshakes.Load(), TLSHandshakeFailed: st.tlsFailed.Load(),
-		TLSRecordTimeouts: st.tlsRecordTimeouts.Load(),
+		TLSRecordTimeouts: st.tlsRecordTimeouts.Load(), Stalls: st.stalls.Load(),
 	}
 }
 
