@@ -55,6 +55,8 @@ type connAux struct {
 	holdAfterHandshake bool    // PauseReading during the TLS handshake: held once it ends
 
 	writeShut bool // CloseWrite's shutdown is done (halfclose.go)
+
+	waiters *writeWaiters // WriteWait callers waiting for room (writewait.go)
 }
 
 func (c *Conn) extra() *connAux {
@@ -105,6 +107,7 @@ const (
 	flagFile                              // SendFile: files are queued behind the output (sendfile.go)
 	flagFileWait                          // SendFile: sendfile(2) found the socket full; WRITE is watched
 	flagWriteShut                         // CloseWrite: no more writes; the sending side shuts once the output is out (halfclose.go)
+	flagWaiters                           // WriteWait callers wait for room (writewait.go)
 )
 
 // fd is the socket's descriptor, as the poller knows it.

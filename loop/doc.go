@@ -48,7 +48,10 @@
 // Conn.NotifyDrained asks for one DrainHandler.OnDrained when a
 // connection's output is back at LowWater (flow.go). Input or the
 // stream's end that come past a pause (a receive already in flight) wait
-// for ResumeReading, so no byte is dropped and none overtaken.
+// for ResumeReading, so no byte is dropped and none overtaken. A goroutine
+// that produces for a connection uses Conn.WriteWait, which waits while
+// the output is above HighWater, as net.Conn's Write blocks, where
+// AsyncWrite never waits (writewait.go).
 //
 // # Closing
 //
@@ -253,8 +256,8 @@
 //     and the read-only Stats, Addrs, Options, Loops, Done.
 //   - Outside the loops only (they wait for the loops): Engine.Stop,
 //     Engine.Listen, ListenTLS, ListenPacket, the Serve methods,
-//     ListenerFiles, PassListeners, CloseListener, StopAccepting and
-//     Drain. On a loop
+//     ListenerFiles, PassListeners, CloseListener, StopAccepting, Drain
+//     and Conn.WriteWait. On a loop
 //     goroutine, OnShutdown's included, they return ErrOnLoop at once
 //     instead of waiting for themselves; a callback that
 //     wants the engine stopped calls StopAsync.

@@ -174,6 +174,24 @@ func (l *Loop) unhold(c *Conn) {
 	l.peerEOF(c)
 }
 
+// drainable serves what waits for c's output to drain: NotifyDrained's
+// OnDrained and WriteWait's callers, once it is at LowWater, counting a
+// queued file as pending output too. WriteWait's callers hear at once
+// when c closes or ends its sending side.
+func (l *Loop) drainable(c *Conn) {
+	low := c.outLen <= l.e.opts.LowWater && (c.flags&flagFile == 0 || c.Buffered() <= l.e.opts.LowWater)
+	if c.flags&flagWantDrained != 0 && low {
+		l.drainedNow(c)
+	}
+	if c.flags&flagWaiters != 0 {
+		if c.flags&(flagClosing|flagCloseNow|flagWriteShut) != 0 {
+			l.failWaiters(c)
+		} else if low {
+			l.admitWaiters(c)
+		}
+	}
+}
+
 // drainedNow lists c for its OnDrained, which the next settleAll calls
 // (callDrained skips it if it is closing by then): settle, which finds
 // the output drained, also runs in the middle of other work.

@@ -362,9 +362,8 @@ func (l *Loop) settle(c *Conn) {
 			l.unstage(0)
 		}
 	}
-	if c.flags&flagWantDrained != 0 && c.outLen <= l.e.opts.LowWater &&
-		(c.flags&flagFile == 0 || c.Buffered() <= l.e.opts.LowWater) { // a queued file is pending output too
-		l.drainedNow(c)
+	if c.flags&(flagWantDrained|flagWaiters) != 0 {
+		l.drainable(c)
 	}
 	// A closing connection goes once its output is out; a dialing one with
 	// nothing to send need not wait for its connect.
@@ -544,6 +543,9 @@ func (l *Loop) finish(c *Conn) {
 	}
 	if c.flags&flagFile != 0 {
 		c.dropFiles()
+	}
+	if c.flags&flagWaiters != 0 {
+		l.failWaiters(c)
 	}
 	if err := c.reason(); (c.flags&(flagOpen|flagDialing) != 0 || err != nil) &&
 		(c.flags&flagTLS == 0 || c.tlsReported()) {

@@ -1,0 +1,140 @@
+package loop
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// WriteWait: backpressure for writers on other goroutines. AsyncWrite
+// never waits, so a goroutine that produces faster than the peer reads
+// (a feed pushed to slow subscribers) grows the connection's output until
+// MaxOutput closes it; the only way to hold back was to ask Buffered
+// through Do and guess. WriteWait is the goroutine-per-connection
+// program's blocking Write: it queues the bytes once there is room, and
+// makes its caller wait until then, so the producer runs at the peer's
+// pace and the memory held is the output bound plus what the waiting
+// callers hold themselves.
+
+// writeWaiters are a connection's waiting WriteWait calls, first first
+// (behind a pointer, which keeps connAux comparable: see endDial).
+type writeWaiters struct{ list []*writeWaiter }
+
+// A writeWaiter is one WriteWait call waiting on the loop.
+type writeWaiter struct {
+	p     []byte
+	state atomic.Int32 // waiterWaiting, then waiterTaken (the loop) or waiterAbandoned (the caller)
+	done  chan error   // the loop's answer, once taken
+}
+
+const (
+	waiterWaiting int32 = iota
+	waiterTaken
+	waiterAbandoned
+)
+
+// WriteWait queues p for sending, as AsyncWrite does, once c's pending
+// output (SendFile's files included, as Buffered counts it) is at or
+// below Options.HighWater, and waits until then; it returns when p is
+// queued, not sent. While the output is above HighWater, callers wait in
+// the order they came, and are let in again when it has drained to
+// LowWater; the bytes of one goroutine's calls stay in their order. ctx
+// bounds the wait: when it ends first, p is not written and ctx's error
+// is returned. It returns ErrClosed if c closes (or ends its side with
+// CloseWrite) before p is queued, and the error of the write (say
+// ErrOutputOverflow, for a p larger than MaxOutput) otherwise. p is
+// copied when it is queued, so the caller may reuse it once WriteWait
+// returns. It is for goroutines other than the loops: on a loop goroutine
+// it would wait for itself, and returns ErrOnLoop at once.
+func (c *Conn) WriteWait(ctx context.Context, p []byte) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.loop.OnLoopGoroutine() {
+		return ErrOnLoop
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := &writeWaiter{p: p, done: make(chan error, 1)}
+	// A task without conn runs even once c is closed, or the loop is
+	// stopping (shutdown runs those), so the waiter always hears.
+	if err := c.loop.enqueue(task{fn: func() { c.loop.admitWaiter(c, w) }}); err != nil {
+		return err
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		if w.state.CompareAndSwap(waiterWaiting, waiterAbandoned) {
+			return ctx.Err()
+		}
+		return <-w.done // the loop took it meanwhile
+	}
+}
+
+// admitWaiter writes w's bytes now if there is room and nobody waits
+// before it, and lists it otherwise.
+func (l *Loop) admitWaiter(c *Conn, w *writeWaiter) {
+	if c.closed.Load() || c.flags&(flagClosing|flagCloseNow|flagWriteShut) != 0 {
+		w.answer(ErrClosed)
+		return
+	}
+	if c.flags&flagWaiters == 0 && c.Buffered() <= l.e.opts.HighWater {
+		w.write(c)
+		return
+	}
+	a := c.extra()
+	if a.waiters == nil {
+		a.waiters = &writeWaiters{}
+	}
+	a.waiters.list = append(a.waiters.list, w)
+	c.flags |= flagWaiters
+	c.markDirty()
+}
+
+// admitWaiters lets the waiting writers in, first come first, while the
+// output stays at or below HighWater. settle calls it once the output has
+// drained to LowWater.
+func (l *Loop) admitWaiters(c *Conn) {
+	q := c.aux.waiters
+	for len(q.list) > 0 && c.Buffered() <= l.e.opts.HighWater && !c.closed.Load() &&
+		c.flags&(flagClosing|flagCloseNow|flagWriteShut) == 0 {
+		w := q.list[0]
+		q.list[0] = nil
+		q.list = q.list[1:]
+		w.write(c) // may close c (ErrOutputOverflow)
+	}
+	switch {
+	case len(q.list) == 0:
+		c.aux.waiters = nil
+		c.flags &^= flagWaiters
+	case c.closed.Load() || c.flags&(flagClosing|flagCloseNow|flagWriteShut) != 0:
+		l.failWaiters(c)
+	}
+}
+
+// failWaiters answers every waiting writer with ErrClosed: c is closing,
+// or has closed its sending side.
+func (l *Loop) failWaiters(c *Conn) {
+	for _, w := range c.aux.waiters.list {
+		w.answer(ErrClosed)
+	}
+	c.aux.waiters = nil
+	c.flags &^= flagWaiters
+}
+
+// write queues w's bytes on c, unless its caller gave up meanwhile.
+func (w *writeWaiter) write(c *Conn) {
+	if !w.state.CompareAndSwap(waiterWaiting, waiterTaken) {
+		return // abandoned: ctx ended
+	}
+	_, err := c.Write(w.p)
+	w.done <- err
+}
+
+// answer tells w's caller err, unless it gave up meanwhile.
+func (w *writeWaiter) answer(err error) {
+	if w.state.CompareAndSwap(waiterWaiting, waiterTaken) {
+		w.done <- err
+	}
+}
