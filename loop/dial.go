@@ -16,9 +16,10 @@ import (
 type DialOption func(*dialOptions)
 
 type dialOptions struct {
-	data any
-	tls  *tls.Config
-	loop *Loop
+	data  any
+	tls   *tls.Config
+	loop  *Loop
+	local net.Addr
 }
 
 // loopFor is the loop the connection goes to: WithLoop's, or one Balance
@@ -46,6 +47,19 @@ func WithData(v any) DialOption { return func(o *dialOptions) { o.data = v } }
 // to the other Conn directly, with no AsyncWrite copy and no cross-loop
 // wake-up. l must be one of the engine's own loops (Engine.Loops).
 func WithLoop(l *Loop) DialOption { return func(o *dialOptions) { o.loop = l } }
+
+// WithLocalAddr binds the connection's socket to addr before it connects,
+// as net.Dialer's LocalAddr does: a *net.TCPAddr chooses the source
+// address, the source port, or both (its IP's family must suit the
+// address dialed; no IP is either family's wildcard), a *net.UnixAddr
+// the client socket's own path. With an IP and port 0 on Linux the port is
+// chosen at the connect, with the destination in view
+// (evsel.Socket.BindSource), so that a proxy spreading its upstream
+// connections over a few source addresses is not held to one ephemeral
+// range per address. An attempt whose bind fails (the address is not the
+// host's, the port is taken) fails like a refused connect: the next
+// address is tried, and OnClose reports it.
+func WithLocalAddr(addr net.Addr) DialOption { return func(o *dialOptions) { o.local = addr } }
 
 // Dial starts connecting to address on one of the loops and returns the
 // Conn at once; it never blocks. OnOpen follows when the connection is up;
@@ -88,7 +102,7 @@ func (e *Engine) Dial(ctx context.Context, network, address string, opts ...Dial
 		return nil, err
 	}
 	c := &Conn{loop: l, data: o.data, flags: flagDialing | flagNoSock}
-	c.aux = &connAux{dial: &dialState{ctx: ctx, target: t, addrs: t.addrs}}
+	c.aux = &connAux{dial: &dialState{ctx: ctx, target: t, addrs: t.addrs, local: o.local}}
 	if o.tls != nil {
 		c.dialTLS(o.tls, address)
 	}
@@ -107,6 +121,7 @@ type dialState struct {
 	errs   []error     // of the attempts that failed
 	stop   func() bool // detaches ctx (see context.AfterFunc)
 	lookup bool        // in Loop.resolving
+	local  net.Addr    // WithLocalAddr's, or nil
 }
 
 // target is a parsed dial address: addrs if it needed no lookup, else the
@@ -271,6 +286,12 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 		return err
 	}
 	l.e.opts.connSocket(s, family != evsel.Unix)
+	if local := c.aux.dial.local; local != nil {
+		if err := s.BindSource(local); err != nil {
+			s.Close()
+			return err
+		}
+	}
 	return l.drv.connect(c, s, a)
 }
 
