@@ -67,15 +67,16 @@ func (e *TLSHandshakeError) Unwrap() error { return e.Err }
 
 // tlsState is what a TLS connection keeps, in connAux.
 type tlsState struct {
-	c      *Conn
-	cfg    *tls.Config
-	client bool
-	tc     *tls.Conn
-	tr     *tlsTransport
-	timer  *Timer // the handshake deadline
-	pre    []byte // plaintext written before the handshake finished
-	done   bool   // handshake finished: records are read and written on the loop
-	broken bool   // crypto/tls failed: no close_notify may follow
+	c        *Conn
+	cfg      *tls.Config
+	client   bool
+	tc       *tls.Conn
+	tr       *tlsTransport
+	timer    *Timer // the handshake deadline
+	pre      []byte // plaintext written before the handshake finished
+	done     bool   // handshake finished: records are read and written on the loop
+	broken   bool   // crypto/tls failed: no close_notify may follow
+	notified bool   // the peer's close_notify was read (tlsInput)
 
 	submitted bool // handed to the handshake pool
 	heard     bool // the peer sent something during the handshake
@@ -281,8 +282,12 @@ func (l *Loop) tlsHandshakeDone(c *Conn, err error) {
 		// Application data may have come with the end of the handshake.
 		l.tlsInput(c)
 	}
-	if c.flags&(flagEOF|flagClosing) == flagEOF && !c.holdEnd(heldEOF) {
-		c.closeWith(ErrTLSNoCloseNotify, false) // the socket's EOF came during the handshake
+	// The socket's EOF came during the handshake, with no close_notify
+	// before it. Not after one that came with the handshake's end:
+	// OnEOF has had it (halfclose.go) and flagEOF without flagClosing is
+	// then an open half-closed connection, not a truncation.
+	if c.flags&(flagEOF|flagClosing) == flagEOF && !st.notified && !c.holdEnd(heldEOF) {
+		c.closeWith(ErrTLSNoCloseNotify, false)
 	}
 }
 
@@ -383,7 +388,9 @@ func (l *Loop) tlsInput(c *Conn) {
 			l.tlsRecordDeadline(c)
 		}
 	case fault == io.EOF && c.holdEnd(heldCloseNotify): // the plaintext before it waits (flow.go)
+		st.notified = true
 	case fault == io.EOF: // the peer's close_notify
+		st.notified = true
 		l.peerEOF(c)
 	default:
 		st.broken = true
