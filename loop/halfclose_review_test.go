@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -67,4 +70,114 @@ func TestOnEOFWithHandshakeEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal([]byte("requestlate"), got), "got %q", got)
 	require.Equal(t, io.EOF, <-reasons)
+}
+
+// holdProxy relays one connection between a client and the engine at
+// target; once hold is called, what the engine sends is kept from the
+// client, and shut is closed when the engine's side of the stream ends.
+type holdProxy struct {
+	addr string
+	held atomic.Bool
+	shut chan struct{}
+}
+
+func startHoldProxy(t *testing.T, target string) *holdProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	p := &holdProxy{addr: ln.Addr().String(), shut: make(chan struct{})}
+	go func() {
+		client, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", target)
+		if err != nil {
+			client.Close()
+			return
+		}
+		t.Cleanup(func() { client.Close(); server.Close() })
+		go func() {
+			// Hidden types: no splice(2), whose pipes Go keeps in a pool
+			// that the descriptor leak check would report.
+			io.Copy(struct{ io.Writer }{server}, struct{ io.Reader }{client})
+			server.(*net.TCPConn).CloseWrite()
+		}()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 && !p.held.Load() {
+				client.Write(buf[:n])
+			}
+			if err != nil {
+				close(p.shut)
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// TestCloseWriteTLSKeyUpdate: after the server's CloseWrite (close_notify,
+// then the socket's shutdown) a TLS 1.3 client goes on sending, and asks
+// for a KeyUpdate (openssl s_client's K). Nothing may be sent after the
+// close_notify: crypto/tls's answer, written to a socket already shut,
+// failed it (EPIPE) and the client's later bytes were lost.
+func TestCloseWriteTLSKeyUpdate(t *testing.T) {
+	needTool(t, "openssl")
+	p := getPKI(t)
+	ca, _, _ := p.files(t)
+	got := make(chan string, 16)
+	reasons := make(chan error, 1)
+	_, addr := startTLS(t, Funcs{
+		Data: func(c *Conn) {
+			in := string(c.Inbound())
+			c.Consume(len(in))
+			got <- in
+			if strings.Contains(in, "close") {
+				assert.NoError(t, c.CloseWrite())
+			}
+		},
+		Close: func(c *Conn, err error) { reasons <- err },
+	}, Options{Loops: 1}, p.serverConfig())
+	proxy := startHoldProxy(t, addr)
+	ossl := startPeer(t, "openssl", "s_client", "-connect", proxy.addr, "-CAfile", ca,
+		"-servername", "localhost", "-tls1_3", "-verify_return_error")
+	ossl.expect(t, "Verify return code: 0 (ok)")
+	received := ""
+	waitGot := func(s string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for !strings.Contains(received, s) {
+			select {
+			case in := <-got:
+				received += in
+			case err := <-reasons:
+				t.Fatalf("closed (%v) before %q came; got %q", err, s, received)
+			case <-timeout:
+				t.Fatalf("%q never came; got %q", s, received)
+			}
+		}
+	}
+	io.WriteString(ossl.stdin, "hello\n")
+	waitGot("hello\n")
+	proxy.held.Store(true) // s_client must not see the close_notify and exit
+	io.WriteString(ossl.stdin, "close\n")
+	waitGot("close\n")
+	select {
+	case <-proxy.shut:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server never ended its side")
+	}
+	io.WriteString(ossl.stdin, "K\n") // KeyUpdate, update_requested
+	ossl.expect(t, "KEYUPDATE")       // s_client drops the rest of a K line's read
+	io.WriteString(ossl.stdin, "after\n")
+	waitGot("after\n")
+	ossl.stdin.Close() // s_client sends close_notify and exits
+	select {
+	case err := <-reasons:
+		require.Equal(t, io.EOF, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the connection did not close at the client's end")
+	}
 }

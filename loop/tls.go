@@ -469,6 +469,7 @@ func (c *Conn) tlsCloseNotify() {
 	if st.done && !st.broken {
 		st.broken = true // once
 		_ = st.tc.CloseWrite()
+		st.tr.shut = true // and nothing after it (tlsTransport.Write)
 	}
 }
 

@@ -19,6 +19,7 @@ type tlsTransport struct {
 	st     *tlsState
 	onLoop atomic.Bool // the handshake is over
 	in     []byte      // on the loop: received bytes crypto/tls has not taken
+	shut   bool        // on the loop: close_notify is sent, nothing may follow
 
 	mu     sync.Mutex // guards hsIn, hsOff, eof and closed during the handshake
 	hsIn   []byte
@@ -270,6 +271,17 @@ func (t *tlsTransport) awaitPeer() error {
 func (t *tlsTransport) Write(p []byte) (int, error) {
 	c := t.st.c
 	if t.onLoop.Load() {
+		if t.shut {
+			// Nothing follows close_notify, as crypto/tls means by the
+			// write deadline it sets after it (a no-op here): CloseWrite's
+			// connection goes on reading, and the answer to the peer's
+			// KeyUpdate would go out after the close_notify, or fail the
+			// connection on the socket already shut (EPIPE). Dropped,
+			// not refused: crypto/tls's handleKeyUpdate, when the write
+			// of its answer fails, returns before it moves to the peer's
+			// new key, and every record after it fails to decrypt.
+			return len(p), nil
+		}
 		return c.writeRaw(p, false)
 	}
 	t.mu.Lock()
