@@ -58,8 +58,10 @@ func (c *Conn) PauseReading() {
 // ResumeReading undoes PauseReading. If input is waiting in Inbound (left
 // unconsumed, or received while the pause took effect) or a Wake came
 // meanwhile, OnData follows on the loop's next turn, before anything read
-// later, and ReadingPaused reports true until then; so does the close of
-// a stream whose end came meanwhile. Call it on c's loop.
+// later, and ReadingPaused reports true until then; so does the end of a
+// stream that came meanwhile (OnEOF, or the close), after that OnData, or
+// after the next ResumeReading's if that OnData paused again. Call it on
+// c's loop.
 func (c *Conn) ResumeReading() {
 	a := c.aux
 	if a != nil {
@@ -144,8 +146,8 @@ func (c *Conn) holdHandshaken() {
 }
 
 // unhold is ResumeReading's task: the input that waited goes to OnData,
-// then the end that waited, if any, closes the connection, and reading
-// resumes.
+// then the end that waited, if any, goes to peerEOF (OnEOF or the close)
+// unless that OnData paused again, and reading resumes.
 func (l *Loop) unhold(c *Conn) {
 	a := c.extra()
 	if !a.resuming {
@@ -164,6 +166,13 @@ func (l *Loop) unhold(c *Conn) {
 		l.keepInput(c)
 	}
 	if end == heldNone || c.flags&(flagClosing|flagCloseNow) != 0 {
+		return
+	}
+	if c.flags&flagHeld != 0 {
+		// Paused again by that OnData, with input perhaps left in
+		// Inbound for the next ResumeReading: the end waits for it too,
+		// or OnEOF would come before the OnData of bytes sent before it.
+		a.heldEnd = end
 		return
 	}
 	if end == heldEOF && c.flags&flagTLS != 0 {

@@ -181,3 +181,66 @@ func TestCloseWriteTLSKeyUpdate(t *testing.T) {
 		t.Fatal("the connection did not close at the client's end")
 	}
 }
+
+// TestOnEOFWaitsForRepause: the end of a stream held by PauseReading
+// waits for the input that came before it. A handler that pauses again in
+// the OnData ResumeReading brings, leaving that input in Inbound, gets
+// OnEOF only after its next ResumeReading's OnData, not before it.
+func TestOnEOFWaitsForRepause(t *testing.T) {
+	pki := getPKI(t)
+	events := make(chan string, 16)
+	resumeLater := func(c *Conn) {
+		c.PauseReading()
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			c.Do(func(c *Conn) { c.ResumeReading() })
+		}()
+	}
+	_, addr := startTLS(t, Funcs{
+		Data: func(c *Conn) {
+			n, _ := c.Data().(int)
+			c.SetData(n + 1)
+			events <- "data " + string(c.Inbound())
+			switch n {
+			case 0: // "ab", with the close_notify behind it
+				c.Consume(1)
+				resumeLater(c)
+			case 1: // "b" again: not yet
+				resumeLater(c)
+			default:
+				c.Consume(len(c.Inbound()))
+			}
+		},
+		EOF: func(c *Conn) {
+			events <- "eof " + string(c.Inbound())
+			c.Write([]byte("done"))
+			c.Close()
+		},
+	}, Options{}, pki.serverConfig())
+	raw := dial(t, addr)
+	bc := &batchConn{Conn: raw}
+	cfg := pki.clientConfig()
+	c := tls.Client(bc, cfg)
+	require.NoError(t, c.Handshake())
+	bc.flush()
+	time.Sleep(50 * time.Millisecond) // the handshake's end apart from the rest
+	c.Write([]byte("a"))
+	c.Write([]byte("b"))
+	require.NoError(t, c.CloseWrite())
+	require.NoError(t, raw.SetWriteDeadline(time.Time{})) // CloseWrite set one
+	require.NoError(t, bc.flush())
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Second)))
+	got, err := io.ReadAll(c)
+	require.NoError(t, err)
+	require.Equal(t, "done", string(got))
+	var seen []string
+	for len(seen) < 4 {
+		select {
+		case e := <-events:
+			seen = append(seen, e)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events: %q", seen)
+		}
+	}
+	require.Equal(t, []string{"data ab", "data b", "data b", "eof "}, seen)
+}
