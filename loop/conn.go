@@ -94,7 +94,7 @@ const (
 	flagUntouched                         // accepted, no byte read or written yet (shedding prefers these)
 	flagMemPaused                         // reading stopped by the memory budget (Options.MaxMemory)
 	flagMemListed                         // in Loop.memPausedConns
-	flagUnwatched                         // out of the poller: paused with nothing to send
+	flagUnwatched                         // out of the poller: not reading (paused, the peer's end) with nothing to send
 	flagTLS                               // records are decrypted and encrypted (tls.go)
 	flagHandshake                         // TLS handshake in progress
 	flagHsFull                            // not read: the handshake goroutine has enough input waiting (tls_transport.go)

@@ -223,9 +223,9 @@ func (d *pollDriver) watch(c *Conn, ev evsel.Events) error {
 
 // update watches exactly the events the connection wants. Watching
 // nothing is not portable (poll and epoll still report hang-ups, which
-// would spin the loop), so a connection that wants nothing (paused by the
-// memory budget with nothing to send) leaves the poller until it is
-// resumed.
+// would spin the loop), so a connection that wants nothing (paused, or at
+// the peer's end of stream after OnEOF, with nothing to send) leaves the
+// poller until it wants something again.
 func (d *pollDriver) update(c *Conn, want evsel.Events) error {
 	if want == 0 {
 		if c.flags&flagUnwatched == 0 {

@@ -23,8 +23,9 @@ import (
 // unconsumed is still in c.Inbound() (a message the end cut short). c is
 // not read any more, but stays open for writing, from the callback or
 // later (AsyncWrite, Do, timers), until the handler closes it, an error
-// (the peer's reset) or a deadline does: Options.IdleTimeout is what
-// bounds a handler that never does. OnClose then reports io.EOF, the
+// (the peer's reset, seen when c next writes: c is not watched for
+// reading) or a deadline does: Options.IdleTimeout is what bounds a
+// handler that never does. OnClose then reports io.EOF, the
 // peer's end having come first, unless an error did. A connection whose
 // own side CloseWrite has shut, or which is closing, closes at the peer's
 // end without OnEOF.
@@ -67,7 +68,8 @@ func (l *Loop) callEOF(c *Conn) {
 // the peer reads the output, then the end of the stream, and c goes on
 // being read. On TLS a close_notify goes before the end (a TLS 1.3 peer may
 // go on sending after it; many TLS 1.2 peers close). Writes after it return
-// ErrClosed. When the peer ends its side too, c closes (OnClose with
+// ErrClosed (AsyncWrite's, which return before the loop writes them, are
+// dropped). When the peer ends its side too, c closes (OnClose with
 // io.EOF); Close, Abort and the deadlines work as on any connection, and
 // Options.IdleTimeout bounds a peer that never ends its side. On a Dial'd
 // connection not yet open the end waits for the connect (and handshake).

@@ -320,9 +320,10 @@ func (l *Loop) keepRest(c *Conn) {
 }
 
 // noRead are the flags that stop a connection's reads: backpressure, the
-// memory budget, a close in progress, the peer's EOF (which sets
-// flagClosing too, but for a TLS handshake's end), a full handshake
-// buffer, the handler's PauseReading. settle stops watching READ for them,
+// memory budget, a close in progress, the peer's EOF (with flagClosing
+// too, unless OnEOF keeps the connection open for writing, or it came
+// during a TLS handshake), a full handshake buffer, the handler's
+// PauseReading. settle stops watching READ for them,
 // and the completion driver's readMore does not read past them.
 const noRead = flagPaused | flagMemPaused | flagClosing | flagEOF | flagHsFull | flagHeld
 
@@ -412,10 +413,11 @@ func (l *Loop) settle(c *Conn) {
 			want |= evsel.EventWrite
 		}
 	}
-	// want is empty only for a connection the memory budget paused with
-	// nothing to send: a dialing connection wants WRITE, a closing one with
-	// nothing to send was finished above, and one paused by backpressure has
-	// output pending.
+	// want is empty only for a connection with nothing to send that must
+	// not read: paused by the memory budget or PauseReading, or at the
+	// peer's end (OnEOF); a dialing connection wants WRITE, a closing one
+	// with nothing to send was finished above, and one paused by
+	// backpressure has output pending.
 	if err := l.drv.update(c, want); err != nil {
 		c.fail(err)
 		l.finish(c)

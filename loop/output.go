@@ -221,7 +221,8 @@ func (c *Conn) recycleOut() {
 // AsyncWrite queues a copy of p to be written by the owning loop. It is safe
 // from any goroutine; writes from one goroutine keep their order, and each is
 // written whole. It returns ErrClosed if the connection is known to be
-// closed; data queued just before a close is dropped with the connection.
+// closed; data queued just before a close is dropped with the connection,
+// and so is data the loop gets after CloseWrite (Write refuses it there).
 func (c *Conn) AsyncWrite(p []byte) error {
 	if c.closed.Load() {
 		return ErrClosed

@@ -313,7 +313,8 @@ func (t *tlsTransport) RemoteAddr() net.Addr { return t.remote }
 
 // SetDeadline and its kin are no-ops: Options.TLSHandshakeTimeout bounds the
 // handshake and the loop's deadlines the rest. crypto/tls sets a write
-// deadline around close_notify, which never blocks here.
+// deadline around close_notify, which never blocks here, and one of now
+// after it, to fail what it would write later: Write drops that (shut).
 func (t *tlsTransport) SetDeadline(time.Time) error      { return nil }
 func (t *tlsTransport) SetReadDeadline(time.Time) error  { return nil }
 func (t *tlsTransport) SetWriteDeadline(time.Time) error { return nil }
