@@ -2,6 +2,7 @@ package loop
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -243,4 +244,95 @@ func TestOnEOFWaitsForRepause(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"data ab", "data b", "data b", "eof "}, seen)
+}
+
+// TestCloseWriteDialTLS: CloseWrite on a Dial'd TLS connection before its
+// handshake: the bytes written before it, then close_notify, then the
+// FIN reach Go's TLS server, whose answer (and close_notify) still come
+// back; TLS 1.2 and 1.3.
+func TestCloseWriteDialTLS(t *testing.T) {
+	p := getPKI(t)
+	served := make(chan []byte, 2)
+	addr := tlsGoServer(t, p.serverConfig(), func(c *tls.Conn) {
+		req, err := io.ReadAll(c) // to the close_notify
+		if err != nil {
+			served <- nil
+			return
+		}
+		c.Write(append([]byte("re: "), req...))
+		c.CloseWrite()
+		served <- req
+	})
+	e := newClientEngine(t)
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(v), func(t *testing.T) {
+			answers := make(chan string, 16)
+			reasons := make(chan error, 1)
+			e.h.(*switchHandler).set(Funcs{
+				Data: func(c *Conn) {
+					answers <- string(c.Inbound())
+					c.Consume(len(c.Inbound()))
+				},
+				Close: func(c *Conn, err error) { reasons <- err },
+			})
+			cfg := p.clientConfig()
+			cfg.MinVersion, cfg.MaxVersion = v, v
+			c, err := e.Dial(context.Background(), "tcp", addr, WithTLS(cfg))
+			require.NoError(t, err)
+			require.NoError(t, c.Do(func(c *Conn) {
+				c.Write([]byte("request"))
+				assert.NoError(t, c.CloseWrite())
+			}))
+			require.Equal(t, []byte("request"), <-served)
+			select {
+			case err := <-reasons: // OnData comes before it
+				require.Equal(t, io.EOF, err)
+			case <-time.After(20 * time.Second):
+				t.Fatal("the connection did not close")
+			}
+			var answer string
+			for len(answers) > 0 {
+				answer += <-answers
+			}
+			require.Equal(t, "re: request", answer)
+		})
+	}
+}
+
+// TestCloseWriteTLSFile: on TLS, the close_notify and the end follow a
+// queued file and what was written behind it; the client's bytes still
+// come in afterwards.
+func TestCloseWriteTLSFile(t *testing.T) {
+	f, content := testFile(t, 1<<20+3)
+	pki := getPKI(t)
+	got := make(chan string, 4)
+	reasons := make(chan error, 1)
+	_, addr := startTLS(t, Funcs{
+		Open: func(c *Conn) {
+			c.Write([]byte("<"))
+			assert.NoError(t, c.SendFile(f, 0, -1))
+			c.Write([]byte(">"))
+			assert.NoError(t, c.CloseWrite())
+		},
+		Data: func(c *Conn) {
+			got <- string(c.Inbound())
+			c.Consume(len(c.Inbound()))
+		},
+		Close: func(c *Conn, err error) { reasons <- err },
+	}, Options{HighWater: 64 << 10}, pki.serverConfig())
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cfg := pki.clientConfig()
+		cfg.MinVersion, cfg.MaxVersion = v, v
+		c := dialTLS(t, addr, cfg)
+		time.Sleep(50 * time.Millisecond) // the server meets a full socket
+		want := append(append([]byte("<"), content...), '>')
+		require.True(t, bytes.Equal(want, readAllTLS(t, c)))
+		if v == tls.VersionTLS13 {
+			_, err := c.Write([]byte("after"))
+			require.NoError(t, err)
+			require.Equal(t, "after", <-got)
+		}
+		require.NoError(t, c.CloseWrite())
+		require.Equal(t, io.EOF, <-reasons)
+	}
 }
