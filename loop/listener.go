@@ -348,12 +348,15 @@ func (ln *listener) close() {
 // Listen, ListenTLS, ListenPacket or Serve* returned, as Addrs lists it),
 // as net.Listener's Close does: every loop's socket for it is closed (a
 // Unix socket's file removed), and the connections accepted from it go
-// on. A datagram socket (ListenPacket, ServePacket) on it is closed as
-// its PacketConn.Close would, after a last flush. It returns an error
-// that wraps net.ErrClosed if nothing is served at addr, and must be
-// called from outside the loops (ErrOnLoop). When it returns, every
-// connection accepted from the address is registered and counted in
-// Stats.Open.
+// on. A datagram socket (ListenPacket, ServePacketConn and its kin) on
+// it is closed as its PacketConn.Close would, after a last flush. addr
+// is compared by its network and string form, so it must be as Addrs
+// lists it: a dual-stack listener's "[::]:port" is not matched by
+// "0.0.0.0:port" or ":port". It returns an error that wraps
+// net.ErrClosed if nothing is served at addr, ErrStopped once the engine
+// has stopped, and must be called from outside the loops (ErrOnLoop).
+// When it returns, every connection accepted from the address is
+// registered and counted in Stats.Open.
 func (e *Engine) CloseListener(addr net.Addr) error {
 	if e.OnLoopGoroutine() {
 		return ErrOnLoop
