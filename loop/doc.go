@@ -79,8 +79,9 @@
 // and memory for as long as they like: Options.FirstByteTimeout from the
 // accept to the first byte, IdleTimeout between reads and writes, and
 // LingerTimeout from a close request (graceful, for a fault, the peer's EOF
-// with output pending, or Stop's) to the close, after which the connection
-// is closed hard whatever the peer is still taking. One coarse sweep per
+// with output pending unless OnEOF keeps the connection open, or Stop's)
+// to the close, after which the connection is closed hard whatever the
+// peer is still taking. One coarse sweep per
 // loop enforces them (a deadline d fires between d and 1.5·d), so an idle
 // connection carries no timer. Options.KeepAlive has the kernel probe
 // quiet TCP peers, to find one that vanished without closing while

@@ -128,10 +128,11 @@ type Options struct {
 	// it does the idle timeout's.
 	FirstByteTimeout time.Duration
 	// LingerTimeout bounds a close that waits for output to drain (Close,
-	// CloseWithError, a fault close, the peer's EOF with output pending,
-	// Stop's graceful close): counted from the close request, whatever the
-	// peer takes meanwhile, after it the connection is closed hard and
-	// OnClose gets ErrLingerTimeout. 0 disables it; the idle timeout then
+	// CloseWithError, a fault close, the peer's EOF with output pending
+	// unless OnEOF keeps the connection open, Stop's graceful close; not
+	// CloseWrite, which the idle timeout bounds): counted from the close
+	// request, whatever the peer takes meanwhile, after it the connection
+	// is closed hard and OnClose gets ErrLingerTimeout. 0 disables it; the idle timeout then
 	// applies to closing connections. A close whose output has gone while
 	// the peer is still sending lingers up to 2 s more, reading and
 	// dropping its bytes (see the package documentation), whatever this is.
