@@ -79,9 +79,10 @@ func (c *Conn) Discard(n int) (int, error) {
 // Read copies buffered input into p and consumes it: Conn is an io.Reader
 // over what has arrived so far. It never waits for the socket: with nothing
 // buffered it returns io.EOF, which here means "nothing more in this
-// callback", not that the peer has closed (OnClose says that). Do not hand
-// a Conn to code that reads until it has a whole message (io.ReadFull,
-// decoders); Peek first, and Read or Discard once it is all there.
+// callback", not that the peer has closed (OnEOF or OnClose says that).
+// Do not hand a Conn to code that reads until it has a whole message
+// (io.ReadFull, decoders); Peek first, and Read or Discard once it is all
+// there.
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(c.in) == 0 {
 		if len(p) == 0 {
