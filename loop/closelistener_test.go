@@ -104,3 +104,46 @@ func addrStrings(addrs []net.Addr) []string {
 	slices.Sort(s)
 	return s
 }
+
+// TestCloseListenerWildcard: a dual-stack listener (":0" binds "[::]")
+// is closed by any wildcard form of its address.
+func TestCloseListenerWildcard(t *testing.T) {
+	e, err := New(echo, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	defer stop(t, e)
+	for _, form := range []func(port int) net.Addr{
+		func(port int) net.Addr { return &net.TCPAddr{Port: port} },
+		func(port int) net.Addr { return &net.TCPAddr{IP: net.IPv4zero, Port: port} },
+		func(port int) net.Addr { return &net.TCPAddr{IP: net.IPv6unspecified, Port: port} },
+	} {
+		addr, err := e.Listen("tcp", ":0")
+		require.NoError(t, err)
+		port := addr.(*net.TCPAddr).Port
+		require.ErrorIs(t, e.CloseListener(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}), net.ErrClosed,
+			"a wildcard listener is not one address's")
+		require.NoError(t, e.CloseListener(form(port)), "%s", form(port))
+		require.Empty(t, e.Addrs())
+	}
+}
+
+func TestSameAddr(t *testing.T) {
+	tcp := func(ip string, port int) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: port} }
+	for _, c := range []struct {
+		a, b net.Addr
+		same bool
+	}{
+		{tcp("127.0.0.1", 80), tcp("127.0.0.1", 80), true},
+		{tcp("127.0.0.1", 80), tcp("::ffff:127.0.0.1", 80), true},
+		{tcp("127.0.0.1", 80), tcp("127.0.0.2", 80), false},
+		{tcp("127.0.0.1", 80), tcp("127.0.0.1", 81), false},
+		{tcp("", 80), tcp("::", 80), true},
+		{tcp("0.0.0.0", 80), tcp("::", 80), true},
+		{tcp("::", 80), tcp("::1", 80), false},
+		{tcp("127.0.0.1", 80), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}, false},
+		{&net.UnixAddr{Name: "/a", Net: "unix"}, &net.UnixAddr{Name: "/a", Net: "unix"}, true},
+		{&net.UnixAddr{Name: "/a", Net: "unix"}, &net.UnixAddr{Name: "/b", Net: "unix"}, false},
+	} {
+		require.Equal(t, c.same, sameAddr(c.a, c.b), "%s %s", c.a, c.b)
+		require.Equal(t, c.same, sameAddr(c.b, c.a), "%s %s", c.b, c.a)
+	}
+}

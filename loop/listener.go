@@ -350,9 +350,10 @@ func (ln *listener) close() {
 // Unix socket's file removed), and the connections accepted from it go
 // on. A datagram socket (ListenPacket, ServePacketConn and its kin) on
 // it is closed as its PacketConn.Close would, after a last flush. addr
-// is compared by its network and string form, so it must be as Addrs
-// lists it: a dual-stack listener's "[::]:port" is not matched by
-// "0.0.0.0:port" or ":port". It returns an error that wraps
+// matches an address of the same network and port whose IP is equal
+// (an IPv4 address and its IPv4-mapped IPv6 form alike) or, if either IP
+// is a wildcard (none, 0.0.0.0 or ::), also a wildcard: ":port",
+// "0.0.0.0:port" and "[::]:port" name the same listener. It returns an error that wraps
 // net.ErrClosed if nothing is served at addr, ErrStopped once the engine
 // has stopped, and must be called from outside the loops (ErrOnLoop).
 // When it returns, every connection accepted from the address is
@@ -361,9 +362,7 @@ func (e *Engine) CloseListener(addr net.Addr) error {
 	if e.OnLoopGoroutine() {
 		return ErrOnLoop
 	}
-	same := func(a net.Addr, err error) bool {
-		return err == nil && a.Network() == addr.Network() && a.String() == addr.String()
-	}
+	same := func(a net.Addr, err error) bool { return err == nil && sameAddr(a, addr) }
 	closed := 0 // onLoop waits for each loop's count
 	for _, l := range e.loops {
 		err := e.onLoop(l, func() error {
@@ -402,4 +401,36 @@ func (e *Engine) CloseListener(addr net.Addr) error {
 	e.addrs = slices.DeleteFunc(e.addrs, func(a net.Addr) bool { return same(a, nil) })
 	e.mu.Unlock()
 	return nil
+}
+
+// sameAddr says whether a and b name the same listening address: the
+// same network, and for IP addresses the same port and IP, any wildcard
+// (no IP, 0.0.0.0, ::) matching any other, as Listen(":port") binds the
+// dual-stack "[::]:port".
+func sameAddr(a, b net.Addr) bool {
+	if a.Network() != b.Network() {
+		return false
+	}
+	ipPort := func(x net.Addr) (net.IP, int, bool) {
+		switch x := x.(type) {
+		case *net.TCPAddr:
+			return x.IP, x.Port, true
+		case *net.UDPAddr:
+			return x.IP, x.Port, true
+		}
+		return nil, 0, false
+	}
+	aIP, aPort, aOK := ipPort(a)
+	bIP, bPort, bOK := ipPort(b)
+	if !aOK || !bOK {
+		return a.String() == b.String()
+	}
+	if aPort != bPort {
+		return false
+	}
+	anyIP := func(ip net.IP) bool { return len(ip) == 0 || ip.IsUnspecified() }
+	if anyIP(aIP) || anyIP(bIP) {
+		return anyIP(aIP) && anyIP(bIP)
+	}
+	return aIP.Equal(bIP)
 }
