@@ -1,0 +1,73 @@
+package loop
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestWriteWaitTLSHandshake: on a Dial'd TLS connection whose handshake
+// is not done, what is written waits in plaintext for it, and counts as
+// pending output: WriteWait waits once it passes HighWater, rather than
+// letting the producer run until MaxOutput closes the connection; once
+// the handshake is done and the output drains, the waiting caller goes
+// on, and every byte arrives.
+func TestWriteWaitTLSHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	release := make(chan struct{})
+	received := make(chan int64, 1)
+	go func() { // a server that answers the ClientHello once released
+		c, err := ln.Accept()
+		if err != nil {
+			received <- -1
+			return
+		}
+		defer c.Close()
+		<-release
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		n, _ := io.Copy(io.Discard, tls.Server(c, getPKI(t).serverConfig()))
+		received <- n
+	}()
+	const high, chunk = 64 << 10, 16 << 10
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog, HighWater: high, MaxOutput: 1 << 20,
+		TLSHandshakeTimeout: time.Minute})
+	require.NoError(t, err)
+	t.Cleanup(func() { stop(t, e) })
+	c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), WithTLS(getPKI(t).clientConfig()))
+	require.NoError(t, err)
+	p := make([]byte, chunk)
+	written := 0
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		err := c.WriteWait(ctx, p)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		require.NoError(t, err, "after %d bytes", written)
+		written += chunk
+		require.LessOrEqual(t, written, 2<<20, "WriteWait never waited")
+	}
+	require.LessOrEqual(t, written, high+chunk)
+
+	waited := make(chan error, 1)
+	go func() { waited <- c.WriteWait(context.Background(), p) }()
+	time.Sleep(50 * time.Millisecond) // it waits
+	close(release)
+	select {
+	case err := <-waited:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("WriteWait still waits after the handshake")
+	}
+	require.NoError(t, c.AsyncClose(nil))
+	require.Equal(t, int64(written+chunk), <-received)
+}
