@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 )
 
@@ -88,7 +89,16 @@ func (l *Loop) admitWaiter(c *Conn, w *writeWaiter) {
 	if a.waiters == nil {
 		a.waiters = &writeWaiters{}
 	}
-	a.waiters.list = append(a.waiters.list, w)
+	q := a.waiters
+	if len(q.list) == cap(q.list) {
+		// Callers that gave up (ctx) stay listed, with their bytes, until
+		// the output drains; on a peer that never reads, a producer that
+		// retries with a timeout would grow the list without bound. Drop
+		// them before it grows, so it holds at most twice the callers
+		// that still wait.
+		q.list = slices.DeleteFunc(q.list, func(w *writeWaiter) bool { return w.state.Load() == waiterAbandoned })
+	}
+	q.list = append(q.list, w)
 	c.flags |= flagWaiters
 	c.markDirty()
 }

@@ -71,3 +71,36 @@ func TestWriteWaitTLSHandshake(t *testing.T) {
 	require.NoError(t, c.AsyncClose(nil))
 	require.Equal(t, int64(written+chunk), <-received)
 }
+
+// TestWriteWaitAbandoned: callers that give up (ctx) on a connection
+// whose peer never reads are not kept listed, each with its bytes, until
+// the connection drains or closes.
+func TestWriteWaitAbandoned(t *testing.T) {
+	conns := make(chan *Conn, 1)
+	_, addr := start(t, Funcs{Open: func(c *Conn) { conns <- c }}, Options{HighWater: 64 << 10})
+	cc, err := smallBufferDialer().Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Close() })
+	c := <-conns
+	p := make([]byte, 16<<10)
+	gaveUp := 0
+	for gaveUp < 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+		err := c.WriteWait(ctx, p)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			gaveUp++
+			continue
+		}
+		require.NoError(t, err)
+	}
+	listed := make(chan int, 1)
+	require.NoError(t, c.Do(func(c *Conn) {
+		n := 0
+		if c.aux != nil && c.aux.waiters != nil {
+			n = len(c.aux.waiters.list)
+		}
+		listed <- n
+	}))
+	require.Less(t, <-listed, 100, "callers that gave up are still listed")
+}
