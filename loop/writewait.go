@@ -46,12 +46,16 @@ const (
 // ErrOutputOverflow, for a p larger than MaxOutput) otherwise. p is
 // copied when it is queued, so the caller may reuse it once WriteWait
 // returns. It is for goroutines other than the loops: on a loop goroutine
-// it would wait for itself, and returns ErrOnLoop at once.
+// (any of the engine's) it would wait for itself
+// or block a loop, and returns ErrOnLoop at once.
 func (c *Conn) WriteWait(ctx context.Context, p []byte) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if c.loop.OnLoopGoroutine() {
+	// Any of the engine's loops, not only c's: on another loop the wait
+	// would block that loop's every connection, and two loops waiting on
+	// each other's connections would wait for ever.
+	if c.loop.e.OnLoopGoroutine() {
 		return ErrOnLoop
 	}
 	if err := ctx.Err(); err != nil {

@@ -104,3 +104,19 @@ func TestWriteWaitAbandoned(t *testing.T) {
 	}))
 	require.Less(t, <-listed, 100, "callers that gave up are still listed")
 }
+
+// TestWriteWaitOtherLoop: WriteWait on a loop goroutine returns ErrOnLoop
+// whichever loop owns the connection: on another loop it would block
+// that loop (and two loops writing to each other's connections would
+// wait for each other for ever).
+func TestWriteWaitOtherLoop(t *testing.T) {
+	_, addr := start(t, echo, Options{})
+	e, err := New(Funcs{}, Options{Loops: 2, Logger: quietLog})
+	require.NoError(t, err)
+	t.Cleanup(func() { stop(t, e) })
+	c, err := e.Dial(context.Background(), "tcp", addr, WithLoop(e.Loops()[0]))
+	require.NoError(t, err)
+	got := make(chan error, 1)
+	require.NoError(t, e.Loops()[1].Do(func() { got <- c.WriteWait(context.Background(), []byte("x")) }))
+	require.ErrorIs(t, <-got, ErrOnLoop)
+}
