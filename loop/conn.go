@@ -57,6 +57,8 @@ type connAux struct {
 	writeShut bool // CloseWrite's shutdown is done (halfclose.go)
 
 	waiters *writeWaiters // WriteWait callers waiting for room (writewait.go)
+
+	resetOnClose bool // SetLinger(0): a close resets, without the drain (sockopt.go)
 }
 
 func (c *Conn) extra() *connAux {
@@ -128,8 +130,9 @@ func (c *Conn) SetData(v any) { c.data = v }
 // follows with a nil reason. If the peer is still sending then, the close
 // lingers up to 2 s for the peer to end its side, reading and dropping its
 // bytes, since closing with them unread would reset the connection and
-// lose the output the peer has not yet read. It returns ErrClosed if the
-// connection is already closed.
+// lose the output the peer has not yet read (not after SetLinger(0),
+// which asks for that reset). It returns ErrClosed if the connection is
+// already closed.
 func (c *Conn) Close() error { return c.CloseWithError(nil) }
 
 // CloseWithError is Close with err as the reason OnClose receives (the

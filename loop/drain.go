@@ -45,7 +45,10 @@ const drainTimeout = 2 * time.Second
 // for one still connecting; flagEOF only spares the question, since a
 // read that saw the end of the stream left nothing unread.
 func (l *Loop) startDrain(c *Conn) {
-	if c.flags&flagEOF != 0 || !c.sock.HasUnread() {
+	if c.flags&flagEOF != 0 || (c.aux != nil && c.aux.resetOnClose) || !c.sock.HasUnread() {
+		// SetLinger(0) asked for a reset: the drain, which exists so that
+		// the peer reads the output before a reset, would send a FIN
+		// first and keep the connection up to two seconds.
 		return
 	}
 	if c.aux == nil || !c.aux.writeShut { // else CloseWrite did it

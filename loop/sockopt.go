@@ -113,7 +113,9 @@ var errLingerBlocks = errors.New("loop: SetLinger with a positive time would mak
 // rather than an end of stream, and a negative value restores the default
 // (the close sends a FIN and the kernel delivers what is left). Close
 // still sends the pending output first, but the reset throws away
-// whatever of it the kernel has not yet delivered; Abort resets at once.
+// whatever of it the kernel has not yet delivered, and follows at once
+// even if the peer is still sending (no lingering close, see Close);
+// Abort resets at once.
 // A positive time returns an error, since close(2) would then wait for
 // the peer on the loop: Options.LingerTimeout bounds a graceful close.
 func (c *Conn) SetLinger(sec int) error {
@@ -124,7 +126,15 @@ func (c *Conn) SetLinger(sec int) error {
 	if err != nil {
 		return err
 	}
-	return s.SetLinger(sec)
+	if err := s.SetLinger(sec); err != nil {
+		return err
+	}
+	if sec == 0 {
+		c.extra().resetOnClose = true
+	} else if c.aux != nil {
+		c.aux.resetOnClose = false
+	}
+	return nil
 }
 
 // SetKeepAlive turns TCP keep-alive probes on or off and tunes them, with
