@@ -46,8 +46,8 @@ const (
 // ErrOutputOverflow, for a p larger than MaxOutput) otherwise. p is
 // copied when it is queued, so the caller may reuse it once WriteWait
 // returns. It is for goroutines other than the loops: on a loop goroutine
-// (any of the engine's) it would wait for itself
-// or block a loop, and returns ErrOnLoop at once.
+// (any of the engine's) it would wait for itself or block a loop, and
+// returns ErrOnLoop at once.
 func (c *Conn) WriteWait(ctx context.Context, p []byte) error {
 	if c.closed.Load() {
 		return ErrClosed
