@@ -158,6 +158,18 @@ func newDeadline(timeout time.Duration) deadline {
 	return deadline{timeout: timeout, end: time.Now().Add(timeout)}
 }
 
+// newMillisDeadline is newDeadline for a wait counted in milliseconds
+// (epoll, poll, IOCP): the end is the timeout rounded up to the
+// millisecond, as the first wait is (timeoutMillis), so that a retry after
+// EINTR waits the rest of that millisecond rather than polling: a
+// Select(1ns) interrupted by a signal 30 µs in still waits its millisecond.
+func newMillisDeadline(timeout time.Duration) deadline {
+	if timeout <= 0 || timeout > math.MaxInt32*time.Millisecond {
+		return newDeadline(timeout)
+	}
+	return newDeadline(time.Duration(timeoutMillis(timeout)) * time.Millisecond)
+}
+
 // remaining is the time left; zero or negative timeouts are returned as is.
 // The first call returns the whole timeout: measured from the start, a
 // timeout shorter than the few microseconds a Wait takes to get there

@@ -101,7 +101,7 @@ func (p *epollPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 	if err != nil || len(buf) == 0 {
 		return 0, err
 	}
-	dl := newDeadline(timeout)
+	dl := newMillisDeadline(timeout)
 	n, err := ignoringEINTR(func() (int, error) {
 		ms := timeoutMillis(dl.remaining())
 		if ms == 0 {

@@ -362,7 +362,7 @@ func (p *iocpPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 	if cap(p.buf) < len(events) {
 		p.buf = make([]overlappedEntry, len(events))
 	}
-	dl := newDeadline(timeout)
+	dl := newMillisDeadline(timeout)
 	for {
 		out := 0
 		if len(p.updates) > 0 {

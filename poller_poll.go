@@ -103,7 +103,7 @@ func (p *pollPoller) Wait(events []Event, timeout time.Duration) (int, error) {
 	if p.closed {
 		return 0, ErrClosed
 	}
-	dl := newDeadline(timeout)
+	dl := newMillisDeadline(timeout)
 	n, err := ignoringEINTR(func() (int, error) {
 		return unix.Poll(p.fds, timeoutMillis(dl.remaining()))
 	})

@@ -43,3 +43,18 @@ func TestDeadlineFirstWaitWhole(t *testing.T) {
 		assert.Equal(t, d, dl.remaining())
 	}
 }
+
+// TestMillisDeadlineRetryWaits: for the backends that wait in whole
+// milliseconds, a retry after EINTR waits out the millisecond the timeout
+// rounded up to, so a Select(1ns) interrupted early does not poll.
+func TestMillisDeadlineRetryWaits(t *testing.T) {
+	dl := newMillisDeadline(time.Nanosecond)
+	assert.Equal(t, time.Millisecond, dl.remaining(), "first")
+	assert.Equal(t, 1, timeoutMillis(dl.remaining()), "a retry at once still waits")
+	time.Sleep(2 * time.Millisecond)
+	assert.Zero(t, dl.remaining(), "a retry once it passed")
+	for _, d := range []time.Duration{0, -1} {
+		dl := newMillisDeadline(d)
+		assert.Equal(t, d, dl.remaining())
+	}
+}
