@@ -84,7 +84,7 @@ func (e *Engine) watchStalls(warn time.Duration, done <-chan struct{}) {
 // done once per stall, never while the loop serves.
 func goroutineStack(gid uint64) string {
 	head := []byte("goroutine " + strconv.FormatUint(gid, 10) + " [")
-	for size := 64 << 10; size <= 8<<20; size *= 4 {
+	for size := 64 << 10; size <= 64<<20; size *= 4 {
 		buf := make([]byte, size)
 		n := runtime.Stack(buf, true)
 		// Each goroutine's section starts a line and ends at a blank one.
