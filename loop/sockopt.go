@@ -115,9 +115,10 @@ var errLingerBlocks = errors.New("loop: SetLinger with a positive time would mak
 // still sends the pending output first, but the reset throws away
 // whatever of it the kernel has not yet delivered, and follows at once
 // even if the peer is still sending (no lingering close, see Close);
-// Abort resets at once.
-// A positive time returns an error, since close(2) would then wait for
-// the peer on the loop: Options.LingerTimeout bounds a graceful close.
+// Abort resets at once. A Unix socket has no reset: its close is a close
+// whatever this says. A positive time returns an error, since close(2)
+// would then wait for the peer on the loop: Options.LingerTimeout bounds
+// a graceful close.
 func (c *Conn) SetLinger(sec int) error {
 	if sec > 0 {
 		return errLingerBlocks

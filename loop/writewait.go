@@ -42,7 +42,8 @@ const (
 // LowWater; the bytes of one goroutine's calls stay in their order. ctx
 // bounds the wait: when it ends first, p is not written and ctx's error
 // is returned. It returns ErrClosed if c closes (or ends its side with
-// CloseWrite) before p is queued, and the error of the write (say
+// CloseWrite) before p is queued, ErrStopped if its loop has exited, and
+// the error of the write (say
 // ErrOutputOverflow, for a p larger than MaxOutput) otherwise. p is
 // copied when it is queued, so the caller may reuse it once WriteWait
 // returns. It is for goroutines other than the loops: on a loop goroutine
