@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,19 +78,39 @@ func TestNext(t *testing.T) {
 	assert.Empty(t, p)
 
 	// One length byte, then the frame; the answer is the frame upper-cased.
+	// seen tells the client how many bytes the server has taken in (the
+	// latest count only), so that it writes its next piece once the last
+	// one has been read: each piece is a read of its own, however slowly
+	// the machine runs the client's goroutine.
+	seen := make(chan int, 1)
+	var headerOnly, partFrame atomic.Int64 // reads that ended inside a frame
+	consumed := 0
 	_, addr := start(t, Funcs{Data: func(c *Conn) {
 		for {
 			h, err := c.Peek(1)
 			if err != nil {
-				return
+				break
 			}
 			if _, err := c.Peek(1 + int(h[0])); err != nil {
-				return
+				break
 			}
 			c.Next(1)
 			frame, _ := c.Next(int(h[0]))
 			c.Write(bytes.ToUpper(frame))
+			consumed += 1 + len(frame)
 		}
+		switch len(c.Inbound()) {
+		case 0:
+		case 1:
+			headerOnly.Add(1)
+		default:
+			partFrame.Add(1)
+		}
+		select {
+		case <-seen: // stale
+		default:
+		}
+		seen <- consumed + len(c.Inbound())
 	}}, Options{Loops: 1})
 	client := dial(t, addr)
 	var msg, want []byte
@@ -98,10 +119,26 @@ func TestNext(t *testing.T) {
 		msg = append(append(msg, byte(i)), f...)
 		want = append(want, bytes.ToUpper(f)...)
 	}
+	// Pieces of 97 bytes, a prime: frames of up to 199 bytes split across
+	// two or three reads, and some reads end just after a length byte.
+	// (Pieces of 7 bytes paced by 50 µs sleeps took longer than the
+	// client's 10 s with GOMAXPROCS=1: the loop, waiting raw after a busy
+	// iteration, holds the only P for up to 5 ms, and each sleep's wake-up
+	// waited for it.)
+	const piece = 97
 	go func() {
-		for i := 0; i < len(msg); i += 7 { // frames split across reads
-			client.Write(msg[i:min(i+7, len(msg))])
-			time.Sleep(50 * time.Microsecond)
+		for i := 0; i < len(msg); i += piece {
+			end := min(i+piece, len(msg))
+			if _, err := client.Write(msg[i:end]); err != nil {
+				return
+			}
+			for n := 0; n < end; {
+				select {
+				case n = <-seen:
+				case <-time.After(10 * time.Second):
+					return // the read below fails
+				}
+			}
 		}
 	}()
 	require.NoError(t, client.SetReadDeadline(time.Now().Add(10*time.Second)))
@@ -109,6 +146,8 @@ func TestNext(t *testing.T) {
 	_, err = io.ReadFull(client, got)
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
+	assert.Positive(t, headerOnly.Load(), "no read ended just after a length byte")
+	assert.Positive(t, partFrame.Load(), "no read ended inside a frame")
 }
 
 // TestWriteToEchoes: c.WriteTo(c) is an echo handler, and io.Copy uses it.
