@@ -108,13 +108,20 @@ func (c *trickleConn) Write(p []byte) (int, error) {
 }
 
 func TestTLSBadPeerClientHelloByteByByte(t *testing.T) {
-	s := newBadPeerServer(t, Options{Loops: 1})
+	// A minute for the handshake, not the default 10 s: a ClientHello of
+	// some 1.5 KB (ML-KEM's key share) and the client's last flight, a
+	// byte and a pause at a time, took longer than that with GOMAXPROCS=1,
+	// where each pause's wake-up waits for the loop's raw wait (up to
+	// evsel.MaxRawWait) after the busy iteration that read the last byte.
+	// How long a peer may take is not what this test is about.
+	const patience = time.Minute
+	s := newBadPeerServer(t, Options{Loops: 1, TLSHandshakeTimeout: patience})
 	raw := dial(t, s.addr)
 	raw.(*net.TCPConn).SetNoDelay(true)
 	tc := &trickleConn{Conn: raw}
 	tc.on.Store(true)
 	c := tls.Client(tc, s.p.clientConfig())
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c.SetDeadline(time.Now().Add(patience))
 	require.NoError(t, c.Handshake())
 	tc.on.Store(false)
 	assert.Equal(t, "slow hello", string(roundTrip(t, c, []byte("slow hello"))))
