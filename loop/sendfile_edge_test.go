@@ -164,13 +164,17 @@ func TestSendFileDialTLSClosedDuringHandshake(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
 	received := make(chan []byte, 1)
+	closed := make(chan struct{}) // the client's Close has been called
 	go func() {
 		raw, err := ln.Accept()
 		if err != nil {
 			received <- nil
 			return
 		}
-		time.Sleep(300 * time.Millisecond) // the client closes meanwhile
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+		}
 		sc := tls.Server(raw, pki.serverConfig())
 		defer sc.Close()
 		sc.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -179,20 +183,21 @@ func TestSendFileDialTLSClosedDuringHandshake(t *testing.T) {
 	}()
 	reasons := make(chan error, 1)
 	e, _ := start(t, Funcs{Close: func(c *Conn, err error) { reasons <- err }},
-		Options{TLSHandshakeTimeout: 3 * time.Second})
+		Options{TLSHandshakeTimeout: 20 * time.Second})
 	dialWithFile(t, e, ln.Addr().String(), f, func(c *Conn) {
 		c.Loop().AfterFunc(100*time.Millisecond, func() {
 			assert.NotZero(t, c.flags&flagHandshake, "the handshake is under way")
 			c.Close()
+			close(closed)
 		})
 	}, WithTLS(pki.clientConfig()))
 	// A connection closed before OnOpen gets no OnClose (nil reason, never
 	// open): the server's end of stream says it is gone, which must come
-	// with the close, not at TLSHandshakeTimeout (3 s).
+	// with the close, not at TLSHandshakeTimeout (20 s).
 	select {
 	case got := <-received:
 		require.Empty(t, got, "the peer got %d bytes of a connection closed before it opened", len(got))
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("the connection was not closed by Close")
 	}
 	select {
