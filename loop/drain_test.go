@@ -152,15 +152,22 @@ func isTimeout(err error) bool {
 // OnClose after the peer reset the connection, when the kernel no longer
 // knows it.
 func TestRemoteAddrAfterReset(t *testing.T) {
+	atOpen := make(chan net.Addr, 1)
 	atClose := make(chan net.Addr, 1)
 	h := Funcs{
-		Open:  func(c *Conn) { c.RemoteAddr() },
+		Open:  func(c *Conn) { atOpen <- c.RemoteAddr() },
 		Close: func(c *Conn, err error) { atClose <- c.RemoteAddr() },
 	}
 	_, addr := start(t, h, Options{Loops: 1})
 	c := dial(t, addr)
 	local := c.LocalAddr().String()
-	time.Sleep(20 * time.Millisecond) // opened
+	select { // the reset must come after OnOpen has asked
+	case a := <-atOpen:
+		require.NotNil(t, a)
+		require.Equal(t, local, a.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("no open")
+	}
 	c.(*net.TCPConn).SetLinger(0)
 	c.Close() // a reset
 	select {
