@@ -487,17 +487,24 @@ func TestNotifyDrainedFromOnDrained(t *testing.T) {
 func TestWakeWhilePaused(t *testing.T) {
 	var calls atomic.Int64
 	_, addr := start(t, Funcs{Data: func(c *Conn) {
-		if calls.Add(1) == 1 {
-			c.Consume(len(c.Inbound()))
-			c.PauseReading()
-			go func() { time.Sleep(20 * time.Millisecond); c.Wake() }()
-			c.Loop().AfterFunc(100*time.Millisecond, c.ResumeReading)
+		if calls.Add(1) > 1 {
+			// Checked on the loop, as the call is made: the Wake's OnData
+			// comes only once reading has resumed.
+			assert.False(t, c.ReadingPaused(), "OnData while paused")
+			return
 		}
+		c.Consume(len(c.Inbound()))
+		c.PauseReading()
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			c.Wake()
+			// Tasks run in order: the Wake is seen while paused, and the
+			// resume comes a few iterations later.
+			c.Do(func(c *Conn) { c.Loop().AfterFunc(20*time.Millisecond, c.ResumeReading) })
+		}()
 	}}, Options{Loops: 1})
 	_, err := dial(t, addr).Write([]byte("x"))
 	require.NoError(t, err)
-	time.Sleep(60 * time.Millisecond)
-	assert.EqualValues(t, 1, calls.Load(), "OnData while paused")
 	waitFor(t, "the Wake's OnData", func() bool { return calls.Load() == 2 })
 }
 
