@@ -427,11 +427,13 @@ func TestIdleTimeout(t *testing.T) {
 	reasons := make(chan error, 1)
 	h := echo
 	h.Close = func(c *Conn, err error) { reasons <- err }
-	_, addr := start(t, h, Options{Loops: 1, IdleTimeout: 100 * time.Millisecond})
+	const timeout = 500 * time.Millisecond
+	_, addr := start(t, h, Options{Loops: 1, IdleTimeout: timeout})
 	c := dial(t, addr)
-	// Activity keeps it open past the timeout...
-	for i := 0; i < 4; i++ {
-		time.Sleep(40 * time.Millisecond)
+	// Activity keeps it open for twice the timeout, in gaps far shorter
+	// than it, so that a sleep a loaded machine overruns does not end it.
+	for begin := time.Now(); time.Since(begin) < 2*timeout; {
+		time.Sleep(10 * time.Millisecond)
 		assert.Equal(t, []byte("hi"), roundTrip(t, c, []byte("hi")))
 	}
 	// ...silence closes it.
