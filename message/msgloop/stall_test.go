@@ -108,7 +108,10 @@ func TestMessageTimeoutHeldWhileReadingPaused(t *testing.T) {
 func TestEngineCloseLogged(t *testing.T) {
 	addr, logs := startServer(t, msgloop.ServerOptions{
 		ServerConfig: message.ServerConfig{KeepAlive: true},
-		Loop:         loop.Options{IdleTimeout: 100 * time.Millisecond},
+		// Not 100 ms: the peer that resets waits 20 ms first, and had it
+		// been idle past the timeout by then (a loaded machine), the
+		// server would have closed it for idleness too, a second line.
+		Loop: loop.Options{IdleTimeout: 500 * time.Millisecond},
 	})
 	// A peer that resets in the middle of a request: its doing, not the
 	// server's, so not worth a line above Debug. (Wine reports the reset
