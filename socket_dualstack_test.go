@@ -85,29 +85,41 @@ func TestListenV6Only(t *testing.T) {
 	} {
 		name := tc.network + " " + tc.address
 		datagram := tc.network[0] == 'u'
-		var s *evsel.Socket
-		var err error
-		if datagram {
-			s, err = tc.lc.ListenPacket(tc.network, tc.address)
-		} else {
-			s, err = tc.lc.Listen(tc.network, tc.address)
-		}
-		require.NoError(t, err, name)
-		cleanupClose(t, s)
-		port := strconv.Itoa(int(mustLocal(t, s).(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()))
-		v4 := evsel.ListenConfig{NoReuseAddr: true}
-		var other *evsel.Socket
-		if datagram {
-			other, err = v4.ListenPacket("udp4", "0.0.0.0:"+port)
-		} else {
-			other, err = v4.Listen("tcp4", "0.0.0.0:"+port)
-			if err == nil {
-				c, derr := net.DialTimeout("tcp", net.JoinHostPort("::1", port), 5*time.Second)
-				require.NoError(t, derr, "%s over IPv6", name)
-				c.Close()
+		// The port the IPv6 socket gets may be busy on IPv4 for a reason
+		// of its own: a connection in TIME_WAIT from another test on it,
+		// which a bind without SO_REUSEADDR (Windows' safe default) also
+		// refuses. An IPv6 socket that held IPv4's wildcard would refuse
+		// it on every port, so the same check on fresh ports tells them
+		// apart.
+		for try := 0; ; try++ {
+			var s *evsel.Socket
+			var err error
+			if datagram {
+				s, err = tc.lc.ListenPacket(tc.network, tc.address)
+			} else {
+				s, err = tc.lc.Listen(tc.network, tc.address)
 			}
+			require.NoError(t, err, name)
+			cleanupClose(t, s)
+			port := strconv.Itoa(int(mustLocal(t, s).(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()))
+			v4 := evsel.ListenConfig{NoReuseAddr: true}
+			var other *evsel.Socket
+			if datagram {
+				other, err = v4.ListenPacket("udp4", "0.0.0.0:"+port)
+			} else {
+				other, err = v4.Listen("tcp4", "0.0.0.0:"+port)
+				if err == nil {
+					c, derr := net.DialTimeout("tcp", net.JoinHostPort("::1", port), 5*time.Second)
+					require.NoError(t, derr, "%s over IPv6", name)
+					c.Close()
+				}
+			}
+			if err != nil && try < 4 {
+				continue
+			}
+			require.NoError(t, err, "%s held IPv4's wildcard too (on 5 ports in turn)", name)
+			other.Close()
+			break
 		}
-		require.NoError(t, err, "%s held IPv4's wildcard too", name)
-		other.Close()
 	}
 }
