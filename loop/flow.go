@@ -184,11 +184,12 @@ func (l *Loop) unhold(c *Conn) {
 }
 
 // drainable serves what waits for c's output to drain: NotifyDrained's
-// OnDrained and WriteWait's callers, once it is at LowWater, counting a
-// queued file as pending output too. WriteWait's callers hear at once
+// OnDrained and WriteWait's callers, once it is at LowWater as Buffered
+// counts it (a queued file, and what waits for a TLS handshake, are
+// pending output too). WriteWait's callers hear at once
 // when c closes or ends its sending side.
 func (l *Loop) drainable(c *Conn) {
-	low := c.outLen <= l.e.opts.LowWater && (c.flags&flagFile == 0 || c.Buffered() <= l.e.opts.LowWater)
+	low := c.Buffered() <= l.e.opts.LowWater
 	if c.flags&flagWantDrained != 0 && low {
 		l.drainedNow(c)
 	}

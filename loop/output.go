@@ -3,12 +3,21 @@ package loop
 import "github.com/evsel/evsel"
 
 // Buffered returns how many output bytes are waiting for the socket,
-// counting those of files queued with SendFile.
+// counting those of files queued with SendFile and, on a TLS connection
+// whose handshake is not done (a Dial'd one), the plaintext written
+// meanwhile, which waits for the handshake outside the output queue.
 func (c *Conn) Buffered() int {
-	if c.flags&flagFile != 0 {
-		return c.outLen + c.aux.files.pending()
+	n := c.outLen
+	if c.flags&(flagFile|flagTLS) == 0 {
+		return n
 	}
-	return c.outLen
+	if c.flags&flagFile != 0 {
+		n += c.aux.files.pending()
+	}
+	if c.flags&flagTLS != 0 {
+		n += len(c.aux.tls.pre) // nil once the handshake is done
+	}
+	return n
 }
 
 // Write queues p for sending (the bytes are copied) and returns len(p). The

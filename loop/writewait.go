@@ -34,8 +34,8 @@ const (
 )
 
 // WriteWait queues p for sending, as AsyncWrite does, once c's pending
-// output (SendFile's files included, as Buffered counts it, and on a
-// Dial'd TLS connection what waits for its handshake) is at or below
+// output (Buffered: SendFile's files included, and on a Dial'd TLS
+// connection what waits for its handshake) is at or below
 // Options.HighWater, and waits until then; it returns when p is
 // queued, not sent. While the output is above HighWater, callers wait in
 // the order they came, and are let in again when it has drained to
@@ -86,7 +86,7 @@ func (l *Loop) admitWaiter(c *Conn, w *writeWaiter) {
 		w.answer(ErrClosed)
 		return
 	}
-	if c.flags&flagWaiters == 0 && c.waitPending() <= l.e.opts.HighWater {
+	if c.flags&flagWaiters == 0 && c.Buffered() <= l.e.opts.HighWater {
 		w.write(c)
 		return
 	}
@@ -113,7 +113,7 @@ func (l *Loop) admitWaiter(c *Conn, w *writeWaiter) {
 // drained to LowWater.
 func (l *Loop) admitWaiters(c *Conn) {
 	q := c.aux.waiters
-	for len(q.list) > 0 && c.waitPending() <= l.e.opts.HighWater && !c.closed.Load() &&
+	for len(q.list) > 0 && c.Buffered() <= l.e.opts.HighWater && !c.closed.Load() &&
 		c.flags&(flagClosing|flagCloseNow|flagWriteShut) == 0 {
 		w := q.list[0]
 		q.list[0] = nil
@@ -127,20 +127,6 @@ func (l *Loop) admitWaiters(c *Conn) {
 	case c.closed.Load() || c.flags&(flagClosing|flagCloseNow|flagWriteShut) != 0:
 		l.failWaiters(c)
 	}
-}
-
-// waitPending is the output WriteWait weighs against HighWater: Buffered,
-// and on a TLS connection whose handshake is not done (a Dial'd one) the
-// plaintext written meanwhile, which waits for the handshake outside the
-// output queue that Buffered counts. Without it, WriteWait never waited
-// during a handshake, and a producer ran on until MaxOutput closed the
-// connection.
-func (c *Conn) waitPending() int {
-	n := c.Buffered()
-	if c.flags&flagTLS != 0 && !c.aux.tls.done {
-		n += len(c.aux.tls.pre)
-	}
-	return n
 }
 
 // failWaiters answers every waiting writer with ErrClosed: c is closing,

@@ -57,6 +57,9 @@ func TestWriteWaitTLSHandshake(t *testing.T) {
 		require.LessOrEqual(t, written, 2<<20, "WriteWait never waited")
 	}
 	require.LessOrEqual(t, written, high+chunk)
+	buffered := make(chan int, 1)
+	require.NoError(t, c.Do(func(c *Conn) { buffered <- c.Buffered() }))
+	require.GreaterOrEqual(t, <-buffered, written, "Buffered counts what waits for the handshake")
 
 	waited := make(chan error, 1)
 	go func() { waited <- c.WriteWait(context.Background(), p) }()
