@@ -147,3 +147,13 @@ func TestSameAddr(t *testing.T) {
 		require.Equal(t, c.same, sameAddr(c.b, c.a), "%s %s", c.b, c.a)
 	}
 }
+
+// TestCloseListenerStopped: on a stopped engine it returns ErrStopped.
+func TestCloseListenerStopped(t *testing.T) {
+	e, err := New(echo, Options{Loops: 1, Logger: quietLog})
+	require.NoError(t, err)
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	stop(t, e)
+	require.ErrorIs(t, e.CloseListener(addr), ErrStopped)
+}

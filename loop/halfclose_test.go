@@ -322,3 +322,28 @@ func TestOnEOFIdleTimeout(t *testing.T) {
 	}
 	readAll(t, c)
 }
+
+// TestCloseWriteRefusals: CloseWrite on a closing connection returns
+// ErrClosed; after OnEOF, with both sides then ended, it closes.
+func TestCloseWriteRefusals(t *testing.T) {
+	reasons := make(chan error, 2)
+	_, addr := start(t, Funcs{
+		Data: func(c *Conn) {
+			c.Consume(len(c.Inbound()))
+			assert.NoError(t, c.Close())
+			assert.ErrorIs(t, c.CloseWrite(), ErrClosed)
+		},
+		EOF:   func(c *Conn) { assert.NoError(t, c.CloseWrite()) },
+		Close: func(c *Conn, err error) { reasons <- err },
+	}, Options{})
+	c := dial(t, addr)
+	_, err := c.Write([]byte("x"))
+	require.NoError(t, err)
+	require.Empty(t, readAll(t, c))
+	require.NoError(t, <-reasons)
+
+	c = dial(t, addr)
+	require.NoError(t, c.(*net.TCPConn).CloseWrite())
+	require.Empty(t, readAll(t, c), "OnEOF's CloseWrite closed it")
+	require.Equal(t, io.EOF, <-reasons)
+}

@@ -143,3 +143,28 @@ func TestWriteWaitDial(t *testing.T) {
 		s += <-got
 	}
 }
+
+// TestWriteWaitRefusals: a ctx already done, a connection that ended its
+// side (CloseWrite) or closed, each answer at once, and nothing is written.
+func TestWriteWaitRefusals(t *testing.T) {
+	conns := make(chan *Conn, 1)
+	closed := make(chan struct{})
+	_, addr := start(t, Funcs{
+		Open:  func(c *Conn) { conns <- c },
+		Close: func(c *Conn, err error) { close(closed) },
+	}, Options{})
+	c := dial(t, addr)
+	sc := <-conns
+
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, sc.WriteWait(done, []byte("no")), context.Canceled)
+
+	require.NoError(t, sc.Do(func(c *Conn) { assert.NoError(t, c.CloseWrite()) }))
+	require.ErrorIs(t, sc.WriteWait(context.Background(), []byte("no")), ErrClosed)
+	require.Empty(t, readAll(t, c), "the end of stream, and nothing before it")
+
+	c.Close()
+	<-closed
+	require.ErrorIs(t, sc.WriteWait(context.Background(), []byte("no")), ErrClosed)
+}
