@@ -38,12 +38,8 @@ func TestCloseDrainsPeerStillSending(t *testing.T) {
 	assert.Equal(t, len(answer), len(got))
 	assert.True(t, bytes.Equal(answer, got))
 	c.Close() // the drain ends at this end of stream
-	select {
-	case err := <-closed:
-		assert.NoError(t, err, "a graceful close")
-	case <-time.After(drainTimeout / 2):
-		t.Fatal("the drain did not end at the peer's end of stream")
-	}
+	err = within(t, closed, drainTimeout/2, "the drain did not end at the peer's end of stream")
+	assert.NoError(t, err, "a graceful close")
 }
 
 // TestDrainBounded: a peer that keeps sending and never ends its side
@@ -53,13 +49,9 @@ func TestDrainBounded(t *testing.T) {
 	_, addr := start(t, answerAndClose(closed), Options{Loops: 1})
 	drainingPeer(t, addr)
 	begin := time.Now()
-	select {
-	case err := <-closed:
-		assert.NoError(t, err)
-		assert.GreaterOrEqual(t, time.Since(begin), drainTimeout/2, "not drained")
-	case <-time.After(2*drainTimeout + 5*time.Second):
-		t.Fatal("a peer that never ends its side held the connection past the drain's bound")
-	}
+	err := within(t, closed, 2*drainTimeout+5*time.Second, "a peer that never ends its side held the connection past the drain's bound")
+	assert.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(begin), drainTimeout/2, "not drained")
 }
 
 // TestShedTakesDrainingFirst: at MaxConns a newcomer ends a drain before
@@ -87,12 +79,8 @@ func TestShedTakesDrainingFirst(t *testing.T) {
 	newcomer := dial(t, addr)
 	_, err := newcomer.Write([]byte("?"))
 	require.NoError(t, err)
-	select {
-	case err := <-closed:
-		assert.NoError(t, err, "the drained connection's own reason")
-	case <-time.After(drainTimeout / 2):
-		t.Fatal("the newcomer did not end the drain")
-	}
+	err = within(t, closed, drainTimeout/2, "the newcomer did not end the drain")
+	assert.NoError(t, err, "the drained connection's own reason")
 	assert.Zero(t, e.Stats().Shed)
 	idle.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	_, err = idle.Read(make([]byte, 1))
@@ -161,20 +149,13 @@ func TestRemoteAddrAfterReset(t *testing.T) {
 	_, addr := start(t, h, Options{Loops: 1})
 	c := dial(t, addr)
 	local := c.LocalAddr().String()
-	select { // the reset must come after OnOpen has asked
-	case a := <-atOpen:
-		require.NotNil(t, a)
-		require.Equal(t, local, a.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("no open")
-	}
+	// the reset must come after OnOpen has asked
+	a := within(t, atOpen, 10*time.Second, "no open")
+	require.NotNil(t, a)
+	require.Equal(t, local, a.String())
 	c.(*net.TCPConn).SetLinger(0)
 	c.Close() // a reset
-	select {
-	case a := <-atClose:
-		require.NotNil(t, a)
-		assert.Equal(t, local, a.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("no close")
-	}
+	a = within(t, atClose, 10*time.Second, "no close")
+	require.NotNil(t, a)
+	assert.Equal(t, local, a.String())
 }

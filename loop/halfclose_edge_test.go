@@ -175,12 +175,8 @@ func TestCloseWriteTLSKeyUpdate(t *testing.T) {
 	io.WriteString(ossl.stdin, "after\n")
 	waitGot("after\n")
 	ossl.stdin.Close() // s_client sends close_notify and exits
-	select {
-	case err := <-reasons:
-		require.Equal(t, io.EOF, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the connection did not close at the client's end")
-	}
+	err := within(t, reasons, 20*time.Second, "the connection did not close at the client's end")
+	require.Equal(t, io.EOF, err)
 }
 
 // TestOnEOFWaitsForRepause: the end of a stream held by PauseReading
@@ -284,12 +280,9 @@ func TestCloseWriteDialTLS(t *testing.T) {
 				assert.NoError(t, c.CloseWrite())
 			}))
 			require.Equal(t, []byte("request"), <-served)
-			select {
-			case err := <-reasons: // OnData comes before it
-				require.Equal(t, io.EOF, err)
-			case <-time.After(20 * time.Second):
-				t.Fatal("the connection did not close")
-			}
+			// OnData comes before it
+			err = within(t, reasons, 20*time.Second, "the connection did not close")
+			require.Equal(t, io.EOF, err)
 			var answer string
 			for len(answers) > 0 {
 				answer += <-answers

@@ -314,12 +314,8 @@ func TestOnEOFIdleTimeout(t *testing.T) {
 	}, Options{IdleTimeout: 200 * time.Millisecond})
 	c := dial(t, addr).(*net.TCPConn)
 	require.NoError(t, c.CloseWrite())
-	select {
-	case err := <-reasons:
-		require.True(t, errors.Is(err, ErrIdleTimeout), "%v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the half-closed connection was never closed")
-	}
+	err := within(t, reasons, 10*time.Second, "the half-closed connection was never closed")
+	require.True(t, errors.Is(err, ErrIdleTimeout), "%v", err)
 	readAll(t, c)
 }
 

@@ -112,3 +112,16 @@ func pattern(n int) []byte {
 	}
 	return b
 }
+
+// within returns what ch brings, failing the test with msg if nothing
+// comes within d.
+func within[T any](t *testing.T, ch <-chan T, d time.Duration, msg string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("%s (nothing within %v)", msg, d)
+		panic("unreachable")
+	}
+}

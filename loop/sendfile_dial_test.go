@@ -29,12 +29,8 @@ func TestSendFileDialBeforeConnect(t *testing.T) {
 		Close: func(c *Conn, err error) { reasons <- err },
 	}, Options{})
 	dialWithFile(t, e, ln.Addr().String(), f, func(c *Conn) { c.Close() })
-	select {
-	case err := <-reasons:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no OnClose")
-	}
+	err = within(t, reasons, 10*time.Second, "no OnClose")
+	require.NoError(t, err)
 	got := <-received
 	require.True(t, bytes.Equal(append(append([]byte("<"), content...), '>'), got), "got %d bytes", len(got))
 }
@@ -48,12 +44,8 @@ func TestDialedConnIsSmall(t *testing.T) {
 	e, _ := start(t, Funcs{Open: func(c *Conn) { opened <- c.aux == nil }}, Options{})
 	_, err := e.Dial(context.Background(), "tcp", addr)
 	require.NoError(t, err)
-	select {
-	case small := <-opened:
-		assert.True(t, small, "a connected client kept its aux record")
-	case <-time.After(10 * time.Second):
-		t.Fatal("no OnOpen")
-	}
+	small := within(t, opened, 10*time.Second, "no OnOpen")
+	assert.True(t, small, "a connected client kept its aux record")
 }
 
 // dialWithFile dials addr from e's first loop and, on that loop before the

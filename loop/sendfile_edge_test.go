@@ -65,12 +65,8 @@ func TestSendFileDialTLSBeforeOpen(t *testing.T) {
 		Close: func(c *Conn, err error) { reasons <- err },
 	}, Options{TLSHandshakeTimeout: 3 * time.Second, HighWater: 64 << 10})
 	dialWithFile(t, e, ln.Addr().String(), f, nil, WithTLS(pki.clientConfig()))
-	select {
-	case err := <-reasons:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no OnClose")
-	}
+	err = within(t, reasons, 10*time.Second, "no OnClose")
+	require.NoError(t, err)
 	got := <-received
 	require.True(t, bytes.Equal(append(append([]byte("<"), content...), '>'), got), "got %d bytes", len(got))
 }
@@ -107,12 +103,8 @@ func TestSendFileNotifyDrained(t *testing.T) {
 		c.SetReadDeadline(time.Now().Add(20 * time.Second))
 		io.CopyN(io.Discard, c, 8<<20)
 	}()
-	select {
-	case n := <-drained:
-		require.LessOrEqual(t, n, lowWater)
-	case <-time.After(20 * time.Second):
-		t.Fatal("no OnDrained")
-	}
+	n := within(t, drained, 20*time.Second, "no OnDrained")
+	require.LessOrEqual(t, n, lowWater)
 	<-done
 }
 
@@ -194,12 +186,8 @@ func TestSendFileDialTLSClosedDuringHandshake(t *testing.T) {
 	// A connection closed before OnOpen gets no OnClose (nil reason, never
 	// open): the server's end of stream says it is gone, which must come
 	// with the close, not at TLSHandshakeTimeout (20 s).
-	select {
-	case got := <-received:
-		require.Empty(t, got, "the peer got %d bytes of a connection closed before it opened", len(got))
-	case <-time.After(10 * time.Second):
-		t.Fatal("the connection was not closed by Close")
-	}
+	got := within(t, received, 10*time.Second, "the connection was not closed by Close")
+	require.Empty(t, got, "the peer got %d bytes of a connection closed before it opened", len(got))
 	select {
 	case err := <-reasons:
 		t.Fatalf("OnClose(%v) for a Dial closed before OnOpen", err)
@@ -239,12 +227,8 @@ func TestSendFileDialTLSHandshakeFails(t *testing.T) {
 		}
 		assert.NoError(t, c.SendFile(f, 0, -1))
 	}))
-	select {
-	case err := <-reasons:
-		var he *TLSHandshakeError
-		require.ErrorAs(t, err, &he)
-		require.NotErrorIs(t, err, ErrTLSHandshakeTimeout)
-	case <-time.After(5 * time.Second):
-		t.Fatal("no OnClose within 5 s of a handshake that fails at once")
-	}
+	err = within(t, reasons, 5*time.Second, "no OnClose within 5 s of a handshake that fails at once")
+	var he *TLSHandshakeError
+	require.ErrorAs(t, err, &he)
+	require.NotErrorIs(t, err, ErrTLSHandshakeTimeout)
 }

@@ -65,12 +65,8 @@ func TestWriteWaitTLSHandshake(t *testing.T) {
 	go func() { waited <- c.WriteWait(context.Background(), p) }()
 	time.Sleep(50 * time.Millisecond) // it waits
 	close(release)
-	select {
-	case err := <-waited:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("WriteWait still waits after the handshake")
-	}
+	err = within(t, waited, 10*time.Second, "WriteWait still waits after the handshake")
+	require.NoError(t, err)
 	require.NoError(t, c.AsyncClose(nil))
 	require.Equal(t, int64(written+chunk), <-received)
 }

@@ -108,12 +108,8 @@ func TestWriteWaitClosed(t *testing.T) {
 	}
 	require.Equal(t, int64(1), e.Stats().Open)
 	c.Close() // the server's next send fails
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, ErrClosed)
-	case <-time.After(10 * time.Second):
-		t.Fatal("WriteWait still waits on a closed connection")
-	}
+	err = within(t, done, 10*time.Second, "WriteWait still waits on a closed connection")
+	require.ErrorIs(t, err, ErrClosed)
 }
 
 // TestWriteWaitOnLoop: on a loop goroutine it would wait for itself.
