@@ -135,18 +135,27 @@ func (e *Engine) StopAccepting() error {
 			return err
 		}
 	}
-	// A loop hands what it accepts to any loop (Options.Balance), as a task.
-	// Every such task was queued before the listeners closed, so once each
-	// loop has run one more task, all of them have run and every accepted
-	// connection is counted in e.open, which Drain waits on.
+	if err := e.awaitHandoffs(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.addrs = nil
+	e.mu.Unlock()
+	return nil
+}
+
+// awaitHandoffs returns once every connection the closed listeners
+// accepted is registered on its loop and counted in e.open, which Drain
+// waits on. A loop hands what it accepts to any loop (Options.Balance), as
+// a task; every such task was queued before the listeners closed, so once
+// each loop has run one more task, all of them have run. A loop that has
+// stopped ran its tasks as it exited.
+func (e *Engine) awaitHandoffs() error {
 	for _, l := range e.loops {
 		if err := e.onLoop(l, func() error { return nil }); err != nil && !errors.Is(err, ErrStopped) {
 			return err
 		}
 	}
-	e.mu.Lock()
-	e.addrs = nil
-	e.mu.Unlock()
 	return nil
 }
 

@@ -389,13 +389,8 @@ func (e *Engine) CloseListener(addr net.Addr) error {
 	if closed == 0 {
 		return fmt.Errorf("loop: CloseListener %s %s: %w", addr.Network(), addr, net.ErrClosed)
 	}
-	// What a loop accepted before its listener closed may be on its way
-	// to another loop as a task (Options.Balance): one more task on each
-	// loop, and it has run.
-	for _, l := range e.loops {
-		if err := e.onLoop(l, func() error { return nil }); err != nil {
-			return err
-		}
+	if err := e.awaitHandoffs(); err != nil {
+		return err
 	}
 	e.mu.Lock()
 	e.addrs = slices.DeleteFunc(e.addrs, func(a net.Addr) bool { return same(a, nil) })
