@@ -39,6 +39,19 @@ func (b *batchConn) flush() error {
 	return err
 }
 
+// closeWriteAndRead ends c's side, over b, with what b holds in the same
+// segment as the close_notify, and reads to the server's end.
+func (b *batchConn) closeWriteAndRead(t *testing.T, c *tls.Conn) []byte {
+	t.Helper()
+	require.NoError(t, c.CloseWrite())
+	require.NoError(t, b.SetWriteDeadline(time.Time{})) // CloseWrite set one
+	require.NoError(t, b.flush())
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Second)))
+	got, err := io.ReadAll(c)
+	require.NoError(t, err)
+	return got
+}
+
 func (b *batchConn) Read(p []byte) (int, error) {
 	if err := b.flush(); err != nil {
 		return 0, err
@@ -55,20 +68,14 @@ func TestOnEOFWithHandshakeEnd(t *testing.T) {
 	pki := getPKI(t)
 	reasons := make(chan error, 1)
 	_, addr := startTLS(t, endDelimited(t, reasons), Options{}, pki.serverConfig())
-	raw := dial(t, addr)
-	bc := &batchConn{Conn: raw}
+	bc := &batchConn{Conn: dial(t, addr)}
 	cfg := pki.clientConfig()
 	cfg.MinVersion = tls.VersionTLS13
 	c := tls.Client(bc, cfg)
 	require.NoError(t, c.Handshake())
 	_, err := c.Write([]byte("request"))
 	require.NoError(t, err)
-	require.NoError(t, c.CloseWrite())
-	require.NoError(t, raw.SetWriteDeadline(time.Time{})) // CloseWrite set one
-	require.NoError(t, bc.flush())
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Second)))
-	got, err := io.ReadAll(c)
-	require.NoError(t, err)
+	got := bc.closeWriteAndRead(t, c)
 	require.True(t, bytes.Equal([]byte("requestlate"), got), "got %q", got)
 	require.Equal(t, io.EOF, <-reasons)
 }
@@ -214,8 +221,7 @@ func TestOnEOFWaitsForRepause(t *testing.T) {
 			c.Close()
 		},
 	}, Options{}, pki.serverConfig())
-	raw := dial(t, addr)
-	bc := &batchConn{Conn: raw}
+	bc := &batchConn{Conn: dial(t, addr)}
 	cfg := pki.clientConfig()
 	c := tls.Client(bc, cfg)
 	require.NoError(t, c.Handshake())
@@ -223,12 +229,7 @@ func TestOnEOFWaitsForRepause(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // the handshake's end apart from the rest
 	c.Write([]byte("a"))
 	c.Write([]byte("b"))
-	require.NoError(t, c.CloseWrite())
-	require.NoError(t, raw.SetWriteDeadline(time.Time{})) // CloseWrite set one
-	require.NoError(t, bc.flush())
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Second)))
-	got, err := io.ReadAll(c)
-	require.NoError(t, err)
+	got := bc.closeWriteAndRead(t, c)
 	require.Equal(t, "done", string(got))
 	var seen []string
 	for len(seen) < 4 {
