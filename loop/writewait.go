@@ -41,7 +41,9 @@ const (
 // the order they came, and are let in again when it has drained to
 // LowWater; the bytes of one goroutine's calls stay in their order. ctx
 // bounds the wait: when it ends first, p is not written and ctx's error
-// is returned. It returns ErrClosed if c closes (or ends its side with
+// is returned. Without a ctx deadline, a peer that never reads keeps the
+// caller waiting until Options.IdleTimeout (if set) closes the
+// connection, as net.Conn's Write without a deadline would. It returns ErrClosed if c closes (or ends its side with
 // CloseWrite) before p is queued, ErrStopped if its loop has exited, and
 // the error of the write (say
 // ErrOutputOverflow, for a p larger than MaxOutput) otherwise. p is
