@@ -164,3 +164,17 @@ func TestWriteWaitRefusals(t *testing.T) {
 	<-closed
 	require.ErrorIs(t, sc.WriteWait(context.Background(), []byte("no")), ErrClosed)
 }
+
+// TestWriteWaitIdleTimeout: a caller without a ctx deadline, waiting on a
+// peer that never reads, is answered when the idle timeout closes the
+// connection.
+func TestWriteWaitIdleTimeout(t *testing.T) {
+	var written atomic.Int64
+	done := make(chan error, 1)
+	_, addr := start(t, producer(pattern(4<<20), 64<<10, &written, done), Options{HighWater: 64 << 10, IdleTimeout: 300 * time.Millisecond})
+	c, err := smallBufferDialer().Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.ErrorIs(t, within(t, done, 10*time.Second, "WriteWait still waits past the idle timeout"), ErrClosed)
+	require.Less(t, written.Load(), int64(4<<20))
+}
