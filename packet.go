@@ -75,13 +75,7 @@ func (lc ListenConfig) ListenPacket(network, address string) (*Socket, error) {
 		return nil, err
 	}
 	v6Only(s)
-	if familyOf(addrs[0]) != Unix {
-		err = lc.reuse(s)
-	}
-	if err == nil {
-		err = s.Bind(addrs[0])
-	}
-	if err != nil {
+	if err := lc.bind(s, addrs[0]); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -59,6 +59,12 @@ type ListenConfig struct {
 	// address ("tcp6" or "udp6" ones included) binds with IPV6_V6ONLY on,
 	// whatever the system's default, as in Go's net and Python.
 	DualStack bool
+	// Control, if not nil, is called for each socket after the options
+	// above are set and before it is bound, as net.ListenConfig's Control
+	// is (see RunControl for its arguments): for the socket options
+	// ListenConfig has no field for (SO_BINDTODEVICE, SO_MARK,
+	// IP_FREEBIND...). An error fails the Listen with it.
+	Control ControlFunc
 }
 
 // Listen is ListenConfig{}.Listen.
@@ -94,15 +100,23 @@ func (lc ListenConfig) Listen(network, address string) (*Socket, error) {
 }
 
 func (lc ListenConfig) listen(s *Socket, addr net.Addr) error {
+	if err := lc.bind(s, addr); err != nil {
+		return err
+	}
+	return s.Listen(lc.Backlog)
+}
+
+// bind sets the options lc asks for on s, then binds it to addr.
+func (lc ListenConfig) bind(s *Socket, addr net.Addr) error {
 	if familyOf(addr) != Unix {
 		if err := lc.reuse(s); err != nil {
 			return err
 		}
 	}
-	if err := s.Bind(addr); err != nil {
+	if err := RunControl(lc.Control, s, addr); err != nil {
 		return err
 	}
-	return s.Listen(lc.Backlog)
+	return s.Bind(addr)
 }
 
 // v6Only makes an IPv6 socket about to be bound serve IPv6 alone, as Go's

@@ -50,9 +50,7 @@ func (lc ListenConfig) listenDualStack(network, address string) (s *Socket, done
 	// "::" is IPv6's wildcard, served alone where it cannot be both, as
 	// Go's net serves it there (and as it was before DualStack).
 	if datagram {
-		if err = lc.reuse(s); err == nil {
-			err = s.Bind(addrs[0])
-		}
+		err = lc.bind(s, addrs[0])
 	} else {
 		err = lc.listen(s, addrs[0])
 	}

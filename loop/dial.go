@@ -16,10 +16,11 @@ import (
 type DialOption func(*dialOptions)
 
 type dialOptions struct {
-	data  any
-	tls   *tls.Config
-	loop  *Loop
-	local net.Addr
+	data    any
+	tls     *tls.Config
+	loop    *Loop
+	local   net.Addr
+	control evsel.ControlFunc
 }
 
 // loopFor is the loop the connection goes to: WithLoop's, or one Balance
@@ -60,6 +61,18 @@ func WithLoop(l *Loop) DialOption { return func(o *dialOptions) { o.loop = l } }
 // host's, the port is taken) fails like a refused connect: the next
 // address is tried, and OnClose reports it.
 func WithLocalAddr(addr net.Addr) DialOption { return func(o *dialOptions) { o.local = addr } }
+
+// WithControl calls fn for each socket the Dial opens (one per address
+// tried) once the engine's options are set and before it is bound
+// (WithLocalAddr) or connected, as net.Dialer's Control is, with the
+// arguments evsel.RunControl describes (the address is the one about to be
+// dialed): for the socket options a DialOption has no field for, such as
+// SO_BINDTODEVICE or SO_MARK. It runs on the loop, so it must not block.
+// An error fails that attempt like a refused connect: the next address is
+// tried, and OnClose reports it.
+func WithControl(fn evsel.ControlFunc) DialOption {
+	return func(o *dialOptions) { o.control = fn }
+}
 
 // Dial starts connecting to address on one of the loops and returns the
 // Conn at once; it never blocks. OnOpen follows when the connection is up;
@@ -102,7 +115,7 @@ func (e *Engine) Dial(ctx context.Context, network, address string, opts ...Dial
 		return nil, err
 	}
 	c := &Conn{loop: l, data: o.data, flags: flagDialing | flagNoSock}
-	c.aux = &connAux{dial: &dialState{ctx: ctx, target: t, addrs: t.addrs, local: o.local}}
+	c.aux = &connAux{dial: &dialState{ctx: ctx, target: t, addrs: t.addrs, local: o.local, control: o.control}}
 	if o.tls != nil {
 		c.dialTLS(o.tls, address)
 	}
@@ -122,6 +135,8 @@ type dialState struct {
 	stop   func() bool // detaches ctx (see context.AfterFunc)
 	lookup bool        // in Loop.resolving
 	local  net.Addr    // WithLocalAddr's, or nil
+	// control is WithControl's, or nil.
+	control evsel.ControlFunc
 }
 
 // target is a parsed dial address: addrs if it needed no lookup, else the
@@ -286,6 +301,10 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 		return err
 	}
 	l.e.opts.connSocket(s, family != evsel.Unix)
+	if err := evsel.RunControl(c.aux.dial.control, s, a); err != nil {
+		s.Close()
+		return err
+	}
 	if local := c.aux.dial.local; local != nil {
 		if err := s.BindSource(local); err != nil {
 			s.Close()

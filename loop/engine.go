@@ -237,6 +237,18 @@ type Options struct {
 	// kernel may double or cap the size, and on Linux a size set turns
 	// that buffer's autotuning off. 0 leaves the system's default.
 	SocketReadBuffer, SocketWriteBuffer int
+	// ListenControl, if not nil, is called for every socket the engine
+	// opens to listen (Listen, ListenTLS, ListenPacket; each loop's copy
+	// when the address is spread with SO_REUSEPORT) once its address-reuse
+	// options are set and before it is bound, as net.ListenConfig's
+	// Control is, with the arguments evsel.RunControl describes. It is for
+	// the socket options Options has no field for: SO_BINDTODEVICE (gnet's
+	// WithBindToDevice), SO_MARK, IP_FREEBIND, IP_TRANSPARENT; a function
+	// written for net.ListenConfig works unchanged. An error fails that
+	// Listen with it. WithControl is the same for one Dial. Sockets handed
+	// to the engine (ServeListener, ServeFD, Adopt...) were made by the
+	// caller and are not passed to it.
+	ListenControl evsel.ControlFunc
 	// Driver chooses how the loops do their I/O: "io_uring" (Linux's
 	// completion API: receives, sends and connects are handed to the
 	// kernel and one system call per loop iteration carries them all),

@@ -42,7 +42,8 @@ func (e *Engine) listen(network, address string, cfg *tls.Config) (net.Addr, err
 	}
 	// DualStack: ":port" takes IPv6 clients too, as it does in gnet and
 	// Go's net, which a server moved from them relies on.
-	lc := evsel.ListenConfig{ReusePort: e.opts.ReusePort && network != "unix", DualStack: true}
+	lc := evsel.ListenConfig{ReusePort: e.opts.ReusePort && network != "unix", DualStack: true,
+		Control: e.opts.ListenControl}
 	first, err := lc.Listen(network, address)
 	if err != nil && lc.ReusePort {
 		// No SO_REUSEPORT here: fall back to one acceptor.

@@ -152,7 +152,7 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 	}
 	spread := reusePortSpreadsDatagrams && network != "unixgram" && len(e.loops) > 1
 	// DualStack: ":port" takes IPv6 peers too, as Listen's does.
-	lc := evsel.ListenConfig{ReusePort: spread, DualStack: true}
+	lc := evsel.ListenConfig{ReusePort: spread, DualStack: true, Control: e.opts.ListenControl}
 	first, err := lc.ListenPacket(network, address)
 	if err != nil && spread {
 		// No SO_REUSEPORT here (a kernel before 3.9): one socket, as Listen.
