@@ -137,6 +137,13 @@
 // would; WithLoop puts the connection on a chosen loop (a proxy's
 // upstream on its client's loop, so one goroutine serves the pair).
 //
+// Socket options the Options have no field for (SO_BINDTODEVICE, SO_MARK,
+// IP_TOS) are set as with Go's net: Options.ListenControl is called for
+// every listening socket before it is bound, WithControl for each socket a
+// Dial opens, with net's Control arguments, so a function written for
+// net.ListenConfig or net.Dialer works unchanged; Conn.SyscallConn reaches
+// an open connection's descriptor.
+//
 // # Datagrams
 //
 // Engine.ListenPacket serves a UDP or Unix datagram address with a
