@@ -92,11 +92,11 @@ func (d *pollDriver) poll(timeout time.Duration, busy bool) (int, error) {
 		runtime.UnlockOSThread()
 		defer runtime.LockOSThread()
 	}
-	if busy {
+	if d.l.yieldToWoken() || busy {
 		runtime.Gosched()
-		if d.raw != nil {
-			return d.raw.WaitRaw(d.events, timeout)
-		}
+	}
+	if busy && d.raw != nil {
+		return d.raw.WaitRaw(d.events, timeout)
 	}
 	return d.wait(timeout)
 }

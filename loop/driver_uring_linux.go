@@ -298,11 +298,13 @@ func (d *uringDriver) poll(timeout time.Duration, busy bool) (int, error) {
 	}
 	d.bufs.fill()
 	var err error
-	if busy && timeout != 0 {
-		if d.l.clock-d.yielded >= int64(uringYieldInterval) {
+	if timeout != 0 {
+		if d.l.yieldToWoken() || busy && d.l.clock-d.yielded >= int64(uringYieldInterval) {
 			d.yielded = d.l.clock
 			runtime.Gosched()
 		}
+	}
+	if busy && timeout != 0 {
 		// Raw after a busy iteration, bounded, as the readiness driver
 		// waits (see pollDriver.poll): an ordinary wait a round trip long
 		// kept the runtime's monitor polling every 20 µs (one connection,

@@ -1,20 +1,29 @@
 package loop
 
-import "runtime"
+import (
+	"runtime"
+	"sync"
+)
+
+// stackHeaderPool holds goid's buffers: one passed to runtime.Stack
+// escapes, and WriteWait, which a producer calls per message, asks goid.
+var stackHeaderPool = sync.Pool{New: func() any { return new([32]byte) }}
 
 // goid returns the calling goroutine's id, read from the header of its
 // stack trace ("goroutine 18 [running]:"). runtime.Stack walks and prints
 // the whole stack to make that header: 6 µs from a benchmark's shallow
 // stack, 17 µs ten frames deeper, on the bench's host. So it is called
 // where a loop starts and in the calls that must refuse to run on a loop
-// (Stop, Listen, msgloop's Dial, and Do after a millisecond's wait), never
-// per event. A loop's thread cannot stand for it: the readiness driver
+// (Stop, Listen, msgloop's Dial, WriteWait, and Do after a millisecond's
+// wait), never by a loop per event. A loop's thread cannot stand for it: the readiness driver
 // unlocks the thread while it waits. The id is only compared, so a header
 // it cannot parse yields 0, which matches no loop: the call then behaves
 // as it did before the check existed.
 func goid() uint64 {
-	var buf [32]byte
-	n := runtime.Stack(buf[:], false)
+	bp := stackHeaderPool.Get().(*[32]byte)
+	defer stackHeaderPool.Put(bp)
+	buf := bp[:]
+	n := runtime.Stack(buf, false)
 	const prefix = "goroutine "
 	if n <= len(prefix) || string(buf[:len(prefix)]) != prefix {
 		return 0

@@ -25,6 +25,9 @@ type Loop struct {
 	fileBuf []byte    // SendFile's copy buffer, made on first use (sendfile.go)
 	epoch   time.Time // when the loop was made; clock counts from it
 	clock   int64     // monotonic ns since epoch at the start of the current iteration
+	// woke: since it last waited, the loop woke one of the engine's
+	// goroutines (a WriteWait caller, a TLS handshake): see woken.go.
+	woke bool
 
 	conns     int        // connections on this loop (dialing ones included)
 	dirty     []*Conn    // connections to settle before the next poll

@@ -110,6 +110,8 @@ func (l *Loop) shutdown() {
 			l.protect(nil, t.fn)
 		case t.kind == taskRegister:
 			t.conn.sock.Close()
+		case t.kind == taskAdmit:
+			t.waiter.answer(l, ErrClosed) // its connection closed with the loop
 		}
 	}
 	l.timers = nil

@@ -11,6 +11,9 @@ type task struct {
 	conn *Conn
 	buf  []byte // taskWrite's payload
 	fn   func() // taskFunc's function
+	// waiter is taskAdmit's WriteWait call: a field rather than a
+	// closure, so that a WriteWait allocates nothing (writewait.go).
+	waiter *writeWaiter
 }
 
 type taskKind uint8
@@ -21,6 +24,7 @@ const (
 	taskWake                     // call OnData for conn
 	taskRegister                 // take over conn from another loop's acceptor
 	taskUnhold                   // ResumeReading's: hand over what waited (flow.go)
+	taskAdmit                    // WriteWait's: write waiter's bytes to conn, or list it
 )
 
 // taskQueue is a loop's inbox: any goroutine pushes, the loop takes the
@@ -118,6 +122,8 @@ func (l *Loop) runTasks() {
 			l.protect(nil, t.fn)
 		case t.kind == taskRegister:
 			l.register(c)
+		case t.kind == taskAdmit:
+			l.admitWaiter(c, t.waiter) // answers it if c has closed
 		case c.closed.Load():
 			// The connection went away after the task was queued.
 		case t.kind == taskWrite:

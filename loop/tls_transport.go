@@ -135,9 +135,11 @@ func (t *tlsTransport) drained() {
 	}})
 }
 
+// signal wakes the handshake goroutine; the loop calls it.
 func (t *tlsTransport) signal() {
 	select {
 	case t.wake <- struct{}{}:
+		t.st.c.loop.woke = true
 	default:
 	}
 }

@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -26,6 +27,13 @@ type writeWaiter struct {
 	state atomic.Int32 // waiterWaiting, then waiterTaken (the loop) or waiterAbandoned (the caller)
 	done  chan error   // the loop's answer, once taken
 }
+
+// writeWaiterPool recycles writeWaiters and their channels: a producer
+// calls WriteWait for every message, so each call's allocations would be
+// garbage at the peer's pace. A waiter goes back only once its caller has
+// received the loop's answer, after which the loop no longer looks at it
+// (an abandoned one stays with the loop and is not recycled).
+var writeWaiterPool = sync.Pool{New: func() any { return &writeWaiter{done: make(chan error, 1)} }}
 
 const (
 	waiterWaiting int32 = iota
@@ -64,28 +72,40 @@ func (c *Conn) WriteWait(ctx context.Context, p []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w := &writeWaiter{p: p, done: make(chan error, 1)}
-	// A task without conn runs even once c is closed, or the loop is
-	// stopping (shutdown runs those), so the waiter always hears.
-	if err := c.loop.enqueue(task{fn: func() { c.loop.admitWaiter(c, w) }}); err != nil {
+	w := writeWaiterPool.Get().(*writeWaiter)
+	w.p = p
+	w.state.Store(waiterWaiting)
+	// A taskAdmit runs even once c is closed, and when the loop stops
+	// (shutdown answers it), so the waiter always hears.
+	if err := c.loop.enqueue(task{kind: taskAdmit, conn: c, waiter: w}); err != nil {
+		w.recycle()
 		return err
 	}
 	select {
 	case err := <-w.done:
+		w.recycle()
 		return err
 	case <-ctx.Done():
 		if w.state.CompareAndSwap(waiterWaiting, waiterAbandoned) {
-			return ctx.Err()
+			return ctx.Err() // w stays the loop's: not recycled
 		}
-		return <-w.done // the loop took it meanwhile
+		err := <-w.done // the loop took it meanwhile
+		w.recycle()
+		return err
 	}
+}
+
+// recycle gives w back once its caller has the loop's answer.
+func (w *writeWaiter) recycle() {
+	w.p = nil
+	writeWaiterPool.Put(w)
 }
 
 // admitWaiter writes w's bytes now if there is room and nobody waits
 // before it, and lists it otherwise.
 func (l *Loop) admitWaiter(c *Conn, w *writeWaiter) {
 	if c.closed.Load() || c.flags&(flagClosing|flagCloseNow|flagWriteShut) != 0 {
-		w.answer(ErrClosed)
+		w.answer(l, ErrClosed)
 		return
 	}
 	if c.flags&flagWaiters == 0 && c.Buffered() <= l.e.opts.HighWater {
@@ -135,7 +155,7 @@ func (l *Loop) admitWaiters(c *Conn) {
 // or has closed its sending side.
 func (l *Loop) failWaiters(c *Conn) {
 	for _, w := range c.aux.waiters.list {
-		w.answer(ErrClosed)
+		w.answer(l, ErrClosed)
 	}
 	c.aux.waiters = nil
 	c.flags &^= flagWaiters
@@ -148,11 +168,14 @@ func (w *writeWaiter) write(c *Conn) {
 	}
 	_, err := c.Write(w.p)
 	w.done <- err
+	c.loop.woke = true
 }
 
-// answer tells w's caller err, unless it gave up meanwhile.
-func (w *writeWaiter) answer(err error) {
+// answer tells w's caller err, unless it gave up meanwhile; l is the loop
+// answering.
+func (w *writeWaiter) answer(l *Loop, err error) {
 	if w.state.CompareAndSwap(waiterWaiting, waiterTaken) {
 		w.done <- err
+		l.woke = true
 	}
 }
