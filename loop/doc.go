@@ -269,4 +269,14 @@
 //     goroutine, OnShutdown's included, they return ErrOnLoop at once
 //     instead of waiting for themselves; a callback that
 //     wants the engine stopped calls StopAsync.
+//
+// The loops and other goroutines share the Ps. After a busy iteration a
+// loop keeps its P while it waits in the kernel, for a few milliseconds at
+// most (rawwait.go), when every loop of the process has a P of its own,
+// and yields it first; a callback that wakes a goroutine waiting for it
+// (sends it a result) calls Loop.Woke, so that the goroutine surely runs
+// before the loop waits, as the engine does for WriteWait's callers and
+// TLS handshakes (woken.go). Without it, with every P held by a loop, the
+// woken goroutine may wait out the loop's wait: on io_uring, which
+// yields at most every 4 ms, it usually does.
 package loop

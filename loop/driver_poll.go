@@ -95,7 +95,7 @@ func (d *pollDriver) poll(timeout time.Duration, busy bool) (int, error) {
 	if d.l.yieldToWoken() || busy {
 		runtime.Gosched()
 	}
-	if busy && d.raw != nil {
+	if busy && d.raw != nil && d.l.rawWaitFair() {
 		return d.raw.WaitRaw(d.events, timeout)
 	}
 	return d.wait(timeout)

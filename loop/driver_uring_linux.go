@@ -304,7 +304,7 @@ func (d *uringDriver) poll(timeout time.Duration, busy bool) (int, error) {
 			runtime.Gosched()
 		}
 	}
-	if busy && timeout != 0 {
+	if busy && timeout != 0 && d.l.rawWaitFair() {
 		// Raw after a busy iteration, bounded, as the readiness driver
 		// waits (see pollDriver.poll): an ordinary wait a round trip long
 		// kept the runtime's monitor polling every 20 µs (one connection,

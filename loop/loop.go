@@ -25,9 +25,13 @@ type Loop struct {
 	fileBuf []byte    // SendFile's copy buffer, made on first use (sendfile.go)
 	epoch   time.Time // when the loop was made; clock counts from it
 	clock   int64     // monotonic ns since epoch at the start of the current iteration
-	// woke: since it last waited, the loop woke one of the engine's
-	// goroutines (a WriteWait caller, a TLS handshake): see woken.go.
-	woke bool
+	// woke: since it last waited, the loop woke a goroutine that waits
+	// for it (a WriteWait caller, a TLS handshake, Woke's): see woken.go.
+	// Atomic only so that a Woke from the wrong goroutine is harmless.
+	woke atomic.Bool
+	// maxprocs is GOMAXPROCS as read at maxprocsAt (clock): see rawwait.go.
+	maxprocs   int32
+	maxprocsAt int64
 
 	conns     int        // connections on this loop (dialing ones included)
 	dirty     []*Conn    // connections to settle before the next poll
@@ -164,6 +168,8 @@ func (l *Loop) run(started chan<- error) {
 		started <- err
 		return
 	}
+	loopsRunning.Add(1)
+	defer loopsRunning.Add(-1)
 	started <- nil
 	busy := false // the last iteration had work
 	for {

@@ -139,7 +139,7 @@ func (t *tlsTransport) drained() {
 func (t *tlsTransport) signal() {
 	select {
 	case t.wake <- struct{}{}:
-		t.st.c.loop.woke = true
+		t.st.c.loop.woke.Store(true)
 	default:
 	}
 }

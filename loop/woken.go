@@ -2,19 +2,19 @@ package loop
 
 import "runtime"
 
-// Letting the engine's goroutines run.
+// Letting woken goroutines run.
 //
-// Some of the engine's work runs on goroutines the loop wakes with a
-// channel send: a WriteWait caller once its bytes are queued, a TLS
-// handshake once its input has come. When every P is held by loops
-// (GOMAXPROCS=1, as in a one-CPU container) such a goroutine runs only
-// when the loop lets go of its P, and a loop about to wait raw
-// (evsel.RawWaiter, Uring.SubmitAndWaitRaw) keeps it for up to
-// evsel.MaxRawWait, while the completion driver yields at most every
-// 4 ms (uringYieldInterval). So a loop that woke one yields twice before
-// it waits: once is not always enough, as the scheduler now and then
-// takes the yielding goroutine back from the global queue before the woken
-// one. (Whether the woken goroutine has run cannot be told from its
+// A callback often wakes a goroutine that waits for it: the loop answers
+// a WriteWait caller once its bytes are queued, feeds a TLS handshake its
+// input, hands a msgloop client's Do its response. When every P is held by
+// a loop (GOMAXPROCS=1, as in a one-CPU container, or Loops=GOMAXPROCS
+// with every loop busy) the woken goroutine runs only when its loop lets go
+// of the P, and a loop about to wait raw (rawwait.go) keeps it for up to
+// evsel.MaxRawWait, while the completion driver yields at most every 4 ms
+// (uringYieldInterval). So a loop that knows it woke one yields twice
+// before it waits: once is not always enough, as the scheduler now and
+// then resumes the yielding goroutine, from the global queue, before the
+// woken one. (Whether the woken goroutine has run cannot be told from its
 // channel: a send to a goroutine already waiting leaves the channel
 // empty.)
 //
@@ -26,14 +26,27 @@ import "runtime"
 // epoll, which yields once after every busy iteration anyway: 0, 0, 0
 // (865, 935, 992); 0, 19, 1 (39, 73, 99); 0, 1, 0 (1, 0, 6).
 
-// yieldToWoken yields once if the loop woke one of the engine's
-// goroutines since it last waited, and reports whether it did: the caller
-// then yields again (as it may for reasons of its own) before it waits.
+// Woke tells the loop that the running callback (or timer, or Do's
+// function) woke a goroutine that waits for it, by sending it a result or
+// releasing what it waits on, so that the loop lets that goroutine run
+// before it next waits in the kernel, rather than after. It matters when
+// every P is held by a loop: the loop yields after an iteration with work,
+// but on io_uring only every 4 ms, and even on epoll one yield sometimes
+// resumes the loop first, leaving the woken goroutine waiting for as long
+// as the loop's wait lasts (up to evsel.MaxRawWait). The engine calls it
+// for the goroutines it wakes itself (WriteWait's callers, TLS
+// handshakes). It costs one or two yields of the P before that wait. Call
+// it on the loop; from elsewhere it is harmless and useless.
+func (l *Loop) Woke() { l.woke.Store(true) }
+
+// yieldToWoken yields once if the loop woke a goroutine that waits for it
+// since it last waited, and reports whether it did: the caller then yields
+// again (as it may for reasons of its own) before it waits.
 func (l *Loop) yieldToWoken() bool {
-	if !l.woke {
+	if !l.woke.Load() {
 		return false
 	}
-	l.woke = false
+	l.woke.Store(false)
 	runtime.Gosched()
 	return true
 }

@@ -168,7 +168,7 @@ func (w *writeWaiter) write(c *Conn) {
 	}
 	_, err := c.Write(w.p)
 	w.done <- err
-	c.loop.woke = true
+	c.loop.woke.Store(true)
 }
 
 // answer tells w's caller err, unless it gave up meanwhile; l is the loop
@@ -176,6 +176,6 @@ func (w *writeWaiter) write(c *Conn) {
 func (w *writeWaiter) answer(l *Loop, err error) {
 	if w.state.CompareAndSwap(waiterWaiting, waiterTaken) {
 		w.done <- err
-		l.woke = true
+		l.woke.Store(true)
 	}
 }

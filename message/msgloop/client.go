@@ -167,7 +167,12 @@ type result struct {
 // wait for ever, with a ctx without deadline): use Send there.
 func (cc *ClientConn) Do(ctx context.Context, req message.Message) (message.Message, error) {
 	ch := make(chan result, 1)
-	cc.Send(req, func(m message.Message, err error) { ch <- result{m, err} })
+	cc.Send(req, func(m message.Message, err error) {
+		ch <- result{m, err}
+		// On the loop, for a response: let this goroutine take it before
+		// the loop waits again (loop.Loop.Woke).
+		cc.c.Loop().Woke()
+	})
 	select {
 	case r := <-ch:
 		return r.m, r.err
