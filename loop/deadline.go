@@ -89,7 +89,7 @@ func (l *Loop) sweepIdle() {
 			}
 		case c.flags&flagClosing != 0 && o.LingerTimeout > 0:
 			if since > o.LingerTimeout {
-				c.extra().err = lingerError(c.reason())
+				c.extra().err = closingFor(ErrLingerTimeout, c.reason())
 				c.closeWith(nil, true)
 				l.stats.lingerClosed.Add(1)
 			}
@@ -108,11 +108,12 @@ func (l *Loop) sweepIdle() {
 	}
 }
 
-// lingerError is the close reason of a connection cut at its linger
-// deadline: ErrLingerTimeout, with the reason it was closing for, if any.
-func lingerError(cause error) error {
+// closingFor is the close reason of a closing connection cut short by a
+// deadline (ErrLingerTimeout, ErrWriteDeadline): the deadline's error,
+// with the reason it was closing for, if any, so that neither is lost.
+func closingFor(limit, cause error) error {
 	if cause == nil {
-		return ErrLingerTimeout
+		return limit
 	}
-	return fmt.Errorf("%w; closing for: %w", ErrLingerTimeout, cause)
+	return fmt.Errorf("%w; closing for: %w", limit, cause)
 }
