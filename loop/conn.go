@@ -34,7 +34,7 @@ type Conn struct {
 }
 
 // connAux holds the state of a connection that is dialing, closing with an
-// error, or has its own idle timeout. Keeping it out of Conn keeps an idle
+// error, or has its own idle timeout or deadlines. Keeping it out of Conn keeps an idle
 // connection in the 128-byte allocation class.
 type connAux struct {
 	dial    *dialState // while dialing
@@ -59,6 +59,8 @@ type connAux struct {
 	waiters *writeWaiters // WriteWait callers waiting for room (writewait.go)
 
 	resetOnClose bool // SetLinger(0): a close resets, without the drain (sockopt.go)
+
+	deadlines *deadlines // SetReadDeadline's and SetWriteDeadline's, once one is set (deadline_abs.go)
 }
 
 func (c *Conn) extra() *connAux {

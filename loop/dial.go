@@ -214,7 +214,8 @@ func ipv6(a net.Addr) int {
 func (l *Loop) startDial(c *Conn) {
 	if l.stopping {
 		c.closed.Store(true)
-		c.dropFiles() // a SendFile made since Dial returned
+		c.dropFiles()     // a SendFile made since Dial returned
+		c.stopDeadlines() // set since, on this loop
 		l.callClose(c, ErrStopped)
 		return
 	}

@@ -25,6 +25,15 @@ var (
 	// hard; if it was closing with a reason, the error wraps that too. It
 	// matches os.ErrDeadlineExceeded with errors.Is.
 	ErrLingerTimeout = fmt.Errorf("loop: linger timeout, output dropped: %w", os.ErrDeadlineExceeded)
+	// ErrReadDeadline is the close reason of a connection whose read
+	// deadline (Conn.SetReadDeadline) passed. It matches
+	// os.ErrDeadlineExceeded with errors.Is.
+	ErrReadDeadline = fmt.Errorf("loop: read deadline passed: %w", os.ErrDeadlineExceeded)
+	// ErrWriteDeadline is the close reason of a connection whose write
+	// deadline (Conn.SetWriteDeadline) passed with output pending, which
+	// was dropped; if it was closing with a reason, the error wraps that
+	// too. It matches os.ErrDeadlineExceeded with errors.Is.
+	ErrWriteDeadline = fmt.Errorf("loop: write deadline passed, output dropped: %w", os.ErrDeadlineExceeded)
 	// ErrShed is the close reason of an idle connection closed to make room
 	// for a new one (Options.MaxConns, or the process out of descriptors).
 	ErrShed = errors.New("loop: connection shed to admit a new one")
@@ -61,7 +70,8 @@ func (e *PanicError) Error() string { return fmt.Sprintf("loop: handler panic: %
 // IsLimit reports whether err, a connection's close reason, is one of the
 // engine's own limits rather than the peer's or the application's doing:
 // a deadline (ErrIdleTimeout, ErrFirstByteTimeout, ErrLingerTimeout,
-// ErrTLSRecordTimeout, a TLS handshake's timeout or stall: all match
+// ErrTLSRecordTimeout, a TLS handshake's timeout or stall, and the
+// handler's own ErrReadDeadline and ErrWriteDeadline: all match
 // os.ErrDeadlineExceeded), ErrShed, ErrMemoryBudget, ErrInputOverflow or
 // ErrOutputOverflow. A server logs these so that an operator sees why a
 // client was dropped; resets and closes are the peer's.

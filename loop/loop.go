@@ -541,6 +541,7 @@ func (l *Loop) finish(c *Conn) {
 		return
 	}
 	c.endDial()
+	c.stopDeadlines()
 	hasSock := c.flags&flagNoSock == 0
 	if hasSock {
 		// Out of the descriptor table before OnClose, which may open

@@ -4,8 +4,9 @@ import "sync/atomic"
 
 // Stats counts what the engine did. Open is a gauge; the rest only grow.
 // IdleClosed, FirstByteClosed and LingerClosed count the connections closed
-// by each deadline, Shed those closed to admit new ones (all are in Closed
-// too).
+// by each deadline, ReadDeadlineClosed and WriteDeadlineClosed those closed
+// by the deadlines of Conn.SetReadDeadline and SetWriteDeadline, Shed
+// those closed to admit new ones (all are in Closed too).
 //
 // MemoryHeld is the input and output all connections hold (a gauge, see
 // Options.MaxMemory; engine-wide, so Loop.Stats reports the engine's),
@@ -16,6 +17,7 @@ type Stats struct {
 	BytesIn, BytesOut, Reads, Writes int64
 
 	IdleClosed, FirstByteClosed, LingerClosed, Shed int64
+	ReadDeadlineClosed, WriteDeadlineClosed         int64
 	// RefusedPerIP counts the accepts closed at once by MaxConnsPerIP
 	// (not in Accepted or Closed: the handler never saw them).
 	RefusedPerIP int64
@@ -52,6 +54,8 @@ func (s *Stats) add(o Stats) {
 	s.FirstByteClosed += o.FirstByteClosed
 	s.LingerClosed += o.LingerClosed
 	s.Shed += o.Shed
+	s.ReadDeadlineClosed += o.ReadDeadlineClosed
+	s.WriteDeadlineClosed += o.WriteDeadlineClosed
 	s.RefusedPerIP += o.RefusedPerIP
 	s.MemoryPaused += o.MemoryPaused
 	s.MemoryClosed += o.MemoryClosed
@@ -72,6 +76,7 @@ type loopStats struct {
 	bytesIn, bytesOut, reads, writes atomic.Int64
 
 	idleClosed, firstByteClosed, lingerClosed, shed atomic.Int64
+	readDeadlineClosed, writeDeadlineClosed         atomic.Int64
 	refusedPerIP                                    atomic.Int64
 
 	memPaused, memClosed atomic.Int64
@@ -90,6 +95,7 @@ func (l *Loop) Stats() Stats {
 		Reads: st.reads.Load(), Writes: st.writes.Load(),
 		IdleClosed: st.idleClosed.Load(), FirstByteClosed: st.firstByteClosed.Load(),
 		LingerClosed: st.lingerClosed.Load(), Shed: st.shed.Load(), RefusedPerIP: st.refusedPerIP.Load(),
+		ReadDeadlineClosed: st.readDeadlineClosed.Load(), WriteDeadlineClosed: st.writeDeadlineClosed.Load(),
 		MemoryHeld: l.e.memHeld.Load(), MemoryPaused: st.memPaused.Load(), MemoryClosed: st.memClosed.Load(),
 		DatagramsIn: st.datagramsIn.Load(), DatagramsOut: st.datagramsOut.Load(),
 		DatagramsDropped: st.datagramsDropped.Load(), DatagramsTruncated: st.datagramsTruncated.Load(),
