@@ -68,3 +68,56 @@ func TestEchoLargeAllocs(t *testing.T) {
 	}
 	assert.Zero(t, testing.AllocsPerRun(100, roundTrip))
 }
+
+// TestDeadlineMoveAllocs: moving a connection's deadlines, from every
+// OnData as nbio's keep-alive idiom does or any number of times in one
+// callback, clearing and setting them again, allocates nothing once the
+// first has made their timers: each kind has one, reset in place.
+func TestDeadlineMoveAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own; CI runs this test without -race")
+	}
+	conns := make(chan *Conn, 1)
+	keepAlive := Funcs{
+		Open: func(c *Conn) { conns <- c },
+		Data: func(c *Conn) {
+			c.SetReadDeadline(time.Now().Add(time.Minute))
+			c.SetWriteDeadline(time.Now().Add(time.Minute))
+			c.Write(c.Inbound())
+			c.Consume(len(c.Inbound()))
+		},
+	}
+	_, addr := start(t, keepAlive, Options{Loops: 1})
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	sc := <-conns
+	msg := make([]byte, 64)
+	buf := make([]byte, 64)
+	roundTrip := func() {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write(msg)
+		_, err := c.Read(buf)
+		require.NoError(t, err)
+	}
+	for i := 0; i < 100; i++ {
+		roundTrip()
+	}
+	assert.Zero(t, testing.AllocsPerRun(200, roundTrip))
+
+	// On the loop itself, where nothing else runs meanwhile.
+	var allocs float64
+	onLoopOf(t, sc, func() {
+		i := 0
+		allocs = testing.AllocsPerRun(1000, func() {
+			i++
+			at := time.Now().Add(time.Duration(i%7+1) * time.Minute) // later and earlier
+			sc.SetDeadline(at)
+			sc.SetReadDeadline(at.Add(time.Second))
+			if i%3 == 0 {
+				sc.SetDeadline(time.Time{})
+			}
+		})
+	})
+	assert.Zero(t, allocs)
+}
