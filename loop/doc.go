@@ -59,7 +59,8 @@
 // at once and drops it; AsyncClose is CloseWithError from any goroutine.
 // OnClose receives the reason: nil for a close without one, io.EOF when the
 // peer shut down, ErrIdleTimeout (Options.IdleTimeout, Conn.SetIdleTimeout),
-// ErrFirstByteTimeout, ErrLingerTimeout, ErrShed, ErrMemoryBudget,
+// ErrFirstByteTimeout, ErrLingerTimeout, ErrReadDeadline, ErrWriteDeadline,
+// ErrShed, ErrMemoryBudget,
 // ErrStopped, on TLS ErrTLSNoCloseNotify or ErrTLSRecordTimeout, a
 // *PanicError when the handler panicked (only that connection closes), or
 // the I/O error.
@@ -93,6 +94,22 @@
 // shed. Options.MaxConnsPerIP (off by default) refuses an address's
 // connections past a bound, so that one peer cannot hold all of that.
 // Stats counts each kind of close.
+//
+// A handler's own deadlines are absolute, as net.Conn's: SetReadDeadline,
+// SetWriteDeadline and SetDeadline take a time, the zero time clears, and
+// nothing but the handler moves them. Nothing on a loop waits in a Read or
+// Write for a deadline to fail, so one that passes closes the connection,
+// as nbio's do: the read deadline gracefully with ErrReadDeadline (what is
+// queued still goes out: the peer's silence is no reason to withhold
+// it), the write deadline at once with ErrWriteDeadline if output is still
+// pending then (a peer not reading holds it), and not at all if none is,
+// the deadline being spent. Moved on in every OnData, the read deadline is
+// the keep-alive of nbio's servers; set once per request and cleared when
+// it is whole, it bounds the request. Before a Dial's OnOpen either one
+// bounds the connect and TLS handshake. They are exact (a timer each,
+// made on first use and reset in place, so moving them allocates nothing),
+// where the engine's own deadlines above are coarse and carry no
+// per-connection timer.
 //
 // A graceful close whose peer is still sending (bytes unread in the
 // kernel once the output has gone) lingers, as nginx's
@@ -252,7 +269,8 @@
 //     methods Write, Writev, SendFile, Close, CloseWithError, CloseWrite,
 //     Abort, Inbound, Consume,
 //     Peek, Next, Discard, Read, WriteTo, Buffered, Data, SetData,
-//     SetIdleTimeout, PauseReading, ResumeReading, ReadingPaused,
+//     SetIdleTimeout, SetDeadline, SetReadDeadline, SetWriteDeadline
+//     (from elsewhere through Do), PauseReading, ResumeReading, ReadingPaused,
 //     ReadPaused, NotifyDrained, the address and socket-option methods
 //     (SyscallConn's included), TLS;
 //     PacketConn.WriteTo, Write, Close, Data, SetData; Loop.AfterFunc,
