@@ -28,10 +28,11 @@ type deadlines struct {
 // bounds the whole request however the peer trickles it.
 //
 // The close is graceful, as CloseWithError's: output already queued (the
-// answer to an earlier request, say) is still sent, within
-// Options.LingerTimeout, since the deadline is about the peer not sending,
-// not about what it is owed. A write deadline, or Abort from a timer, is
-// what drops output.
+// answer to an earlier request, say) is still sent, as long as
+// Options.LingerTimeout (without one, the idle timeout) or a write
+// deadline allows, since the deadline is about the peer not sending, not
+// about what it is owed. A write deadline, or Abort from a timer, is what
+// drops output.
 //
 // It acts whether or not c is reading at the time (PauseReading, the
 // backpressure of HighWater and the memory budget stop reads without

@@ -22,7 +22,7 @@ type Handler interface {
 	// OnClose is called once per connection, with nil for a close asked for
 	// by the application, io.EOF when the peer shut down cleanly, or the
 	// error (a reset, ErrIdleTimeout, ErrFirstByteTimeout, ErrLingerTimeout,
-	// ErrShed, ErrMemoryBudget, ErrStopped, ErrTLSNoCloseNotify,
+	// ErrReadDeadline, ErrWriteDeadline, ErrShed, ErrMemoryBudget, ErrStopped, ErrTLSNoCloseNotify,
 	// ErrTLSRecordTimeout, a *PanicError, a Dial's ctx.Err()...). A Dial
 	// that fails ends in OnClose without OnOpen.
 	OnClose(c *Conn, err error)
