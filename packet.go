@@ -82,28 +82,9 @@ func (lc ListenConfig) ListenPacket(network, address string) (*Socket, error) {
 	return s, nil
 }
 
-// DialPacket resolves address and returns a connected datagram socket:
-// it sends to that address alone (Write, or SendTo with the zero address)
-// and receives only from it. A datagram connect completes at once. For
-// "unixgram" the socket stays unnamed, so the peer cannot answer it: bind
-// it first with NewDatagramSocket, Bind and Connect when it must.
+// DialPacket is DialConfig{}.DialPacket.
 func DialPacket(network, address string) (*Socket, error) {
-	if !isPacketNetwork(network) {
-		return nil, fmt.Errorf("evsel: DialPacket: unsupported network %q", network)
-	}
-	addrs, err := Resolve(network, address)
-	if err != nil {
-		return nil, err
-	}
-	s, err := NewDatagramSocket(familyOf(addrs[0]))
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Connect(addrs[0]); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return DialConfig{}.DialPacket(network, address)
 }
 
 func isPacketNetwork(network string) bool {

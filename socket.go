@@ -2,7 +2,6 @@ package evsel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -146,27 +145,9 @@ func (lc ListenConfig) reuse(s *Socket) error {
 	return nil
 }
 
-// Dial resolves address and starts a non-blocking connect to its first
-// address. The returned socket may still be connecting: wait until it is
-// writable, then call ConnectResult. Errors other than "in progress" are
-// returned at once (for example a refused Unix socket connect).
+// Dial is DialConfig{}.Dial.
 func Dial(network, address string) (*Socket, error) {
-	if isPacketNetwork(network) {
-		return nil, fmt.Errorf("evsel: Dial: %q is a datagram network (use DialPacket)", network)
-	}
-	addrs, err := Resolve(network, address)
-	if err != nil {
-		return nil, err
-	}
-	s, err := NewSocket(familyOf(addrs[0]))
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Connect(addrs[0]); err != nil && !errors.Is(err, ErrInProgress) {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return DialConfig{}.Dial(network, address)
 }
 
 func familyOf(a net.Addr) Family {

@@ -62,14 +62,14 @@ func WithLoop(l *Loop) DialOption { return func(o *dialOptions) { o.loop = l } }
 // address is tried, and OnClose reports it.
 func WithLocalAddr(addr net.Addr) DialOption { return func(o *dialOptions) { o.local = addr } }
 
-// WithControl calls fn for each socket the Dial opens (one per address
-// tried) once the engine's options are set and before it is bound
-// (WithLocalAddr) or connected, as net.Dialer's Control is, with the
-// arguments evsel.RunControl describes (the address is the one about to be
-// dialed): for the socket options a DialOption has no field for, such as
-// SO_BINDTODEVICE or SO_MARK. It runs on the loop, so it must not block.
-// An error fails that attempt like a refused connect: the next address is
-// tried, and OnClose reports it.
+// WithControl calls fn for each socket a Dial opens (one per address
+// tried) before it is bound (WithLocalAddr) or connected, as net.Dialer's
+// Control is, with the arguments evsel.RunControl describes (the address
+// is the one about to be dialed): for the socket options a DialOption has
+// no field for, such as SO_BINDTODEVICE or SO_MARK. For Dial it runs on
+// the loop, so it must not block, and an error fails that attempt like a
+// refused connect: the next address is tried, and OnClose reports it.
+// DialPacket calls it on its caller's goroutine and returns its error.
 func WithControl(fn evsel.ControlFunc) DialOption {
 	return func(o *dialOptions) { o.control = fn }
 }

@@ -236,13 +236,32 @@ func (e *Engine) ServePacket(s *evsel.Socket, h PacketHandler) (*PacketConn, err
 // from any goroutine, but on a loop only with a numeric address (a host
 // name returns ErrOnLoop rather than stall the loop): from outside the
 // owning loop, write with AsyncWriteTo. A "unixgram" socket is bound to
-// no path, so the peer cannot answer it.
-func (e *Engine) DialPacket(ctx context.Context, network, address string, h PacketHandler) (*PacketConn, error) {
+// no path, so the peer cannot answer it, unless WithLocalAddr names one.
+//
+// Of the DialOptions, WithLocalAddr binds the socket first (the source
+// address or port, or the client's path), WithControl is called for it
+// before that, WithData sets its Data, WithLoop chooses its loop; WithTLS
+// is refused (there is no DTLS).
+func (e *Engine) DialPacket(ctx context.Context, network, address string, h PacketHandler, opts ...DialOption) (*PacketConn, error) {
 	if h == nil {
 		return nil, errNoPacketHandler
 	}
 	if e.stopping.Load() {
 		return nil, ErrStopped
+	}
+	var o dialOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.tls != nil {
+		return nil, errors.New("loop: DialPacket: WithTLS is for streams (no DTLS)")
+	}
+	l := e.loops[e.next.Add(1)%uint64(len(e.loops))]
+	if o.loop != nil {
+		var err error
+		if l, err = o.loopFor(e); err != nil {
+			return nil, err
+		}
 	}
 	if network != "unixgram" {
 		resolved, err := e.resolvePacket(ctx, network, address)
@@ -251,16 +270,15 @@ func (e *Engine) DialPacket(ctx context.Context, network, address string, h Pack
 		}
 		address = resolved
 	}
-	s, err := evsel.DialPacket(network, address)
+	s, err := evsel.DialConfig{LocalAddr: o.local, Control: o.control}.DialPacket(network, address)
 	if err != nil {
 		return nil, err
 	}
 	e.opts.socketBuffers(s)
 	local, _ := s.LocalAddr()
 	remote, _ := s.RemoteAddr()
-	l := e.loops[e.next.Add(1)%uint64(len(e.loops))]
 	pc := &PacketConn{loop: l, sock: s, fd: int(s.Fd()), h: h, path: network == "unixgram",
-		local: local, remote: remote}
+		local: local, remote: remote, data: o.data}
 	err = l.Do(func() {
 		if pc.closed.Load() {
 			// Closed on its loop before this ran: its descriptor is gone,
