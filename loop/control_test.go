@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"syscall"
 	"testing"
@@ -129,3 +130,58 @@ var _ evsel.ControlFunc = (&net.ListenConfig{}).Control
 type discardPackets struct{}
 
 func (discardPackets) OnPacket(*PacketConn, []byte, PacketAddr) {}
+
+// TestWithControlPanic: a Dial's Control that panics is the handler's
+// fault, as a callback's panic is: the attempt fails with a *PanicError
+// (its socket closed), the Dial ends in OnClose, and the loop goes on.
+// Whether the panic comes in the first attempt (run from a task) or in
+// one after a refused connect (run from the driver's completion, where
+// nothing recovered it and the process died), and the engine still stops.
+func TestWithControlPanic(t *testing.T) {
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, port, err := net.SplitHostPort(refused.Addr().String())
+	require.NoError(t, err)
+	require.NoError(t, refused.Close()) // nothing listens there now
+
+	e := newClientEngine(t)
+	e.lookupIP = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+		lo := netip.MustParseAddr("127.0.0.1")
+		return []netip.Addr{lo, lo}, nil
+	}
+	closed := make(chan error, 1)
+	e.h.(*switchHandler).set(Funcs{
+		Open:  func(c *Conn) { t.Error("OnOpen for a dial whose Control panicked") },
+		Close: func(c *Conn, err error) { closed <- err },
+	})
+	for _, tc := range []struct {
+		name, addr string
+		panicAt    int // the Control call that panics
+	}{
+		{"first attempt", net.JoinHostPort("127.0.0.1", port), 1},
+		{"after a refused connect", net.JoinHostPort("refused.test", port), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			calls := 0
+			control := func(network, address string, c syscall.RawConn) error {
+				mu.Lock()
+				calls++
+				n := calls
+				mu.Unlock()
+				if n == tc.panicAt {
+					panic("control panicked")
+				}
+				return nil
+			}
+			_, err := e.Dial(context.Background(), "tcp", tc.addr, WithControl(control))
+			require.NoError(t, err)
+			err = within(t, closed, 10*time.Second, "the dial whose Control panicked did not end in OnClose")
+			var perr *PanicError
+			assert.ErrorAs(t, err, &perr)
+			mu.Lock()
+			assert.Equal(t, tc.panicAt, calls)
+			mu.Unlock()
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 
 	"github.com/evsel/evsel"
@@ -68,8 +69,10 @@ func WithLocalAddr(addr net.Addr) DialOption { return func(o *dialOptions) { o.l
 // is the one about to be dialed): for the socket options a DialOption has
 // no field for, such as SO_BINDTODEVICE or SO_MARK. For Dial it runs on
 // the loop, so it must not block, and an error fails that attempt like a
-// refused connect: the next address is tried, and OnClose reports it.
-// DialPacket calls it on its caller's goroutine and returns its error.
+// refused connect: the next address is tried, and OnClose reports it; a
+// panic in fn does the same, as a *PanicError. DialPacket calls it on its
+// caller's goroutine and returns its error (a panic is the caller's, as
+// with net.Dialer).
 func WithControl(fn evsel.ControlFunc) DialOption {
 	return func(o *dialOptions) { o.control = fn }
 }
@@ -302,7 +305,7 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 		return err
 	}
 	l.e.opts.connSocket(s, family != evsel.Unix)
-	if err := evsel.RunControl(c.aux.dial.control, s, a); err != nil {
+	if err := l.runControl(c.aux.dial.control, s, a); err != nil {
 		s.Close()
 		return err
 	}
@@ -313,6 +316,23 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 		}
 	}
 	return l.drv.connect(c, s, a)
+}
+
+// runControl runs a Dial's Control (WithControl) for s, turning a panic
+// into the attempt's error, as a callback's panic closes its connection:
+// the function is the application's, run on the loop, and connect is
+// called from a task (where a panic would leave the connection dialing for
+// ever, and s open) and from the driver's completion of a refused attempt
+// (where nothing else recovers it, and the process would die).
+func (l *Loop) runControl(fn evsel.ControlFunc, s *evsel.Socket, a net.Addr) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			perr := &PanicError{Value: r, Stack: debug.Stack()}
+			l.e.log.Error("loop: dial control panic", "loop", l.id, "panic", r, "stack", string(perr.Stack))
+			err = perr
+		}
+	}()
+	return evsel.RunControl(fn, s, a)
 }
 
 // connectDone completes a connect attempt with its result: the connection
