@@ -1,6 +1,9 @@
 package loop
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Absolute deadlines, net.Conn's SetDeadline family on a loop. A net.Conn
 // deadline fails the Read or Write that waits past it; on a loop nothing
@@ -143,13 +146,31 @@ func (l *Loop) arm(tm *Timer, at *int64, t time.Time) {
 		tm.Stop()
 		return
 	}
-	// t.Sub reads the monotonic clocks of both when t has one (time.Now's
-	// and what is derived from it), else the wall clocks, now; either way
-	// the result is on the loop's monotonic clock. 1 at least, 0 being
-	// "not set"; the loop clock is past it from the first iteration on.
-	when := max(int64(t.Sub(l.epoch)), 1)
+	when := l.clockAt(t)
 	*at = when
 	tm.Reset(time.Duration(when - l.clock)) // no overflow: when ≥ 1, clock ≥ 0
+}
+
+// clockAt is t on the loop clock: 1 at least, 0 being "not set" (the
+// loop clock is past 1 from its first iteration on), math.MaxInt64 at most.
+// A t with a monotonic reading (time.Now's, and what Add derives from it)
+// is measured on the monotonic clock, as the loop's epoch is. A t without
+// one (time.Date, time.Unix, a decoded time, one passed through UTC or
+// Round(0)) is measured against the wall clock now, as net measures its
+// deadlines, and put that far from now: t.Sub(l.epoch) would measure it
+// against the wall clock of when the loop started, and a step of the wall
+// clock since (NTP's first sync after boot, a resumed VM) would move it by
+// as much, an hour late or passed at once.
+func (l *Loop) clockAt(t time.Time) int64 {
+	if t == t.Round(0) { // no monotonic reading to strip
+		elapsed := int64(time.Since(l.epoch))
+		until := int64(t.Sub(wallNow()))
+		if until > math.MaxInt64-elapsed {
+			return math.MaxInt64
+		}
+		return max(elapsed+until, 1) // elapsed ≥ 0: no overflow below
+	}
+	return max(int64(t.Sub(l.epoch)), 1)
 }
 
 // deadlinePassed acts on c's deadlines that have passed. Either timer
@@ -203,3 +224,7 @@ func (c *Conn) stopDeadlines() {
 		d.readAt, d.writeAt = 0, 0
 	}
 }
+
+// wallNow reads the wall clock for deadlines given without a monotonic
+// reading; a variable so that a test can step it.
+var wallNow = time.Now

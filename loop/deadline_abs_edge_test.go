@@ -194,3 +194,37 @@ func TestDeadlineOffLoop(t *testing.T) {
 	assert.ErrorIs(t, sc.SetDeadline(time.Time{}), ErrClosed)
 	assert.ErrorIs(t, sc.Do(func(*Conn) {}), ErrClosed)
 }
+
+// TestDeadlineWallClockOnly: a deadline given as a wall-clock time
+// without a monotonic reading (time.Date, time.Unix, a decoded time, one
+// passed through UTC or Round(0)) is measured against the wall clock when
+// it is set, as net measures it, not against the wall clock of when the
+// loop started: with the wall clock stepped since (NTP's first sync after
+// boot, a resumed VM), one an hour ahead made the deadline an hour late,
+// one an hour behind made it pass at once.
+func TestDeadlineWallClockOnly(t *testing.T) {
+	const d = 200 * time.Millisecond
+	for _, step := range []time.Duration{time.Hour, -time.Hour} {
+		t.Run(step.String(), func(t *testing.T) {
+			// Restored after the engine has stopped (cleanups run last
+			// first), so that no loop reads it meanwhile.
+			t.Cleanup(func() { wallNow = time.Now })
+			wallNow = func() time.Time { return time.Now().Add(step) }
+			deadlines := make(chan time.Time, 1)
+			closes := make(chan closeEvent, 1)
+			_, addr := start(t, Funcs{
+				Open: func(c *Conn) {
+					at := time.Now().Add(d)
+					assert.NoError(t, c.SetReadDeadline(wallNow().Add(d).Round(0)))
+					deadlines <- at
+				},
+				Close: recordCloses(closes),
+			}, Options{})
+			c := dial(t, addr)
+			ev := within(t, closes, 10*time.Second, "the wall-clock deadline did not pass in time")
+			assert.ErrorIs(t, ev.err, ErrReadDeadline)
+			assert.False(t, ev.at.Before(<-deadlines), "closed before its deadline")
+			assert.True(t, closedWithin(c, 10*time.Second))
+		})
+	}
+}
