@@ -79,11 +79,15 @@ func TestListenControl(t *testing.T) {
 	cl.mu.Lock()
 	cl.err = errors.New("refused by ListenControl")
 	cl.mu.Unlock()
+	before = len(cl.get())
 	_, err = e.Listen("tcp", "127.0.0.1:0")
 	assert.ErrorIs(t, err, cl.err)
 	_, err = e.ListenPacket("udp", "127.0.0.1:0", discardPackets{})
 	assert.ErrorIs(t, err, cl.err)
 	assert.Len(t, e.Addrs(), 2, "the refused listens left nothing behind")
+	// Not asked again without SO_REUSEPORT (that fallback is for systems
+	// without it).
+	assert.Len(t, cl.get(), before+2)
 }
 
 // TestWithControl: a Dial's Control sees each socket it opens, before the

@@ -42,10 +42,11 @@ func (e *Engine) listen(network, address string, cfg *tls.Config) (net.Addr, err
 	}
 	// DualStack: ":port" takes IPv6 clients too, as it does in gnet and
 	// Go's net, which a server moved from them relies on.
+	control, refused := e.opts.listenControl()
 	lc := evsel.ListenConfig{ReusePort: e.opts.ReusePort && network != "unix", DualStack: true,
-		Control: e.opts.ListenControl}
+		Control: control}
 	first, err := lc.Listen(network, address)
-	if err != nil && lc.ReusePort {
+	if err != nil && lc.ReusePort && !*refused {
 		// No SO_REUSEPORT here: fall back to one acceptor.
 		lc.ReusePort = false
 		first, err = lc.Listen(network, address)
@@ -429,4 +430,23 @@ func sameAddr(a, b net.Addr) bool {
 		return anyIP(aIP) && anyIP(bIP)
 	}
 	return aIP.Equal(bIP)
+}
+
+// listenControl is Options.ListenControl wrapped to record whether it
+// refused a socket: a Listen that failed for that must not be tried again
+// without SO_REUSEPORT, which is for a system without it, as that would
+// call the function again and, were it to accept the second time, leave
+// the address with one acceptor for no reason the caller could see.
+func (o *Options) listenControl() (evsel.ControlFunc, *bool) {
+	refused := new(bool)
+	if o.ListenControl == nil {
+		return nil, refused
+	}
+	return func(network, address string, c syscall.RawConn) error {
+		err := o.ListenControl(network, address, c)
+		if err != nil {
+			*refused = true
+		}
+		return err
+	}, refused
 }

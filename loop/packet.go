@@ -152,9 +152,10 @@ func (e *Engine) ListenPacket(network, address string, h PacketHandler) (net.Add
 	}
 	spread := reusePortSpreadsDatagrams && network != "unixgram" && len(e.loops) > 1
 	// DualStack: ":port" takes IPv6 peers too, as Listen's does.
-	lc := evsel.ListenConfig{ReusePort: spread, DualStack: true, Control: e.opts.ListenControl}
+	control, refused := e.opts.listenControl()
+	lc := evsel.ListenConfig{ReusePort: spread, DualStack: true, Control: control}
 	first, err := lc.ListenPacket(network, address)
-	if err != nil && spread {
+	if err != nil && spread && !*refused {
 		// No SO_REUSEPORT here (a kernel before 3.9): one socket, as Listen.
 		spread, lc.ReusePort = false, false
 		first, err = lc.ListenPacket(network, address)
