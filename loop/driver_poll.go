@@ -71,7 +71,9 @@ const unlockWhileWaiting = runtime.GOOS != "windows"
 // 0.259 → 0.260, both noise). A raw wait that times out or is interrupted
 // returns nothing, the loop goes round, and the next wait, no longer after
 // a busy iteration, is the ordinary one, which gives the P back for as
-// long as the loop is idle.
+// long as the loop is idle. The wait is raw only while every loop of the
+// process has a P of its own (rawwait.go), and a loop that woke a
+// goroutine waiting for it yields twice before it waits (woken.go).
 func (d *pollDriver) poll(timeout time.Duration, busy bool) (int, error) {
 	if timeout == 0 { // tasks are waiting: just look
 		return d.wait(0)
