@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +26,10 @@ func TestFaultCloseLingers(t *testing.T) {
 		n      = 100
 		linger = 300 * time.Millisecond
 	)
-	big := bytes.Repeat([]byte("x"), 64<<10) // 8 answers are far more than the socket buffers hold
+	// 8 answers are far more than the socket buffers hold: the server's
+	// send buffer and the clients' receive buffers are both set small, so
+	// that this holds whatever the system's defaults (tcp_wmem, tcp_rmem).
+	big := bytes.Repeat([]byte("x"), 64<<10)
 	h := func(message.Message) (message.Message, error) {
 		return message.NewBinaryMessage("binary/custom", big), nil
 	}
@@ -50,7 +52,7 @@ func TestFaultCloseLingers(t *testing.T) {
 
 	burst := bytes.Repeat(frameOf(t, refapp.ClientRequest("search", "ring")), 20)
 	for i := 0; i < n; i++ {
-		c, err := net.Dial("tcp", a.String())
+		c, err := smallBufferDialer().Dial("tcp", a.String())
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() }) // the peers stay until the test ends
 		_, err = c.Write(burst)

@@ -18,9 +18,10 @@ import (
 )
 
 // bigAnswerServer answers every request with 64 KiB, from a send buffer of
-// 16 KiB, so that a client which does not read leaves answers pending in
-// the engine after a few requests.
-func bigAnswerServer(t *testing.T, highWater int, timeout time.Duration) (string, *logBuffer) {
+// 16 KiB, so that a client which does not read (and dials with a small
+// receive buffer, pipelineThenHalf) leaves answers pending in the engine
+// after a few requests.
+func bigAnswerServer(t *testing.T, highWater int, timeout time.Duration) (string, *logBuffer, *loop.Engine) {
 	t.Helper()
 	big := bytes.Repeat([]byte("x"), 64<<10)
 	h := func(message.Message) (message.Message, error) {
@@ -41,15 +42,17 @@ func bigAnswerServer(t *testing.T, highWater int, timeout time.Duration) (string
 	})
 	a, err := s.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	return a.String(), logs
+	return a.String(), logs, s.Engine()
 }
 
 // pipelineThenHalf connects to addr and sends, in one write as the
 // client's machine would, n pipelined requests and the first half of one
-// more; it returns the rest of that last request.
+// more; it returns the rest of that last request. The client's receive
+// buffer is small, so that what it holds of the answers before it reads
+// does not depend on the system's default (tcp_rmem).
 func pipelineThenHalf(t *testing.T, addr string, n int) (net.Conn, *blockingClient, []byte) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	c, err := smallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	b := newBlockingClient(t, c)
@@ -70,12 +73,19 @@ func pipelineThenHalf(t *testing.T, addr string, n int) (net.Conn, *blockingClie
 // licence to hold a half-sent request, and the memory it pins, forever.
 func TestMessageTimeoutWithAnswersUnread(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	addr, logs := bigAnswerServer(t, 4<<20, timeout)
+	addr, logs, e := bigAnswerServer(t, 4<<20, timeout)
 	// Eight answers, 512 KiB, are far more than the kernel's buffers hold
-	// for a peer that does not read, and far less than HighWater.
+	// for a peer that does not read (both are set small), and far less
+	// than HighWater.
 	pipelineThenHalf(t, addr, 8)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "incomplete message timed out") },
 		5*time.Second, 10*time.Millisecond, "the half-sent request is held; log:\n%s", logs.String())
+	// The premise, without which the above proves nothing: the answers
+	// were still in the engine, unread, when the timeout closed the
+	// connection, so that the close waited on them until the linger
+	// deadline.
+	require.Eventually(t, func() bool { return e.Stats().LingerClosed == 1 },
+		5*time.Second, 10*time.Millisecond, "the kernel took every answer: %+v", e.Stats())
 }
 
 // While the engine has stopped reading a connection because its answers
@@ -84,7 +94,7 @@ func TestMessageTimeoutWithAnswersUnread(t *testing.T) {
 // takes to read, and completes once it has.
 func TestMessageTimeoutHeldWhileReadingPaused(t *testing.T) {
 	const timeout = 500 * time.Millisecond // the client's time after the resume, under -race too
-	addr, logs := bigAnswerServer(t, 64<<10, timeout)
+	addr, logs, _ := bigAnswerServer(t, 64<<10, timeout)
 	// The half request arrives with the rest; the message timer runs out
 	// several times while the client does not read.
 	c, b, rest := pipelineThenHalf(t, addr, 8)
