@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,6 +79,19 @@ func dial(t *testing.T, addr string) net.Conn {
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// smallBufferDialer connects with a small receive buffer, set before the
+// connect so that the window it advertises stays small: a peer that does
+// not read then holds little of what the server sends.
+func smallBufferDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) { serr = setRcvBuf(fd, 4096) }); err != nil {
+			return err
+		}
+		return serr
+	}}
 }
 
 // roundTrip writes msg and reads the same number of bytes back.

@@ -6,26 +6,12 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// smallBufferDialer connects with a small receive buffer, set before the
-// connect so that the window it advertises stays small: a peer that does
-// not read then holds little of what the server sends.
-func smallBufferDialer() *net.Dialer {
-	return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) { serr = setRcvBuf(fd, 4096) }); err != nil {
-			return err
-		}
-		return serr
-	}}
-}
 
 // TestSendFileLowWaterIsHighWater: Options allow LowWater == HighWater.
 // The copy path (io_uring's; TLS adds record overhead that happens to step
