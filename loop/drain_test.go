@@ -17,7 +17,7 @@ import (
 // the kernel reset the connection, and the reset threw away the part of
 // the answer the client had not yet read.
 func TestCloseDrainsPeerStillSending(t *testing.T) {
-	answer := bytes.Repeat([]byte("answer. "), 1<<19) // 4 MiB, more than the socket buffers hold
+	answer := bytes.Repeat([]byte("answer. "), 1<<19) // 4 MiB, more than the socket buffers hold (set small)
 	closed := make(chan error, 1)
 	h := Funcs{
 		Data: func(c *Conn) {
@@ -26,8 +26,8 @@ func TestCloseDrainsPeerStillSending(t *testing.T) {
 		},
 		Close: func(c *Conn, err error) { closed <- err },
 	}
-	_, addr := start(t, h, Options{Loops: 1})
-	c := dial(t, addr)
+	_, addr := start(t, h, Options{Loops: 1, SocketWriteBuffer: smallSendBuffer})
+	c := dialSmall(t, addr)
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	// A request, and more behind it than one read takes, which the server
 	// leaves in the kernel.
@@ -46,7 +46,7 @@ func TestCloseDrainsPeerStillSending(t *testing.T) {
 // holds a drained connection for drainTimeout at most.
 func TestDrainBounded(t *testing.T) {
 	closed := make(chan error, 1)
-	_, addr := start(t, answerAndClose(closed), Options{Loops: 1})
+	_, addr := start(t, answerAndClose(closed), Options{Loops: 1, SocketWriteBuffer: smallSendBuffer})
 	drainingPeer(t, addr)
 	begin := time.Now()
 	err := within(t, closed, 2*drainTimeout+5*time.Second, "a peer that never ends its side held the connection past the drain's bound")
@@ -59,7 +59,7 @@ func TestDrainBounded(t *testing.T) {
 // reason, not ErrShed.
 func TestShedTakesDrainingFirst(t *testing.T) {
 	closed := make(chan error, 1)
-	e, addr := start(t, answerAndClose(closed), Options{Loops: 1, MaxConns: 2})
+	e, addr := start(t, answerAndClose(closed), Options{Loops: 1, MaxConns: 2, SocketWriteBuffer: smallSendBuffer})
 	idle := dial(t, addr)
 	drainingPeer(t, addr)
 	l := e.loops[0]
@@ -88,7 +88,8 @@ func TestShedTakesDrainingFirst(t *testing.T) {
 }
 
 // answerAndClose answers anything with 4 MiB, more than the socket buffers
-// hold, and closes; closed gets each close's reason.
+// hold (its engine's SocketWriteBuffer is smallSendBuffer, its peer a
+// drainingPeer), and closes; closed gets each close's reason.
 func answerAndClose(closed chan error) Handler {
 	answer := make([]byte, 4<<20)
 	return Funcs{
@@ -108,9 +109,12 @@ func answerAndClose(closed chan error) Handler {
 // drainingPeer connects to an answerAndClose server and sends a kilobyte a
 // millisecond until the test ends, reading the answer only after 200 ms:
 // its bytes then wait unread in the server's kernel when the answer has
-// gone, so the server drains.
+// gone, so the server drains. Its receive buffer is small, so that the
+// answer has not gone before it reads, whatever the system's defaults: a
+// kernel that took it all at once saw the server close before the second
+// kilobyte came, with nothing unread, and no drain.
 func drainingPeer(t *testing.T, addr string) {
-	c := dial(t, addr)
+	c := dialSmall(t, addr)
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop) })
 	go func() {

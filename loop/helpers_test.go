@@ -94,6 +94,23 @@ func smallBufferDialer() *net.Dialer {
 	}}
 }
 
+// smallSendBuffer is the SocketWriteBuffer of a server whose peer does not
+// read (or not yet) and which needs its output to stay in the engine: with
+// the peer's receive buffer set small too (dialSmall), what the kernel
+// takes is a few hundred KiB at most, whatever the system's defaults
+// (tcp_wmem, tcp_rmem) and autotuning would have let it take.
+const smallSendBuffer = 64 << 10
+
+// dialSmall is dial through smallBufferDialer, for a peer that does not
+// read (or not yet) and must hold little of the server's output.
+func dialSmall(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := smallBufferDialer().Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // roundTrip writes msg and reads the same number of bytes back.
 func roundTrip(t *testing.T, c net.Conn, msg []byte) []byte {
 	t.Helper()
