@@ -47,9 +47,11 @@ func TestUringAbortWithSendInFlight(t *testing.T) {
 		Open:  func(c *Conn) { c.Write(make([]byte, 8<<20)); conns <- c },
 		Close: func(c *Conn, err error) { closed <- err },
 	}
-	e, addr := start(t, h, Options{Loops: 1, Driver: DriverIOUring})
+	// Small socket buffers, so that the kernel cannot take the 8 MiB
+	// whatever the system's defaults, and the send stays in flight.
+	e, addr := start(t, h, Options{Loops: 1, Driver: DriverIOUring, SocketWriteBuffer: smallSendBuffer})
 	require.Equal(t, DriverIOUring, e.Driver())
-	peer := dial(t, addr)
+	peer := dialSmall(t, addr)
 	c := <-conns
 	l := e.Loops()[0]
 	fd := -1

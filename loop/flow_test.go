@@ -96,8 +96,11 @@ func TestNotifyDrained(t *testing.T) {
 			buffered.Store(int64(c.Buffered()))
 			drained.Add(1)
 		},
-	}, Options{Loops: 1, HighWater: 256 << 10, LowWater: low})
-	client := dial(t, addr)
+	}, Options{Loops: 1, HighWater: 256 << 10, LowWater: low, SocketWriteBuffer: smallSendBuffer})
+	// A small receive buffer too: the kernel cannot take the 16 MiB, and
+	// the output stays above LowWater while the client reads nothing,
+	// whatever the system's defaults.
+	client := dialSmall(t, addr)
 	client.SetDeadline(time.Now().Add(20 * time.Second))
 	time.Sleep(200 * time.Millisecond)
 	assert.EqualValues(t, 0, drained.Load(), "drained while the peer reads nothing")

@@ -343,11 +343,13 @@ func TestStopForcedByContext(t *testing.T) {
 		Open:  func(c *Conn) { c.Write(make([]byte, 16<<20)) },
 		Close: func(c *Conn, err error) { reasons <- err },
 	}
-	e, err := New(h, Options{Loops: 1, Logger: quietLog})
+	// Small socket buffers: the kernel cannot take the 16 MiB, whatever
+	// the system's defaults, and the output stays pending.
+	e, err := New(h, Options{Loops: 1, Logger: quietLog, SocketWriteBuffer: smallSendBuffer})
 	require.NoError(t, err)
 	addr, err := e.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	dial(t, addr.String())
+	dialSmall(t, addr.String())
 	waitFor(t, "the connection", func() bool { return e.Stats().Open == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
