@@ -233,7 +233,7 @@ func TestSendFileAbort(t *testing.T) {
 			conns <- c
 		},
 		Close: func(c *Conn, err error) { reasons <- err },
-	}, Options{})
+	}, Options{SocketWriteBuffer: smallSendBuffer}) // the kernel takes little of the first file
 	c, err := smallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })

@@ -39,13 +39,13 @@ func TestWriteWaitBackpressure(t *testing.T) {
 	const total, chunk, high = 8 << 20, 32 << 10, 128 << 10
 	var written atomic.Int64
 	done := make(chan error, 1)
-	e, addr := start(t, producer(pattern(total), chunk, &written, done), Options{HighWater: high})
+	e, addr := start(t, producer(pattern(total), chunk, &written, done), Options{HighWater: high, SocketWriteBuffer: smallSendBuffer})
 	c, err := smallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	// Without reads, the producer stops at HighWater plus what the
-	// kernel's buffers took (a 4 KiB receive window here, and the send
-	// buffer), far short of the 8 MiB.
+	// kernel's buffers took (a 4 KiB receive window here, and a send
+	// buffer of 64 KiB, doubled), far short of the 8 MiB.
 	waitFor(t, "the producer to start", func() bool { return written.Load() > 0 })
 	time.Sleep(300 * time.Millisecond)
 	stalled := written.Load()
@@ -66,7 +66,7 @@ func TestWriteWaitBackpressure(t *testing.T) {
 // before it are written in order.
 func TestWriteWaitContext(t *testing.T) {
 	conns := make(chan *Conn, 1)
-	_, addr := start(t, Funcs{Open: func(c *Conn) { conns <- c }}, Options{HighWater: 64 << 10})
+	_, addr := start(t, Funcs{Open: func(c *Conn) { conns <- c }}, Options{HighWater: 64 << 10, SocketWriteBuffer: smallSendBuffer})
 	c, err := smallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
@@ -96,7 +96,7 @@ func TestWriteWaitContext(t *testing.T) {
 func TestWriteWaitClosed(t *testing.T) {
 	var written atomic.Int64
 	done := make(chan error, 1)
-	e, addr := start(t, producer(pattern(4<<20), 64<<10, &written, done), Options{HighWater: 64 << 10})
+	e, addr := start(t, producer(pattern(4<<20), 64<<10, &written, done), Options{HighWater: 64 << 10, SocketWriteBuffer: smallSendBuffer})
 	c, err := smallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	waitFor(t, "the producer to start", func() bool { return written.Load() > 0 || len(done) > 0 })
@@ -171,7 +171,7 @@ func TestWriteWaitRefusals(t *testing.T) {
 func TestWriteWaitIdleTimeout(t *testing.T) {
 	var written atomic.Int64
 	done := make(chan error, 1)
-	_, addr := start(t, producer(pattern(4<<20), 64<<10, &written, done), Options{HighWater: 64 << 10, IdleTimeout: 300 * time.Millisecond})
+	_, addr := start(t, producer(pattern(4<<20), 64<<10, &written, done), Options{HighWater: 64 << 10, IdleTimeout: 300 * time.Millisecond, SocketWriteBuffer: smallSendBuffer})
 	c, err := smallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
