@@ -56,8 +56,10 @@ func TestTLSBackpressure(t *testing.T) {
 		},
 		Data: echo.Data,
 	}
-	_, addr := startTLS(t, h, Options{Loops: 1, HighWater: 256 << 10}, p.serverConfig())
-	c := dialTLS(t, addr, p.clientConfig())
+	// Small socket buffers: the kernel cannot take the 8 MiB, whatever
+	// the system's defaults, and the output reaches HighWater.
+	_, addr := startTLS(t, h, Options{Loops: 1, HighWater: 256 << 10, SocketWriteBuffer: smallSendBuffer}, p.serverConfig())
+	c := dialTLSSmall(t, addr, p.clientConfig())
 	sc := <-conns
 	paused := func() bool {
 		res := make(chan bool, 1)

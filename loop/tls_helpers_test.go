@@ -130,3 +130,12 @@ func dialTLS(t *testing.T, addr string, cfg *tls.Config) *tls.Conn {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// dialTLSSmall is dialTLS through smallBufferDialer (dialSmall).
+func dialTLSSmall(t *testing.T, addr string, cfg *tls.Config) *tls.Conn {
+	t.Helper()
+	c, err := tls.DialWithDialer(smallBufferDialer(), "tcp", addr, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
