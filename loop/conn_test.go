@@ -230,7 +230,7 @@ func TestSocketOptions(t *testing.T) {
 // says ErrClosed once the connection is gone.
 func TestCloseFamily(t *testing.T) {
 	errBye := errors.New("bye")
-	big := make([]byte, 32<<20) // far more than the socket buffers hold
+	big := make([]byte, 32<<20) // far more than the socket buffers hold (set small below)
 	for _, tc := range []struct {
 		name   string
 		close  func(c *Conn) error
@@ -254,8 +254,8 @@ func TestCloseFamily(t *testing.T) {
 					reasons <- err
 					closedErrs <- []error{c.Close(), c.CloseWithError(errBye), c.Abort(nil), c.AsyncClose(nil)}
 				},
-			}, Options{Loops: 1})
-			client := dial(t, addr)
+			}, Options{Loops: 1, SocketWriteBuffer: smallSendBuffer})
+			client := dialSmall(t, addr)
 			require.NoError(t, client.SetDeadline(time.Now().Add(20*time.Second)))
 			var reason error
 			if !tc.all {

@@ -55,10 +55,14 @@ func TestFirstByteTimeout(t *testing.T) {
 }
 
 // stuckClose serves connections that answer far more than the socket
-// buffers hold and then close, recording the reason.
+// buffers hold and then close, recording the reason. The send buffer is
+// set small, and the peers dial with a small receive buffer (dialSmall),
+// so that the 32 MiB outlast the kernel's buffers whatever the system's
+// defaults and autotuning.
 func stuckClose(reasons chan<- error) Funcs {
 	return Funcs{
 		Open: func(c *Conn) {
+			c.SetWriteBuffer(smallSendBuffer)
 			c.Write(make([]byte, 32<<20))
 			c.CloseWithError(io.ErrUnexpectedEOF) // any reason, to see it wrapped
 		},
@@ -71,7 +75,7 @@ func stuckClose(reasons chan<- error) Funcs {
 func TestLingerTimeout(t *testing.T) {
 	reasons := make(chan error, 1)
 	e, addr := start(t, stuckClose(reasons), Options{Loops: 1, LingerTimeout: 200 * time.Millisecond})
-	dial(t, addr) // never reads
+	dialSmall(t, addr) // never reads
 	select {
 	case err := <-reasons:
 		assert.ErrorIs(t, err, ErrLingerTimeout)
@@ -91,11 +95,11 @@ func TestLingerBoundsStop(t *testing.T) {
 		Open:  func(c *Conn) { c.Write(make([]byte, 32<<20)) },
 		Close: func(c *Conn, err error) { reasons <- err },
 	}
-	e, err := New(h, Options{Loops: 1, LingerTimeout: 200 * time.Millisecond, Logger: quietLog})
+	e, err := New(h, Options{Loops: 1, LingerTimeout: 200 * time.Millisecond, Logger: quietLog, SocketWriteBuffer: smallSendBuffer})
 	require.NoError(t, err)
 	a, err := e.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	dial(t, a.String()) // never reads
+	dialSmall(t, a.String()) // never reads (and holds little: the 32 MiB stay pending)
 	waitFor(t, "accept", func() bool { return e.Stats().Open == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -113,7 +117,7 @@ func TestLingerIgnoresTrickle(t *testing.T) {
 	const linger = 300 * time.Millisecond
 	reasons := make(chan error, 1)
 	_, addr := start(t, stuckClose(reasons), Options{Loops: 1, LingerTimeout: linger, IdleTimeout: time.Hour})
-	c := dial(t, addr)
+	c := dialSmall(t, addr)
 	var stop atomic.Bool
 	done := make(chan struct{})
 	go func() { // 128 KiB every 10 ms: steady progress, 32 MiB would take 2.5 s

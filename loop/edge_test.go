@@ -42,8 +42,10 @@ func TestIdleTimeoutClosesStuckClose(t *testing.T) {
 		},
 		Close: func(c *Conn, err error) { reasons <- err },
 	}
-	_, addr := start(t, h, Options{Loops: 1, IdleTimeout: 100 * time.Millisecond})
-	dial(t, addr) // never reads
+	// Small socket buffers: the 32 MiB outlast them whatever the
+	// system's defaults.
+	_, addr := start(t, h, Options{Loops: 1, IdleTimeout: 100 * time.Millisecond, SocketWriteBuffer: smallSendBuffer})
+	dialSmall(t, addr) // never reads
 	select {
 	case err := <-reasons:
 		assert.ErrorIs(t, err, ErrIdleTimeout)
