@@ -21,7 +21,7 @@ import (
 // so the peer's writes stop at the kernel's buffers; resumed, every byte
 // arrives in order, the ones received while the pause took effect first.
 func TestPauseReading(t *testing.T) {
-	const size = 32 << 20 // more than loopback's socket buffers hold
+	const size = 32 << 20 // more than the socket buffers hold (set small below)
 	var mu sync.Mutex
 	var got bytes.Buffer
 	var calls atomic.Int64
@@ -36,8 +36,11 @@ func TestPauseReading(t *testing.T) {
 			c.PauseReading()
 			paused <- c
 		}
-	}}, Options{Loops: 1})
+	}}, Options{Loops: 1, SocketReadBuffer: 64 << 10})
 	client := dial(t, addr)
+	// The client's send buffer small too: the paused server's receive
+	// buffer and it cannot take the 32 MiB whatever the system's defaults.
+	require.NoError(t, client.(*net.TCPConn).SetWriteBuffer(64<<10))
 	want := pattern(size)
 	_, err := client.Write(want[:1])
 	require.NoError(t, err)
