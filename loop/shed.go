@@ -39,8 +39,9 @@ const shedSample = 256
 // trip across the world; a flood of silent connections still sheds its
 // own members once they are that old. The price: a flood that fills the
 // table faster than that sheds idle clients that have spoken, until its
-// members are old enough to count as silent.
-const shedGrace = int64(250 * time.Millisecond)
+// members are old enough to count as silent. A variable only so that a
+// test can widen it (TestShedSparesNewcomers).
+var shedGrace = int64(250 * time.Millisecond)
 
 // oldestIdle returns the connection to shed among a sample of the loop's,
 // or nil if it has none that may be shed: a draining one (drain.go) before
