@@ -159,14 +159,21 @@ func ExampleConn_PauseReading() {
 	}
 	defer upstream.Close()
 	got := make(chan int64, 1)
+	// small is closed once the upstream has set its buffer.
+	small := make(chan struct{})
 	go func() { // a slow reader: 16 MB/s at most, slower than the proxy anywhere
 		c, err := upstream.Accept()
 		if err != nil {
+			close(small)
 			got <- 0
 			return
 		}
 		defer c.Close()
-		c.(*net.TCPConn).SetReadBuffer(64 << 10) // small kernel buffers, so the proxy's fill
+		// A small kernel buffer, so the proxy's output passes the mark
+		// whatever the system's defaults: set before anything flows, as
+		// the kernel will not take back a window it has offered.
+		c.(*net.TCPConn).SetReadBuffer(64 << 10)
+		close(small)
 		var n int64
 		buf := make([]byte, 64<<10)
 		for {
@@ -227,6 +234,7 @@ func ExampleConn_PauseReading() {
 		panic(err)
 	}
 	defer c.Close()
+	<-small // the proxy has dialed the upstream, which has set its buffer
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := c.Write(make([]byte, size)); err != nil {
 		panic(err)

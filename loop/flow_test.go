@@ -137,17 +137,22 @@ func TestProxyFlowControl(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
 	received := make(chan []byte, 1)
+	small := make(chan struct{}) // closed once the backend's buffer is set
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
+			close(small)
 			received <- nil
 			return
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(60 * time.Second))
 		// Small kernel buffers: what they absorb does not depend on the
-		// host's autotuning, so the proxy falls behind on every host.
+		// host's autotuning, so the proxy falls behind on every host. Set
+		// before the client sends: a window the kernel has offered, from
+		// the system's default, is not taken back.
 		c.(*net.TCPConn).SetReadBuffer(64 << 10)
+		close(small)
 		var all bytes.Buffer
 		buf := make([]byte, 64<<10)
 		for all.Len() < size {
@@ -212,6 +217,7 @@ func TestProxyFlowControl(t *testing.T) {
 			}
 		}
 	}()
+	<-small // the proxy dialed the backend at the client's accept
 	client.SetDeadline(time.Now().Add(60 * time.Second))
 	_, err = client.Write(want)
 	require.NoError(t, err)
