@@ -237,8 +237,10 @@ func TestSlowReaderBounded(t *testing.T) {
 // TestBackpressureResumes: once the slow reader drains, reading resumes and
 // every byte arrives in order.
 func TestBackpressureResumes(t *testing.T) {
-	_, addr := start(t, echo, Options{Loops: 1, HighWater: 64 << 10, ReadBufferSize: 8 << 10})
-	c := dial(t, addr)
+	// Small socket buffers on the way back, so that the server's output
+	// passes HighWater whatever the system's defaults.
+	_, addr := start(t, echo, Options{Loops: 1, HighWater: 64 << 10, ReadBufferSize: 8 << 10, SocketWriteBuffer: smallSendBuffer})
+	c := dialSmall(t, addr)
 	msg := pattern(8 << 20)
 	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
 	go c.Write(msg)
@@ -276,12 +278,12 @@ func TestResetMidWrite(t *testing.T) {
 	h := Funcs{
 		Data: func(c *Conn) {
 			c.Consume(len(c.Inbound()))
-			c.Write(make([]byte, 8<<20)) // far more than the socket takes
+			c.Write(make([]byte, 8<<20)) // far more than the socket takes (its buffers are small)
 		},
 		Close: func(c *Conn, err error) { reasons <- err },
 	}
-	_, addr := start(t, h, Options{Loops: 1})
-	c := dial(t, addr).(*net.TCPConn)
+	_, addr := start(t, h, Options{Loops: 1, SocketWriteBuffer: smallSendBuffer})
+	c := dialSmall(t, addr).(*net.TCPConn)
 	_, err := c.Write([]byte("go"))
 	require.NoError(t, err)
 	buf := make([]byte, 1000)
@@ -313,11 +315,13 @@ func TestStopFlushesPendingOutput(t *testing.T) {
 		c.Write(bytes.Repeat([]byte{'s'}, size))
 		close(opened)
 	}}
-	e, err := New(h, Options{Loops: 1, Logger: quietLog})
+	// Small socket buffers, so that the output is queued in the engine
+	// whatever the system's defaults.
+	e, err := New(h, Options{Loops: 1, Logger: quietLog, SocketWriteBuffer: smallSendBuffer})
 	require.NoError(t, err)
 	addr, err := e.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	c := dial(t, addr.String())
+	c := dialSmall(t, addr.String())
 	<-opened
 	stopped := make(chan error, 1)
 	go func() {
@@ -326,6 +330,11 @@ func TestStopFlushesPendingOutput(t *testing.T) {
 		stopped <- e.Stop(ctx)
 	}()
 	time.Sleep(100 * time.Millisecond) // Stop is now waiting on our output
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) before the peer read: the kernel took the output", err)
+	default:
+	}
 	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
 	got, err := io.ReadAll(c)
 	require.NoError(t, err)

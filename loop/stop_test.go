@@ -135,13 +135,20 @@ func TestOnLoopGoroutine(t *testing.T) {
 // pending, so only the ctx given to StopAsync ends the stop.
 func TestStopAsyncForces(t *testing.T) {
 	big := make([]byte, 8<<20)
-	e, addr := start(t, Funcs{Open: func(c *Conn) { c.Write(big) }}, Options{Loops: 1})
-	c := dial(t, addr)
-	defer c.Close()
+	// Small socket buffers, so that the kernel cannot take the 8 MiB
+	// whatever the system's defaults.
+	e, addr := start(t, Funcs{Open: func(c *Conn) { c.Write(big) }}, Options{Loops: 1, SocketWriteBuffer: smallSendBuffer})
+	dialSmall(t, addr)
 	require.Eventually(t, func() bool { return e.Stats().Open == 1 }, 10*time.Second, time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	e.StopAsync(ctx)
+	// The premise: the output is pending, so the stop waits for the ctx.
+	select {
+	case <-e.Done():
+		t.Fatal("stopped before its ctx ended: the kernel took the output")
+	case <-ctx.Done():
+	}
 	select {
 	case <-e.Done():
 	case <-time.After(10 * time.Second):
