@@ -21,8 +21,8 @@ import (
 func TestSendFileLowWaterIsHighWater(t *testing.T) {
 	f, content := testFile(t, 4<<20)
 	_, addr := start(t, fileServer(t, f, 0, -1, nil),
-		Options{HighWater: 64 << 10, LowWater: 64 << 10})
-	c := dial(t, addr)
+		Options{HighWater: 64 << 10, LowWater: 64 << 10, SocketWriteBuffer: smallSendBuffer})
+	c := dialSmall(t, addr) // the socket fills whatever the system's defaults
 	_, err := c.Write([]byte("a\nbye\n"))
 	require.NoError(t, err)
 	time.Sleep(100 * time.Millisecond) // the socket fills

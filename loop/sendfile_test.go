@@ -83,8 +83,10 @@ func readAll(t *testing.T, c net.Conn) []byte {
 func TestSendFile(t *testing.T) {
 	f, content := testFile(t, 3<<20+123)
 	reasons := make(chan error, 1)
-	_, addr := start(t, fileServer(t, f, 0, -1, reasons), Options{HighWater: 256 << 10})
-	c := dial(t, addr)
+	// Small socket buffers: the server meets a full socket whatever the
+	// system's defaults.
+	_, addr := start(t, fileServer(t, f, 0, -1, reasons), Options{HighWater: 256 << 10, SocketWriteBuffer: smallSendBuffer})
+	c := dialSmall(t, addr)
 	_, err := c.Write([]byte("a\nb\nc\nbye\n"))
 	require.NoError(t, err)
 	time.Sleep(100 * time.Millisecond) // the socket fills; the server waits to write

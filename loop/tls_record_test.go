@@ -74,7 +74,12 @@ func (p *recordPeer) record(t *testing.T, c *tls.Conn, msg string) []byte {
 
 // tlsRecordPeer connects a crypto/tls client, handshake done.
 func tlsRecordPeer(t *testing.T, addr string) (*tls.Conn, *recordPeer) {
-	raw := &recordPeer{Conn: dial(t, addr)}
+	return tlsRecordPeerOver(t, dial(t, addr))
+}
+
+// tlsRecordPeerOver is tlsRecordPeer over a connection already made.
+func tlsRecordPeerOver(t *testing.T, conn net.Conn) (*tls.Conn, *recordPeer) {
+	raw := &recordPeer{Conn: conn}
 	c := tls.Client(raw, getPKI(t).clientConfig())
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	require.NoError(t, c.Handshake())
@@ -182,8 +187,10 @@ func TestTLSRecordDeadlineWaitsWhileNotReading(t *testing.T) {
 		},
 		Close: func(c *Conn, err error) { closes <- err },
 	}
-	_, addr := startTLS(t, h, Options{Loops: 1, TLSHandshakeTimeout: deadline, HighWater: 64 << 10}, getPKI(t).serverConfig())
-	c, raw := tlsRecordPeer(t, addr)
+	// Small socket buffers: the 8 MiB take the output past HighWater
+	// whatever the system's defaults.
+	_, addr := startTLS(t, h, Options{Loops: 1, TLSHandshakeTimeout: deadline, HighWater: 64 << 10, SocketWriteBuffer: smallSendBuffer}, getPKI(t).serverConfig())
+	c, raw := tlsRecordPeerOver(t, dialSmall(t, addr))
 	first, next := raw.record(t, c, "big"), raw.record(t, c, "after")
 	_, err := raw.Conn.Write(append(first, next[:len(next)/2]...))
 	require.NoError(t, err)
