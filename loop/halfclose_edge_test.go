@@ -313,12 +313,12 @@ func TestCloseWriteTLSFile(t *testing.T) {
 			c.Consume(len(c.Inbound()))
 		},
 		Close: func(c *Conn, err error) { reasons <- err },
-	}, Options{HighWater: 64 << 10}, pki.serverConfig())
+	}, Options{HighWater: 64 << 10, SocketWriteBuffer: smallSendBuffer}, pki.serverConfig())
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		cfg := pki.clientConfig()
 		cfg.MinVersion, cfg.MaxVersion = v, v
-		c := dialTLS(t, addr, cfg)
-		time.Sleep(50 * time.Millisecond) // the server meets a full socket
+		c := dialTLSSmall(t, addr, cfg)
+		time.Sleep(50 * time.Millisecond) // the server meets a full socket (small buffers)
 		want := append(append([]byte("<"), content...), '>')
 		require.True(t, bytes.Equal(want, readAllTLS(t, c)))
 		if v == tls.VersionTLS13 {
