@@ -159,7 +159,7 @@ func TestTLSPythonServer(t *testing.T) {
 	_ = ca
 	py := startPeer(t, "python3", "testdata/tls_peer.py", "server", cert, key, "2")
 	port := strings.TrimPrefix(py.expect(t, "port "), "port ")
-	e := newClientEngine(t)
+	e := newClientEngineWith(t, Options{HighWater: echoPeerHighWater})
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		cfg := p.clientConfig()
 		cfg.MinVersion, cfg.MaxVersion = v, v
