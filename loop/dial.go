@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"slices"
 
 	"github.com/evsel/evsel"
@@ -327,9 +326,7 @@ func (l *Loop) connect(c *Conn, a net.Addr) error {
 func (l *Loop) runControl(fn evsel.ControlFunc, s *evsel.Socket, a net.Addr) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			perr := &PanicError{Value: r, Stack: debug.Stack()}
-			l.e.log.Error("loop: dial control panic", "loop", l.id, "panic", r, "stack", string(perr.Stack))
-			err = perr
+			err = l.panicked("loop: dial control panic", r)
 		}
 	}()
 	return evsel.RunControl(fn, s, a)

@@ -136,11 +136,20 @@ func (l *Loop) recoverPanic(c *Conn) {
 
 // handlerPanicked logs a callback's panic and closes c (if any) with it.
 func (l *Loop) handlerPanicked(c *Conn, r any) {
-	perr := &PanicError{Value: r, Stack: debug.Stack()}
-	l.e.log.Error("loop: handler panic", "loop", l.id, "panic", r, "stack", string(perr.Stack))
+	perr := l.panicked("loop: handler panic", r)
 	if c != nil && !c.closed.Load() {
 		c.closeWith(perr, true) // not fail: the handler's fault, not the handshake's
 	}
+}
+
+// panicked logs r, recovered from the application's code on the loop,
+// under msg, with its stack, and returns it as the *PanicError a close or
+// a failed attempt reports. Called from the deferred recover, so that the
+// stack is the panic's.
+func (l *Loop) panicked(msg string, r any) *PanicError {
+	perr := &PanicError{Value: r, Stack: debug.Stack()}
+	l.e.log.Error(msg, "loop", l.id, "panic", r, "stack", string(perr.Stack))
+	return perr
 }
 
 // run is the loop goroutine. started gets the driver's start error (nil
