@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evsel/evsel"
+	"github.com/evsel/evsel/internal/testenv"
 )
 
 // DialConfig's Control sees the socket before it connects, with the
@@ -32,6 +33,16 @@ func TestDialConfig(t *testing.T) {
 	local, err := c.LocalAddr()
 	require.NoError(t, err)
 	assert.True(t, tcpAddr(t, local).IP.Equal(net.IPv4(127, 0, 0, 1)), "%v", local)
+
+	// A LocalAddr that is not the host's fails the dial, as a bind does.
+	notOurs := evsel.DialConfig{LocalAddr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}} // TEST-NET-1
+	_, err = notOurs.Dial("tcp", target)
+	assert.Error(t, err, "a stream socket bound to an address not the host's")
+	if !testenv.Wine { // Wine binds a datagram socket to any address
+		notOurs.LocalAddr = &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1)}
+		_, err = notOurs.DialPacket("udp", target)
+		assert.Error(t, err, "a datagram socket bound to an address not the host's")
+	}
 
 	refused := errors.New("refused by Control")
 	_, err = evsel.DialConfig{Control: recordControl(&calls, refused)}.Dial("tcp", target)

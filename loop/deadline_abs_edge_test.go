@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"testing"
@@ -227,4 +228,28 @@ func TestDeadlineWallClockOnly(t *testing.T) {
 			assert.True(t, closedWithin(c, 10*time.Second))
 		})
 	}
+}
+
+// TestDeadlineClockAtBounds: clockAt keeps a deadline on the loop clock
+// between 1 (0 means "not set") and math.MaxInt64, whatever the time:
+// the far future of either kind, wall-clock only or monotonic, saturates
+// instead of wrapping round to the past, and the distant past is 1.
+func TestDeadlineClockAtBounds(t *testing.T) {
+	e, _ := start(t, Funcs{}, Options{Loops: 1})
+	l := e.Loops()[0]
+	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) // no monotonic reading
+	got := make(chan [4]int64, 1)
+	require.NoError(t, l.Do(func() {
+		got <- [4]int64{
+			l.clockAt(far),
+			l.clockAt(time.Now().Add(time.Duration(math.MaxInt64))),
+			l.clockAt(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)),
+			l.clockAt(time.Now().Add(-time.Hour)),
+		}
+	}))
+	at := within(t, got, 10*time.Second, "the loop did not run Do")
+	assert.Equal(t, int64(math.MaxInt64), at[0], "far wall-clock future")
+	assert.Equal(t, int64(math.MaxInt64), at[1], "far monotonic future")
+	assert.Equal(t, int64(1), at[2], "distant wall-clock past")
+	assert.Equal(t, int64(1), at[3], "monotonic past")
 }
