@@ -42,10 +42,14 @@ func goid() uint64 {
 // loops (in a callback, timer or task) or runs Options.OnShutdown: the
 // goroutines a call that waits for the engine would wait for itself. The
 // engine's own such calls return ErrOnLoop there, and a library over the
-// engine can do the same. It takes some microseconds (see goid): ask it
+// engine can do the same. While a loop is running it takes some
+// microseconds (see goid; nanoseconds while every loop waits): ask it
 // before a wait that costs more anyway (a connect), or once a wait has
 // lasted, never per event.
 func (e *Engine) OnLoopGoroutine() bool {
+	if !e.mayBeOnLoop() {
+		return false
+	}
 	id := goid()
 	if id == 0 {
 		return false
@@ -64,6 +68,29 @@ func (e *Engine) OnLoopGoroutine() bool {
 // OnLoopGoroutine reports whether the caller runs on this loop's goroutine,
 // at the cost of Engine.OnLoopGoroutine's.
 func (l *Loop) OnLoopGoroutine() bool {
+	if l.beat.v.Load()&1 != 0 && !l.e.stopping.Load() {
+		return false // waiting in its poll: not running the caller
+	}
 	id := goid()
 	return id != 0 && l.gid.Load() == id
+}
+
+// mayBeOnLoop is the cheap half of OnLoopGoroutine's question: false when
+// no goroutine of the engine's can be the caller, because every loop is
+// waiting in its poll (its beat says so, stall.go) and the engine is not
+// stopping (the loops exit, and OnShutdown runs, only once it is). A loop
+// runs callbacks, tasks and timers only between its beat's working and
+// waiting, so a caller on a loop always finds its own loop working. A
+// producer calling WriteWait while the loops wait, its usual case, then
+// skips goid's microseconds.
+func (e *Engine) mayBeOnLoop() bool {
+	if e.stopping.Load() {
+		return true
+	}
+	for _, l := range e.loops {
+		if l.beat.v.Load()&1 == 0 {
+			return true
+		}
+	}
+	return false
 }
