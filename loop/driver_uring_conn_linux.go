@@ -160,6 +160,10 @@ func (d *uringDriver) sent(fd int, cqe evsel.UringCQE) {
 	if c == nil || c.closed.Load() || c.flags&flagSending == 0 {
 		return // closed meanwhile: its output went with it
 	}
+	if cqe.Res == -int32(unix.EAGAIN) {
+		d.awaitRoom(c, fd)
+		return
+	}
 	c.flags &^= flagSending
 	c.events &^= evsel.EventWrite
 	c.markDirty()
@@ -169,6 +173,42 @@ func (d *uringDriver) sent(fd int, cqe evsel.UringCQE) {
 	}
 	c.wrote(int(cqe.Res))
 	c.advance(int(cqe.Res))
+}
+
+// awaitRoom serves a send the kernel gave back unsent with EAGAIN. The
+// ring waits for room itself when a socket is full, but not always: with
+// small socket buffers (tcp_wmem's 4 KiB minimum) a send it retried once
+// after the socket polled writable can still find no room, and it then
+// completes with EAGAIN instead of waiting again (TestHalfClose failed one
+// run in three on io_uring in a namespace with such buffers). Nothing was
+// sent, so the output is as it was: the connection waits for POLLOUT
+// through the ring, still marked sending so that nothing else is
+// submitted, and roomMade sends again.
+func (d *uringDriver) awaitRoom(c *Conn, fd int) {
+	err := d.r.PrepPoll(ud(kRoom, fd), fd, unix.POLLOUT)
+	if err == nil {
+		d.started(fd)
+		d.roomWaits++
+		return
+	}
+	c.flags &^= flagSending
+	c.events &^= evsel.EventWrite
+	if !d.ringBusy(c, err) { // else the next iteration sends again
+		c.fail(err)
+	}
+}
+
+// roomMade serves the completion of awaitRoom's poll: whatever it says
+// (writable, an error or hang-up the next send will report, or cancelled
+// by a close that has already run), the connection may send again.
+func (d *uringDriver) roomMade(fd int) {
+	c := d.l.fds.get(fd)
+	if c == nil || c.closed.Load() || c.flags&flagSending == 0 {
+		return
+	}
+	c.flags &^= flagSending
+	c.events &^= evsel.EventWrite
+	c.markDirty()
 }
 
 // uringMaxSend caps what one send hands the kernel, about what a socket's

@@ -88,6 +88,7 @@ type uringDriver struct {
 	// multishot: receives are multishot, with a limit (see update).
 	multishot bool
 	armed     int // receives queued, for the tests
+	roomWaits int // sends given back with EAGAIN (awaitRoom), for the tests
 }
 
 // uringYieldInterval is how often at most a busy loop yields before it
@@ -146,6 +147,7 @@ const (
 	kPoll
 	kCancel
 	kListen
+	kRoom
 )
 
 // The ring's size and the provided buffers, at most uringBufBytes per
@@ -420,6 +422,8 @@ func (d *uringDriver) complete(cqe evsel.UringCQE) {
 		d.polled(fd, cqe)
 	case kListen:
 		d.readable(fd, cqe)
+	case kRoom:
+		d.roomMade(fd)
 	}
 }
 

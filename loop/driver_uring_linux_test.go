@@ -455,3 +455,45 @@ func TestUringListenerRearmedAfterFailure(t *testing.T) {
 		assert.Empty(t, d.relisten)
 	})
 }
+
+// TestUringSendGivenBackWithEAGAIN: a send the kernel completes unsent
+// with EAGAIN (it does, with small socket buffers, after retrying once)
+// is not the connection's failure: the driver waits for room through the
+// ring and sends the same bytes again. The completion is made here, as
+// the kernel makes it, for a send that was never submitted, so that the
+// test does not depend on the system's buffer sizes.
+func TestUringSendGivenBackWithEAGAIN(t *testing.T) {
+	needUring(t)
+	conns := make(chan *Conn, 1)
+	closed := make(chan error, 1)
+	h := echo
+	h.Open = func(c *Conn) { conns <- c }
+	h.Close = func(c *Conn, err error) { closed <- err }
+	e, addr := start(t, h, Options{Loops: 1, Driver: DriverIOUring})
+	peer := dial(t, addr)
+	c := <-conns
+	want := []byte("given back, sent again")
+	var fd int
+	onLoop(t, e.Loops()[0], func(d *uringDriver) {
+		c.Write(want)
+		fd = c.fd()
+		// As flush leaves a connection whose send is in flight.
+		c.flags |= flagSending
+		c.events |= evsel.EventWrite
+		d.sent(fd, evsel.UringCQE{UserData: ud(kSend, fd), Res: -int32(unix.EAGAIN)})
+		assert.NotZero(t, c.flags&flagSending, "nothing more may be sent before the socket has room")
+		assert.Equal(t, 1, d.roomWaits)
+	})
+	require.NoError(t, peer.SetReadDeadline(time.Now().Add(5*time.Second)))
+	got := make([]byte, len(want))
+	_, err := io.ReadFull(peer, got)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	select {
+	case err := <-closed:
+		t.Fatalf("the connection closed: %v", err)
+	default:
+	}
+	waitFor(t, "the poll and the send to end", func() bool { return uringState(t, e.Loops()[0], fd).ops == 1 }) // the receive
+	assert.Equal(t, "still served", string(roundTrip(t, peer, []byte("still served"))))
+}
