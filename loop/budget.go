@@ -151,6 +151,31 @@ func (l *Loop) memRefuse(c *Conn, grow int) bool {
 	return true
 }
 
+// inputRoom is the size c's input buffer, holding a partial message, may
+// grow to: want (the doubling) if the budget lets c take that much more;
+// else as much as it does let c take, if that is at least least (the
+// next read's room); else none, and c is paused (memRefuse), reporting
+// least and false. Asking for the doubling alone deadlocked: two uploads
+// of 6 MiB under a 16 MiB budget, each stopped just short of its end
+// with a 5.7 MiB buffer, could neither double it (the total would pass the
+// budget) nor finish, and at 11.5 MiB they sat below the dead zone of
+// policy 3, paused, resumed and paused again by every sweep, for ever
+// (TestMemoryBudgetNoDeadlock, with the small socket buffers of
+// tcp_wmem=4096 16384 131072). Growing by less copies the message again
+// more often, but only while the budget is tight.
+func (l *Loop) inputRoom(c *Conn, want, least int) (int, bool) {
+	if l.memFits(c, want-cap(c.in)) {
+		return want, true
+	}
+	e := l.e
+	room := max(e.memShare()-c.held, e.opts.MaxMemory-e.memHeld.Load())
+	if fit := int64(cap(c.in)) + room; fit >= int64(least) {
+		return int(min(fit, int64(want))), true
+	}
+	l.memRefuse(c, least-cap(c.in))
+	return least, false
+}
+
 func (l *Loop) memPause(c *Conn) {
 	c.flags |= flagMemPaused
 	l.stats.memPaused.Add(1)

@@ -231,6 +231,34 @@ func TestMemoryBudgetNoDeadlock(t *testing.T) {
 	assert.Positive(t, count["ok"], "the budget let no upload finish")
 }
 
+// TestMemoryBudgetInputRoom: a partial message's buffer whose doubling
+// the budget refuses grows by what the budget has room for, so the message
+// can still finish; only when not even the next read fits is the
+// connection paused. The state is that of TestMemoryBudgetNoDeadlock's
+// two last uploads when it deadlocked.
+func TestMemoryBudgetInputRoom(t *testing.T) {
+	e := &Engine{opts: Options{MaxMemory: 16 << 20}}
+	l := &Loop{e: e}
+	e.open.Store(2) // a share of 8 MiB each
+	const partial = 5_947_392
+	c := &Conn{loop: l, in: make([]byte, partial, partial), held: partial}
+	e.memHeld.Store(2 * partial)
+
+	size, ok := l.inputRoom(c, 2*partial, partial+minRead)
+	assert.True(t, ok)
+	assert.Equal(t, 16<<20-partial, size, "to the budget, which has more room than the share")
+
+	e.memHeld.Store(16<<20 - 100<<10) // others hold the rest: the share has more room
+	size, ok = l.inputRoom(c, 2*partial, partial+minRead)
+	assert.True(t, ok)
+	assert.Equal(t, 8<<20, size)
+
+	e.memHeld.Store(partial) // room for the doubling
+	size, ok = l.inputRoom(c, 2*partial, partial+minRead)
+	assert.True(t, ok)
+	assert.Equal(t, 2*partial, size)
+}
+
 // TestMemoryBudgetStuckClock: policy 3's clock runs while paused
 // connections sit in the dead zone holding as much or more, starts again
 // whenever what they hold falls (readers taking their output), and fires

@@ -132,18 +132,21 @@ func (d *uringDriver) take(c *Conn, data []byte) {
 		l.tlsReceived(c, data, nil)
 		return
 	}
-	tight := false
+	size := 0
 	if l.e.opts.MaxMemory > 0 {
 		// What the read path asks the budget before it reads: the bytes
-		// alone, or the larger buffer a partial message grows into.
-		grow := len(data)
+		// alone, or the larger buffer a partial message grows into. A
+		// refusal pauses c (or closes the largest holders), but the bytes
+		// are received: they go in all the same, in a buffer grown only
+		// as much as they need.
 		if len(c.in) > 0 && cap(c.in)-len(c.in) < len(data) {
-			grow = inputGrowth(c, len(data)) - cap(c.in)
+			size, _ = l.inputRoom(c, inputGrowth(c, len(data)), len(c.in)+len(data))
+		} else {
+			l.memRefuse(c, len(data))
 		}
-		tight = l.memRefuse(c, grow) // pauses c, or closes the largest
 	}
 	if c.flags&flagCloseNow == 0 {
-		l.input(c, data, tight)
+		l.input(c, data, size)
 	}
 }
 

@@ -232,8 +232,11 @@ func (l *Loop) read(c *Conn) {
 		// A partial message is waiting: read straight behind it.
 		if cap(c.in)-len(c.in) < minRead {
 			size := max(2*len(c.in), len(c.in)+len(l.buf))
-			if l.e.opts.MaxMemory > 0 && l.memRefuse(c, size-cap(c.in)) {
-				return
+			if l.e.opts.MaxMemory > 0 {
+				var ok bool
+				if size, ok = l.inputRoom(c, size, len(c.in)+minRead); !ok {
+					return
+				}
 			}
 			grown := make([]byte, len(c.in), size)
 			copy(grown, c.in)
@@ -268,14 +271,13 @@ func (l *Loop) read(c *Conn) {
 // input hands bytes a completion delivered (in a buffer the driver takes
 // back once this returns) to the handler: alone, as the shared read
 // buffer is, or behind a partial message waiting in the connection's own
-// buffer, which grows by doubling, or only as much as p needs when tight
-// (the memory budget refused the doubling, but the bytes are received).
-func (l *Loop) input(c *Conn, p []byte, tight bool) {
+// buffer, which grows to size if p does not fit (by doubling if size is
+// 0; less where the memory budget has less room: see inputRoom).
+func (l *Loop) input(c *Conn, p []byte, size int) {
 	l.received(c, len(p))
 	if len(c.in) > 0 {
 		if cap(c.in)-len(c.in) < len(p) {
-			size := len(c.in) + len(p)
-			if !tight {
+			if size == 0 {
 				size = inputGrowth(c, len(p))
 			}
 			grown := make([]byte, len(c.in), size)
