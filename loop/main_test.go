@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -11,6 +12,12 @@ import (
 
 func TestMain(m *testing.M) {
 	testdriver.Load() // children of the tests inherit it
+	if os.Getenv(smallBuffersEnv) != "" {
+		if err := setUpSmallBuffers(); err != nil {
+			fmt.Fprintln(os.Stderr, "the namespace with small buffers:", err)
+			os.Exit(2)
+		}
+	}
 	if os.Getenv(childEnv) != "" {
 		runChild() // the re-executed test binary of TestAcceptUnderFdExhaustion
 		return
