@@ -36,6 +36,19 @@ func (c *ClientConn) Send(dst []byte, req Message) ([]byte, error) {
 	return out, nil
 }
 
+// Expect counts one more request, as Send does, for a frame the caller
+// encoded itself with Message.AppendFrame, which needs no machine and so
+// may run on another goroutine, leaving the machine's goroutine only the
+// count and the write. It returns the connection's error instead once
+// there is one: the frame must not be sent then.
+func (c *ClientConn) Expect() error {
+	if c.err != nil {
+		return c.err
+	}
+	c.outstanding++
+	return nil
+}
+
 // Next returns the next complete response at the start of buf, the
 // caller's bytes received and not yet consumed, and how many of them it
 // took; responses come back in the order of the requests. The response's

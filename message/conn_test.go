@@ -316,6 +316,20 @@ func TestClientConn(t *testing.T) {
 	_, _, err = c.Next(framesOf(t, answerOf(t, "three")))
 	require.ErrorIs(t, err, ErrUnsolicited)
 
+	// A frame encoded away from the machine, counted by Expect.
+	c = ClientConn{}
+	frame, err := searchRequest(t, "c").AppendFrame(nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Expect())
+	require.Equal(t, framesOf(t, searchRequest(t, "c")), frame)
+	resp, n, err := c.Next(framesOf(t, answerOf(t, "four")))
+	require.NoError(t, err)
+	require.NotZero(t, n)
+	requireSameMessage(t, answerOf(t, "four"), resp)
+	_, _, err = c.Next(framesOf(t, answerOf(t, "five")))
+	require.ErrorIs(t, err, ErrUnsolicited, "one Expect, one response")
+	require.ErrorIs(t, c.Expect(), ErrUnsolicited, "sticky")
+
 	// The content limit.
 	c = ClientConn{MaxContentLength: 4}
 	_, err = c.Send(nil, searchRequest(t, "a"))
