@@ -6,7 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"slices"
+	"sync"
 	"time"
 
 	"github.com/evsel/evsel/loop"
@@ -36,9 +36,8 @@ type ClientOptions struct {
 // cost no goroutine each. It works with servers that close after one
 // response (the reference) and with servers that keep the connection open.
 type Client struct {
-	e       *loop.Engine
-	opts    ClientOptions
-	scratch [][]byte // per loop, for encoding requests without allocating
+	e    *loop.Engine
+	opts ClientOptions
 }
 
 // NewClient starts a client's engine.
@@ -52,7 +51,6 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	cl.e = e
-	cl.scratch = make([][]byte, len(e.Loops()))
 	return cl, nil
 }
 
@@ -74,7 +72,8 @@ type ClientConn struct {
 	// Owned by the loop once opened:
 	c       *loop.Conn
 	m       message.ClientConn
-	waiting []func(message.Message, error) // one per request sent, oldest first
+	waiting []func(message.Message, error) // one per request sent, oldest first, from head
+	head    int                            // the first of waiting still waiting
 	err     error                          // why the connection closed, once it has
 }
 
@@ -118,43 +117,110 @@ func (cl *Client) Dial(ctx context.Context, network, address string) (*ClientCon
 
 // Send writes req and arranges for done to be called with its response, on
 // the connection's loop (or at once, on the caller's goroutine, if the
-// connection is known to be closed). Responses come back in request order,
-// so many requests may be in flight (up to the server's limit; evsel's
-// Server allows 1024 by default). req is copied before Send returns; the
-// response's content is the callee's to keep. A request that cannot be
-// encoded (see message.Message.AppendFrame) fails through done too.
+// connection is known to be closed or req cannot be encoded: see
+// message.Message.AppendFrame). Responses come back in request order, so
+// many requests may be in flight (up to the server's limit; evsel's Server
+// allows 1024 by default). req is encoded before Send returns, so its
+// memory is the caller's again; the response's content is the callee's to
+// keep.
 func (cc *ClientConn) Send(req message.Message, done func(resp message.Message, err error)) {
-	// The loop encodes the request, since the connection's machine lives
-	// there; copy what it reads, as the caller may reuse req's memory once
-	// Send returns.
-	req.Content = bytes.Clone(req.Content)
-	req.Header.Extra = slices.Clone(req.Header.Extra)
-	l := cc.c.Loop()
+	// Encoded here, not on the loop: the frame needs no machine, the
+	// caller's goroutine does the work, and req need not be copied for
+	// the loop to read later.
+	op := newSendOp()
+	frame, err := req.AppendFrame(op.frame[:0])
+	if err != nil {
+		op.free()
+		done(message.Message{}, err)
+		return
+	}
+	op.cc, op.frame, op.done = cc, frame, done
 	// Loop.Do rather than Conn.Do: the task must run even if the connection
 	// closes meanwhile, so that done is always called.
-	err := l.Do(func() {
-		if cc.err != nil {
-			done(message.Message{}, cc.err)
-			return
-		}
-		id := l.ID()
-		frame, err := cc.m.Send(cc.cl.scratch[id][:0], req)
-		if err != nil {
-			done(message.Message{}, err)
-			return
-		}
-		cc.cl.scratch[id] = frame
+	if err := cc.c.Loop().Do(op.run); err != nil {
+		op.free()
+		done(message.Message{}, err)
+	}
+}
+
+// sendOp is a request on its way to the loop: its frame and its done.
+// Pooled, with its task bound once, so that a request allocates neither
+// a closure nor a frame.
+type sendOp struct {
+	cc    *ClientConn
+	frame []byte
+	done  func(message.Message, error)
+	run   func() // write
+}
+
+var sendOps sync.Pool
+
+func newSendOp() *sendOp {
+	if op, ok := sendOps.Get().(*sendOp); ok {
+		return op
+	}
+	op := new(sendOp)
+	op.run = op.write
+	return op
+}
+
+// maxPooledFrame bounds the frames the pool keeps: a large request's
+// buffer goes with it.
+const maxPooledFrame = 64 << 10
+
+// write runs on the connection's loop.
+func (op *sendOp) write() {
+	cc, done := op.cc, op.done
+	err := cc.err
+	if err == nil {
+		err = cc.m.Expect()
+	}
+	if err == nil {
 		cc.waiting = append(cc.waiting, done)
-		cc.c.Write(frame)
-	})
+		cc.c.Write(op.frame) // copies
+	}
+	op.free()
 	if err != nil {
 		done(message.Message{}, err)
 	}
 }
 
+func (op *sendOp) free() {
+	op.cc, op.done = nil, nil
+	if cap(op.frame) > maxPooledFrame {
+		op.frame = nil
+	}
+	sendOps.Put(op)
+}
+
 type result struct {
 	m   message.Message
 	err error
+}
+
+// doCall is one Do's wait: the channel its response comes on, the done
+// that sends it, and the timer of the on-loop check. Pooled, once its
+// response has been taken; one whose Do gave up on ctx is left to the
+// collector, as its response may still come.
+type doCall struct {
+	l     *loop.Loop
+	ch    chan result
+	done  func(message.Message, error) // answer
+	check *time.Timer
+}
+
+var doCalls = sync.Pool{New: func() any {
+	dc := &doCall{ch: make(chan result, 1)}
+	dc.done = dc.answer
+	return dc
+}}
+
+func (dc *doCall) answer(m message.Message, err error) {
+	// On the loop, for a response: let the waiting goroutine take it
+	// before the loop waits again (loop.Loop.Woke). Before the send: once
+	// it has the result, Do may hand dc to another call.
+	dc.l.Woke()
+	dc.ch <- result{m, err}
 }
 
 // Do sends req and waits for its response or for ctx to end. Abandoning a
@@ -166,15 +232,12 @@ type result struct {
 // loop of another engine (a Server's handler asking its own server would
 // wait for ever, with a ctx without deadline): use Send there.
 func (cc *ClientConn) Do(ctx context.Context, req message.Message) (message.Message, error) {
-	ch := make(chan result, 1)
-	cc.Send(req, func(m message.Message, err error) {
-		ch <- result{m, err}
-		// On the loop, for a response: let this goroutine take it before
-		// the loop waits again (loop.Loop.Woke).
-		cc.c.Loop().Woke()
-	})
+	dc := doCalls.Get().(*doCall)
+	dc.l = cc.c.Loop()
+	cc.Send(req, dc.done)
 	select {
-	case r := <-ch:
+	case r := <-dc.ch:
+		doCalls.Put(dc)
 		return r.m, r.err
 	case <-ctx.Done():
 		return message.Message{}, ctx.Err()
@@ -184,16 +247,22 @@ func (cc *ClientConn) Do(ctx context.Context, req message.Message) (message.Mess
 	// (loop.Loop.OnLoopGoroutine): asked only of a wait that lasts, as
 	// an answer on loopback usually comes sooner. On that loop none can
 	// come, so the answer does not depend on the timing.
-	check := time.NewTimer(onLoopCheckAfter)
-	defer check.Stop()
+	if dc.check == nil {
+		dc.check = time.NewTimer(onLoopCheckAfter)
+	} else {
+		dc.check.Reset(onLoopCheckAfter) // no stale tick since Go 1.23
+	}
 	for {
 		select {
-		case r := <-ch:
+		case r := <-dc.ch:
+			dc.check.Stop()
+			doCalls.Put(dc)
 			return r.m, r.err
 		case <-ctx.Done():
+			dc.check.Stop()
 			return message.Message{}, ctx.Err()
-		case <-check.C:
-			if cc.c.Loop().OnLoopGoroutine() {
+		case <-dc.check.C:
+			if dc.l.OnLoopGoroutine() {
 				return message.Message{}, loop.ErrOnLoop
 			}
 		}
@@ -246,9 +315,15 @@ func (clientHandler) OnData(c *loop.Conn) {
 		if n == 0 {
 			return
 		}
-		done := cc.waiting[0]
-		cc.waiting[0] = nil
-		cc.waiting = cc.waiting[1:]
+		// Taken from the front by index, and the slice emptied when all
+		// are answered, so that its array serves the next requests: a
+		// slice moved past its first element reallocated at every append
+		// once in flight meant one at a time.
+		done := cc.waiting[cc.head]
+		cc.waiting[cc.head] = nil
+		if cc.head++; cc.head == len(cc.waiting) {
+			cc.waiting, cc.head = cc.waiting[:0], 0
+		}
 		m.Content = bytes.Clone(m.Content) // it leaves the loop
 		c.Consume(n)
 		done(m, nil)
@@ -273,8 +348,8 @@ func (clientHandler) OnClose(c *loop.Conn, err error) {
 		err = io.ErrUnexpectedEOF // the server closed with requests unanswered
 	}
 	cc.err = err
-	for _, done := range cc.waiting {
+	for _, done := range cc.waiting[cc.head:] {
 		done(message.Message{}, err)
 	}
-	cc.waiting = nil
+	cc.waiting, cc.head = nil, 0
 }

@@ -1,0 +1,5 @@
+//go:build race
+
+package msgloop_test
+
+const raceEnabled = true
