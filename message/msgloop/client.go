@@ -176,13 +176,29 @@ func (op *sendOp) write() {
 		err = cc.m.Expect()
 	}
 	if err == nil {
-		cc.waiting = append(cc.waiting, done)
+		cc.wait(done)
 		cc.c.Write(op.frame) // copies
 	}
 	op.free()
 	if err != nil {
 		done(message.Message{}, err)
 	}
+}
+
+// wait queues done behind the requests in flight. The answered ones
+// before head are dropped when the array is full and they are at least
+// half of it: a connection that always has a request in flight never
+// empties the queue (OnData), and appending past them alone kept every
+// request it ever sent, the array growing for ever. Moving at most half
+// the array to free at least half keeps this amortised O(1), and the
+// array within four times the most in flight.
+func (cc *ClientConn) wait(done func(message.Message, error)) {
+	if cc.head > 0 && len(cc.waiting) == cap(cc.waiting) && 2*cc.head >= len(cc.waiting) {
+		n := copy(cc.waiting, cc.waiting[cc.head:])
+		clear(cc.waiting[n:])
+		cc.waiting, cc.head = cc.waiting[:n], 0
+	}
+	cc.waiting = append(cc.waiting, done)
 }
 
 func (op *sendOp) free() {
