@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -40,14 +41,26 @@ func TestSmallKernelBuffers(t *testing.T) {
 	if driver == "" {
 		driver = "epoll" // the readiness driver on its Linux poller (evsel.Backends); else the copy would run the other drivers too (TestMain)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", smallBufferTests, "-test.count=1", "-test.v")
+	args := []string{"-test.run", smallBufferTests, "-test.count=1", "-test.v"}
+	if deadline, ok := t.Deadline(); ok {
+		// The copy's own timeout, short of this one's: a copy that hangs
+		// (the deadlocks it is there to find) then panics with its
+		// goroutines' stacks, which its output brings here, instead of
+		// this binary's timeout killing only itself and leaving the copy
+		// running, its output lost.
+		left := time.Until(deadline)
+		args = append(args, "-test.timeout="+(left-min(left/10, 30*time.Second)).String())
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), smallBuffersEnv+"=1", testdriver.Env+"="+driver)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()
 	if errors.Is(err, syscall.EPERM) {
 		t.Skipf("no network namespace for the tests (CAP_SYS_ADMIN): %v", err)
 	}
 	require.NoError(t, err, "in the namespace with small buffers:\n%s", out)
+	// A pattern that no longer names a test would pass having run none.
+	require.Contains(t, string(out), "--- PASS: TestHalfClose", "the copy in the namespace ran no test:\n%s", out)
 }
 
 // setUpSmallBuffers is TestMain's in the namespace: loopback up, the small
