@@ -180,7 +180,7 @@ func (d *uringDriver) sent(fd int, cqe evsel.UringCQE) {
 
 // awaitRoom serves a send the kernel gave back unsent with EAGAIN. The
 // ring waits for room itself when a socket is full, but not always: with
-// small socket buffers (tcp_wmem's 4 KiB minimum) a send it retried once
+// small socket buffers (tcp_wmem "4096 16384 131072") a send it retried once
 // after the socket polled writable can still find no room, and it then
 // completes with EAGAIN instead of waiting again (TestHalfClose failed one
 // run in three on io_uring in a namespace with such buffers). Nothing was
