@@ -102,7 +102,7 @@ const (
 	flagTLS                               // records are decrypted and encrypted (tls.go)
 	flagHandshake                         // TLS handshake in progress
 	flagHsFull                            // not read: the handshake goroutine has enough input waiting (tls_transport.go)
-	flagSending                           // io_uring: a send of out is in flight (out's bytes are pinned)
+	flagSending                           // io_uring: a send of out is in flight (out's bytes are pinned), or one given back with EAGAIN waits for room (awaitRoom)
 	flagRecv                              // io_uring: a receive is in flight
 	flagWakeOnOpen                        // woken before OnOpen: OnData follows it
 	flagDraining                          // closing, output sent and shut down: reading to the peer's EOF (drain.go)

@@ -578,7 +578,7 @@ func (l *Loop) finish(c *Conn) {
 		l.drv.release(c)
 		c.flags |= flagNoSock
 	}
-	if c.flags&flagSending == 0 { // else a send in flight still reads them
+	if c.flags&flagSending == 0 { // else a send in flight may still read them
 		c.recycleOut()
 	}
 	if l.staged == c { // settle frees the stage first; kept as a defence
