@@ -16,9 +16,9 @@ import (
 )
 
 // smallBufferTests are the tests whose traffic fills socket buffers, which
-// TestSmallKernelBuffers runs again with small TCP buffers. Two defects showed only there: an io_uring send completing with
-// EAGAIN (awaitRoom), and two uploads the memory budget held paused for
-// ever (inputRoom).
+// TestSmallKernelBuffers runs again with small TCP buffers. Two defects
+// showed only there: an io_uring send completing with EAGAIN (awaitRoom),
+// and two uploads the memory budget held paused for ever (inputRoom).
 const smallBufferTests = "^(TestHalfClose|TestResetMidWrite|TestStopFlushesPendingOutput|TestSlowReader.*|TestMemoryBudget.*|TestUring.*Send.*|TestSendFile.*|TestWriteWait.*)$"
 
 // smallBuffersEnv marks the copy of the test binary that runs in the
