@@ -4,6 +4,7 @@ package evsel
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 )
@@ -257,6 +258,69 @@ func (s *Socket) membership(ifi *net.Interface, group netip.Addr, join bool) err
 		err = sysMembership6(s.fd(), opt, group.As16(), iface)
 	}
 	return wrapErr("setsockopt", err)
+}
+
+// The options of multicast sending are set by the socket's family: an
+// IPv6 socket, dual-stack included, takes IPv6's (which of them a
+// dual-stack socket's datagrams to IPv4 groups follow varies by system:
+// use an IPv4 socket for those).
+
+// SetMulticastInterface sets the interface the socket's multicast
+// datagrams leave by (IP_MULTICAST_IF, IPV6_MULTICAST_IF), rather than the
+// one the routing table gives the group, which a host with no default
+// route or several interfaces needs; nil goes back to the route. An IPv4
+// socket names the interface by its first IPv4 address, which it must
+// have.
+func (s *Socket) SetMulticastInterface(ifi *net.Interface) error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	if s.Family() == IPv6 {
+		index := 0
+		if ifi != nil {
+			index = ifi.Index
+		}
+		return s.setInt(ipprotoIPv6, ipv6MulticastIf, index)
+	}
+	var a [4]byte
+	if ifi != nil {
+		if a = ifaceAddr4(ifi); a == ([4]byte{}) {
+			return fmt.Errorf("evsel: multicast interface %s has no IPv4 address", ifi.Name)
+		}
+	}
+	return wrapErr("setsockopt", sysSetsockoptInet4Addr(s.fd(), ipprotoIP, ipMulticastIf, a))
+}
+
+// SetMulticastTTL sets how many routers the socket's multicast datagrams
+// may cross (IP_MULTICAST_TTL; the hop limit, IPV6_MULTICAST_HOPS, on an
+// IPv6 socket): 1, the system's default, keeps them on the local network,
+// 0 on this host (where loopback, SetMulticastLoopback, still delivers
+// them to its members). It must be 0 to 255.
+func (s *Socket) SetMulticastTTL(ttl int) error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	if ttl < 0 || ttl > 255 {
+		return wrapErr("setsockopt", errInval)
+	}
+	if s.Family() == IPv6 {
+		return s.setInt(ipprotoIPv6, ipv6MulticastHops, ttl)
+	}
+	return wrapErr("setsockopt", sysSetMulticast4(s.fd(), ipMulticastTTL, ttl))
+}
+
+// SetMulticastLoopback sets whether the socket's multicast datagrams are
+// also delivered to the group's members on this host, this socket
+// included if it joined (IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP; on by
+// default). Windows applies it on the receiving socket instead.
+func (s *Socket) SetMulticastLoopback(on bool) error {
+	if err := s.ok(); err != nil {
+		return err
+	}
+	if s.Family() == IPv6 {
+		return s.setInt(ipprotoIPv6, ipv6MulticastLoop, boolInt(on))
+	}
+	return wrapErr("setsockopt", sysSetMulticast4(s.fd(), ipMulticastLoop, boolInt(on)))
 }
 
 // ifaceAddr4 is the first IPv4 address of ifi, which is how IPv4's

@@ -29,6 +29,14 @@ const (
 	ipDropMembership = windows.IP_DROP_MEMBERSHIP
 	ipv6JoinGroup    = windows.IPV6_JOIN_GROUP
 	ipv6LeaveGroup   = windows.IPV6_LEAVE_GROUP
+
+	ipprotoIP         = windows.IPPROTO_IP
+	ipMulticastIf     = windows.IP_MULTICAST_IF
+	ipMulticastTTL    = windows.IP_MULTICAST_TTL
+	ipMulticastLoop   = windows.IP_MULTICAST_LOOP
+	ipv6MulticastIf   = windows.IPV6_MULTICAST_IF
+	ipv6MulticastHops = windows.IPV6_MULTICAST_HOPS
+	ipv6MulticastLoop = windows.IPV6_MULTICAST_LOOP
 )
 
 // sysDatagramSetup turns off SIO_UDP_CONNRESET: otherwise an ICMP "port
@@ -141,3 +149,10 @@ func sysMembership4(fd, opt int, group, iface [4]byte) error {
 func sysMembership6(fd, opt int, group [16]byte, iface uint32) error {
 	return windows.SetsockoptIPv6Mreq(windows.Handle(fd), windows.IPPROTO_IPV6, opt, &windows.IPv6Mreq{Multiaddr: group, Interface: iface})
 }
+
+func sysSetsockoptInet4Addr(fd, level, opt int, a [4]byte) error {
+	return windows.SetsockoptInet4Addr(windows.Handle(fd), level, opt, a)
+}
+
+// sysSetMulticast4 sets IPv4's multicast TTL or loopback, a DWORD here.
+func sysSetMulticast4(fd, opt, v int) error { return sysSetsockoptInt(fd, ipprotoIP, opt, v) }
