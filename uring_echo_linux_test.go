@@ -185,7 +185,10 @@ func (s *echoServer) stop() {
 	s.serve(func() bool { return s.r.InFlight() == 0 })
 }
 
-// echoClient writes each message with Go's net and reads it back.
+// echoClient writes each message with Go's net and reads it back. It reads
+// while it writes: a message larger than what the kernel's buffers and the
+// server's ring hold between them (20 KB against 4 KiB socket buffers)
+// would otherwise wait on an echo that waits on the client.
 func echoClient(addr string, msgs [][]byte) error {
 	c, err := net.DialTimeout("tcp", addr, watchdog)
 	if err != nil {
@@ -197,11 +200,17 @@ func echoClient(addr string, msgs [][]byte) error {
 	}
 	got := make([]byte, 0, 64<<10)
 	for _, m := range msgs {
-		if _, err := c.Write(m); err != nil {
-			return err
-		}
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := c.Write(m)
+			wrote <- err
+		}()
 		got = got[:len(m)]
-		if _, err := io.ReadFull(c, got); err != nil {
+		_, err := io.ReadFull(c, got)
+		if werr := <-wrote; werr != nil {
+			return werr
+		}
+		if err != nil {
 			return err
 		}
 		if !bytes.Equal(got, m) {
