@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/evsel/evsel/internal/testenv"
 )
 
 const (
@@ -110,6 +112,7 @@ var childGrabbed = make(chan *os.File, 1<<16)
 // descriptors are free.
 func TestAcceptUnderFdExhaustion(t *testing.T) {
 	const limit = 64
+	testenv.NeedBacklog(t, limit+40)
 	addr, stdin, out := startChild(t, limit)
 	cpu := func() time.Duration {
 		fmt.Fprintln(stdin)
@@ -199,6 +202,7 @@ func TestFullTableShedsIdle(t *testing.T) {
 	for _, loops := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d loops", loops), func(t *testing.T) {
 			const limit = 64
+			testenv.NeedBacklog(t, 3*limit+1)
 			addr, _, _ := startChild(t, limit, childLoopsEnv+"="+strconv.Itoa(loops))
 			dialSilent(t, addr, 3*limit)
 			time.Sleep(200 * time.Millisecond) // let it hit EMFILE
@@ -223,11 +227,12 @@ func TestFullTableShedsIdle(t *testing.T) {
 // the engine while newcomers keep coming.
 func TestShedRaceLost(t *testing.T) {
 	const limit = 64
+	const newcomers = time.Second
+	testenv.NeedBacklog(t, 2*limit+int(newcomers/(2*time.Millisecond))) // a shed per acceptBackoff admits few of them
 	addr, stdin, out := startChild(t, limit)
 	dialSilent(t, addr, 2*limit)
 	time.Sleep(200 * time.Millisecond) // the table is full of silent connections
 	fmt.Fprintln(stdin, "grab")
-	const newcomers = time.Second
 	for start := time.Now(); time.Since(start) < newcomers; time.Sleep(2 * time.Millisecond) {
 		dialSilent(t, addr, 1) // each stays, so that only sheds free descriptors
 	}

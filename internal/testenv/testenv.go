@@ -54,3 +54,57 @@ func NeedShortUnixDgramQueue(t testing.TB) {
 		t.Skipf("net.unix.max_dgram_qlen is %d: a sender's buffer fills before its receiver's queue (see evsel.ErrReceiverFull)", q)
 	}
 }
+
+// Backlog is how many connections a listener's accept queue holds at most:
+// Linux caps every listen backlog at net.core.somaxconn (4096 by default,
+// and as little as a container's administrator likes). Elsewhere it is
+// large enough for any test.
+func Backlog() int {
+	if q, ok := procInts("/proc/sys/net/core/somaxconn"); ok {
+		return q[0]
+	}
+	return 1 << 16
+}
+
+// NeedBacklog skips t unless a listener's accept queue holds n
+// connections, for a test whose server does not accept them on purpose.
+// A test whose server does accept should pace its dials by Backlog
+// instead: past a full queue the kernel drops handshakes, and with
+// SYN cookies resets connections their clients think open.
+func NeedBacklog(t testing.TB, n int) {
+	t.Helper()
+	if b := Backlog(); b < n {
+		t.Skipf("net.core.somaxconn is %d: the accept queue cannot hold the %d connections the test leaves there", b, n)
+	}
+}
+
+// NeedLocalPorts skips t unless n connections to one address can be open
+// at once, each with a local port of its own from Linux's
+// net.ipv4.ip_local_port_range.
+func NeedLocalPorts(t testing.TB, n int) {
+	t.Helper()
+	r, ok := procInts("/proc/sys/net/ipv4/ip_local_port_range")
+	if !ok || len(r) != 2 {
+		return
+	}
+	if ports := r[1] - r[0] + 1; ports < n {
+		t.Skipf("net.ipv4.ip_local_port_range %d-%d has %d ports: fewer than the %d connections the test holds open", r[0], r[1], ports, n)
+	}
+}
+
+// procInts reads the numbers in a file under /proc/sys; ok is false where
+// there is none (not Linux).
+func procInts(name string) (v []int, ok bool) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, false
+	}
+	for _, f := range strings.Fields(string(b)) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, false
+		}
+		v = append(v, n)
+	}
+	return v, len(v) > 0
+}
