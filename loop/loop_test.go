@@ -41,6 +41,7 @@ func TestEchoBackends(t *testing.T) {
 // byte compared.
 func TestManyConnections(t *testing.T) {
 	const conns = 5000
+	testenv.NeedLocalPorts(t, conns)
 	server, addr := start(t, echo, Options{Loops: 2})
 
 	random := make([]byte, 256<<10)
@@ -53,7 +54,7 @@ func TestManyConnections(t *testing.T) {
 		got  int                // how much of it came back, verified
 		stop context.CancelFunc // ends the connect's own 10 s deadline
 	}
-	var verified, failures, opened atomic.Int64
+	var verified, failures, opened, ended atomic.Int64
 	var done sync.WaitGroup
 	done.Add(conns)
 	all := make(chan *Conn, conns)
@@ -92,6 +93,7 @@ func TestManyConnections(t *testing.T) {
 				failures.Add(1)
 				t.Errorf("connection closed after %d of %d bytes: %v", s.got, len(s.want), err)
 			}
+			ended.Add(1)
 			done.Done()
 		},
 	}, Options{Loops: 2, Logger: quietLog})
@@ -100,11 +102,14 @@ func TestManyConnections(t *testing.T) {
 
 	var sent int64
 	pending := max(testenv.Backlog()/2, 1)
+	dialing := time.Now().Add(testenv.Bound(50 * time.Second))
 	for i := 0; i < conns; i++ {
 		// The kernel does not queue past the listener's backlog: it drops
 		// the handshakes, and resets the connections it answered with SYN
-		// cookies, which their client took as open.
-		for i-int(server.Stats().Accepted) >= pending {
+		// cookies, which their client took as open. Until all are open,
+		// only a failed dial ends one.
+		for i-int(server.Stats().Accepted)-int(ended.Load()) >= pending {
+			require.True(t, time.Now().Before(dialing), "the server accepted %d of %d connections dialed", server.Stats().Accepted, i)
 			time.Sleep(time.Millisecond)
 		}
 		// Mostly small messages with a tail of large ones, like real traffic.

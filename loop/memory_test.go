@@ -21,14 +21,17 @@ import (
 // bench/ measures the same thing as resident memory from outside.
 func TestIdleConnectionMemory(t *testing.T) {
 	const n = 2000
+	testenv.NeedLocalPorts(t, n)
 	e, addr := start(t, Funcs{}, Options{Loops: 1})
 	clients := make([]evsel.Socket, n) // by value: no per-client heap object survives
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	pending := max(testenv.Backlog()/2, 1) // what the kernel queues past it is lost (TestManyConnections)
+	dialing := time.Now().Add(testenv.Bound(10 * time.Second))
 	for i := range clients {
 		for i-int(e.Stats().Accepted) >= pending {
+			require.True(t, time.Now().Before(dialing), "the server accepted %d of %d connections dialed", e.Stats().Accepted, i)
 			time.Sleep(time.Millisecond)
 		}
 		s, err := evsel.Dial("tcp", addr)

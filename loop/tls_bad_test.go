@@ -194,6 +194,7 @@ func TestTLSManyHandshakes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("2,000 handshakes")
 	}
+	testenv.NeedLocalPorts(t, n)
 	patience := testenv.Bound(2 * time.Minute)
 	p := getPKI(t)
 	base := runtime.NumGoroutine()

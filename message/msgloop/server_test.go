@@ -253,6 +253,7 @@ func TestServerMalformedInput(t *testing.T) {
 // over persistent connections, every answer checked.
 func TestClientManyConcurrent(t *testing.T) {
 	const conns, each = 1000, 20
+	testenv.NeedLocalPorts(t, conns)
 	addr, _ := startServer(t, msgloop.ServerOptions{ServerConfig: message.ServerConfig{KeepAlive: true}})
 	cl, err := msgloop.NewClient(msgloop.ClientOptions{Loop: loop.Options{Loops: 2}})
 	require.NoError(t, err)
