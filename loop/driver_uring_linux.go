@@ -301,7 +301,11 @@ func (d *uringDriver) poll(timeout time.Duration, busy bool) (int, error) {
 	d.bufs.fill()
 	var err error
 	if timeout != 0 {
-		if d.l.yieldToWoken() || busy && d.l.clock-d.yielded >= int64(uringYieldInterval) {
+		// A second yield for a woken goroutine only where it has no P
+		// to run on but the loop's: each yield of the locked loop costs
+		// two hand-offs of its P between threads (see woken.go).
+		if d.l.yieldToWoken() && loopsRunning.Load() >= d.l.maxprocs ||
+			busy && d.l.clock-d.yielded >= int64(uringYieldInterval) {
 			d.yielded = d.l.clock
 			runtime.Gosched()
 		}
