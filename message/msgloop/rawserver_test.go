@@ -1,0 +1,76 @@
+package msgloop_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/apps/refapp"
+	"github.com/evsel/evsel/message"
+	"github.com/evsel/evsel/message/msgloop"
+)
+
+// rawResponse is the content of rawServer's every response.
+const rawResponse = "answer"
+
+// rawServer serves one connection from a goroutine on a net listener: it
+// reads requests of req's size, which it returns, and answers each with
+// one prepared frame, so it allocates nothing per request. behind is how
+// many requests it reads before it answers the first: with 1, a client
+// always has a request in flight. It stops when the client closes.
+func rawServer(t *testing.T, behind int) (addr string, req message.Message) {
+	t.Helper()
+	req = refapp.ClientRequest("search", "morpheus")
+	reqFrame, err := req.AppendFrame(nil)
+	require.NoError(t, err)
+	respFrame, err := message.NewBinaryMessage("binary/custom-server-binary-type", []byte(rawResponse)).AppendFrame(nil)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan struct{})
+	t.Cleanup(func() {
+		ln.Close()
+		<-served
+	})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, len(reqFrame))
+		for range behind {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+		}
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(respFrame); err != nil {
+				return
+			}
+		}
+	}()
+	return ln.Addr().String(), req
+}
+
+// rawClient dials addr with a new Client; ctx bounds the test.
+func rawClient(t *testing.T, addr string) (cc *msgloop.ClientConn, ctx context.Context) {
+	t.Helper()
+	cl, err := msgloop.NewClient(msgloop.ClientOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { cl.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	cc, err = cl.Dial(ctx, "tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Close() })
+	return cc, ctx
+}
