@@ -24,9 +24,10 @@ import "time"
 //     next read (a read buffer's worth, or the least larger input buffer
 //     that holds it: a partial message's buffer grows by what room there
 //     is, inputRoom) would take it past its share and the total past the
-//     budget: checked before the bytes are taken. A paused connection is read again once the total
-//     falls under 7/8 of the budget, or its own holding under half its share
-//     (at once when its output drains, else at the next sweep).
+//     budget: checked before the bytes are taken. A paused connection is
+//     read again once the total falls under 7/8 of the budget, or its own
+//     holding under half its share (at once when its output drains, else
+//     at the next sweep).
 //  2. If pausing is not enough (output that never drains because the peer
 //     never reads, input the handler keeps), each loop with paused
 //     connections closes its paused connections holding the most, largest
