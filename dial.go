@@ -28,19 +28,15 @@ func (dc DialConfig) Dial(network, address string) (*Socket, error) {
 	if isPacketNetwork(network) {
 		return nil, fmt.Errorf("evsel: Dial: %q is a datagram network (use DialPacket)", network)
 	}
-	addrs, err := Resolve(network, address)
+	s, to, err := openFirst(network, address)
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewSocket(familyOf(addrs[0]))
-	if err != nil {
-		return nil, err
-	}
-	if err := dc.prepare(s, addrs[0], s.BindSource); err != nil {
+	if err := dc.prepare(s, to, s.BindSource); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := s.Connect(addrs[0]); err != nil && !errors.Is(err, ErrInProgress) {
+	if err := s.Connect(to); err != nil && !errors.Is(err, ErrInProgress) {
 		s.Close()
 		return nil, err
 	}
@@ -56,19 +52,15 @@ func (dc DialConfig) DialPacket(network, address string) (*Socket, error) {
 	if !isPacketNetwork(network) {
 		return nil, fmt.Errorf("evsel: DialPacket: unsupported network %q", network)
 	}
-	addrs, err := Resolve(network, address)
+	s, to, err := openFirst(network, address)
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewDatagramSocket(familyOf(addrs[0]))
-	if err != nil {
-		return nil, err
-	}
-	if err := dc.prepare(s, addrs[0], s.Bind); err != nil {
+	if err := dc.prepare(s, to, s.Bind); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := s.Connect(addrs[0]); err != nil {
+	if err := s.Connect(to); err != nil {
 		s.Close()
 		return nil, err
 	}

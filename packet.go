@@ -66,16 +66,12 @@ func (lc ListenConfig) ListenPacket(network, address string) (*Socket, error) {
 			return s, err
 		}
 	}
-	addrs, err := Resolve(network, address)
-	if err != nil {
-		return nil, err
-	}
-	s, err := NewDatagramSocket(familyOf(addrs[0]))
+	s, at, err := openFirst(network, address)
 	if err != nil {
 		return nil, err
 	}
 	v6Only(s)
-	if err := lc.bind(s, addrs[0]); err != nil {
+	if err := lc.bind(s, at); err != nil {
 		s.Close()
 		return nil, err
 	}

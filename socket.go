@@ -82,16 +82,12 @@ func (lc ListenConfig) Listen(network, address string) (*Socket, error) {
 			return s, err
 		}
 	}
-	addrs, err := Resolve(network, address)
-	if err != nil {
-		return nil, err
-	}
-	s, err := NewSocket(familyOf(addrs[0]))
+	s, at, err := openFirst(network, address)
 	if err != nil {
 		return nil, err
 	}
 	v6Only(s)
-	if err := lc.listen(s, addrs[0]); err != nil {
+	if err := lc.listen(s, at); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -148,6 +144,25 @@ func (lc ListenConfig) reuse(s *Socket) error {
 // Dial is DialConfig{}.Dial.
 func Dial(network, address string) (*Socket, error) {
 	return DialConfig{}.Dial(network, address)
+}
+
+// openFirst resolves address and opens a socket for its first address:
+// a datagram socket for a datagram network, else a stream one. Listen,
+// ListenPacket, Dial and DialPacket then set it up for their part.
+func openFirst(network, address string) (*Socket, net.Addr, error) {
+	addrs, err := Resolve(network, address)
+	if err != nil {
+		return nil, nil, err
+	}
+	open := NewSocket
+	if isPacketNetwork(network) {
+		open = NewDatagramSocket
+	}
+	s, err := open(familyOf(addrs[0]))
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, addrs[0], nil
 }
 
 func familyOf(a net.Addr) Family {
