@@ -304,7 +304,7 @@ func (d *uringDriver) poll(timeout time.Duration, busy bool) (int, error) {
 		// A second yield for a woken goroutine only where it has no P
 		// to run on but the loop's: each yield of the locked loop costs
 		// two hand-offs of its P between threads (see woken.go).
-		if d.l.yieldToWoken() && loopsRunning.Load() >= d.l.maxprocs ||
+		if d.l.yieldToWoken() && !d.l.spareP() ||
 			busy && d.l.clock-d.yielded >= int64(uringYieldInterval) {
 			d.yielded = d.l.clock
 			runtime.Gosched()

@@ -30,10 +30,17 @@ const maxprocsRefresh = time.Second
 
 // rawWaitFair reports whether the loop may wait raw: every loop of the
 // process has a P of its own.
-func (l *Loop) rawWaitFair() bool {
+func (l *Loop) rawWaitFair() bool { return loopsRunning.Load() <= l.procs() }
+
+// spareP reports whether the process has a P no loop needs, where a
+// goroutine a loop wakes can run without that loop's.
+func (l *Loop) spareP() bool { return loopsRunning.Load() < l.procs() }
+
+// procs is GOMAXPROCS, read again every maxprocsRefresh.
+func (l *Loop) procs() int32 {
 	if l.clock >= l.maxprocsAt {
 		l.maxprocsAt = l.clock + int64(maxprocsRefresh)
 		l.maxprocs = int32(runtime.GOMAXPROCS(0))
 	}
-	return loopsRunning.Load() <= l.maxprocs
+	return l.maxprocs
 }

@@ -14,7 +14,9 @@ import "runtime"
 // (uringYieldInterval). So a loop that knows it woke one yields twice
 // before it waits: once is not always enough, as the scheduler now and
 // then resumes the yielding goroutine, from the global queue, before the
-// woken one. (Whether the woken goroutine has run cannot be told from its
+// woken one. (The io_uring loop, locked to its thread, yields once where
+// a P is spare, Loop.spareP: each of its yields hands its P to another
+// thread and back.) (Whether the woken goroutine has run cannot be told from its
 // channel: a send to a goroutine already waiting leaves the channel
 // empty.)
 //
