@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/internal/sockettest"
 )
 
 // TestDeadlineTLS: on a TLS connection the read deadline closes a silent
@@ -34,7 +36,7 @@ func TestDeadlineTLS(t *testing.T) {
 		conns := make(chan *Conn, 1)
 		closes := make(chan closeEvent, 1)
 		e, addr := startTLS(t, flooder(t, 200*time.Millisecond, 256<<10, conns, closes), Options{}, p.serverConfig())
-		c, err := tls.DialWithDialer(smallBufferDialer(), "tcp", addr, p.clientConfig())
+		c, err := tls.DialWithDialer(sockettest.SmallBufferDialer(), "tcp", addr, p.clientConfig())
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
 		<-conns

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/internal/sockettest"
 )
 
 // closeEvent is one OnClose: the connection, its reason and when.
@@ -197,11 +199,11 @@ func TestWriteDeadline(t *testing.T) {
 	closes := make(chan closeEvent, 2)
 	e, addr := start(t, flooder(t, d, n, conns, closes), Options{})
 
-	reader, err := smallBufferDialer().Dial("tcp", addr)
+	reader, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { reader.Close() })
 	readerSide := <-conns
-	stuck, err := smallBufferDialer().Dial("tcp", addr)
+	stuck, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { stuck.Close() })
 	stuckSide := <-conns
@@ -256,7 +258,7 @@ func TestSetDeadline(t *testing.T) {
 	}, Options{})
 
 	silent := dial(t, addr)
-	stuck, err := smallBufferDialer().Dial("tcp", addr)
+	stuck, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { stuck.Close() })
 	_, err = stuck.Write([]byte("go"))

@@ -5,11 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/internal/sockettest"
 )
 
 // echo is the handler most tests serve: send back whatever arrives.
@@ -81,19 +82,6 @@ func dial(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-// smallBufferDialer connects with a small receive buffer, set before the
-// connect so that the window it advertises stays small: a peer that does
-// not read then holds little of what the server sends.
-func smallBufferDialer() *net.Dialer {
-	return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) { serr = setRcvBuf(fd, 4096) }); err != nil {
-			return err
-		}
-		return serr
-	}}
-}
-
 // smallSendBuffer is the SocketWriteBuffer of a server whose peer does not
 // read (or not yet) and which needs its output to stay in the engine: with
 // the peer's receive buffer set small too (dialSmall), what the kernel
@@ -101,11 +89,11 @@ func smallBufferDialer() *net.Dialer {
 // (tcp_wmem, tcp_rmem) and autotuning would have let it take.
 const smallSendBuffer = 64 << 10
 
-// dialSmall is dial through smallBufferDialer, for a peer that does not
+// dialSmall is dial through sockettest.SmallBufferDialer, for a peer that does not
 // read (or not yet) and must hold little of the server's output.
 func dialSmall(t *testing.T, addr string) net.Conn {
 	t.Helper()
-	c, err := smallBufferDialer().Dial("tcp", addr)
+	c, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/internal/sockettest"
 )
 
 // TestSendFileLowWaterIsHighWater: Options allow LowWater == HighWater.
@@ -116,7 +118,7 @@ func TestSendFileWriteBehindNotOverflow(t *testing.T) {
 		},
 		Close: func(c *Conn, err error) { reasons <- err },
 	}, Options{HighWater: 64 << 10, LowWater: 16 << 10, MaxOutput: 100 << 10}, pki.serverConfig())
-	c, err := tls.DialWithDialer(smallBufferDialer(), "tcp", addr, pki.clientConfig())
+	c, err := tls.DialWithDialer(sockettest.SmallBufferDialer(), "tcp", addr, pki.clientConfig())
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	_, err = c.Write([]byte("x"))

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/internal/sockettest"
 )
 
 // testFile writes pattern(n) to a temporary file and opens it. Not in
@@ -236,7 +238,7 @@ func TestSendFileAbort(t *testing.T) {
 		},
 		Close: func(c *Conn, err error) { reasons <- err },
 	}, Options{SocketWriteBuffer: smallSendBuffer}) // the kernel takes little of the first file
-	c, err := smallBufferDialer().Dial("tcp", addr)
+	c, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	_, err = c.Write([]byte("x"))
@@ -356,7 +358,7 @@ func TestSendFileEngineBound(t *testing.T) {
 		c.Consume(len(c.Inbound()))
 	}}, Options{Loops: 1, SocketWriteBuffer: 64 << 10})
 	ask := func(n int) []error {
-		c, err := smallBufferDialer().Dial("tcp", addr)
+		c, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
 		_, err = c.Write(bytes.Repeat([]byte("x"), n))

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/internal/sockettest"
 )
 
 // testPKI is a CA with a server and a client certificate, made once per
@@ -131,10 +133,10 @@ func dialTLS(t *testing.T, addr string, cfg *tls.Config) *tls.Conn {
 	return c
 }
 
-// dialTLSSmall is dialTLS through smallBufferDialer (dialSmall).
+// dialTLSSmall is dialTLS through sockettest.SmallBufferDialer (dialSmall).
 func dialTLSSmall(t *testing.T, addr string, cfg *tls.Config) *tls.Conn {
 	t.Helper()
-	c, err := tls.DialWithDialer(smallBufferDialer(), "tcp", addr, cfg)
+	c, err := tls.DialWithDialer(sockettest.SmallBufferDialer(), "tcp", addr, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/internal/sockettest"
 )
 
 // TestWriteWaitTLSHandshake: on a Dial'd TLS connection whose handshake
@@ -77,7 +79,7 @@ func TestWriteWaitTLSHandshake(t *testing.T) {
 func TestWriteWaitAbandoned(t *testing.T) {
 	conns := make(chan *Conn, 1)
 	_, addr := start(t, Funcs{Open: func(c *Conn) { conns <- c }}, Options{HighWater: 64 << 10})
-	cc, err := smallBufferDialer().Dial("tcp", addr)
+	cc, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { cc.Close() })
 	c := <-conns

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/internal/sockettest"
 )
 
 // producer starts, on OnOpen, a goroutine that sends data in chunks
@@ -40,7 +42,7 @@ func TestWriteWaitBackpressure(t *testing.T) {
 	var written atomic.Int64
 	done := make(chan error, 1)
 	e, addr := start(t, producer(pattern(total), chunk, &written, done), Options{HighWater: high, SocketWriteBuffer: smallSendBuffer})
-	c, err := smallBufferDialer().Dial("tcp", addr)
+	c, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	// Without reads, the producer stops at HighWater plus what the
@@ -67,7 +69,7 @@ func TestWriteWaitBackpressure(t *testing.T) {
 func TestWriteWaitContext(t *testing.T) {
 	conns := make(chan *Conn, 1)
 	_, addr := start(t, Funcs{Open: func(c *Conn) { conns <- c }}, Options{HighWater: 64 << 10, SocketWriteBuffer: smallSendBuffer})
-	c, err := smallBufferDialer().Dial("tcp", addr)
+	c, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	sc := <-conns
@@ -97,7 +99,7 @@ func TestWriteWaitClosed(t *testing.T) {
 	var written atomic.Int64
 	done := make(chan error, 1)
 	e, addr := start(t, producer(pattern(4<<20), 64<<10, &written, done), Options{HighWater: 64 << 10, SocketWriteBuffer: smallSendBuffer})
-	c, err := smallBufferDialer().Dial("tcp", addr)
+	c, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	waitFor(t, "the producer to start", func() bool { return written.Load() > 0 || len(done) > 0 })
 	time.Sleep(100 * time.Millisecond) // it waits
@@ -172,7 +174,7 @@ func TestWriteWaitIdleTimeout(t *testing.T) {
 	var written atomic.Int64
 	done := make(chan error, 1)
 	_, addr := start(t, producer(pattern(4<<20), 64<<10, &written, done), Options{HighWater: 64 << 10, IdleTimeout: 300 * time.Millisecond, SocketWriteBuffer: smallSendBuffer})
-	c, err := smallBufferDialer().Dial("tcp", addr)
+	c, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	require.ErrorIs(t, within(t, done, 10*time.Second, "WriteWait still waits past the idle timeout"), ErrClosed)

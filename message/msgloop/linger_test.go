@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evsel/evsel/apps/refapp"
+	"github.com/evsel/evsel/internal/sockettest"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
 	"github.com/evsel/evsel/message/msgloop"
@@ -52,7 +53,7 @@ func TestFaultCloseLingers(t *testing.T) {
 
 	burst := bytes.Repeat(frameOf(t, refapp.ClientRequest("search", "ring")), 20)
 	for i := 0; i < n; i++ {
-		c, err := smallBufferDialer().Dial("tcp", a.String())
+		c, err := sockettest.SmallBufferDialer().Dial("tcp", a.String())
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() }) // the peers stay until the test ends
 		_, err = c.Write(burst)

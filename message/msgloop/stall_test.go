@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evsel/evsel/apps/refapp"
+	"github.com/evsel/evsel/internal/sockettest"
 	"github.com/evsel/evsel/loop"
 	"github.com/evsel/evsel/message"
 	"github.com/evsel/evsel/message/msgloop"
@@ -52,7 +53,7 @@ func bigAnswerServer(t *testing.T, highWater int, timeout time.Duration) (string
 // does not depend on the system's default (tcp_rmem).
 func pipelineThenHalf(t *testing.T, addr string, n int) (net.Conn, *blockingClient, []byte) {
 	t.Helper()
-	c, err := smallBufferDialer().Dial("tcp", addr)
+	c, err := sockettest.SmallBufferDialer().Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	b := newBlockingClient(t, c)

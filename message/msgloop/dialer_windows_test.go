@@ -1,8 +1,0 @@
-package msgloop_test
-
-import "syscall"
-
-// setRcvBuf sets a socket's SO_RCVBUF (smallBufferDialer).
-func setRcvBuf(fd uintptr, n int) error {
-	return syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
-}
