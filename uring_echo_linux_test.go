@@ -361,41 +361,34 @@ func TestUringRecvLimit(t *testing.T) {
 	}
 	writeAll(t, client, msg)
 
+	// receive arms a multishot receive with limit and collects what its
+	// completions bring until one says the request has ended.
+	receive := func(limit uint32) []byte {
+		require.NoError(t, r.PrepRecvMultishot(1, fd, 9, limit))
+		var got []byte
+		for done := false; !done; {
+			for _, c := range waitCQEs(t, r, 1) {
+				require.Positive(t, c.Res, "%+v", c)
+				id, ok := c.Buffer()
+				require.True(t, ok)
+				got = append(got, br.Buffer(id)[:c.Res]...)
+				br.Recycle(id)
+				done = !c.More()
+				require.True(t, done || len(got) < int(limit), "still armed past the limit: %+v", c)
+			}
+		}
+		return got
+	}
+
 	// 1,500 bytes: the first receive leaves 500 to go, the second fills
 	// its buffer and ends the request.
-	require.NoError(t, r.PrepRecvMultishot(1, fd, 9, 1500))
-	var got []byte
-	for done := false; !done; {
-		for _, c := range waitCQEs(t, r, 1) {
-			require.Positive(t, c.Res, "%+v", c)
-			id, ok := c.Buffer()
-			require.True(t, ok)
-			got = append(got, br.Buffer(id)[:c.Res]...)
-			br.Recycle(id)
-			done = !c.More()
-			require.True(t, done || len(got) < 1500, "still armed past the limit: %+v", c)
-		}
-	}
-	require.Equal(t, msg[:2000], got)
+	require.Equal(t, msg[:2000], receive(1500))
 
 	// The rest is still in the socket for the next request, or on its
 	// way: with small socket buffers and a small MTU (4 KiB, 1280 bytes)
 	// the kernel holds two of the message's three segments, and the last
 	// comes in once the first receives made room.
-	require.NoError(t, r.PrepRecvMultishot(1, fd, 9, 1000))
-	got = got[:0]
-	for done := false; !done; {
-		for _, c := range waitCQEs(t, r, 1) {
-			require.Positive(t, c.Res, "%+v", c)
-			id, ok := c.Buffer()
-			require.True(t, ok)
-			got = append(got, br.Buffer(id)[:c.Res]...)
-			br.Recycle(id)
-			done = !c.More()
-			require.True(t, done || len(got) < 1000, "still armed past the limit: %+v", c)
-		}
-	}
-	require.Equal(t, msg[2000:], got)
+	require.Equal(t, msg[2000:], receive(1000))
 	require.NoError(t, br.Close())
 }
 

@@ -21,17 +21,7 @@ func TestEchoAllocs(t *testing.T) {
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
-	msg := make([]byte, 64)
-	buf := make([]byte, 64)
-	roundTrip := func() {
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.Write(msg)
-		_, err := c.Read(buf)
-		require.NoError(t, err)
-	}
-	for i := 0; i < 100; i++ {
-		roundTrip() // warm up: chunk pools, selector tables
-	}
+	roundTrip := warmEcho(t, c, 64) // warm: chunk pools, selector tables
 	// AllocsPerRun counts the whole process: the client side here (net
 	// package) allocates nothing per round trip either once warm.
 	assert.Zero(t, testing.AllocsPerRun(200, roundTrip))
@@ -55,17 +45,7 @@ func TestEchoLargeAllocs(t *testing.T) {
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
-	msg := make([]byte, 40<<10)
-	buf := make([]byte, len(msg))
-	roundTrip := func() {
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.Write(msg)
-		_, err := io.ReadFull(c, buf)
-		require.NoError(t, err)
-	}
-	for i := 0; i < 100; i++ {
-		roundTrip()
-	}
+	roundTrip := warmEcho(t, c, 40<<10)
 	assert.Zero(t, testing.AllocsPerRun(100, roundTrip))
 }
 
@@ -92,17 +72,7 @@ func TestDeadlineMoveAllocs(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	sc := <-conns
-	msg := make([]byte, 64)
-	buf := make([]byte, 64)
-	roundTrip := func() {
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.Write(msg)
-		_, err := c.Read(buf)
-		require.NoError(t, err)
-	}
-	for i := 0; i < 100; i++ {
-		roundTrip()
-	}
+	roundTrip := warmEcho(t, c, 64)
 	assert.Zero(t, testing.AllocsPerRun(200, roundTrip))
 
 	// On the loop itself, where nothing else runs meanwhile.
@@ -120,4 +90,21 @@ func TestDeadlineMoveAllocs(t *testing.T) {
 		})
 	})
 	assert.Zero(t, allocs)
+}
+
+// warmEcho returns one round trip of a size-byte message through the echo
+// server c is connected to, for AllocsPerRun, after 100 of them to warm
+// the pools.
+func warmEcho(t *testing.T, c net.Conn, size int) func() {
+	msg, buf := make([]byte, size), make([]byte, size)
+	roundTrip := func() {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write(msg)
+		_, err := io.ReadFull(c, buf)
+		require.NoError(t, err)
+	}
+	for range 100 {
+		roundTrip()
+	}
+	return roundTrip
 }
