@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -29,7 +31,29 @@ type ClientOptions struct {
 	// TLS, if set, makes every connection a TLS client with it (see
 	// loop.WithTLS); Dial returns once the handshake is done.
 	TLS *tls.Config
+	// ResponseTimeout bounds how long a connection waits for the server:
+	// while requests wait for their responses, the next response must
+	// come within ResponseTimeout of the later of the oldest waiting
+	// request's send and the last response. Otherwise the connection is
+	// closed and every waiting request fails with ErrResponseTimeout
+	// (responses come in request order, so one that is late holds up all
+	// behind it). A connection with nothing waiting is not bounded by it.
+	// Default 30 s; negative for none, in which case a server that stops
+	// answering holds every request sent with Send for as long as it
+	// keeps the connection (Do's ctx bounds only Do's own wait).
+	ResponseTimeout time.Duration
 }
+
+// ErrResponseTimeout fails the requests of a connection whose server did
+// not answer within ClientOptions.ResponseTimeout. It matches
+// os.ErrDeadlineExceeded, as net's timeouts do.
+var ErrResponseTimeout = fmt.Errorf("msgloop: no response within the response timeout: %w", os.ErrDeadlineExceeded)
+
+// defaultResponseTimeout is ClientOptions.ResponseTimeout's default:
+// generous for a request-response protocol whose server answers at once,
+// short enough that a hung server does not hold a client's requests for
+// ever.
+const defaultResponseTimeout = 30 * time.Second
 
 // Client sends requests and reads responses over connections owned by its
 // own loop engine, so thousands of connections with many requests in flight
@@ -44,6 +68,9 @@ type Client struct {
 func NewClient(opts ClientOptions) (*Client, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.ResponseTimeout == 0 {
+		opts.ResponseTimeout = defaultResponseTimeout
 	}
 	cl := &Client{opts: opts}
 	e, err := loop.New(clientHandler{}, opts.Loop)
@@ -75,6 +102,7 @@ type ClientConn struct {
 	waiting []func(message.Message, error) // one per request sent, oldest first, from head
 	head    int                            // the first of waiting still waiting
 	err     error                          // why the connection closed, once it has
+	timer   *loop.Timer                    // the response timeout, armed while requests wait
 }
 
 // Dial connects to address, waiting until the connection is up, ctx ends
@@ -177,6 +205,9 @@ func (op *sendOp) write() {
 	}
 	if err == nil {
 		cc.wait(done)
+		if len(cc.waiting)-cc.head == 1 {
+			cc.awaitResponse() // the first to wait: the clock starts
+		}
 		cc.c.Write(op.frame) // copies
 	}
 	op.free()
@@ -199,6 +230,29 @@ func (cc *ClientConn) wait(done func(message.Message, error)) {
 		cc.waiting, cc.head = cc.waiting[:n], 0
 	}
 	cc.waiting = append(cc.waiting, done)
+}
+
+// awaitResponse (re)starts the response timeout, on the loop, while
+// requests wait. A loop timer rather than the connection's read
+// deadline: that one closes gracefully, sending the requests still
+// queued first, which a server that neither reads nor answers would hold
+// for ever; a late server's connection has nothing left worth sending.
+func (cc *ClientConn) awaitResponse() {
+	t := cc.cl.opts.ResponseTimeout
+	switch {
+	case t <= 0:
+	case cc.timer == nil:
+		cc.timer = cc.c.Loop().AfterFunc(t, cc.timedOut)
+	default:
+		cc.timer.Reset(t)
+	}
+}
+
+// timedOut fails the connection whose server did not answer in time.
+func (cc *ClientConn) timedOut() {
+	if cc.head < len(cc.waiting) {
+		cc.c.Abort(ErrResponseTimeout)
+	}
 }
 
 func (op *sendOp) free() {
@@ -322,6 +376,7 @@ func (clientHandler) OnOpen(c *loop.Conn) {
 
 func (clientHandler) OnData(c *loop.Conn) {
 	cc := c.Data().(*ClientConn)
+	answered := false
 	for {
 		m, n, err := cc.m.Next(c.Inbound())
 		if err != nil {
@@ -329,8 +384,12 @@ func (clientHandler) OnData(c *loop.Conn) {
 			return
 		}
 		if n == 0 {
+			if answered {
+				cc.answered()
+			}
 			return
 		}
+		answered = true
 		// Taken from the front by index, and the slice emptied when all
 		// are answered, so that its array serves the next requests: a
 		// slice moved past its first element reallocated at every append
@@ -344,6 +403,19 @@ func (clientHandler) OnData(c *loop.Conn) {
 		c.Consume(n)
 		done(m, nil)
 	}
+}
+
+// answered restarts the response timeout after responses came, or stops
+// it if none is awaited now. Once per OnData, not per response: a batch
+// of pipelined responses moves the timer once.
+func (cc *ClientConn) answered() {
+	if cc.head == len(cc.waiting) {
+		if cc.timer != nil {
+			cc.timer.Stop()
+		}
+		return
+	}
+	cc.awaitResponse()
 }
 
 func (clientHandler) OnClose(c *loop.Conn, err error) {
@@ -362,6 +434,9 @@ func (clientHandler) OnClose(c *loop.Conn, err error) {
 		err = loop.ErrClosed
 	case errors.Is(err, io.EOF):
 		err = io.ErrUnexpectedEOF // the server closed with requests unanswered
+	}
+	if cc.timer != nil {
+		cc.timer.Stop()
 	}
 	cc.err = err
 	for _, done := range cc.waiting[cc.head:] {

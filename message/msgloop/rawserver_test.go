@@ -24,6 +24,13 @@ const rawResponse = "answer"
 // always has a request in flight. It stops when the client closes.
 func rawServer(t *testing.T, behind int) (addr string, req message.Message) {
 	t.Helper()
+	return slowServer(t, behind, 0)
+}
+
+// slowServer is rawServer waiting delay before each answer; with a
+// negative delay it reads and never answers.
+func slowServer(t *testing.T, behind int, delay time.Duration) (addr string, req message.Message) {
+	t.Helper()
 	req = refapp.ClientRequest("search", "morpheus")
 	reqFrame, err := req.AppendFrame(nil)
 	require.NoError(t, err)
@@ -53,6 +60,10 @@ func rawServer(t *testing.T, behind int) (addr string, req message.Message) {
 			if _, err := io.ReadFull(c, buf); err != nil {
 				return
 			}
+			if delay < 0 {
+				continue
+			}
+			time.Sleep(delay)
 			if _, err := c.Write(respFrame); err != nil {
 				return
 			}
@@ -64,7 +75,13 @@ func rawServer(t *testing.T, behind int) (addr string, req message.Message) {
 // rawClient dials addr with a new Client; ctx bounds the test.
 func rawClient(t *testing.T, addr string) (cc *msgloop.ClientConn, ctx context.Context) {
 	t.Helper()
-	cl, err := msgloop.NewClient(msgloop.ClientOptions{})
+	return rawClientWith(t, addr, msgloop.ClientOptions{})
+}
+
+// rawClientWith is rawClient with the client's options.
+func rawClientWith(t *testing.T, addr string, opts msgloop.ClientOptions) (cc *msgloop.ClientConn, ctx context.Context) {
+	t.Helper()
+	cl, err := msgloop.NewClient(opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

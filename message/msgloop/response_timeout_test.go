@@ -1,0 +1,140 @@
+package msgloop_test
+
+import (
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evsel/evsel/message"
+	"github.com/evsel/evsel/message/msgloop"
+)
+
+// sendAll sends n requests at once and returns the channel their results
+// come on.
+func sendAll(cc *msgloop.ClientConn, req message.Message, n int) <-chan error {
+	results := make(chan error, n)
+	for range n {
+		cc.Send(req, func(_ message.Message, err error) { results <- err })
+	}
+	return results
+}
+
+// TestClientResponseTimeout: a server that reads requests and never
+// answers fails every waiting one with ErrResponseTimeout, once the
+// timeout has passed, and not before.
+func TestClientResponseTimeout(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	addr, req := slowServer(t, 0, -1)
+	cc, ctx := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: timeout})
+	start := time.Now()
+	results := sendAll(cc, req, 3)
+	for range 3 {
+		select {
+		case err := <-results:
+			require.ErrorIs(t, err, msgloop.ErrResponseTimeout)
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		case <-ctx.Done():
+			t.Fatal("the waiting requests did not fail")
+		}
+	}
+	assert.GreaterOrEqual(t, time.Since(start), timeout, "failed before the timeout")
+	// The connection is gone: a later request fails at once with the same
+	// reason.
+	err := <-sendAll(cc, req, 1)
+	assert.ErrorIs(t, err, msgloop.ErrResponseTimeout)
+}
+
+// TestClientResponseTimeoutMovesWithResponses: the timeout bounds the wait
+// for the next response, not for all of them. A server answering each of
+// twelve pipelined requests 50 ms after the one before takes 600 ms for
+// all, past a 400 ms timeout, and every request is answered.
+func TestClientResponseTimeoutMovesWithResponses(t *testing.T) {
+	const timeout, delay, n = 400 * time.Millisecond, 50 * time.Millisecond, 12
+	addr, req := slowServer(t, 0, delay)
+	cc, ctx := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: timeout})
+	start := time.Now()
+	results := sendAll(cc, req, n)
+	for range n {
+		select {
+		case err := <-results:
+			require.NoError(t, err)
+		case <-ctx.Done():
+			t.Fatal("the requests were not answered")
+		}
+	}
+	require.Greater(t, time.Since(start), timeout, "the server was quicker than the test needs")
+}
+
+// TestClientResponseTimeoutIdle: a connection with nothing waiting is not
+// closed by the timeout; the next request after a quiet spell longer than
+// it is answered on the same connection.
+func TestClientResponseTimeoutIdle(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	addr, req := rawServer(t, 0)
+	cc, ctx := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: timeout})
+	_, err := cc.Do(ctx, req)
+	require.NoError(t, err)
+	time.Sleep(4 * timeout)
+	_, err = cc.Do(ctx, req)
+	require.NoError(t, err, "the idle connection was closed")
+}
+
+// TestClientResponseTimeoutDisabled: a negative ResponseTimeout leaves the
+// requests waiting, however long the server takes, until the connection
+// closes.
+func TestClientResponseTimeoutDisabled(t *testing.T) {
+	addr, req := slowServer(t, 0, -1)
+	cc, _ := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: -1})
+	results := sendAll(cc, req, 1)
+	select {
+	case err := <-results:
+		t.Fatalf("the request ended without a close: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	require.NoError(t, cc.Close())
+	err := <-results
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, msgloop.ErrResponseTimeout), "failed for a timeout: %v", err)
+}
+
+// TestClientResponseTimeoutServerNotReading: a server that takes neither
+// the requests nor answers leaves them queued on the client; the timeout
+// still fails them, dropping what is queued rather than waiting to send
+// it.
+func TestClientResponseTimeoutServerNotReading(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	held := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			held <- c // never read
+		}
+		close(held)
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		if c, ok := <-held; ok {
+			c.Close()
+		}
+	})
+	cc, ctx := rawClientWith(t, ln.Addr().String(), msgloop.ClientOptions{ResponseTimeout: timeout})
+	// More than the kernel's buffers on both sides take.
+	req := message.NewBinaryMessage("binary/custom-client-binary-type", make([]byte, 1<<20))
+	const n = 16
+	results := sendAll(cc, req, n)
+	for range n {
+		select {
+		case err := <-results:
+			require.ErrorIs(t, err, msgloop.ErrResponseTimeout)
+		case <-ctx.Done():
+			t.Fatal("the queued requests did not fail")
+		}
+	}
+}
