@@ -165,7 +165,7 @@ func intList(s string) ([]int, error) {
 // defaultServers are compared unless -servers says otherwise; allServers
 // also has evsel-base, which only -baseline builds.
 var (
-	defaultServers = []string{report.Evsel, report.EvselUring, report.Net, report.Gnet, report.Nbio, report.C, report.CUring}
+	defaultServers = []string{report.Evsel, report.EvselUring, report.Net, report.Gnet, report.Nbio, report.C, report.GoEpoll, report.CUring}
 	allServers     = append(slices.Clone(defaultServers), report.EvselBase)
 )
 

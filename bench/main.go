@@ -340,6 +340,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*summary
 			leaveOut(report.C, "the C floor is an epoll server, Linux only: left out, and the ÷C columns are empty")
 		}
 	}
+	if slices.Contains(o.servers, report.GoEpoll) && runtime.GOOS != "linux" {
+		leaveOut(report.GoEpoll, "the Go floor (server go-epoll) is an epoll server, Linux only: left out")
+	}
 	cUringBuilt := false
 	if slices.Contains(o.servers, report.CUring) {
 		// The io_uring floor also needs a kernel that lets it run: built

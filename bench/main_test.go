@@ -250,7 +250,7 @@ func TestParseFlags(t *testing.T) {
 	if app := cells[13]; app.cell.Kind != "app" || len(app.servers) != 3 {
 		t.Errorf("app cell %+v", app)
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c echo-c-uring app-evsel app-net udp-evsel udp-net udp-gnet multiconn-server tls-evsel tls-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c echo-go-epoll echo-c-uring app-evsel app-net udp-evsel udp-net udp-gnet multiconn-server tls-evsel tls-net" {
 		t.Errorf("programs %q", got)
 	}
 
@@ -260,7 +260,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(o.servers, ","); got != "evsel,evsel-base,evsel-uring,net,gnet,nbio,c,c-uring" || o.baseline != "HEAD~3" {
+	if got := strings.Join(o.servers, ","); got != "evsel,evsel-base,evsel-uring,net,gnet,nbio,c,go-epoll,c-uring" || o.baseline != "HEAD~3" {
 		t.Errorf("-baseline: servers %q baseline %q", got, o.baseline)
 	}
 	cells = plan(o)
@@ -275,11 +275,11 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("%s: evsel and evsel-base do not run together: %v", pc.cell.Name(), pc.servers)
 		}
 	}
-	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet echo-nbio echo-c echo-c-uring app-evsel app-evsel-base app-net multiconn-server tls-evsel tls-net" {
+	if got := strings.Join(programs(cells), " "); got != "loadgen echo-evsel echo-evsel-base echo-net echo-gnet echo-nbio echo-c echo-go-epoll echo-c-uring app-evsel app-evsel-base app-net multiconn-server tls-evsel tls-net" {
 		t.Errorf("programs %q", got)
 	}
 	cur, base := splitBaseline(programs(cells))
-	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c echo-c-uring app-evsel app-net multiconn-server tls-evsel tls-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
+	if strings.Join(cur, " ") != "loadgen echo-evsel echo-net echo-gnet echo-nbio echo-c echo-go-epoll echo-c-uring app-evsel app-net multiconn-server tls-evsel tls-net" || strings.Join(base, " ") != "echo-evsel-base app-evsel-base" {
 		t.Errorf("splitBaseline: %q %q", cur, base)
 	}
 	o.baseTLS = true // a baseline with cmd/tls-evsel: evsel-base wherever evsel runs

@@ -22,13 +22,13 @@ func haveGCC() bool {
 }
 
 // TestPeerServers builds the reference servers that are not evsel's nor
-// the standard library's, nbio's and the C floors (skipped without gcc;
+// the standard library's, nbio's, the Go floor and the C floors (skipped without gcc;
 // the io_uring one also without a usable io_uring), and checks each echoes
 // correctly: small messages on several
 // connections, and 32 MiB written before a byte is read back (more than
 // loopback's socket buffers hold both ways, ~20 MiB), so the
 // server meets a peer that does not read and must hold the rest (the C
-// server's pending buffer) until it does.
+// server's pending buffer, the Go floor's too) until it does.
 func TestPeerServers(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the C floor is epoll's, and the harness runs on Linux")
@@ -40,7 +40,7 @@ func TestPeerServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	progs := []string{"echo-nbio"}
+	progs := []string{"echo-nbio", "echo-go-epoll"}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	bins := t.TempDir()
@@ -91,7 +91,8 @@ func TestPeerServers(t *testing.T) {
 	if kids := children(); len(kids) > 0 {
 		t.Errorf("processes left behind: %v", kids)
 	}
-	if program("echo", report.C) != cProgram || program("echo", report.CUring) != cUringProgram || program("echo", report.Nbio) != "echo-nbio" {
+	if program("echo", report.C) != cProgram || program("echo", report.CUring) != cUringProgram || program("echo", report.Nbio) != "echo-nbio" ||
+		program("echo", report.GoEpoll) != "echo-go-epoll" {
 		t.Error("server names do not map to the programs built")
 	}
 }

@@ -29,6 +29,8 @@ var serverStyle = map[string]struct {
 	Nbio:  {color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, []vg.Length{vg.Points(5), vg.Points(2), vg.Points(1), vg.Points(2)}, draw.PlusGlyph{}},
 	// The floor: black, solid, crosses.
 	C: {color.Black, nil, draw.CrossGlyph{}},
+	// The Go floor: grey, solid like C's, dots.
+	GoEpoll: {color.Gray{Y: 0x80}, nil, draw.CircleGlyph{}},
 	// The io_uring floor: black, dotted like evsel-uring, boxes.
 	CUring: {color.Black, []vg.Length{vg.Points(2), vg.Points(2)}, draw.BoxGlyph{}},
 	// The baseline is evsel's colour, lighter, with long dashes and open

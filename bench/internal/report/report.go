@@ -24,6 +24,11 @@ const (
 	// C is the one-thread C epoll echo server (bench/cserver): the floor
 	// of what the kernel costs, which every table relates servers to (÷C).
 	C = "c"
+	// GoEpoll is the C floor's loop written in Go (cmd/echo-go-epoll):
+	// one goroutine blocking in epoll_wait, nothing an engine adds, so
+	// what it costs over C is the Go runtime's share, the floor for any
+	// Go engine.
+	GoEpoll = "go-epoll"
 	// CUring is the one-thread C io_uring echo server (bench/cserver):
 	// the floor issue 14 measures evsel's io_uring driver against (÷C-uring).
 	CUring = "c-uring"
@@ -166,10 +171,12 @@ type Row struct {
 	Rounds int
 	// Medians over rounds.
 	MsgsPerS, MBPerS, P50, P99, P999, CPUPerMsg, SrvCPUPct, LoadCPUPct float64
-	SrvRSS                                                             float64
-	StealPct                                                           float64 // NaN when not sampled
-	SyscallsPerMsg                                                     float64 // NaN when not counted
-	BytesPerConn, BytesPerConnGC, RSSBefore, RSSAfter                  float64
+	// CPUPerMsgByRound is each round's CPU per message, for CPURatio.
+	CPUPerMsgByRound                                  map[int]float64
+	SrvRSS                                            float64
+	StealPct                                          float64 // NaN when not sampled
+	SyscallsPerMsg                                    float64 // NaN when not counted
+	BytesPerConn, BytesPerConnGC, RSSBefore, RSSAfter float64
 	// Sums over rounds.
 	Errors, Bytes int64
 	Failures      []string
@@ -265,6 +272,14 @@ func aggregate(c Cell, s string, g []Run) Row {
 		}
 	}
 	row.CPUPerMsg = med(sampled(func(r Run) float64 { return r.CPUPerMsgUs }))
+	for _, r := range ok {
+		if r.Window > 0 && !math.IsNaN(r.CPUPerMsgUs) {
+			if row.CPUPerMsgByRound == nil {
+				row.CPUPerMsgByRound = map[int]float64{}
+			}
+			row.CPUPerMsgByRound[r.Round] = r.CPUPerMsgUs
+		}
+	}
 	row.SrvCPUPct = med(sampled(func(r Run) float64 { return r.SrvCPUPct }))
 	row.LoadCPUPct = med(sampled(func(r Run) float64 { return r.LoadCPUPct }))
 	row.StealPct = med(sampled(func(r Run) float64 { return r.StealPct }))
@@ -323,6 +338,28 @@ func Ratio(a, b float64) float64 {
 		return math.NaN()
 	}
 	return a / b
+}
+
+// CPURatio is a's CPU per message over b's, as the tables give it: the
+// median of the two servers' ratios round by round, where both have
+// rounds in common, else the ratio of their medians. Within a round the
+// servers of a cell run one after the other, seconds apart, so a pair
+// shares the host's state; the host's drift between rounds (a fifth for
+// every server, hours apart, on a shared host) cancels in the pair's
+// ratio, where it moves a ratio of medians whenever the rounds that give
+// the two medians are not the same. Nine rounds at 1,024 × 64 B on a
+// shared host: evsel ÷ go-epoll 1.03 paired, 1.13 as a ratio of medians.
+func CPURatio(a, b Row) float64 {
+	var pairs []float64
+	for round, av := range a.CPUPerMsgByRound {
+		if bv, ok := b.CPUPerMsgByRound[round]; ok && bv > 0 {
+			pairs = append(pairs, av/bv)
+		}
+	}
+	if len(pairs) == 0 {
+		return Ratio(a.CPUPerMsg, b.CPUPerMsg)
+	}
+	return Median(pairs)
 }
 
 func find(rows []Row, c Cell, server string) (Row, bool) {

@@ -23,15 +23,50 @@ func echoRun(conns, size int, server string, msgs, p99, cpu float64) Run {
 	}
 }
 
+func inRound(r Run, round int) Run {
+	r.Round = round
+	return r
+}
+
+// TestCPURatio: the tables' CPU ratios pair the servers round by round.
+// A host twice as slow in the first round as in the second, and one
+// server 9% dearer in the third only: paired, the median is 1.00; the
+// medians' ratio, 12 ÷ 11, would say 1.09. Rows without rounds (or none
+// in common) fall back to the medians' ratio.
+func TestCPURatio(t *testing.T) {
+	var runs []Run
+	for round, cpu := range [][2]float64{{20, 20}, {10, 10}, {12, 11}} {
+		runs = append(runs, inRound(echoRun(64, 64, Evsel, 1000, 10, cpu[0]), round),
+			inRound(echoRun(64, 64, C, 1000, 10, cpu[1]), round))
+	}
+	rows := Aggregate(runs, []string{Evsel, C})
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	if got := CPURatio(rows[0], rows[1]); got != 1 {
+		t.Errorf("paired ratio %v, want 1", got)
+	}
+	if got := Ratio(rows[0].CPUPerMsg, rows[1].CPUPerMsg); math.Abs(got-12.0/11) > 1e-9 {
+		t.Errorf("medians' ratio %v, want 12/11", got)
+	}
+	if got := CPURatio(Row{CPUPerMsg: 6}, Row{CPUPerMsg: 4}); got != 1.5 {
+		t.Errorf("without rounds: %v, want 1.5", got)
+	}
+	apart := Row{CPUPerMsg: 6, CPUPerMsgByRound: map[int]float64{0: 6}}
+	if got := CPURatio(apart, Row{CPUPerMsg: 4, CPUPerMsgByRound: map[int]float64{1: 4}}); got != 1.5 {
+		t.Errorf("no round in common: %v, want 1.5", got)
+	}
+}
+
 func sampleRuns() []Run {
 	runs := []Run{
 		echoRun(64, 64, Evsel, 100000, 50, 4),
 		echoRun(64, 64, Net, 80000, 100, 8),
 		echoRun(64, 64, Gnet, 100000, 40, 5),
 		// A second round: the medians are the means of the two.
-		echoRun(64, 64, Evsel, 120000, 70, 6),
-		echoRun(64, 64, Net, 80000, 100, 8),
-		echoRun(64, 64, Gnet, 100000, 40, 5),
+		inRound(echoRun(64, 64, Evsel, 120000, 70, 6), 1),
+		inRound(echoRun(64, 64, Net, 80000, 100, 8), 1),
+		inRound(echoRun(64, 64, Gnet, 100000, 40, 5), 1),
 		echoRun(1, 1024, Evsel, 20000, 30, 10),
 		echoRun(1, 1024, Gnet, 20000, 30, 10),
 		{Cell: Cell{Kind: "app", Conns: 64}, Server: Evsel, Load: load.Result{MsgsPerS: 5000, P99us: 10}, Window: 3, CPUPerMsgUs: 20},
@@ -279,7 +314,7 @@ func baselineRuns() []Run {
 	runs := sampleRuns()
 	runs = append(runs,
 		echoRun(64, 64, EvselBase, 100000, 120, 10),
-		echoRun(64, 64, EvselBase, 100000, 120, 10),
+		inRound(echoRun(64, 64, EvselBase, 100000, 120, 10), 1),
 		echoRun(1, 1024, EvselBase, 40000, 15, 20),
 		Run{Cell: Cell{Kind: "app", Conns: 64}, Server: EvselBase, Load: load.Result{MsgsPerS: 4000, P99us: 20}, Window: 3, CPUPerMsgUs: 40},
 		Run{Cell: Cell{Kind: "idle", Conns: 10000}, Server: EvselBase, Idle: &Idle{Conns: 10000, Connected: 10000, RSSBefore: 4 << 20, RSSAfter: 4<<20 + 4_000_000, BytesPerConn: 400}},
@@ -302,11 +337,11 @@ func TestWriteMarkdownBaseline(t *testing.T) {
 	for _, want := range []string{
 		"`cd bench && go run . -baseline 5638839`",
 		"- Baseline: evsel@5638839 is evsel built from 5638839 \"loop: no tick timer\"",
-		"| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C | evsel-uring CPU/msg ÷C-uring | target vs C-uring | CPU/msg ÷base | msgs/s ÷base | p99 ÷base |",
+		"| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C | CPU/msg ÷go-epoll | evsel-uring CPU/msg ÷C-uring | target vs C-uring | CPU/msg ÷base | msgs/s ÷base | p99 ÷base |",
 		// evsel ÷ evsel-base: CPU 5/10, msgs/s 110k/100k, p99 60/120.
-		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | – | – | – | – | 0.50× | 1.10× | 0.50× |",
-		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | – | – | – | – | 0.50× | 0.50× | 2.00× |",
-		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | – | – | – | – | 0.50× | 1.25× | 0.50× |",
+		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | – | – | – | – | – | 0.50× | 1.10× | 0.50× |",
+		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | – | – | – | – | – | 0.50× | 0.50× | 2.00× |",
+		"| app c=64 search | 0.80× | – | 1.25× | – | 0.50× | – | – | – | – | – | – | – | 0.50× | 1.25× | 0.50× |",
 		"| echo c=64 64B | evsel@5638839 | 10.00 | – | – | – | 100.0k |",
 		"| app c=64 search | evsel@5638839 | 40.00 | – | – | – | 4.00k |",
 		"| 10000 | evsel@5638839 | 4.0 MiB | 7.8 MiB | 400 | – | 0.50× | – |",
@@ -362,12 +397,14 @@ func TestLabels(t *testing.T) {
 func TestWriteMarkdownFloor(t *testing.T) {
 	runs := append(sampleRuns(),
 		echoRun(64, 64, C, 130000, 30, 4),
-		echoRun(64, 64, C, 130000, 30, 4),
+		inRound(echoRun(64, 64, C, 130000, 30, 4), 1),
 		echoRun(64, 64, Nbio, 90000, 60, 6),
 		echoRun(1, 1024, C, 20000, 30, 9.6),
+		echoRun(64, 64, GoEpoll, 130000, 30, 4.5),
+		inRound(echoRun(64, 64, GoEpoll, 130000, 30, 4.5), 1),
 		Run{Cell: Cell{Kind: "idle", Conns: 10000}, Server: C, Idle: &Idle{Conns: 10000, Connected: 10000, RSSBefore: 1 << 20, RSSAfter: 1<<20 + 400_000, BytesPerConn: 40}},
 	)
-	servers := []string{Evsel, Net, Gnet, Nbio, C}
+	servers := []string{Evsel, Net, Gnet, Nbio, C, GoEpoll}
 	var b bytes.Buffer
 	if err := WriteMarkdown(&b, Meta{Notes: []string{"a note"}}, Aggregate(runs, servers)); err != nil {
 		t.Fatal(err)
@@ -375,9 +412,12 @@ func TestWriteMarkdownFloor(t *testing.T) {
 	md := b.String()
 	for _, want := range []string{
 		"- Note: a note\n",
-		// evsel 5 µs ÷ C 4 µs: 1.25×, over the target; at 1 KiB 10 ÷ 9.6 = 1.04×, met.
-		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | 1.25× | cpu ✗ |",
-		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | 1.04× | cpu ✓ |",
+		// evsel 4 and 6 µs ÷ C 4 in the two rounds: 1.25×, over the
+		// target, and ÷ the Go floor's 4.5: 1.11×; at 1 KiB 10 ÷ 9.6 =
+		// 1.04×, met, and no Go floor.
+		"| echo c=64 64B | 0.62× | 1.00× | 1.38× | 1.10× | 0.60× | 1.50× | cpu ✗ thr ✓ p99 ✗ | 1.25× | cpu ✗ | 1.11× |",
+		"| echo c=1 1KiB | – | 1.00× | – | 1.00× | – | 1.00× | cpu ✗ thr ✓ p99 ✓ | 1.04× | cpu ✓ | – |",
+		"| echo c=64 64B | go-epoll | 4.50 | 1.12× | – | – | 130.0k |",
 		"| echo c=64 64B | nbio | 6.00 | 1.50× | – | – | 90.0k |",
 		"| echo c=64 64B | c | 4.00 | 1.00× | – | – | 130.0k |",
 		"| app c=64 search | evsel | 20.00 | – |",
@@ -419,8 +459,8 @@ func TestWriteMarkdownUringFloor(t *testing.T) {
 	md := b.String()
 	for _, want := range []string{
 		// 6.3 ÷ 6 = 1.05×: met; 9 ÷ 10: met. No evsel: its columns are empty.
-		"| echo c=64 64B | – | – | – | – | – | – | – | – | – | 1.05× | cpu ✓ |",
-		"| echo c=1 1KiB | – | – | – | – | – | – | – | – | – | 0.90× | cpu ✓ |",
+		"| echo c=64 64B | – | – | – | – | – | – | – | – | – | – | 1.05× | cpu ✓ |",
+		"| echo c=1 1KiB | – | – | – | – | – | – | – | – | – | – | 0.90× | cpu ✓ |",
 		"| echo c=64 64B | evsel-uring | 6.30 | 1.26× | 1.05× | 0.12 | 120.0k |",
 		"| echo c=64 64B | c | 5.00 | 1.00× | 0.83× | – | 130.0k |",
 		"| echo c=64 64B | c-uring | 6.00 | 1.20× | 1.00× | 0.10 | 130.0k |",

@@ -11,15 +11,16 @@ import (
 // CPU per message, throughput and p99, the target check against gnet, and
 // evsel's CPU per message ÷ the C floor's with issue 13's check (≤ 1.05× C
 // and ≤ net), and evsel-uring's ÷ the C io_uring floor's with issue 14's
-// (≤ 1.05× C-uring). When evsel-base ran, three more columns give evsel ÷
+// (≤ 1.05× C-uring), and evsel's ÷ the Go floor's (go-epoll): what the
+// engine costs over a Go loop that does nothing but echo. When evsel-base ran, three more columns give evsel ÷
 // evsel-base: the change being measured.
 func RatioTable(b *strings.Builder, rows []Row, cells []Cell) {
 	base := slices.ContainsFunc(rows, func(r Row) bool { return r.Server == EvselBase })
-	b.WriteString("| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C | evsel-uring CPU/msg ÷C-uring | target vs C-uring |")
+	b.WriteString("| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C | CPU/msg ÷go-epoll | evsel-uring CPU/msg ÷C-uring | target vs C-uring |")
 	if base {
 		b.WriteString(" CPU/msg ÷base | msgs/s ÷base | p99 ÷base |")
 	}
-	b.WriteString("\n|---|--:|--:|--:|--:|--:|--:|---|--:|---|--:|---|")
+	b.WriteString("\n|---|--:|--:|--:|--:|--:|--:|---|--:|---|--:|--:|---|")
 	if base {
 		b.WriteString("--:|--:|--:|")
 	}
@@ -38,19 +39,20 @@ func RatioTable(b *strings.Builder, rows []Row, cells []Cell) {
 			if !ok {
 				return math.NaN(), math.NaN(), math.NaN()
 			}
-			return Ratio(ev.CPUPerMsg, o.CPUPerMsg), Ratio(ev.MsgsPerS, o.MsgsPerS), Ratio(ev.P99, o.P99)
+			return CPURatio(ev, o), Ratio(ev.MsgsPerS, o.MsgsPerS), Ratio(ev.P99, o.P99)
 		}
 		nc, nt, np := ratios(Net)
 		gc, gt, gp := ratios(Gnet)
 		cc, _, _ := ratios(C)
+		goc, _, _ := ratios(GoEpoll)
 		uc := math.NaN()
 		if floor, ok := find(rows, c, CUring); ok && uok {
-			uc = Ratio(uring.CPUPerMsg, floor.CPUPerMsg)
+			uc = CPURatio(uring, floor)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c.Name(),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c.Name(),
 			FormatRatio(nc), FormatRatio(gc), FormatRatio(nt), FormatRatio(gt),
 			FormatRatio(np), FormatRatio(gp), TargetCheck(gc, gt, gp), FormatRatio(cc), TargetCheckC(cc, nc),
-			FormatRatio(uc), TargetCheckCUring(uc))
+			FormatRatio(goc), FormatRatio(uc), TargetCheckCUring(uc))
 		if base {
 			bc, bt, bp := ratios(EvselBase)
 			fmt.Fprintf(b, " %s | %s | %s |", FormatRatio(bc), FormatRatio(bt), FormatRatio(bp))
@@ -119,10 +121,10 @@ func DetailTable(b *strings.Builder, rows []Row, cells []Cell, labels Labels) {
 			}
 			vsC, vsCUring := math.NaN(), math.NaN()
 			if haveC {
-				vsC = Ratio(r.CPUPerMsg, floor.CPUPerMsg)
+				vsC = CPURatio(r, floor)
 			}
 			if haveCUring {
-				vsCUring = Ratio(r.CPUPerMsg, uringFloor.CPUPerMsg)
+				vsCUring = CPURatio(r, uringFloor)
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
 				c.Name(), labels.Of(r.Server), FormatFloat(r.CPUPerMsg, 2), FormatRatio(vsC), FormatRatio(vsCUring),
