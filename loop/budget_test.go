@@ -257,6 +257,17 @@ func TestMemoryBudgetInputRoom(t *testing.T) {
 	size, ok = l.inputRoom(c, 2*partial, partial+minRead)
 	assert.True(t, ok)
 	assert.Equal(t, 2*partial, size)
+
+	// No room for even the next read: within a read of its share, with the
+	// budget full. Refused, and c paused until the sweep finds room.
+	c.held = 8<<20 - minRead/2
+	e.memHeld.Store(16 << 20)
+	size, ok = l.inputRoom(c, 2*partial, partial+minRead)
+	assert.False(t, ok)
+	assert.Equal(t, partial+minRead, size)
+	assert.NotZero(t, c.flags&flagMemPaused, "not paused")
+	assert.Equal(t, int64(1), l.stats.memPaused.Load())
+	assert.Equal(t, partial, cap(c.in), "the buffer grew")
 }
 
 // TestMemoryBudgetStuckClock: policy 3's clock runs while paused
