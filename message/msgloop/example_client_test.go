@@ -2,7 +2,11 @@ package msgloop_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"time"
 
 	"github.com/evsel/evsel/loop"
@@ -112,4 +116,46 @@ func ExampleClientConn_Do() {
 	// {"result": 2}
 	// {"result": 3}
 	// connections accepted: 1
+}
+
+// A server that takes requests and never answers holds them only until
+// ResponseTimeout passes (30 s unless set): then the connection is cut
+// and every request waiting on it fails with ErrResponseTimeout.
+func ExampleClientOptions_responseTimeout() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	go func() { // reads whatever comes, answers nothing
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+
+	cl, err := msgloop.NewClient(msgloop.ClientOptions{
+		Loop:            loop.Options{Loops: 1},
+		ResponseTimeout: 100 * time.Millisecond,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cc, err := cl.Dial(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	req := message.NewBinaryMessage("binary/custom-client-binary-type", []byte("anyone there?"))
+	failed := make(chan error, 1)
+	cc.Send(req, func(_ message.Message, err error) { failed <- err })
+	err = <-failed
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, msgloop.ErrResponseTimeout), errors.Is(err, os.ErrDeadlineExceeded))
+	// Output:
+	// msgloop: no response within the response timeout: i/o timeout
+	// true true
 }
