@@ -41,7 +41,7 @@ type conn struct {
 	pending []byte
 }
 
-// maxRawWait bounds a raw wait: the P is held meanwhile (evsel.MaxRawWait).
+// maxRawWaitMillis bounds a raw wait: the P is held meanwhile (evsel.MaxRawWait).
 const maxRawWaitMillis = 5
 
 func main() {
@@ -125,13 +125,13 @@ func main() {
 				}
 				continue
 			}
-			r, err := sys.read(fd, buf)
-			if r == 0 || (err != nil && err != unix.EAGAIN && err != unix.EINTR) {
+			r, gone := readOutcome(sys.read(fd, buf))
+			if gone {
 				drop(c)
 				continue
 			}
-			if err != nil {
-				continue
+			if r == 0 {
+				continue // EAGAIN or EINTR: level-triggered, it comes back
 			}
 			w, err := write(sys, fd, buf[:r])
 			switch {
@@ -174,6 +174,20 @@ func epollWaitRaw(ep int, events []unix.EpollEvent, ms int) (int, error) {
 		return 0, e
 	}
 	return int(r), nil
+}
+
+// readOutcome sorts a read's result: the bytes to echo (0 for none yet)
+// or gone for a connection the peer ended or that failed. EAGAIN and
+// EINTR are checked first: a raw call returns 0 with them (rawIO), not
+// -1 as unix.Read does, and must not be taken for the peer's EOF.
+func readOutcome(r int, err error) (n int, gone bool) {
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return 0, false
+	case err != nil || r <= 0:
+		return 0, true
+	}
+	return r, false
 }
 
 // write writes p until it is all taken or the kernel is full; it returns

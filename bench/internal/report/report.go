@@ -341,8 +341,9 @@ func Ratio(a, b float64) float64 {
 }
 
 // CPURatio is a's CPU per message over b's, as the tables give it: the
-// median of the two servers' ratios round by round, where both have
-// rounds in common, else the ratio of their medians. Within a round the
+// median of the two servers' ratios round by round, where at least half
+// the rounds either has pair up (a failed round pairs with nothing), else
+// the ratio of their medians. Within a round the
 // servers of a cell run one after the other, seconds apart, so a pair
 // shares the host's state; the host's drift between rounds (a fifth for
 // every server, hours apart, on a shared host) cancels in the pair's
@@ -356,7 +357,7 @@ func CPURatio(a, b Row) float64 {
 			pairs = append(pairs, av/bv)
 		}
 	}
-	if len(pairs) == 0 {
+	if len(pairs) == 0 || 2*len(pairs) < max(len(a.CPUPerMsgByRound), len(b.CPUPerMsgByRound)) {
 		return Ratio(a.CPUPerMsg, b.CPUPerMsg)
 	}
 	return Median(pairs)

@@ -52,6 +52,21 @@ func TestCPURatio(t *testing.T) {
 	if got := CPURatio(Row{CPUPerMsg: 6}, Row{CPUPerMsg: 4}); got != 1.5 {
 		t.Errorf("without rounds: %v, want 1.5", got)
 	}
+	// A round one server failed pairs with nothing: C's failed third
+	// round leaves the first two, 1.00 each, where the evsel row's median
+	// (12) over C's (15) would say 0.80.
+	failed := inRound(echoRun(64, 64, C, 1000, 10, 11), 2)
+	failed.Err = "server died"
+	runs[5] = failed
+	rows = Aggregate(runs, []string{Evsel, C})
+	if got := CPURatio(rows[0], rows[1]); got != 1 {
+		t.Errorf("a failed round: paired ratio %v, want 1", got)
+	}
+	// One round of four in common is no median: the medians' ratio.
+	few := Row{CPUPerMsg: 6, CPUPerMsgByRound: map[int]float64{0: 3, 1: 6, 2: 6, 3: 9}}
+	if got := CPURatio(few, Row{CPUPerMsg: 4, CPUPerMsgByRound: map[int]float64{0: 4}}); got != 1.5 {
+		t.Errorf("one round of four paired: %v, want 1.5", got)
+	}
 	apart := Row{CPUPerMsg: 6, CPUPerMsgByRound: map[int]float64{0: 6}}
 	if got := CPURatio(apart, Row{CPUPerMsg: 4, CPUPerMsgByRound: map[int]float64{1: 4}}); got != 1.5 {
 		t.Errorf("no round in common: %v, want 1.5", got)
