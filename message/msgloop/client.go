@@ -31,22 +31,30 @@ type ClientOptions struct {
 	// TLS, if set, makes every connection a TLS client with it (see
 	// loop.WithTLS); Dial returns once the handshake is done.
 	TLS *tls.Config
-	// ResponseTimeout bounds how long a connection waits for the server:
-	// while requests wait for their responses, the next response must
-	// come within ResponseTimeout of the later of the oldest waiting
-	// request's send and the last response. Otherwise the connection is
-	// closed and every waiting request fails with ErrResponseTimeout
-	// (responses come in request order, so one that is late holds up all
-	// behind it). A connection with nothing waiting is not bounded by it.
-	// Default 30 s; negative for none, in which case a server that stops
-	// answering holds every request sent with Send for as long as it
-	// keeps the connection (Do's ctx bounds only Do's own wait).
+	// ResponseTimeout bounds how long a connection waits for the server
+	// in silence: while requests wait for their responses, the server
+	// must send something within ResponseTimeout of the later of the
+	// oldest waiting request's send and the last bytes it sent (so a
+	// large response arriving slowly is not cut, and a long pipeline
+	// answered steadily is not either). Otherwise the connection is
+	// aborted, requests not yet sent are dropped, and every waiting
+	// request fails with ErrResponseTimeout (responses come in request
+	// order, so one that is late holds up all behind it). The clock runs
+	// while a request is being sent too: a request that a slow server
+	// takes longer than that to read fails. The loop's clock is read once
+	// an iteration, so it may fire up to an iteration early. A connection
+	// with nothing waiting is not bounded by it. Default 30 s; negative
+	// for none, in which case a server that stops answering holds every
+	// request sent with Send for as long as it keeps the connection (Do's
+	// ctx bounds only Do's own wait).
 	ResponseTimeout time.Duration
 }
 
 // ErrResponseTimeout fails the requests of a connection whose server did
-// not answer within ClientOptions.ResponseTimeout. It matches
-// os.ErrDeadlineExceeded, as net's timeouts do.
+// not answer within ClientOptions.ResponseTimeout; it is the reason even
+// if the connection was closing already (Close waits for the requests
+// written to be sent). It matches os.ErrDeadlineExceeded with errors.Is,
+// as net's timeouts do.
 var ErrResponseTimeout = fmt.Errorf("msgloop: no response within the response timeout: %w", os.ErrDeadlineExceeded)
 
 // defaultResponseTimeout is ClientOptions.ResponseTimeout's default:
@@ -376,7 +384,6 @@ func (clientHandler) OnOpen(c *loop.Conn) {
 
 func (clientHandler) OnData(c *loop.Conn) {
 	cc := c.Data().(*ClientConn)
-	answered := false
 	for {
 		m, n, err := cc.m.Next(c.Inbound())
 		if err != nil {
@@ -384,12 +391,9 @@ func (clientHandler) OnData(c *loop.Conn) {
 			return
 		}
 		if n == 0 {
-			if answered {
-				cc.answered()
-			}
+			cc.heard()
 			return
 		}
-		answered = true
 		// Taken from the front by index, and the slice emptied when all
 		// are answered, so that its array serves the next requests: a
 		// slice moved past its first element reallocated at every append
@@ -405,10 +409,11 @@ func (clientHandler) OnData(c *loop.Conn) {
 	}
 }
 
-// answered restarts the response timeout after responses came, or stops
-// it if none is awaited now. Once per OnData, not per response: a batch
-// of pipelined responses moves the timer once.
-func (cc *ClientConn) answered() {
+// heard restarts the response timeout after the server sent something,
+// whole responses or part of one, or stops it if none is awaited now.
+// Once per OnData, not per response: a batch of pipelined responses
+// moves the timer once.
+func (cc *ClientConn) heard() {
 	if cc.head == len(cc.waiting) {
 		if cc.timer != nil {
 			cc.timer.Stop()

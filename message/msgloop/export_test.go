@@ -9,3 +9,13 @@ func (cc *ClientConn) WaitingCap() int {
 	}
 	return <-ch
 }
+
+// ResponseTimerArmed reports whether cc's response timeout is scheduled,
+// read on the connection's loop.
+func (cc *ClientConn) ResponseTimerArmed() bool {
+	ch := make(chan bool, 1)
+	if err := cc.c.Loop().Do(func() { ch <- cc.timer != nil && cc.timer.Active() }); err != nil {
+		return false
+	}
+	return <-ch
+}

@@ -31,6 +31,13 @@ func rawServer(t *testing.T, behind int) (addr string, req message.Message) {
 // negative delay it reads and never answers.
 func slowServer(t *testing.T, behind int, delay time.Duration) (addr string, req message.Message) {
 	t.Helper()
+	return silentServer(t, behind, delay, -1)
+}
+
+// silentServer is slowServer that answers only the first answers requests
+// (all of them if answers is negative), then reads on and never answers.
+func silentServer(t *testing.T, behind int, delay time.Duration, answers int) (addr string, req message.Message) {
+	t.Helper()
 	req = refapp.ClientRequest("search", "morpheus")
 	reqFrame, err := req.AppendFrame(nil)
 	require.NoError(t, err)
@@ -60,9 +67,10 @@ func slowServer(t *testing.T, behind int, delay time.Duration) (addr string, req
 			if _, err := io.ReadFull(c, buf); err != nil {
 				return
 			}
-			if delay < 0 {
+			if delay < 0 || answers == 0 {
 				continue
 			}
+			answers--
 			time.Sleep(delay)
 			if _, err := c.Write(respFrame); err != nil {
 				return

@@ -1,7 +1,9 @@
 package msgloop_test
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -30,8 +32,10 @@ func sendAll(cc *msgloop.ClientConn, req message.Message, n int) <-chan error {
 func TestClientResponseTimeout(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	addr, req := slowServer(t, 0, -1)
-	cc, ctx := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: timeout})
+	// Before the dial: the timer counts from the loop's clock, read at the
+	// start of the iteration that sends, which may be before Send is called.
 	start := time.Now()
+	cc, ctx := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: timeout})
 	results := sendAll(cc, req, 3)
 	for range 3 {
 		select {
@@ -45,8 +49,12 @@ func TestClientResponseTimeout(t *testing.T) {
 	assert.GreaterOrEqual(t, time.Since(start), timeout, "failed before the timeout")
 	// The connection is gone: a later request fails at once with the same
 	// reason.
-	err := <-sendAll(cc, req, 1)
-	assert.ErrorIs(t, err, msgloop.ErrResponseTimeout)
+	select {
+	case err := <-sendAll(cc, req, 1):
+		assert.ErrorIs(t, err, msgloop.ErrResponseTimeout)
+	case <-ctx.Done():
+		t.Fatal("a request on the closed connection did not fail")
+	}
 }
 
 // TestClientResponseTimeoutMovesWithResponses: the timeout bounds the wait
@@ -70,11 +78,33 @@ func TestClientResponseTimeoutMovesWithResponses(t *testing.T) {
 	require.Greater(t, time.Since(start), timeout, "the server was quicker than the test needs")
 }
 
+// TestClientResponseTimeoutAfterAnswers: a server that answers some of
+// the pipelined requests and then stops fails the rest: the timer the
+// answers moved is still armed for those behind them.
+func TestClientResponseTimeoutAfterAnswers(t *testing.T) {
+	const timeout, n, answered = 200 * time.Millisecond, 5, 2
+	addr, req := silentServer(t, 0, 0, answered)
+	cc, ctx := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: timeout})
+	results := sendAll(cc, req, n)
+	for i := range n {
+		select {
+		case err := <-results:
+			if i < answered {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, msgloop.ErrResponseTimeout)
+			}
+		case <-ctx.Done():
+			t.Fatal("the unanswered requests did not fail")
+		}
+	}
+}
+
 // TestClientResponseTimeoutIdle: a connection with nothing waiting is not
 // closed by the timeout; the next request after a quiet spell longer than
 // it is answered on the same connection.
 func TestClientResponseTimeoutIdle(t *testing.T) {
-	const timeout = 50 * time.Millisecond
+	const timeout = 200 * time.Millisecond
 	addr, req := rawServer(t, 0)
 	cc, ctx := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: timeout})
 	_, err := cc.Do(ctx, req)
@@ -96,6 +126,8 @@ func TestClientResponseTimeoutDisabled(t *testing.T) {
 		t.Fatalf("the request ended without a close: %v", err)
 	case <-time.After(300 * time.Millisecond):
 	}
+	// Not merely the 30 s default, longer than the wait above: no timer.
+	assert.False(t, cc.ResponseTimerArmed(), "a response timeout is armed")
 	require.NoError(t, cc.Close())
 	err := <-results
 	require.Error(t, err)
@@ -137,4 +169,49 @@ func TestClientResponseTimeoutServerNotReading(t *testing.T) {
 			t.Fatal("the queued requests did not fail")
 		}
 	}
+}
+
+// TestClientResponseTimeoutSlowResponse: bytes of a response arriving
+// count as the server answering. A response trickled in eight pieces
+// 60 ms apart takes 420 ms, past a 200 ms timeout, and is received whole.
+func TestClientResponseTimeoutSlowResponse(t *testing.T) {
+	const timeout, gap, pieces = 200 * time.Millisecond, 60 * time.Millisecond, 8
+	req := message.NewBinaryMessage("binary/custom-client-binary-type", []byte("slowly, please"))
+	reqFrame, err := req.AppendFrame(nil)
+	require.NoError(t, err)
+	resp := message.NewBinaryMessage("binary/custom-server-binary-type", bytes.Repeat([]byte("x"), 400))
+	respFrame, err := resp.AppendFrame(nil)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan struct{})
+	t.Cleanup(func() {
+		ln.Close()
+		<-served
+	})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := io.ReadFull(c, make([]byte, len(reqFrame))); err != nil {
+			return
+		}
+		piece := (len(respFrame) + pieces - 1) / pieces
+		for p := respFrame; len(p) > 0; p = p[min(piece, len(p)):] {
+			time.Sleep(gap)
+			if _, err := c.Write(p[:min(piece, len(p))]); err != nil {
+				return
+			}
+		}
+		io.Copy(io.Discard, c) // until the client closes
+	}()
+	cc, ctx := rawClientWith(t, ln.Addr().String(), msgloop.ClientOptions{ResponseTimeout: timeout})
+	start := time.Now()
+	got, err := cc.Do(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, resp.Content, got.Content)
+	require.Greater(t, time.Since(start), timeout, "the server was quicker than the test needs")
 }
