@@ -25,9 +25,9 @@ const (
 	// of what the kernel costs, which every table relates servers to (÷C).
 	C = "c"
 	// GoEpoll is the C floor's loop written in Go (cmd/echo-go-epoll):
-	// one goroutine blocking in epoll_wait, nothing an engine adds, so
-	// what it costs over C is the Go runtime's share, the floor for any
-	// Go engine.
+	// one goroutine, nothing an engine adds, its system calls made as
+	// evsel's loop makes them, so what it costs over C is the Go
+	// runtime's share and what evsel costs over it the engine's own.
 	GoEpoll = "go-epoll"
 	// CUring is the one-thread C io_uring echo server (bench/cserver):
 	// the floor issue 14 measures evsel's io_uring driver against (÷C-uring).
@@ -343,12 +343,12 @@ func Ratio(a, b float64) float64 {
 // CPURatio is a's CPU per message over b's, as the tables give it: the
 // median of the two servers' ratios round by round, where at least half
 // the rounds either has pair up (a failed round pairs with nothing), else
-// the ratio of their medians. Within a round the
-// servers of a cell run one after the other, seconds apart, so a pair
-// shares the host's state; the host's drift between rounds (a fifth for
-// every server, hours apart, on a shared host) cancels in the pair's
-// ratio, where it moves a ratio of medians whenever the rounds that give
-// the two medians are not the same. Nine rounds at 1,024 × 64 B on a
+// the ratio of their medians. Within a round the servers of a cell run
+// one after the other, seconds apart (unless -max-steal measured one
+// again), so a pair shares the host's state; the host's drift between
+// rounds (a fifth for every server, hours apart, on a shared host)
+// cancels in the pair's ratio, where it moves a ratio of medians whenever
+// the rounds that give the two medians are not the same. Nine rounds at 1,024 × 64 B on a
 // shared host: evsel ÷ go-epoll 1.03 paired, 1.13 as a ratio of medians.
 func CPURatio(a, b Row) float64 {
 	var pairs []float64

@@ -12,8 +12,10 @@ import (
 // evsel's CPU per message ÷ the C floor's with issue 13's check (≤ 1.05× C
 // and ≤ net), and evsel-uring's ÷ the C io_uring floor's with issue 14's
 // (≤ 1.05× C-uring), and evsel's ÷ the Go floor's (go-epoll): what the
-// engine costs over a Go loop that does nothing but echo. When evsel-base ran, three more columns give evsel ÷
-// evsel-base: the change being measured.
+// engine costs over a Go loop that does nothing but echo. When evsel-base
+// ran, three more columns give evsel ÷ evsel-base: the change being
+// measured. The CPU ratios are CPURatio's, paired round by round, so they
+// need not equal the ratio of the detail table's medians.
 func RatioTable(b *strings.Builder, rows []Row, cells []Cell) {
 	base := slices.ContainsFunc(rows, func(r Row) bool { return r.Server == EvselBase })
 	b.WriteString("| cell | CPU/msg ÷net | CPU/msg ÷gnet | msgs/s ÷net | msgs/s ÷gnet | p99 ÷net | p99 ÷gnet | targets vs gnet | CPU/msg ÷C | target vs C | CPU/msg ÷go-epoll | evsel-uring CPU/msg ÷C-uring | target vs C-uring |")
