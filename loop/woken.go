@@ -16,9 +16,9 @@ import "runtime"
 // then resumes the yielding goroutine, from the global queue, before the
 // woken one. (The io_uring loop, locked to its thread, yields once where
 // a P is spare, Loop.spareP: each of its yields hands its P to another
-// thread and back.) (Whether the woken goroutine has run cannot be told from its
-// channel: a send to a goroutine already waiting leaves the channel
-// empty.)
+// thread and back.) Whether the woken goroutine has run cannot be told
+// from its channel: a send to a goroutine already waiting leaves the
+// channel empty.
 //
 // Calls of WriteWait for 64 bytes, GOMAXPROCS=1, the peer reading in
 // another process, 2,000 calls, three runs each (how many took over

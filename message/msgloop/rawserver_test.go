@@ -43,20 +43,7 @@ func silentServer(t *testing.T, behind int, delay time.Duration, answers int) (a
 	require.NoError(t, err)
 	respFrame, err := message.NewBinaryMessage("binary/custom-server-binary-type", []byte(rawResponse)).AppendFrame(nil)
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan struct{})
-	t.Cleanup(func() {
-		ln.Close()
-		<-served
-	})
-	go func() {
-		defer close(served)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr = serveOne(t, func(c net.Conn, _ <-chan struct{}) {
 		buf := make([]byte, len(reqFrame))
 		for range behind {
 			if _, err := io.ReadFull(c, buf); err != nil {
@@ -76,8 +63,40 @@ func silentServer(t *testing.T, behind int, delay time.Duration, answers int) (a
 				return
 			}
 		}
+	})
+	return addr, req
+}
+
+// serveOne accepts one connection on a new loopback listener and runs
+// serve with it on a goroutine of its own; it returns the address. When
+// the test ends, stop is closed, then the listener and the connection,
+// and the cleanup waits for serve to return.
+func serveOne(t *testing.T, serve func(c net.Conn, stop <-chan struct{})) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	stop, served := make(chan struct{}), make(chan struct{})
+	accepted := make(chan net.Conn, 1)
+	t.Cleanup(func() {
+		close(stop)
+		ln.Close()
+		select {
+		case c := <-accepted:
+			c.Close()
+		default:
+		}
+		<-served
+	})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		accepted <- c
+		serve(c, stop)
 	}()
-	return ln.Addr().String(), req
+	return ln.Addr().String()
 }
 
 // rawClient dials addr with a new Client; ctx bounds the test.

@@ -140,23 +140,8 @@ func TestClientResponseTimeoutDisabled(t *testing.T) {
 // it.
 func TestClientResponseTimeoutServerNotReading(t *testing.T) {
 	const timeout = 100 * time.Millisecond
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	held := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			held <- c // never read
-		}
-		close(held)
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		if c, ok := <-held; ok {
-			c.Close()
-		}
-	})
-	cc, ctx := rawClientWith(t, ln.Addr().String(), msgloop.ClientOptions{ResponseTimeout: timeout})
+	addr := serveOne(t, func(_ net.Conn, stop <-chan struct{}) { <-stop }) // never reads
+	cc, ctx := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: timeout})
 	// More than the kernel's buffers on both sides take.
 	req := message.NewBinaryMessage("binary/custom-client-binary-type", make([]byte, 1<<20))
 	const n = 16
@@ -182,20 +167,7 @@ func TestClientResponseTimeoutSlowResponse(t *testing.T) {
 	resp := message.NewBinaryMessage("binary/custom-server-binary-type", bytes.Repeat([]byte("x"), 400))
 	respFrame, err := resp.AppendFrame(nil)
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan struct{})
-	t.Cleanup(func() {
-		ln.Close()
-		<-served
-	})
-	go func() {
-		defer close(served)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := serveOne(t, func(c net.Conn, _ <-chan struct{}) {
 		if _, err := io.ReadFull(c, make([]byte, len(reqFrame))); err != nil {
 			return
 		}
@@ -207,8 +179,8 @@ func TestClientResponseTimeoutSlowResponse(t *testing.T) {
 			}
 		}
 		io.Copy(io.Discard, c) // until the client closes
-	}()
-	cc, ctx := rawClientWith(t, ln.Addr().String(), msgloop.ClientOptions{ResponseTimeout: timeout})
+	})
+	cc, ctx := rawClientWith(t, addr, msgloop.ClientOptions{ResponseTimeout: timeout})
 	start := time.Now()
 	got, err := cc.Do(ctx, req)
 	require.NoError(t, err)
