@@ -63,7 +63,9 @@
 // ErrShed, ErrMemoryBudget,
 // ErrStopped, on TLS ErrTLSNoCloseNotify or ErrTLSRecordTimeout, a
 // *PanicError when the handler panicked (only that connection closes), or
-// the I/O error.
+// the I/O error. The time limits' errors match os.ErrDeadlineExceeded and
+// report Timeout, as a net.Conn's passed deadline does; NewTimeoutError
+// makes one for a limit of the application's own.
 //
 // Half-closes work both ways (halfclose.go). The peer's end of its stream
 // closes the connection once its output is sent, unless the Handler is an

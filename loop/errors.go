@@ -14,26 +14,31 @@ var (
 	// error of calls made on a stopped engine.
 	ErrStopped = errors.New("loop: engine stopped")
 	// ErrIdleTimeout is the close reason of a connection idle for longer than
-	// its idle timeout. It matches os.ErrDeadlineExceeded with errors.Is.
-	ErrIdleTimeout = fmt.Errorf("loop: idle timeout: %w", os.ErrDeadlineExceeded)
+	// its idle timeout. It matches os.ErrDeadlineExceeded with errors.Is and
+	// its Timeout method reports true, for os.IsTimeout and net.Error.
+	ErrIdleTimeout error = newTimeoutError("loop: idle timeout")
 	// ErrFirstByteTimeout is the close reason of an accepted connection that
 	// sent nothing within Options.FirstByteTimeout. It matches
-	// os.ErrDeadlineExceeded with errors.Is.
-	ErrFirstByteTimeout = fmt.Errorf("loop: no input since accept: %w", os.ErrDeadlineExceeded)
+	// os.ErrDeadlineExceeded with errors.Is and its Timeout method reports
+	// true, for os.IsTimeout and net.Error.
+	ErrFirstByteTimeout error = newTimeoutError("loop: no input since accept")
 	// ErrLingerTimeout is the close reason of a closing connection whose
 	// output did not drain within Options.LingerTimeout, so it was closed
 	// hard; if it was closing with a reason, the error wraps that too. It
-	// matches os.ErrDeadlineExceeded with errors.Is.
-	ErrLingerTimeout = fmt.Errorf("loop: linger timeout, output dropped: %w", os.ErrDeadlineExceeded)
-	// ErrReadDeadline is the close reason of a connection whose read
-	// deadline (Conn.SetReadDeadline) passed. It matches
-	// os.ErrDeadlineExceeded with errors.Is.
-	ErrReadDeadline = fmt.Errorf("loop: read deadline passed: %w", os.ErrDeadlineExceeded)
+	// matches os.ErrDeadlineExceeded with errors.Is and its Timeout method
+	// reports true, for os.IsTimeout and net.Error.
+	ErrLingerTimeout error = newTimeoutError("loop: linger timeout, output dropped")
+	// ErrReadDeadline is the close reason of a connection whose read deadline
+	// (Conn.SetReadDeadline) passed. It matches os.ErrDeadlineExceeded with
+	// errors.Is and its Timeout method reports true, for os.IsTimeout and
+	// net.Error.
+	ErrReadDeadline error = newTimeoutError("loop: read deadline passed")
 	// ErrWriteDeadline is the close reason of a connection whose write
-	// deadline (Conn.SetWriteDeadline) passed with output pending, which
-	// was dropped; if it was closing with a reason, the error wraps that
-	// too. It matches os.ErrDeadlineExceeded with errors.Is.
-	ErrWriteDeadline = fmt.Errorf("loop: write deadline passed, output dropped: %w", os.ErrDeadlineExceeded)
+	// deadline (Conn.SetWriteDeadline) passed with output pending, which was
+	// dropped; if it was closing with a reason, the error wraps that too. It
+	// matches os.ErrDeadlineExceeded with errors.Is and its Timeout method
+	// reports true, for os.IsTimeout and net.Error.
+	ErrWriteDeadline error = newTimeoutError("loop: write deadline passed, output dropped")
 	// ErrShed is the close reason of an idle connection closed to make room
 	// for a new one (Options.MaxConns, or the process out of descriptors).
 	ErrShed = errors.New("loop: connection shed to admit a new one")
@@ -83,3 +88,24 @@ func IsLimit(err error) bool {
 	}
 	return false
 }
+
+// NewTimeoutError returns an error that reads "text: i/o timeout" and
+// behaves as the engine's own time limits' errors (ErrIdleTimeout and the
+// others) do, and as the error of a passed deadline on a net.Conn: it
+// matches os.ErrDeadlineExceeded with errors.Is and its Timeout method
+// reports true, so code written for net (a net.Error check, os.IsTimeout)
+// knows it for a timeout, and IsLimit for a limit. It is for a limit of
+// the application's own, a protocol's response timeout for example, to
+// close connections with.
+func NewTimeoutError(text string) error { return newTimeoutError(text) }
+
+func newTimeoutError(text string) *timeoutError {
+	return &timeoutError{msg: text + ": " + os.ErrDeadlineExceeded.Error()}
+}
+
+type timeoutError struct{ msg string }
+
+func (e *timeoutError) Error() string   { return e.msg }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true } // as net's own deadline error says
+func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }

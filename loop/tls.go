@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"runtime/debug"
 	"time"
 
@@ -30,18 +29,20 @@ import (
 //     never blocks.
 
 // ErrTLSHandshakeTimeout is wrapped by the TLSHandshakeError of a connection
-// whose handshake did not finish within Options.TLSHandshakeTimeout (the
-// wait for a free handshake slot included). It matches
-// os.ErrDeadlineExceeded with errors.Is.
-var ErrTLSHandshakeTimeout = fmt.Errorf("loop: TLS handshake timed out: %w", os.ErrDeadlineExceeded)
+// whose handshake did not finish within Options.TLSHandshakeTimeout (the wait
+// for a free handshake slot included). It matches os.ErrDeadlineExceeded with
+// errors.Is and its Timeout method reports true, for os.IsTimeout and
+// net.Error.
+var ErrTLSHandshakeTimeout error = newTimeoutError("loop: TLS handshake timed out")
 
 // ErrTLSHandshakeStalled is wrapped by the TLSHandshakeError of an accepted
-// connection whose peer kept its handshake waiting for more than a
-// fortieth of Options.TLSHandshakeTimeout (250 ms by default, and at least
-// that unless the timeout is under 1 s) while another connection waited
-// for a handshake slot (Options.MaxTLSHandshakes): it gave its slot up. It
-// matches os.ErrDeadlineExceeded with errors.Is.
-var ErrTLSHandshakeStalled = fmt.Errorf("loop: TLS handshake stalled by its peer while others waited: %w", os.ErrDeadlineExceeded)
+// connection whose peer kept its handshake waiting for more than a fortieth of
+// Options.TLSHandshakeTimeout (250 ms by default, and at least that unless the
+// timeout is under 1 s) while another connection waited for a handshake slot
+// (Options.MaxTLSHandshakes): it gave its slot up. It matches
+// os.ErrDeadlineExceeded with errors.Is and its Timeout method reports true,
+// for os.IsTimeout and net.Error.
+var ErrTLSHandshakeStalled error = newTimeoutError("loop: TLS handshake stalled by its peer while others waited")
 
 // ErrTLSNoCloseNotify is the close reason of a TLS connection whose peer
 // closed the TCP connection without sending close_notify first, so the end

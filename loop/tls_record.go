@@ -1,10 +1,6 @@
 package loop
 
-import (
-	"fmt"
-	"os"
-	"time"
-)
+import "time"
 
 // The record deadline. After the handshake the loop hands crypto/tls every
 // byte it reads, and crypto/tls assembles records out of sight: a peer that
@@ -19,11 +15,12 @@ import (
 // never meets the deadline, and one that sends a large record slowly has a
 // generous bound: 18 KB in 10 s is under 2 KB/s.
 
-// ErrTLSRecordTimeout is the close reason of a TLS connection whose peer
-// began a record and did not finish it within Options.TLSHandshakeTimeout
-// of the time the engine was reading it. It matches os.ErrDeadlineExceeded
-// with errors.Is.
-var ErrTLSRecordTimeout = fmt.Errorf("loop: TLS record incomplete for too long: %w", os.ErrDeadlineExceeded)
+// ErrTLSRecordTimeout is the close reason of a TLS connection whose peer began
+// a record and did not finish it within Options.TLSHandshakeTimeout of the
+// time the engine was reading it. It matches os.ErrDeadlineExceeded with
+// errors.Is and its Timeout method reports true, for os.IsTimeout and
+// net.Error.
+var ErrTLSRecordTimeout error = newTimeoutError("loop: TLS record incomplete for too long")
 
 // recordHeaderLen is the length of a TLS record header: type, version,
 // and the length of the body that follows.

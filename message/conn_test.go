@@ -148,6 +148,7 @@ func TestServerConnMessageTimeout(t *testing.T) {
 		_, _, err = s.Next(frame[:len(frame)-1], dl)
 		require.ErrorIs(t, err, ErrMessageTimeout)
 		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		require.True(t, os.IsTimeout(err), "a timeout to code written for net")
 		_, ok = s.Deadline()
 		require.False(t, ok)
 	})

@@ -2,7 +2,6 @@ package message
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strconv"
 )
@@ -142,8 +141,10 @@ var (
 // malformed bytes.
 var (
 	// ErrMessageTimeout: a request started arriving and did not complete in
-	// ServerConfig.MessageTimeout (a slowloris peer, or one that died).
-	ErrMessageTimeout = fmt.Errorf("message: incomplete message timed out: %w", os.ErrDeadlineExceeded)
+	// ServerConfig.MessageTimeout (a slowloris peer, or one that died). It
+	// matches os.ErrDeadlineExceeded with errors.Is and reports Timeout,
+	// for os.IsTimeout and net.Error.
+	ErrMessageTimeout error = newTimeoutError("message: incomplete message timed out")
 	// ErrTooManyInFlight: the peer pipelined more requests than
 	// ServerConfig.MaxInFlight without reading the answers.
 	ErrTooManyInFlight = errors.New("message: too many requests in flight")
@@ -153,3 +154,18 @@ var (
 	// it had not asked for, or a server was asked to answer nothing).
 	ErrUnsolicited = errors.New("message: response without a request")
 )
+
+// timeoutError is ErrMessageTimeout's type: like the error of a passed
+// deadline on a net.Conn, it matches os.ErrDeadlineExceeded with errors.Is
+// and reports Timeout, so a server written for net (a net.Error check,
+// os.IsTimeout) knows it for one.
+type timeoutError struct{ msg string }
+
+func newTimeoutError(what string) *timeoutError {
+	return &timeoutError{msg: what + ": " + os.ErrDeadlineExceeded.Error()}
+}
+
+func (e *timeoutError) Error() string   { return e.msg }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true } // as net's own deadline error says
+func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }

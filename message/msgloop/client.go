@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -50,12 +48,12 @@ type ClientOptions struct {
 	ResponseTimeout time.Duration
 }
 
-// ErrResponseTimeout fails the requests of a connection whose server did
-// not answer within ClientOptions.ResponseTimeout; it is the reason even
-// if the connection was closing already (Close waits for the requests
-// written to be sent). It matches os.ErrDeadlineExceeded with errors.Is,
-// as net's timeouts do.
-var ErrResponseTimeout = fmt.Errorf("msgloop: no response within the response timeout: %w", os.ErrDeadlineExceeded)
+// ErrResponseTimeout fails the requests of a connection whose server did not
+// answer within ClientOptions.ResponseTimeout; it is the reason even if the
+// connection was closing already (Close waits for the requests written to be
+// sent). It matches os.ErrDeadlineExceeded with errors.Is and its Timeout
+// method reports true, for os.IsTimeout and net.Error, as net's timeouts do.
+var ErrResponseTimeout = loop.NewTimeoutError("msgloop: no response within the response timeout")
 
 // defaultResponseTimeout is ClientOptions.ResponseTimeout's default:
 // generous for a request-response protocol whose server answers at once,

@@ -42,6 +42,10 @@ func TestClientResponseTimeout(t *testing.T) {
 		case err := <-results:
 			require.ErrorIs(t, err, msgloop.ErrResponseTimeout)
 			assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			var ne net.Error
+			if assert.ErrorAs(t, err, &ne) {
+				assert.True(t, ne.Timeout(), "a timeout to code written for net")
+			}
 		case <-ctx.Done():
 			t.Fatal("the waiting requests did not fail")
 		}
