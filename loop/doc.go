@@ -15,7 +15,9 @@
 //
 // Everything a callback does to its own Conn is plain single-threaded code.
 // Other goroutines talk to a connection only through AsyncWrite,
-// AsyncClose, Do and Wake, which queue work to the loop and wake it.
+// AsyncClose, Do and Wake, which queue work to the loop and wake it, and
+// WriteWait and DoWait, which also wait for the loop's answer (DoWait: a
+// function run on the loop, returning once it has).
 //
 // # Input
 //
@@ -285,7 +287,7 @@
 //   - Outside the loops only (they wait for the loops): Engine.Stop,
 //     Engine.Listen, ListenTLS, ListenPacket, the Serve methods,
 //     ListenerFiles, PassListeners, CloseListener, StopAccepting, Drain
-//     and Conn.WriteWait. On a loop
+//     Conn.WriteWait, Conn.DoWait and Loop.DoWait. On a loop
 //     goroutine, OnShutdown's included, they return ErrOnLoop at once
 //     instead of waiting for themselves; a callback that
 //     wants the engine stopped calls StopAsync.
@@ -295,8 +297,10 @@
 // most (rawwait.go), when every loop of the process has a P of its own,
 // and yields it first; a callback that wakes a goroutine waiting for it
 // (sends it a result) calls Loop.Woke, so that the goroutine surely runs
-// before the loop waits, as the engine does for WriteWait's callers and
-// TLS handshakes (woken.go). Without it, with every P held by a loop, the
-// woken goroutine may wait out the loop's wait: on io_uring, which
-// yields at most every 4 ms, it usually does.
+// before the loop waits, as the engine does for WriteWait's and DoWait's
+// callers and TLS handshakes (woken.go). Without it, with every P held by
+// a loop, the woken goroutine may wait out the loop's wait: on io_uring,
+// which yields at most every 4 ms, it usually does. A goroutine that
+// wants an answer from the loop calls DoWait rather than Do with a
+// channel of its own.
 package loop

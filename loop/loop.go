@@ -134,12 +134,14 @@ func (l *Loop) recoverPanic(c *Conn) {
 	}
 }
 
-// handlerPanicked logs a callback's panic and closes c (if any) with it.
-func (l *Loop) handlerPanicked(c *Conn, r any) {
+// handlerPanicked logs a callback's panic and closes c (if any) with it,
+// which it returns.
+func (l *Loop) handlerPanicked(c *Conn, r any) *PanicError {
 	perr := l.panicked("loop: handler panic", r)
 	if c != nil && !c.closed.Load() {
 		c.closeWith(perr, true) // not fail: the handler's fault, not the handshake's
 	}
+	return perr
 }
 
 // panicked logs r, recovered from the application's code on the loop,

@@ -106,12 +106,14 @@ func (l *Loop) shutdown() {
 		// such as handing over an accepted socket, run so they can see the
 		// loop is stopping and release what they hold.
 		switch {
+		case t.kind == taskCall && t.conn == nil:
+			t.waiter.answer(l, ErrStopped) // its function does not run
+		case t.kind == taskAdmit, t.kind == taskCall:
+			t.waiter.answer(l, ErrClosed) // its connection closed with the loop
 		case t.conn == nil:
 			l.protect(nil, t.fn)
 		case t.kind == taskRegister:
 			t.conn.sock.Close()
-		case t.kind == taskAdmit:
-			t.waiter.answer(l, ErrClosed) // its connection closed with the loop
 		}
 	}
 	l.timers = nil

@@ -11,9 +11,9 @@ type task struct {
 	conn *Conn
 	buf  []byte // taskWrite's payload
 	fn   func() // taskFunc's function
-	// waiter is taskAdmit's WriteWait call: a field rather than a
-	// closure, so that a WriteWait allocates nothing (writewait.go).
-	waiter *writeWaiter
+	// waiter is taskAdmit's WriteWait call or taskCall's DoWait call: a
+	// field rather than a closure, so that neither allocates (waiter.go).
+	waiter *waiter
 }
 
 type taskKind uint8
@@ -25,6 +25,7 @@ const (
 	taskRegister                 // take over conn from another loop's acceptor
 	taskUnhold                   // ResumeReading's: hand over what waited (flow.go)
 	taskAdmit                    // WriteWait's: write waiter's bytes to conn, or list it
+	taskCall                     // DoWait's: run waiter's function (for conn, if set) and answer
 )
 
 // taskQueue is a loop's inbox: any goroutine pushes, the loop takes the
@@ -118,6 +119,8 @@ func (l *Loop) runTasks() {
 	for i := range tasks {
 		t := &tasks[i]
 		switch c := t.conn; {
+		case t.kind == taskCall:
+			l.call(c, t.waiter) // answers it if c has closed
 		case c == nil:
 			l.protect(nil, t.fn)
 		case t.kind == taskRegister:

@@ -36,8 +36,8 @@ import "runtime"
 // but on io_uring only every 4 ms, and even on epoll one yield sometimes
 // resumes the loop first, leaving the woken goroutine waiting for as long
 // as the loop's wait lasts (up to evsel.MaxRawWait). The engine calls it
-// for the goroutines it wakes itself (WriteWait's callers, TLS
-// handshakes). It costs one or two yields of the P before that wait. Call
+// for the goroutines it wakes itself (WriteWait's and DoWait's callers,
+// TLS handshakes). It costs one or two yields of the P before that wait. Call
 // it on the loop; from elsewhere it is harmless and useless.
 func (l *Loop) Woke() { l.woke.Store(true) }
 

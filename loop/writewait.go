@@ -3,8 +3,6 @@ package loop
 import (
 	"context"
 	"slices"
-	"sync"
-	"sync/atomic"
 )
 
 // WriteWait: backpressure for writers on other goroutines. AsyncWrite
@@ -19,27 +17,7 @@ import (
 
 // writeWaiters are a connection's waiting WriteWait calls, first first
 // (behind a pointer, which keeps connAux comparable: see endDial).
-type writeWaiters struct{ list []*writeWaiter }
-
-// A writeWaiter is one WriteWait call waiting on the loop.
-type writeWaiter struct {
-	p     []byte
-	state atomic.Int32 // waiterWaiting, then waiterTaken (the loop) or waiterAbandoned (the caller)
-	done  chan error   // the loop's answer, once taken
-}
-
-// writeWaiterPool recycles writeWaiters and their channels: a producer
-// calls WriteWait for every message, so each call's allocations would be
-// garbage at the peer's pace. A waiter goes back only once its caller has
-// received the loop's answer, after which the loop no longer looks at it
-// (an abandoned one stays with the loop and is not recycled).
-var writeWaiterPool = sync.Pool{New: func() any { return &writeWaiter{done: make(chan error, 1)} }}
-
-const (
-	waiterWaiting int32 = iota
-	waiterTaken
-	waiterAbandoned
-)
+type writeWaiters struct{ list []*waiter }
 
 // WriteWait queues p for sending, as AsyncWrite does, once c's pending
 // output (Buffered: SendFile's files included, and on a Dial'd TLS
@@ -72,38 +50,16 @@ func (c *Conn) WriteWait(ctx context.Context, p []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w := writeWaiterPool.Get().(*writeWaiter)
+	w := newWaiter()
 	w.p = p
-	w.state.Store(waiterWaiting)
 	// A taskAdmit runs even once c is closed, and when the loop stops
 	// (shutdown answers it), so the waiter always hears.
-	if err := c.loop.enqueue(task{kind: taskAdmit, conn: c, waiter: w}); err != nil {
-		w.recycle()
-		return err
-	}
-	select {
-	case err := <-w.done:
-		w.recycle()
-		return err
-	case <-ctx.Done():
-		if w.state.CompareAndSwap(waiterWaiting, waiterAbandoned) {
-			return ctx.Err() // w stays the loop's: not recycled
-		}
-		err := <-w.done // the loop took it meanwhile
-		w.recycle()
-		return err
-	}
-}
-
-// recycle gives w back once its caller has the loop's answer.
-func (w *writeWaiter) recycle() {
-	w.p = nil
-	writeWaiterPool.Put(w)
+	return w.wait(ctx, c.loop, task{kind: taskAdmit, conn: c, waiter: w})
 }
 
 // admitWaiter writes w's bytes now if there is room and nobody waits
 // before it, and lists it otherwise.
-func (l *Loop) admitWaiter(c *Conn, w *writeWaiter) {
+func (l *Loop) admitWaiter(c *Conn, w *waiter) {
 	if c.closed.Load() || c.flags&(flagClosing|flagCloseNow|flagWriteShut) != 0 {
 		w.answer(l, ErrClosed)
 		return
@@ -123,7 +79,7 @@ func (l *Loop) admitWaiter(c *Conn, w *writeWaiter) {
 		// retries with a timeout would grow the list without bound. Drop
 		// them before it grows, so it holds at most twice the callers
 		// that still wait.
-		q.list = slices.DeleteFunc(q.list, func(w *writeWaiter) bool { return w.state.Load() == waiterAbandoned })
+		q.list = slices.DeleteFunc(q.list, func(w *waiter) bool { return w.state.Load() == waiterAbandoned })
 	}
 	q.list = append(q.list, w)
 	c.flags |= flagWaiters
@@ -162,20 +118,9 @@ func (l *Loop) failWaiters(c *Conn) {
 }
 
 // write queues w's bytes on c, unless its caller gave up meanwhile.
-func (w *writeWaiter) write(c *Conn) {
-	if !w.state.CompareAndSwap(waiterWaiting, waiterTaken) {
-		return // abandoned: ctx ended
-	}
-	_, err := c.Write(w.p)
-	w.done <- err
-	c.loop.woke.Store(true)
-}
-
-// answer tells w's caller err, unless it gave up meanwhile; l is the loop
-// answering.
-func (w *writeWaiter) answer(l *Loop, err error) {
-	if w.state.CompareAndSwap(waiterWaiting, waiterTaken) {
-		w.done <- err
-		l.woke.Store(true)
+func (w *waiter) write(c *Conn) {
+	if w.take() {
+		_, err := c.Write(w.p)
+		w.reply(c.loop, err)
 	}
 }
