@@ -41,7 +41,7 @@ var ErrNoInherited = errors.New("loop: no inherited listening sockets (" + Hando
 // From then on the engine leaves the files of its Unix listening sockets
 // in place when it stops, since the other process may still serve them.
 // Unsupported on Windows. Like Listen, it must be called from outside the
-// loops.
+// loops, and returns ErrStopped once the engine has stopped.
 func (e *Engine) ListenerFiles() ([]*os.File, error) {
 	if e.OnLoopGoroutine() {
 		return nil, ErrOnLoop
