@@ -95,7 +95,9 @@ func TestReadDeadlineMovedByData(t *testing.T) {
 	}, Options{})
 	c := dial(t, addr)
 	begin := time.Now()
+	var lastSent time.Time // the last deadline was set after this
 	for time.Since(begin) < 3*d {
+		lastSent = time.Now()
 		assert.Equal(t, []byte("ping"), roundTrip(t, c, []byte("ping")))
 		time.Sleep(20 * time.Millisecond) // the peer's pace, well within d
 	}
@@ -104,11 +106,14 @@ func TestReadDeadlineMovedByData(t *testing.T) {
 		t.Fatalf("closed while the peer talked: %v", ev.err)
 	default:
 	}
-	silent := time.Now()
 	require.True(t, closedWithin(c, 10*time.Second), "the silent peer stayed open")
 	ev := within(t, closes, 10*time.Second, "no OnClose")
 	assert.ErrorIs(t, ev.err, ErrReadDeadline)
-	assert.GreaterOrEqual(t, ev.at.Sub(silent), d-50*time.Millisecond, "closed before the moved deadline")
+	// Measured from the last ping's send, before which its OnData cannot
+	// have set the deadline: a start taken after the pace's sleep and the
+	// scheduler's delays (73 ms in one loaded run) made the close look
+	// early.
+	assert.GreaterOrEqual(t, ev.at.Sub(lastSent), d-5*time.Millisecond, "closed before the moved deadline")
 }
 
 // TestReadDeadlineCleared: a deadline cleared before it passes does
