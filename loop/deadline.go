@@ -1,7 +1,7 @@
 package loop
 
 import (
-	"fmt"
+	"errors"
 	"time"
 )
 
@@ -115,5 +115,22 @@ func closingFor(limit, cause error) error {
 	if cause == nil {
 		return limit
 	}
-	return fmt.Errorf("%w; closing for: %w", limit, cause)
+	return &closingError{limit: limit, cause: cause}
+}
+
+// closingError is closingFor's error: it reads "limit; closing for:
+// cause", matches both with errors.Is, and reports its limit's Timeout,
+// as a net.OpError reports its cause's, so that os.IsTimeout and a
+// net.Error check know it for a timeout.
+type closingError struct{ limit, cause error }
+
+func (e *closingError) Error() string   { return e.limit.Error() + "; closing for: " + e.cause.Error() }
+func (e *closingError) Unwrap() []error { return []error{e.limit, e.cause} }
+func (e *closingError) Timeout() bool   { return timesOut(e.limit) }
+func (e *closingError) Temporary() bool { return timesOut(e.limit) }
+
+// timesOut reports whether err, or an error it wraps, reports Timeout.
+func timesOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }

@@ -46,6 +46,12 @@ func TestTimeoutErrors(t *testing.T) {
 				if assert.ErrorAs(t, wrapped, &ne) {
 					assert.True(t, ne.Timeout())
 				}
+				// What OnClose gets is a timeout to os.IsTimeout and a
+				// net.Error assertion too, as a net.OpError is.
+				assert.True(t, os.IsTimeout(wrapped), "os.IsTimeout(%v)", wrapped)
+				if ne, ok := wrapped.(net.Error); assert.True(t, ok, "a net.Error: %v", wrapped) {
+					assert.True(t, ne.Timeout())
+				}
 			}
 		})
 	}
@@ -55,5 +61,7 @@ func TestTimeoutErrors(t *testing.T) {
 		assert.False(t, os.IsTimeout(err), err.Error())
 		var ne net.Error
 		assert.False(t, errors.As(err, &ne), err.Error())
+		assert.False(t, os.IsTimeout(closingFor(err, errors.New("cause"))), err.Error())
+		assert.False(t, os.IsTimeout(&TLSHandshakeError{Err: err}), err.Error())
 	}
 }

@@ -66,6 +66,14 @@ func (e *TLSHandshakeError) Error() string { return "loop: TLS handshake: " + e.
 // Unwrap returns the cause.
 func (e *TLSHandshakeError) Unwrap() error { return e.Err }
 
+// Timeout reports whether the handshake ran out of time (its timeout, or
+// its stall: ErrTLSHandshakeTimeout, ErrTLSHandshakeStalled), as a
+// net.OpError reports its cause's, for os.IsTimeout and net.Error.
+func (e *TLSHandshakeError) Timeout() bool { return timesOut(e.Err) }
+
+// Temporary reports what Timeout does, as net's deadline error does.
+func (e *TLSHandshakeError) Temporary() bool { return timesOut(e.Err) }
+
 // tlsState is what a TLS connection keeps, in connAux.
 type tlsState struct {
 	c        *Conn
