@@ -286,7 +286,7 @@
 //     and the read-only Stats, Addrs, Options, Loops, Done.
 //   - Outside the loops only (they wait for the loops): Engine.Stop,
 //     Engine.Listen, ListenTLS, ListenPacket, the Serve methods,
-//     ListenerFiles, PassListeners, CloseListener, StopAccepting, Drain
+//     ListenerFiles, PassListeners, CloseListener, StopAccepting, Drain,
 //     Conn.WriteWait, Conn.DoWait and Loop.DoWait. On a loop
 //     goroutine, OnShutdown's included, they return ErrOnLoop at once
 //     instead of waiting for themselves; a callback that

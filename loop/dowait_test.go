@@ -239,3 +239,71 @@ func BenchmarkDoWait(b *testing.B) {
 		})
 	}
 }
+
+// TestDoWaitContextEndsWhileRunning: once the loop has taken fn, DoWait
+// waits for it and returns its answer, even though ctx ends meanwhile;
+// what fn stored is the caller's to read (the race detector checks).
+func TestDoWaitContextEndsWhileRunning(t *testing.T) {
+	e, _ := start(t, Funcs{}, Options{Loops: 1})
+	l := e.Loops()[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := false
+	err := l.DoWait(ctx, func() {
+		cancel()
+		time.Sleep(20 * time.Millisecond) // the caller sees ctx end meanwhile
+		ran = true
+	})
+	require.NoError(t, err, "fn ran: DoWait returns its answer, not ctx's error")
+	assert.True(t, ran)
+}
+
+// TestDoWaitAbandonedNotReused: the waiter of a call whose ctx ended stays
+// the loop's, which has not looked at it yet: a later call must not get it
+// back from the pool and be answered in the abandoned call's place, ahead
+// of what was queued before it.
+func TestDoWaitAbandonedNotReused(t *testing.T) {
+	e, _ := start(t, Funcs{}, Options{Loops: 1})
+	l := e.Loops()[0]
+	for range 8 { // sync.Pool drops some of what is put back under -race
+		release := busy(t, l, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		assert.ErrorIs(t, l.DoWait(ctx, func() { t.Error("an abandoned function ran") }), context.DeadlineExceeded)
+		cancel()
+		marked := false
+		require.NoError(t, l.Do(func() { marked = true }))
+		go func() { // not waitFor: its Fatal is for the test's goroutine
+			defer release()
+			for deadline := time.Now().Add(5 * time.Second); l.tasks.queued.Load() < 3; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Error("the calls did not queue")
+					return
+				}
+			}
+		}()
+		sawMark := false
+		require.NoError(t, l.DoWait(context.Background(), func() { sawMark = marked }))
+		require.True(t, sawMark, "the call ran in the abandoned one's place, ahead of the task queued before it")
+	}
+}
+
+// TestDoWaitWoke: the loop is told it woke the caller (Woke), so that the
+// caller runs before the loop next waits.
+func TestDoWaitWoke(t *testing.T) {
+	e, c, _ := opened(t, Options{Loops: 1})
+	l := e.Loops()[0]
+	for _, call := range []func() error{
+		func() error { return l.DoWait(context.Background(), func() {}) },
+		func() error { return c.DoWait(context.Background(), func(*Conn) {}) },
+	} {
+		release := busy(t, l, nil)
+		got := make(chan error, 1)
+		go func() { got <- call() }()
+		waitFor(t, "the call queued", func() bool { return l.tasks.queued.Load() == 1 })
+		woke := make(chan bool, 1)
+		require.NoError(t, l.Do(func() { woke <- l.woke.Load() })) // right behind it
+		release()
+		require.NoError(t, within(t, got, 5*time.Second, "DoWait did not return"))
+		assert.True(t, within(t, woke, 5*time.Second, "the task did not run"), "the loop was not told (Woke)")
+	}
+}
