@@ -104,7 +104,9 @@ func (l *Loop) shutdown() {
 	for _, t := range l.tasks.close() {
 		// Connection tasks die with their (closed) connections; loop tasks,
 		// such as handing over an accepted socket, run so they can see the
-		// loop is stopping and release what they hold.
+		// loop is stopping and release what they hold. The callers of
+		// WriteWait and DoWait are answered; a DoWait's function does not
+		// run.
 		switch {
 		case t.kind == taskCall && t.conn == nil:
 			t.waiter.answer(l, ErrStopped) // its function does not run
