@@ -27,10 +27,7 @@ import "context"
 // goroutine (any of the engine's) it would wait for itself or block a
 // loop, and returns ErrOnLoop at once.
 func (l *Loop) DoWait(ctx context.Context, fn func()) error {
-	if l.e.OnLoopGoroutine() {
-		return ErrOnLoop
-	}
-	if err := ctx.Err(); err != nil {
+	if err := l.e.mayWait(ctx); err != nil {
 		return err
 	}
 	w := newWaiter()
@@ -46,10 +43,7 @@ func (c *Conn) DoWait(ctx context.Context, fn func(c *Conn)) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if c.loop.e.OnLoopGoroutine() {
-		return ErrOnLoop
-	}
-	if err := ctx.Err(); err != nil {
+	if err := c.loop.e.mayWait(ctx); err != nil {
 		return err
 	}
 	w := newWaiter()

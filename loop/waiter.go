@@ -30,6 +30,18 @@ const (
 // abandoned one stays with the loop and is not recycled).
 var waiterPool = sync.Pool{New: func() any { return &waiter{done: make(chan error, 1)} }}
 
+// mayWait is what a call that waits for a loop checks first: that it is
+// not made on any of the engine's loops (on its own loop it would wait for
+// itself; on another it would block that loop's every connection, and two
+// loops waiting on each other would wait for ever), and that ctx is not
+// done already.
+func (e *Engine) mayWait(ctx context.Context) error {
+	if e.OnLoopGoroutine() {
+		return ErrOnLoop
+	}
+	return ctx.Err()
+}
+
 func newWaiter() *waiter {
 	w := waiterPool.Get().(*waiter)
 	w.state.Store(waiterWaiting)

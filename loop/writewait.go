@@ -41,13 +41,7 @@ func (c *Conn) WriteWait(ctx context.Context, p []byte) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	// Any of the engine's loops, not only c's: on another loop the wait
-	// would block that loop's every connection, and two loops waiting on
-	// each other's connections would wait for ever.
-	if c.loop.e.OnLoopGoroutine() {
-		return ErrOnLoop
-	}
-	if err := ctx.Err(); err != nil {
+	if err := c.loop.e.mayWait(ctx); err != nil {
 		return err
 	}
 	w := newWaiter()
