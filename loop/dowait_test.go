@@ -199,43 +199,29 @@ func TestDoWaitAllocs(t *testing.T) {
 // is the share of calls over a millisecond, the caller having waited out
 // the loop's wait.
 func BenchmarkDoWait(b *testing.B) {
-	conns := make(chan *Conn, 1)
-	e, err := New(Funcs{Open: func(c *Conn) { conns <- c }}, Options{Loops: 1, Logger: quietLog})
-	require.NoError(b, err)
-	defer e.Stop(context.Background())
-	addr, err := e.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
-	peer, err := net.Dial("tcp", addr.String())
-	require.NoError(b, err)
-	defer peer.Close()
-	c := <-conns
 	for _, bc := range []struct {
 		name string
-		ask  func() int
+		ask  func(c *Conn) int
 	}{
-		{"Do+chan", func() int {
+		{"Do+chan", func(c *Conn) int {
 			answer := make(chan int, 1)
 			c.Do(func(c *Conn) { answer <- c.Buffered() })
 			return <-answer
 		}},
-		{"DoWait", func() int {
+		{"DoWait", func(c *Conn) int {
 			n := -1
 			c.DoWait(context.Background(), func(c *Conn) { n = c.Buffered() })
 			return n
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			slow := 0
-			for range b.N {
-				start := time.Now()
-				if bc.ask() != 0 {
+			c, stop := benchConn(b)
+			defer stop()
+			timedCalls(b, func() {
+				if bc.ask(c) != 0 {
 					b.Fatal("wrong answer")
 				}
-				if time.Since(start) > time.Millisecond {
-					slow++
-				}
-			}
-			b.ReportMetric(float64(slow)/float64(b.N), "slow-calls/op")
+			})
 		})
 	}
 }

@@ -43,26 +43,51 @@ func TestWriteWaitAllocs(t *testing.T) {
 // in its wait while the producer it had answered could not run
 // (woken.go).
 func BenchmarkWriteWait(b *testing.B) {
-	conns := make(chan *Conn, 1)
-	e, err := New(Funcs{Open: func(c *Conn) { conns <- c }}, Options{Loops: 1, Logger: quietLog})
-	require.NoError(b, err)
-	defer e.Stop(context.Background())
-	addr, err := e.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
-	client, err := net.Dial("tcp", addr.String())
-	require.NoError(b, err)
-	defer client.Close()
-	go io.Copy(io.Discard, client)
-	c := <-conns
+	c, stop := benchConn(b)
+	defer stop()
 	msg := make([]byte, 64)
-	slow := 0
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
-		start := time.Now()
+	timedCalls(b, func() {
 		if err := c.WriteWait(context.Background(), msg); err != nil {
 			b.Fatal(err)
 		}
+	})
+}
+
+// benchConn starts a one-loop engine and a connection to it from a peer
+// that reads and discards what arrives, for one run of a benchmark; stop
+// ends both. Not t.Cleanup: that would keep every run's engine until the
+// benchmark ends, and loops beyond GOMAXPROCS turn off the raw wait
+// (rawwait.go) that such benchmarks measure.
+func benchConn(b *testing.B) (c *Conn, stop func()) {
+	conns := make(chan *Conn, 1)
+	e, err := New(Funcs{Open: func(c *Conn) { conns <- c }}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(b, err)
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.Stop(context.Background())
+		b.Fatal(err)
+	}
+	peer, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		e.Stop(context.Background())
+		b.Fatal(err)
+	}
+	go io.Copy(io.Discard, peer)
+	return <-conns, func() {
+		peer.Close()
+		e.Stop(context.Background())
+	}
+}
+
+// timedCalls makes b.N calls of call and reports slow-calls/op, the share
+// that took over a millisecond: a caller that waited out its loop's wait.
+func timedCalls(b *testing.B, call func()) {
+	slow := 0
+	for range b.N {
+		start := time.Now()
+		call()
 		if time.Since(start) > time.Millisecond {
 			slow++
 		}
