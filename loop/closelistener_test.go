@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"context"
 	"errors"
 	"net"
 	"runtime"
@@ -156,4 +157,23 @@ func TestCloseListenerStopped(t *testing.T) {
 	require.NoError(t, err)
 	stop(t, e)
 	require.ErrorIs(t, e.CloseListener(addr), ErrStopped)
+}
+
+// BenchmarkListenClose: a Listen and a CloseListener on a one-loop engine,
+// each waiting for the loop to take or drop the socket (Engine.onLoop).
+// Run it with -cpu 1,2: with one P, a caller the loop does not know it
+// woke waits out the loop's wait.
+func BenchmarkListenClose(b *testing.B) {
+	e, err := New(Funcs{}, Options{Loops: 1, Logger: quietLog})
+	require.NoError(b, err)
+	defer e.Stop(context.Background())
+	for range b.N {
+		addr, err := e.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.CloseListener(addr); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
